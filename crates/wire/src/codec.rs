@@ -1,0 +1,526 @@
+//! Exact-size encoding and untrusting decoding. Layout: `docs/PROTOCOL.md`.
+//!
+//! Integers are unsigned LEB128 varints except counts (`u16`, big-endian, so a builder knows
+//! a count's size before it knows the count) and one-byte tags. Strings are a one-byte length
+//! and UTF-8. Every `encoded_len` is exact: `x.encoded_len() == encoded bytes of x`.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::error::{DecodeError, InvalidName};
+use crate::identity::{ClusterId, Generation, Heartbeat, Key, NodeId, NodeName, Version};
+use crate::message::{
+    Ack, Digest, DigestEntry, Header, Message, MessageKind, NodeDelta, NodeStatus, Packet, Record,
+    Syn, SynAck, address_len,
+};
+
+/// First two bytes of every packet: ASCII "LG".
+pub const MAGIC: [u8; 2] = *b"LG";
+/// Wire format version this build speaks.
+pub const WIRE_VERSION: u8 = 1;
+/// Encoded size of every element count (`u16`).
+pub const COUNT_LEN: usize = 2;
+
+/// Encoded size of a string field (length byte + bytes).
+pub fn string_len(value: &str) -> usize {
+    1 + value.len()
+}
+
+fn varint_len(mut value: u64) -> usize {
+    let mut len = 1;
+    while value >= 0x80 {
+        value >>= 7;
+        len += 1;
+    }
+    len
+}
+
+fn optional_name_len(name: Option<&NodeName>) -> usize {
+    1 + name.map_or(0, |name| string_len(name.as_str()))
+}
+
+impl Packet {
+    /// Exact number of bytes [`Packet::encode`] produces.
+    pub fn encoded_len(&self) -> usize {
+        self.header.encoded_len() + 1 + self.message.body_len()
+    }
+
+    /// Encodes the packet.
+    pub fn encode(&self) -> Bytes {
+        let mut buf = BytesMut::with_capacity(self.encoded_len());
+        self.encode_into(&mut buf);
+        buf.freeze()
+    }
+
+    /// Appends the packet to `buf`.
+    pub fn encode_into(&self, buf: &mut BytesMut) {
+        self.header.encode(buf);
+        buf.put_u8(self.message.kind() as u8);
+        match &self.message {
+            Message::Syn(syn) => syn.digest.encode(buf),
+            Message::SynAck(synack) => {
+                put_count(buf, synack.requests.len());
+                for entry in &synack.requests {
+                    entry.encode(buf);
+                }
+                put_deltas(buf, &synack.deltas);
+            }
+            Message::Ack(ack) => put_deltas(buf, &ack.deltas),
+        }
+    }
+
+    /// Decodes one packet; the whole input must be consumed.
+    pub fn decode(bytes: &[u8]) -> Result<Packet, DecodeError> {
+        let mut reader = Reader { rest: bytes };
+        let header = Header::decode(&mut reader)?;
+        let kind = reader.u8("message kind")?;
+        let message = match kind {
+            k if k == MessageKind::Syn as u8 => Message::Syn(Syn {
+                digest: Digest::decode(&mut reader)?,
+            }),
+            k if k == MessageKind::SynAck as u8 => {
+                let requests =
+                    reader.list("requests", DigestEntry::MIN_LEN, DigestEntry::decode)?;
+                let deltas = reader.list("deltas", NodeDelta::MIN_LEN, NodeDelta::decode)?;
+                Message::SynAck(SynAck { requests, deltas })
+            }
+            k if k == MessageKind::Ack as u8 => Message::Ack(Ack {
+                deltas: reader.list("deltas", NodeDelta::MIN_LEN, NodeDelta::decode)?,
+            }),
+            other => return Err(DecodeError::UnknownMessageKind(other)),
+        };
+        if !reader.rest.is_empty() {
+            return Err(DecodeError::TrailingBytes(reader.rest.len()));
+        }
+        Ok(Packet { header, message })
+    }
+}
+
+impl Header {
+    /// Exact encoded size, including magic and wire version.
+    pub fn encoded_len(&self) -> usize {
+        MAGIC.len()
+            + 1
+            + string_len(self.cluster_id.as_str())
+            + string_len(self.sender.as_str())
+            + varint_len(self.generation.0)
+    }
+
+    fn encode(&self, buf: &mut BytesMut) {
+        buf.put_slice(&MAGIC);
+        buf.put_u8(WIRE_VERSION);
+        put_string(buf, self.cluster_id.as_str());
+        put_string(buf, self.sender.as_str());
+        put_varint(buf, self.generation.0);
+    }
+
+    fn decode(reader: &mut Reader<'_>) -> Result<Header, DecodeError> {
+        if reader.bytes(MAGIC.len(), "magic")? != MAGIC {
+            return Err(DecodeError::BadMagic);
+        }
+        let version = reader.u8("wire version")?;
+        if version != WIRE_VERSION {
+            return Err(DecodeError::UnsupportedVersion(version));
+        }
+        Ok(Header {
+            cluster_id: reader.string("cluster id", |s| ClusterId::new(s))?,
+            sender: reader.string("sender", |s| NodeName::new(s))?,
+            generation: Generation(reader.varint("sender generation")?),
+        })
+    }
+}
+
+impl Message {
+    /// Encoded size of the message body (everything after the kind byte).
+    pub fn body_len(&self) -> usize {
+        match self {
+            Message::Syn(syn) => syn.digest.encoded_len(),
+            Message::SynAck(synack) => {
+                COUNT_LEN
+                    + synack
+                        .requests
+                        .iter()
+                        .map(DigestEntry::encoded_len)
+                        .sum::<usize>()
+                    + deltas_len(&synack.deltas)
+            }
+            Message::Ack(ack) => deltas_len(&ack.deltas),
+        }
+    }
+}
+
+impl Digest {
+    /// Encoded size of a digest page with these bounds and no entries.
+    pub fn empty_len(start: Option<&NodeName>, end: Option<&NodeName>) -> usize {
+        optional_name_len(start) + optional_name_len(end) + COUNT_LEN
+    }
+
+    /// Exact encoded size.
+    pub fn encoded_len(&self) -> usize {
+        Self::empty_len(self.start.as_ref(), self.end.as_ref())
+            + self
+                .entries
+                .iter()
+                .map(DigestEntry::encoded_len)
+                .sum::<usize>()
+    }
+
+    fn encode(&self, buf: &mut BytesMut) {
+        put_optional_name(buf, self.start.as_ref());
+        put_optional_name(buf, self.end.as_ref());
+        put_count(buf, self.entries.len());
+        for entry in &self.entries {
+            entry.encode(buf);
+        }
+    }
+
+    fn decode(reader: &mut Reader<'_>) -> Result<Digest, DecodeError> {
+        let start = reader.optional_name("digest start")?;
+        let end = reader.optional_name("digest end")?;
+        let entries = reader.list("digest entries", DigestEntry::MIN_LEN, DigestEntry::decode)?;
+        Ok(Digest {
+            start,
+            end,
+            entries,
+        })
+    }
+}
+
+impl DigestEntry {
+    /// Smallest possible encoded entry.
+    const MIN_LEN: usize = 2 + 4 + 1;
+
+    /// Exact encoded size.
+    pub fn encoded_len(&self) -> usize {
+        string_len(self.name.as_str())
+            + varint_len(self.generation.0)
+            + varint_len(self.heartbeat.0)
+            + varint_len(self.max_version.0)
+            + varint_len(self.gc_watermark.0)
+            + 1
+    }
+
+    fn encode(&self, buf: &mut BytesMut) {
+        put_string(buf, self.name.as_str());
+        put_varint(buf, self.generation.0);
+        put_varint(buf, self.heartbeat.0);
+        put_varint(buf, self.max_version.0);
+        put_varint(buf, self.gc_watermark.0);
+        buf.put_u8(self.status as u8);
+    }
+
+    fn decode(reader: &mut Reader<'_>) -> Result<DigestEntry, DecodeError> {
+        Ok(DigestEntry {
+            name: reader.string("digest entry name", |s| NodeName::new(s))?,
+            generation: Generation(reader.varint("digest entry generation")?),
+            heartbeat: Heartbeat(reader.varint("digest entry heartbeat")?),
+            max_version: Version(reader.varint("digest entry max version")?),
+            gc_watermark: Version(reader.varint("digest entry gc watermark")?),
+            status: reader.status("digest entry status")?,
+        })
+    }
+}
+
+impl NodeDelta {
+    /// Smallest possible encoded delta.
+    const MIN_LEN: usize = 2 + 7 + 1 + 1 + 1 + 1 + 1 + COUNT_LEN;
+
+    /// Encoded size of this delta's header (everything but the records).
+    pub fn header_len(&self) -> usize {
+        Self::header_len_for(
+            &self.node,
+            self.heartbeat,
+            self.gc_watermark,
+            self.from_version,
+        )
+    }
+
+    /// Encoded size of a delta header with these fields, for builders that size a delta
+    /// before making it.
+    pub fn header_len_for(
+        node: &NodeId,
+        heartbeat: Heartbeat,
+        gc_watermark: Version,
+        from_version: Version,
+    ) -> usize {
+        string_len(node.name.as_str())
+            + address_len(&node.address)
+            + varint_len(node.generation.0)
+            + varint_len(heartbeat.0)
+            + 1
+            + varint_len(gc_watermark.0)
+            + varint_len(from_version.0)
+            + COUNT_LEN
+    }
+
+    /// Exact encoded size.
+    pub fn encoded_len(&self) -> usize {
+        self.header_len() + self.records.iter().map(Record::encoded_len).sum::<usize>()
+    }
+
+    fn encode(&self, buf: &mut BytesMut) {
+        put_string(buf, self.node.name.as_str());
+        put_address(buf, &self.node.address);
+        put_varint(buf, self.node.generation.0);
+        put_varint(buf, self.heartbeat.0);
+        buf.put_u8(self.status as u8);
+        put_varint(buf, self.gc_watermark.0);
+        put_varint(buf, self.from_version.0);
+        put_count(buf, self.records.len());
+        for record in &self.records {
+            record.encode(buf);
+        }
+    }
+
+    fn decode(reader: &mut Reader<'_>) -> Result<NodeDelta, DecodeError> {
+        let name = reader.string("delta node name", |s| NodeName::new(s))?;
+        let address = reader.address()?;
+        let generation = Generation(reader.varint("delta generation")?);
+        Ok(NodeDelta {
+            node: NodeId {
+                name,
+                address,
+                generation,
+            },
+            heartbeat: Heartbeat(reader.varint("delta heartbeat")?),
+            status: reader.status("delta status")?,
+            gc_watermark: Version(reader.varint("delta gc watermark")?),
+            from_version: Version(reader.varint("delta from version")?),
+            records: reader.list("records", Record::MIN_LEN, Record::decode)?,
+        })
+    }
+}
+
+impl Record {
+    /// Smallest possible encoded record.
+    const MIN_LEN: usize = 2 + 1 + 1;
+
+    /// Encoded size of a record with this key, version and value length (`None`: tombstone).
+    pub fn encoded_len_for(key: &Key, version: Version, value_len: Option<usize>) -> usize {
+        string_len(key.as_str())
+            + varint_len(version.0)
+            + 1
+            + value_len.map_or(0, |len| varint_len(len as u64) + len)
+    }
+
+    /// Exact encoded size.
+    pub fn encoded_len(&self) -> usize {
+        Self::encoded_len_for(&self.key, self.version, self.value.as_ref().map(Bytes::len))
+    }
+
+    fn encode(&self, buf: &mut BytesMut) {
+        put_string(buf, self.key.as_str());
+        put_varint(buf, self.version.0);
+        match &self.value {
+            None => buf.put_u8(0),
+            Some(value) => {
+                buf.put_u8(1);
+                put_varint(buf, value.len() as u64);
+                buf.put_slice(value);
+            }
+        }
+    }
+
+    fn decode(reader: &mut Reader<'_>) -> Result<Record, DecodeError> {
+        let key = reader.string("record key", |s| Key::new(s))?;
+        let version = Version(reader.varint("record version")?);
+        let value = match reader.u8("record value tag")? {
+            0 => None,
+            1 => {
+                let len = reader.varint("record value length")?;
+                let len = usize::try_from(len).map_err(|_| DecodeError::Truncated {
+                    field: "record value",
+                })?;
+                Some(Bytes::copy_from_slice(reader.bytes(len, "record value")?))
+            }
+            value => {
+                return Err(DecodeError::InvalidTag {
+                    field: "record value tag",
+                    value,
+                });
+            }
+        };
+        Ok(Record {
+            key,
+            version,
+            value,
+        })
+    }
+}
+
+fn deltas_len(deltas: &[NodeDelta]) -> usize {
+    COUNT_LEN + deltas.iter().map(NodeDelta::encoded_len).sum::<usize>()
+}
+
+fn put_deltas(buf: &mut BytesMut, deltas: &[NodeDelta]) {
+    put_count(buf, deltas.len());
+    for delta in deltas {
+        delta.encode(buf);
+    }
+}
+
+fn put_count(buf: &mut BytesMut, count: usize) {
+    // Counts are bounded by the packet size (≤ 65 507 bytes, every element ≥ 4 bytes); the
+    // saturation only guards a caller that ignores the packet budget.
+    buf.put_u16(u16::try_from(count).unwrap_or(u16::MAX));
+}
+
+fn put_varint(buf: &mut BytesMut, mut value: u64) {
+    while value >= 0x80 {
+        buf.put_u8((value as u8) | 0x80);
+        value >>= 7;
+    }
+    buf.put_u8(value as u8);
+}
+
+fn put_string(buf: &mut BytesMut, value: &str) {
+    // Validated types guarantee ≤ 255 bytes.
+    buf.put_u8(u8::try_from(value.len()).unwrap_or(u8::MAX));
+    buf.put_slice(value.as_bytes());
+}
+
+fn put_optional_name(buf: &mut BytesMut, name: Option<&NodeName>) {
+    match name {
+        None => buf.put_u8(0),
+        Some(name) => {
+            buf.put_u8(1);
+            put_string(buf, name.as_str());
+        }
+    }
+}
+
+fn put_address(buf: &mut BytesMut, address: &SocketAddr) {
+    match address.ip() {
+        IpAddr::V4(ip) => {
+            buf.put_u8(4);
+            buf.put_slice(&ip.octets());
+        }
+        IpAddr::V6(ip) => {
+            buf.put_u8(6);
+            buf.put_slice(&ip.octets());
+        }
+    }
+    buf.put_u16(address.port());
+}
+
+/// A cursor over untrusted bytes: every read checks the length first.
+struct Reader<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn bytes(&mut self, len: usize, field: &'static str) -> Result<&'a [u8], DecodeError> {
+        if len > self.rest.len() {
+            return Err(DecodeError::Truncated { field });
+        }
+        let (head, tail) = self.rest.split_at(len);
+        self.rest = tail;
+        Ok(head)
+    }
+
+    fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], DecodeError> {
+        let bytes = self.bytes(N, field)?;
+        let mut array = [0; N];
+        array.copy_from_slice(bytes);
+        Ok(array)
+    }
+
+    fn u8(&mut self, field: &'static str) -> Result<u8, DecodeError> {
+        let [byte] = self.array::<1>(field)?;
+        Ok(byte)
+    }
+
+    fn u16(&mut self, field: &'static str) -> Result<u16, DecodeError> {
+        Ok(u16::from_be_bytes(self.array::<2>(field)?))
+    }
+
+    fn varint(&mut self, field: &'static str) -> Result<u64, DecodeError> {
+        let mut value: u64 = 0;
+        for index in 0..10 {
+            let byte = self.u8(field)?;
+            let low = u64::from(byte & 0x7f);
+            let shift = 7 * index;
+            // The tenth byte may only hold the 64th bit.
+            if index == 9 && low > 1 {
+                return Err(DecodeError::BadVarint { field });
+            }
+            value |= low << shift;
+            if byte & 0x80 == 0 {
+                // Reject non-minimal encodings so every value has exactly one encoding
+                // (keeps `encoded_len` exact for re-encoded packets).
+                if byte == 0 && index > 0 {
+                    return Err(DecodeError::BadVarint { field });
+                }
+                return Ok(value);
+            }
+        }
+        Err(DecodeError::BadVarint { field })
+    }
+
+    fn string<T>(
+        &mut self,
+        field: &'static str,
+        make: impl FnOnce(&str) -> Result<T, InvalidName>,
+    ) -> Result<T, DecodeError> {
+        let len = usize::from(self.u8(field)?);
+        let bytes = self.bytes(len, field)?;
+        let text = std::str::from_utf8(bytes).map_err(|_| DecodeError::InvalidString {
+            field,
+            reason: InvalidName::NotUtf8,
+        })?;
+        make(text).map_err(|reason| DecodeError::InvalidString { field, reason })
+    }
+
+    fn optional_name(&mut self, field: &'static str) -> Result<Option<NodeName>, DecodeError> {
+        match self.u8(field)? {
+            0 => Ok(None),
+            1 => self.string(field, |s| NodeName::new(s)).map(Some),
+            value => Err(DecodeError::InvalidTag { field, value }),
+        }
+    }
+
+    fn status(&mut self, field: &'static str) -> Result<NodeStatus, DecodeError> {
+        match self.u8(field)? {
+            0 => Ok(NodeStatus::Alive),
+            1 => Ok(NodeStatus::Left),
+            value => Err(DecodeError::InvalidTag { field, value }),
+        }
+    }
+
+    fn address(&mut self) -> Result<SocketAddr, DecodeError> {
+        let ip = match self.u8("address family")? {
+            4 => IpAddr::V4(Ipv4Addr::from(self.array::<4>("ipv4 address")?)),
+            6 => IpAddr::V6(Ipv6Addr::from(self.array::<16>("ipv6 address")?)),
+            value => {
+                return Err(DecodeError::InvalidTag {
+                    field: "address family",
+                    value,
+                });
+            }
+        };
+        Ok(SocketAddr::new(ip, self.u16("port")?))
+    }
+
+    /// Reads a `u16` count and that many elements. The vector grows as elements are parsed,
+    /// never beyond what the remaining bytes could hold, so a forged count cannot allocate.
+    fn list<T>(
+        &mut self,
+        field: &'static str,
+        min_len: usize,
+        mut decode: impl FnMut(&mut Self) -> Result<T, DecodeError>,
+    ) -> Result<Vec<T>, DecodeError> {
+        let count = usize::from(self.u16(field)?);
+        if count.saturating_mul(min_len) > self.rest.len() {
+            return Err(DecodeError::Truncated { field });
+        }
+        let mut items = Vec::with_capacity(count);
+        for _ in 0..count {
+            items.push(decode(self)?);
+        }
+        Ok(items)
+    }
+}
+
+#[cfg(test)]
+mod tests;

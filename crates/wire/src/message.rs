@@ -1,0 +1,222 @@
+//! The messages of the Scuttlebutt three-way handshake.
+//!
+//! ```text
+//!  initiator                                   responder
+//!      │ Syn(digest page)                          │
+//!      │──────────────────────────────────────────▶│ compare with own state
+//!      │     SynAck(requests, deltas for initiator)│
+//!      │◀──────────────────────────────────────────│
+//!      │ Ack(deltas for responder's requests)      │
+//!      │──────────────────────────────────────────▶│
+//! ```
+//!
+//! A digest says, per node, how far the sender's knowledge goes (generation, heartbeat,
+//! max version, GC watermark, status). A [`Digest`] covers a contiguous range of node names,
+//! so a large cluster's digest is sent page by page and the receiver can still tell "the
+//! sender does not know node X" (X in range, absent) from "X not covered by this page".
+//! Deltas carry, per node, the records the receiver lacks in version order with no gaps, so
+//! any prefix of a delta is a valid delta.
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+
+use crate::identity::{ClusterId, Generation, Heartbeat, Key, NodeId, NodeName, Version};
+
+/// One datagram: who sends it, in which cluster, and the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packet {
+    /// Cluster and sender.
+    pub header: Header,
+    /// The handshake step.
+    pub message: Message,
+}
+
+/// Fields every packet starts with (after magic and wire version).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// Packets of other clusters are dropped.
+    pub cluster_id: ClusterId,
+    /// Sender's name (lets a node drop its own packets, e.g. when it is its own seed).
+    pub sender: NodeName,
+    /// Sender's generation.
+    pub generation: Generation,
+}
+
+/// The three steps of the handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// Step 1: the initiator's digest.
+    Syn(Syn),
+    /// Step 2: what the initiator lacks, and what the responder wants.
+    SynAck(SynAck),
+    /// Step 3: what the responder asked for. Also used on its own to push state (leave).
+    Ack(Ack),
+}
+
+/// The kind byte of each message on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum MessageKind {
+    /// [`Syn`].
+    Syn = 1,
+    /// [`SynAck`].
+    SynAck = 2,
+    /// [`Ack`].
+    Ack = 3,
+}
+
+impl MessageKind {
+    /// All kinds, for iteration in statistics.
+    pub const ALL: [MessageKind; 3] = [MessageKind::Syn, MessageKind::SynAck, MessageKind::Ack];
+
+    /// Lower-case name, as used in metrics and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            MessageKind::Syn => "syn",
+            MessageKind::SynAck => "synack",
+            MessageKind::Ack => "ack",
+        }
+    }
+}
+
+impl Message {
+    /// The message's kind.
+    pub fn kind(&self) -> MessageKind {
+        match self {
+            Message::Syn(_) => MessageKind::Syn,
+            Message::SynAck(_) => MessageKind::SynAck,
+            Message::Ack(_) => MessageKind::Ack,
+        }
+    }
+}
+
+/// Step 1: "this is what I know about the nodes in this range".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Syn {
+    /// A page of the initiator's digest.
+    pub digest: Digest,
+}
+
+/// Step 2: the responder's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SynAck {
+    /// Nodes the responder lacks or is behind on, each with how far its knowledge goes
+    /// (version 0 and generation 0 for a node it has never seen).
+    pub requests: Vec<DigestEntry>,
+    /// State the initiator lacks, never-seen nodes first, then most-behind first.
+    pub deltas: Vec<NodeDelta>,
+}
+
+/// Step 3: state the responder asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ack {
+    /// State, in the same order rules as [`SynAck::deltas`].
+    pub deltas: Vec<NodeDelta>,
+}
+
+/// A page of a digest: entries for every node the sender knows whose name lies in
+/// `[start, end)` (byte order; `None` means unbounded on that side), sorted by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Digest {
+    /// Inclusive lower bound of the covered names; `None`: from the smallest name.
+    pub start: Option<NodeName>,
+    /// Exclusive upper bound of the covered names; `None`: to the largest name.
+    pub end: Option<NodeName>,
+    /// One entry per known node in the range, sorted by name.
+    pub entries: Vec<DigestEntry>,
+}
+
+impl Digest {
+    /// A digest covering every name.
+    pub fn full(entries: Vec<DigestEntry>) -> Self {
+        Digest {
+            start: None,
+            end: None,
+            entries,
+        }
+    }
+
+    /// Whether `name` lies in the range this page covers.
+    pub fn covers(&self, name: &NodeName) -> bool {
+        self.start.as_ref().is_none_or(|start| name >= start)
+            && self.end.as_ref().is_none_or(|end| name < end)
+    }
+}
+
+/// How far the sender's knowledge of one node goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestEntry {
+    /// The node.
+    pub name: NodeName,
+    /// The generation the sender knows.
+    pub generation: Generation,
+    /// Highest heartbeat the sender has seen for that generation.
+    pub heartbeat: Heartbeat,
+    /// Highest version the sender holds: it has every record up to it.
+    pub max_version: Version,
+    /// Versions at or below this may have been garbage-collected (tombstones dropped);
+    /// a peer knowing less than it needs a full reset, not a delta. 0 until GC exists.
+    pub gc_watermark: Version,
+    /// Whether the node announced its departure.
+    pub status: NodeStatus,
+}
+
+/// A node's own announcement of its lifecycle, monotonic within a generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[repr(u8)]
+pub enum NodeStatus {
+    /// Running.
+    #[default]
+    Alive = 0,
+    /// Left the cluster gracefully; peers need not wait for the failure detector.
+    Left = 1,
+}
+
+/// The records of one node that the receiver lacks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeDelta {
+    /// The node, with its address so a receiver that never saw it can reach it.
+    pub node: NodeId,
+    /// The node's heartbeat as the sender knows it.
+    pub heartbeat: Heartbeat,
+    /// The node's status as the sender knows it.
+    pub status: NodeStatus,
+    /// The sender's GC watermark for this node (see [`DigestEntry::gc_watermark`]).
+    pub gc_watermark: Version,
+    /// The records cover every current record with a version above this one, up to the
+    /// last record's version: a receiver holding less than `from_version` must drop the
+    /// delta rather than create a gap.
+    pub from_version: Version,
+    /// Records in increasing version order.
+    pub records: Vec<Record>,
+}
+
+impl NodeDelta {
+    /// The version the receiver holds after applying this delta: the last record's, or
+    /// `from_version` when there is none.
+    pub fn to_version(&self) -> Version {
+        self.records
+            .last()
+            .map_or(self.from_version, |record| record.version)
+    }
+}
+
+/// One key of one node at one version: a value, or a tombstone (`value == None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// The key.
+    pub key: Key,
+    /// The version the owner gave this write.
+    pub version: Version,
+    /// The value; `None` is a tombstone (the key was deleted at `version`).
+    pub value: Option<Bytes>,
+}
+
+/// Where a [`NodeDelta`] says the node lives (kept here to document the address layout).
+pub(crate) fn address_len(address: &SocketAddr) -> usize {
+    match address {
+        SocketAddr::V4(_) => 1 + 4 + 2,
+        SocketAddr::V6(_) => 1 + 16 + 2,
+    }
+}
