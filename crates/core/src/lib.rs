@@ -1,1 +1,77 @@
-//! placeholder
+//! Sans-io core of leviathan-gossip: one cluster member as a deterministic state machine.
+//!
+//! A [`Node`] owns a key-value map that it publishes, replicates every other member's map
+//! by Scuttlebutt anti-entropy (a `Syn` / `SynAck` / `Ack` handshake, see
+//! [`leviathan_gossip_wire`]) and judges each peer's liveness with a φ-accrual failure
+//! detector fed by gossiped heartbeats. It does no I/O and owns no clock or entropy:
+//!
+//! ```text
+//!   datagrams, timeouts, commands (with `now`)          transmits, events, deadline
+//!   ─────────────────────────────────────────▶  Node  ──────────────────────────────▶
+//! ```
+//!
+//! The tokio runtime (crate `leviathan-gossip`) and the simulator drive the very same
+//! code. Reading order, top-down:
+//!
+//! * [`node`] — the state machine and the order to call its methods in;
+//! * [`state`] — the replicated data and its merge rules (versions never go back);
+//! * [`digest`] — bounded digest pages and reconciliation ("who is behind on what");
+//! * [`delta`] — deltas in scuttle-depth order that fit a byte budget;
+//! * [`peer_selection`] — whom to gossip with each round;
+//! * [`failure_detector`] and [`membership`] — φ-accrual and live/suspect/dead/left;
+//! * [`config`], [`event`], [`stats`], [`error`] — the vocabulary around them.
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use leviathan_gossip_core::{Node, NodeConfig};
+//! use leviathan_gossip_wire::{Generation, Key, NodeId, NodeName};
+//!
+//! let now = Instant::now();
+//! let id = |name: &str, port| NodeId {
+//!     name: NodeName::new(name).unwrap(),
+//!     address: ([127, 0, 0, 1], port).into(),
+//!     generation: Generation(1),
+//! };
+//! let mut a = Node::new(NodeConfig::default(), id("a", 1), [], now, 1).unwrap();
+//! let mut b = Node::new(NodeConfig::default(), id("b", 2), [a.identity().address], now, 2).unwrap();
+//! a.set(Key::new("color").unwrap(), "blue".into()).unwrap();
+//!
+//! // Hand every datagram `from` wants to send to `to`; true if there was one.
+//! fn deliver(from: &mut Node, to: &mut Node, now: Instant) -> bool {
+//!     let mut any = false;
+//!     while let Some(transmit) = from.poll_transmit() {
+//!         to.handle_packet(from.identity().address, transmit.packet, now);
+//!         any = true;
+//!     }
+//!     any
+//! }
+//!
+//! let mut time = now;
+//! for _ in 0..3 {
+//!     a.handle_timeout(time);
+//!     b.handle_timeout(time);
+//!     while deliver(&mut a, &mut b, time) | deliver(&mut b, &mut a, time) {}
+//!     time += Duration::from_secs(1);
+//! }
+//! assert_eq!(b.get("a", "color").map(|v| &v[..]), Some(&b"blue"[..]));
+//! ```
+
+pub mod config;
+pub mod delta;
+pub mod digest;
+pub mod error;
+pub mod event;
+pub mod failure_detector;
+pub mod membership;
+pub mod node;
+pub mod peer_selection;
+pub mod state;
+pub mod stats;
+
+pub use config::{ConfigError, NodeConfig};
+pub use error::WriteError;
+pub use event::{Event, Update};
+pub use failure_detector::{FailureDetector, PhiAccrualDetector, PhiConfig};
+pub use membership::{Member, MemberState};
+pub use node::{Node, Transmit};
+pub use stats::Stats;

@@ -57,7 +57,7 @@ pub enum InvalidName {
     #[error("must not be empty")]
     Empty,
     /// The string is longer than [`crate::MAX_NAME_LEN`] bytes.
-    #[error("is {0} bytes long, more than the limit of 255")]
+    #[error("is {0} bytes long, more than the limit of 128")]
     TooLong(usize),
     /// The bytes are not UTF-8.
     #[error("is not valid UTF-8")]

@@ -6,8 +6,10 @@ use std::sync::Arc;
 
 use crate::error::InvalidName;
 
-/// Longest node name, key or cluster id in bytes: each travels with a one-byte length.
-pub const MAX_NAME_LEN: usize = 255;
+/// Longest node name, key or cluster id in bytes. The wire could carry 255; 128 keeps the
+/// worst-case digest entry and delta header small enough that a 1 KiB packet always makes
+/// progress.
+pub const MAX_NAME_LEN: usize = 128;
 
 /// Defines a cheaply clonable, validated string newtype.
 macro_rules! bounded_string {
@@ -150,10 +152,10 @@ mod tests {
         assert_eq!(NodeName::new(""), Err(InvalidName::Empty));
         assert_eq!(NodeName::new("a\nb"), Err(InvalidName::ControlCharacter));
         assert_eq!(
-            NodeName::new("x".repeat(256)),
-            Err(InvalidName::TooLong(256))
+            NodeName::new("x".repeat(129)),
+            Err(InvalidName::TooLong(129))
         );
-        assert!(NodeName::new("x".repeat(255)).is_ok());
+        assert!(NodeName::new("x".repeat(128)).is_ok());
         assert_eq!(Key::new("k1").map(|k| k.to_string()), Ok("k1".to_string()));
     }
 

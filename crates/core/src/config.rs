@@ -1,0 +1,176 @@
+//! Protocol settings of one node. The runtime's user-facing configuration validates and
+//! builds this; the simulator builds it directly.
+
+use std::time::Duration;
+
+use leviathan_gossip_wire::ClusterId;
+use thiserror::Error;
+
+use crate::failure_detector::PhiConfig;
+
+/// Smallest accepted `max_packet_size`: a page with one worst-case digest entry (names of
+/// [`leviathan_gossip_wire::MAX_NAME_LEN`] bytes) and a delta with one worst-case empty record both fit in it.
+pub const MIN_PACKET_SIZE: usize = 1024;
+/// Largest accepted `max_packet_size`: the largest UDP payload over IPv4.
+pub const MAX_PACKET_SIZE: usize = 65_507;
+
+/// Protocol settings of one node.
+///
+/// Every cluster member should use the same `cluster_id` and `max_packet_size`; timings may
+/// differ per node, but the failure detector's view of a peer follows that peer's heartbeat
+/// interval, so keep them alike.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeConfig {
+    /// Packets carrying another cluster id are dropped. Default `"leviathan"`.
+    pub cluster_id: ClusterId,
+    /// How often the node starts a handshake with its chosen targets. Default 1 s (the
+    /// original's `gossip_val`). Shorter spreads updates faster at proportional bandwidth.
+    pub gossip_interval: Duration,
+    /// How often the node bumps its own heartbeat. Default 1 s (`heartbeat_val`). The
+    /// failure detector learns the resulting arrival rhythm, so this sets how fast a silent
+    /// node is suspected.
+    pub heartbeat_interval: Duration,
+    /// How often φ is evaluated for every peer. Default 1 s (the original used 5 s,
+    /// `health_check_val`). Adds up to one interval to detection time.
+    pub health_check_interval: Duration,
+    /// Live peers contacted each gossip round. Default 3. Higher spreads faster and costs
+    /// linearly more bandwidth.
+    pub fanout: usize,
+    /// Largest datagram the node sends, in bytes, headers included. Default 1400, below a
+    /// 1500-byte Ethernet MTU with room for IP/UDP headers. Between [`MIN_PACKET_SIZE`] and
+    /// [`MAX_PACKET_SIZE`].
+    pub max_packet_size: usize,
+    /// φ above which a live peer becomes suspect. Default 8 (Cassandra's default):
+    /// roughly a 10⁻⁸ chance that a live peer's heartbeat is merely late. Lower detects
+    /// sooner with more false suspicions.
+    pub phi_threshold: f64,
+    /// Tuning of the φ-accrual detector.
+    pub phi: PhiConfig,
+    /// How long a peer stays suspect before it is declared dead. Default 30 s. Dead peers
+    /// are still gossiped with now and then, so they rejoin when they come back.
+    pub dead_after: Duration,
+    /// A timer that fires later than this is taken as a stall of this node (GC pause, CPU
+    /// starvation, a suspended VM): the stall is forgiven to every peer instead of counted
+    /// as their silence. Default 500 ms.
+    pub local_pause_threshold: Duration,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            cluster_id: default_cluster_id(),
+            gossip_interval: Duration::from_secs(1),
+            heartbeat_interval: Duration::from_secs(1),
+            health_check_interval: Duration::from_secs(1),
+            fanout: 3,
+            max_packet_size: 1400,
+            phi_threshold: 8.0,
+            phi: PhiConfig::default(),
+            dead_after: Duration::from_secs(30),
+            local_pause_threshold: Duration::from_millis(500),
+        }
+    }
+}
+
+/// The default cluster id, `"leviathan"`.
+pub fn default_cluster_id() -> ClusterId {
+    // A literal that satisfies every rule of `ClusterId::new`.
+    ClusterId::new("leviathan").unwrap_or_else(|_| unreachable!("valid literal"))
+}
+
+/// A setting that cannot work, naming the field. Returned before any state is created.
+#[derive(Debug, Clone, PartialEq, Error)]
+#[error("invalid config field `{field}`: {problem}")]
+pub struct ConfigError {
+    /// The offending field, as named in configuration files.
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+impl ConfigError {
+    /// An error about `field`.
+    pub fn new(field: &'static str, problem: impl Into<String>) -> Self {
+        ConfigError {
+            field,
+            problem: problem.into(),
+        }
+    }
+}
+
+impl NodeConfig {
+    /// Checks every field; the first bad one is named in the error.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let positive = [
+            ("gossip_interval", self.gossip_interval),
+            ("heartbeat_interval", self.heartbeat_interval),
+            ("health_check_interval", self.health_check_interval),
+            ("local_pause_threshold", self.local_pause_threshold),
+            ("phi.min_std_deviation", self.phi.min_std_deviation),
+            (
+                "phi.first_heartbeat_estimate",
+                self.phi.first_heartbeat_estimate,
+            ),
+        ];
+        for (field, value) in positive {
+            if value.is_zero() {
+                return Err(ConfigError::new(field, "must be greater than zero"));
+            }
+        }
+        if self.fanout == 0 {
+            return Err(ConfigError::new("fanout", "must be at least 1"));
+        }
+        if !(MIN_PACKET_SIZE..=MAX_PACKET_SIZE).contains(&self.max_packet_size) {
+            return Err(ConfigError::new(
+                "max_packet_size",
+                format!(
+                    "{} is outside {MIN_PACKET_SIZE}..={MAX_PACKET_SIZE} bytes",
+                    self.max_packet_size
+                ),
+            ));
+        }
+        if !self.phi_threshold.is_finite() || self.phi_threshold <= 0.0 {
+            return Err(ConfigError::new(
+                "phi_threshold",
+                format!("{} is not a positive number", self.phi_threshold),
+            ));
+        }
+        if self.phi.window_size < 2 {
+            return Err(ConfigError::new("phi.window_size", "must be at least 2"));
+        }
+        if self.dead_after < self.health_check_interval {
+            return Err(ConfigError::new(
+                "dead_after",
+                "must be at least the health check interval",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use leviathan_gossip_wire::MAX_NAME_LEN;
+
+    #[test]
+    fn default_is_valid() {
+        assert_eq!(NodeConfig::default().validate(), Ok(()));
+        assert!(default_cluster_id().as_str().len() <= MAX_NAME_LEN);
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        let cases: [(&str, fn(&mut NodeConfig)); 4] = [
+            ("fanout", |c| c.fanout = 0),
+            ("max_packet_size", |c| c.max_packet_size = 100),
+            ("phi_threshold", |c| c.phi_threshold = f64::NAN),
+            ("gossip_interval", |c| c.gossip_interval = Duration::ZERO),
+        ];
+        for (field, break_it) in cases {
+            let mut config = NodeConfig::default();
+            break_it(&mut config);
+            assert_eq!(config.validate().map_err(|e| e.field), Err(field));
+        }
+    }
+}

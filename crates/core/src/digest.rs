@@ -1,0 +1,296 @@
+//! Digests: building bounded pages of what this node knows, and comparing a peer's digest
+//! with this node's state to learn who is behind on what.
+
+use leviathan_gossip_wire::{
+    COUNT_LEN, Digest, DigestEntry, Generation, Heartbeat, NodeName, NodeStatus, Version,
+    string_len,
+};
+
+use crate::state::{ClusterState, NodeState};
+
+/// Where the next digest page starts. Pages walk the sorted names and wrap around, so
+/// every node is covered once per cycle however large the cluster.
+#[derive(Debug, Clone, Default)]
+pub struct DigestCursor {
+    next_start: Option<NodeName>,
+}
+
+impl DigestCursor {
+    /// The next page: as many entries from the cursor on as fit in `budget` bytes (the
+    /// encoded digest, bounds and count included). Advances the cursor past them.
+    pub fn next_page(&mut self, state: &ClusterState, budget: usize) -> Digest {
+        let start = self.next_start.take();
+        let mut used = Digest::empty_len(start.as_ref(), None);
+        let mut entries = Vec::new();
+        let mut end = None;
+        let mut nodes = match &start {
+            None => state.range::<NodeName, _>(..),
+            Some(start) => state.range(start.clone()..),
+        }
+        .peekable();
+        while let Some((name, node)) = nodes.next() {
+            let entry = node.digest_entry();
+            // If this entry is the page's last, the next name becomes the end bound.
+            let end_len = nodes
+                .peek()
+                .map_or(0, |(next, _)| string_len(next.as_str()));
+            if used + entry.encoded_len() + end_len > budget {
+                end = Some(name.clone());
+                break;
+            }
+            used += entry.encoded_len();
+            entries.push(entry);
+        }
+        // A page cut short resumes at its end bound; a page that reached the last name
+        // wraps to the beginning.
+        self.next_start = end.clone();
+        Digest {
+            start,
+            end,
+            entries,
+        }
+    }
+}
+
+/// How a peer's knowledge of one node compares with ours, when ours is ahead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Lag {
+    /// The peer never saw this incarnation: it gets the node before all others, so
+    /// membership spreads even while bulk state is pending.
+    NeverSeen,
+    /// The peer misses records of this incarnation.
+    Behind,
+    /// The peer has every record but an older heartbeat or status.
+    HeartbeatOnly,
+}
+
+/// A node whose state the peer lacks, and from which version to send it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeltaCandidate {
+    /// The node.
+    pub name: NodeName,
+    /// How far behind the peer is.
+    pub lag: Lag,
+    /// The peer holds every record up to this version.
+    pub from_version: Version,
+    /// Number of current records the peer lacks (the scuttle depth).
+    pub missing: usize,
+}
+
+/// The outcome of comparing a peer's digest with our state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reconciliation {
+    /// Nodes we are behind on, with how far our knowledge goes (generation 0 and version
+    /// 0 for nodes we never saw).
+    pub requests: Vec<DigestEntry>,
+    /// Nodes the peer is behind on.
+    pub candidates: Vec<DeltaCandidate>,
+}
+
+/// Compares a digest page with our state: every node of ours inside the page's range that
+/// the page omits is unknown to the peer; every entry is compared with our knowledge.
+/// `own` is this node's name: we never ask others about ourselves.
+pub fn reconcile_page(state: &ClusterState, own: &NodeName, digest: &Digest) -> Reconciliation {
+    let mut result = Reconciliation::default();
+    let mut entries = digest.entries.iter().peekable();
+    let ours = match &digest.start {
+        None => state.range::<NodeName, _>(..),
+        Some(start) => state.range(start.clone()..),
+    }
+    .take_while(|(name, _)| digest.end.as_ref().is_none_or(|end| *name < end));
+    // Both sides are sorted by name: a merge walk. Entries are trusted to be sorted only
+    // for efficiency; an unsorted page merely yields extra requests or candidates.
+    for (name, node) in ours {
+        while let Some(entry) = entries.next_if(|entry| entry.name < *name) {
+            request_unknown(&mut result, own, entry);
+        }
+        match entries.next_if(|entry| entry.name == *name) {
+            Some(entry) => compare(&mut result, own, node, entry),
+            None => result.candidates.push(never_seen(node)),
+        }
+    }
+    for entry in entries {
+        request_unknown(&mut result, own, entry);
+    }
+    result
+}
+
+/// Compares the requests of a `SynAck` with our state: which of them can we serve?
+pub fn reconcile_requests(state: &ClusterState, requests: &[DigestEntry]) -> Vec<DeltaCandidate> {
+    requests
+        .iter()
+        .filter_map(|entry| {
+            let node = state.get(&entry.name)?;
+            lag_of(node, entry)
+        })
+        .collect()
+}
+
+fn request_unknown(result: &mut Reconciliation, own: &NodeName, entry: &DigestEntry) {
+    if entry.name == *own || !digest_entry_is_coherent(entry) {
+        return;
+    }
+    result.requests.push(DigestEntry {
+        name: entry.name.clone(),
+        generation: Generation(0),
+        heartbeat: Heartbeat(0),
+        max_version: Version(0),
+        gc_watermark: Version(0),
+        status: NodeStatus::Alive,
+    });
+}
+
+fn compare(result: &mut Reconciliation, own: &NodeName, node: &NodeState, entry: &DigestEntry) {
+    if let Some(candidate) = lag_of(node, entry) {
+        result.candidates.push(candidate);
+        return;
+    }
+    let ours = node.id().generation;
+    let peer_ahead = entry.generation > ours
+        || (entry.generation == ours && entry.max_version > node.max_version());
+    if peer_ahead && entry.name != *own {
+        result.requests.push(node.digest_entry());
+    }
+}
+
+/// Whether (and how far) a peer at `entry` is behind our knowledge of `node`.
+fn lag_of(node: &NodeState, entry: &DigestEntry) -> Option<DeltaCandidate> {
+    let ours = node.id().generation;
+    if entry.generation < ours {
+        return Some(never_seen(node));
+    }
+    if entry.generation > ours {
+        return None;
+    }
+    if entry.max_version < node.max_version() {
+        return Some(DeltaCandidate {
+            name: node.id().name.clone(),
+            lag: Lag::Behind,
+            from_version: entry.max_version,
+            missing: node.records_after_count(entry.max_version),
+        });
+    }
+    (entry.heartbeat < node.heartbeat() || entry.status < node.status()).then(|| DeltaCandidate {
+        name: node.id().name.clone(),
+        lag: Lag::HeartbeatOnly,
+        from_version: node.max_version(),
+        missing: 0,
+    })
+}
+
+fn never_seen(node: &NodeState) -> DeltaCandidate {
+    DeltaCandidate {
+        name: node.id().name.clone(),
+        lag: Lag::NeverSeen,
+        from_version: Version(0),
+        missing: node.records_after_count(Version(0)),
+    }
+}
+
+/// An entry claiming a generation of 0 is a request placeholder, not knowledge.
+fn digest_entry_is_coherent(entry: &DigestEntry) -> bool {
+    entry.generation.0 > 0
+}
+
+/// Encoded size of the requests list holding `entries`.
+pub fn requests_len(entries: &[DigestEntry]) -> usize {
+    COUNT_LEN + entries.iter().map(DigestEntry::encoded_len).sum::<usize>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use leviathan_gossip_wire::{Key, NodeId};
+
+    fn cluster(names: &[&str]) -> ClusterState {
+        names
+            .iter()
+            .map(|name| {
+                let name = NodeName::new(name).unwrap();
+                let mut node = NodeState::new(
+                    NodeId {
+                        name: name.clone(),
+                        address: "127.0.0.1:1".parse().unwrap(),
+                        generation: Generation(7),
+                    },
+                    Heartbeat(1),
+                );
+                node.write(Key::new("k").unwrap(), Some(Bytes::from_static(b"v")));
+                (name, node)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pages_cover_every_node_once_per_cycle() {
+        let names: Vec<String> = (0..500).map(|i| format!("node-{i:04}")).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let state = cluster(&refs);
+        let mut cursor = DigestCursor::default();
+        let mut seen = Vec::new();
+        let mut pages = 0;
+        loop {
+            let page = cursor.next_page(&state, 300);
+            assert!(
+                page.encoded_len() <= 300,
+                "page of {} bytes",
+                page.encoded_len()
+            );
+            assert!(!page.entries.is_empty());
+            seen.extend(page.entries.iter().map(|e| e.name.to_string()));
+            pages += 1;
+            if page.end.is_none() {
+                break;
+            }
+        }
+        assert!(pages > 1);
+        assert_eq!(seen, names);
+        // The cycle starts again from the beginning.
+        assert_eq!(cursor.next_page(&state, 300).start, None);
+    }
+
+    #[test]
+    fn omitted_nodes_in_range_are_never_seen_and_outside_range_ignored() {
+        let state = cluster(&["a", "b", "c", "d"]);
+        let own = NodeName::new("a").unwrap();
+        let digest = Digest {
+            start: NodeName::new("b").ok(),
+            end: NodeName::new("d").ok(),
+            entries: vec![DigestEntry {
+                name: NodeName::new("bb").unwrap(),
+                generation: Generation(3),
+                heartbeat: Heartbeat(0),
+                max_version: Version(4),
+                gc_watermark: Version(0),
+                status: NodeStatus::Alive,
+            }],
+        };
+        let result = reconcile_page(&state, &own, &digest);
+        let candidates: Vec<&str> = result.candidates.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(candidates, ["b", "c"]);
+        assert!(result.candidates.iter().all(|c| c.lag == Lag::NeverSeen));
+        assert_eq!(result.requests.len(), 1);
+        assert_eq!(result.requests[0].name.as_str(), "bb");
+        assert_eq!(result.requests[0].generation, Generation(0));
+    }
+
+    #[test]
+    fn lag_follows_generation_then_version_then_heartbeat() {
+        let state = cluster(&["a"]);
+        let node = &state[&NodeName::new("a").unwrap()];
+        let mut entry = node.digest_entry();
+        assert_eq!(lag_of(node, &entry), None);
+        entry.heartbeat = Heartbeat(0);
+        assert_eq!(
+            lag_of(node, &entry).map(|c| c.lag),
+            Some(Lag::HeartbeatOnly)
+        );
+        entry.max_version = Version(0);
+        assert_eq!(lag_of(node, &entry).map(|c| c.lag), Some(Lag::Behind));
+        entry.generation = Generation(6);
+        assert_eq!(lag_of(node, &entry).map(|c| c.lag), Some(Lag::NeverSeen));
+        entry.generation = Generation(8);
+        assert_eq!(lag_of(node, &entry), None);
+    }
+}

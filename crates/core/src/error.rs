@@ -1,0 +1,23 @@
+//! Errors of local operations on a node. Remote input never produces an error value: it is
+//! applied, or dropped and counted in [`crate::Stats`].
+
+use thiserror::Error;
+
+/// Why a local write (`set`, `del`) was refused. The node's state is unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum WriteError {
+    /// The value could never be gossiped: a delta carrying it alone would exceed
+    /// `max_packet_size`.
+    #[error(
+        "value of {len} bytes is too large: at most {max} bytes fit in one packet for this key"
+    )]
+    ValueTooLarge {
+        /// Size of the refused value.
+        len: usize,
+        /// Largest value that fits for this key.
+        max: usize,
+    },
+    /// The node has left the cluster; its state is frozen.
+    #[error("the node has left the cluster")]
+    Left,
+}

@@ -1,0 +1,760 @@
+//! The node state machine: one cluster member, driven by its caller.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use leviathan_gossip_wire::{
+    Ack, COUNT_LEN, DigestEntry, Header, Heartbeat, Key, Message, NodeDelta, NodeId, NodeName,
+    NodeStatus, Packet, Syn, SynAck, Version,
+};
+use rand::SeedableRng;
+use rand::seq::IndexedRandom;
+use rand_chacha::ChaCha8Rng;
+use tracing::{debug, info, trace};
+
+use crate::config::{ConfigError, NodeConfig};
+use crate::delta::{build_deltas, order_candidates, worst_case_record_len};
+use crate::digest::{DigestCursor, reconcile_page, reconcile_requests, requests_len};
+use crate::error::WriteError;
+use crate::event::{Event, EventBatch, Update};
+use crate::failure_detector::{FailureDetector, PhiAccrualDetector};
+use crate::membership::{Liveness, Member, MemberState};
+use crate::state::{ClusterState, NodeState};
+use crate::stats::Stats;
+
+/// A datagram to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// Where to send it.
+    pub destination: SocketAddr,
+    /// What to send; its encoding fits the node's `max_packet_size`.
+    pub packet: Packet,
+}
+
+/// One cluster member as a deterministic state machine: no sockets, no clock, no entropy.
+///
+/// Four kinds of methods, called from one task:
+///
+/// * inputs — [`Node::handle_datagram`] / [`Node::handle_packet`] for every datagram
+///   received, [`Node::handle_timeout`] when [`Node::poll_timeout`]'s deadline has passed;
+/// * outputs — after every input, drain [`Node::poll_transmit`] (send each) and
+///   [`Node::poll_event`] (deliver each), then re-arm the timer from [`Node::poll_timeout`];
+/// * commands — [`Node::set`], [`Node::delete`], [`Node::leave`];
+/// * queries — [`Node::get`], [`Node::version`], [`Node::members`], [`Node::stats`].
+///
+/// Time is whatever `now` the caller passes (real or simulated) and randomness comes from
+/// the seed given to [`Node::new`], so a run is reproducible.
+#[derive(Debug)]
+pub struct Node {
+    config: NodeConfig,
+    identity: NodeId,
+    header: Header,
+    seeds: Vec<SocketAddr>,
+    state: ClusterState,
+    liveness: BTreeMap<NodeName, Liveness>,
+    detector: PhiAccrualDetector<NodeName>,
+    cursor: DigestCursor,
+    rng: ChaCha8Rng,
+    timers: Timers,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    stats: Stats,
+}
+
+impl Node {
+    /// A node that knows only itself and will call `seeds` (its own address among them is
+    /// ignored) on its first gossip round, at `now`.
+    pub fn new(
+        config: NodeConfig,
+        identity: NodeId,
+        seeds: impl IntoIterator<Item = SocketAddr>,
+        now: Instant,
+        rng_seed: u64,
+    ) -> Result<Node, ConfigError> {
+        config.validate()?;
+        let mut seeds: Vec<SocketAddr> = seeds
+            .into_iter()
+            .filter(|seed| *seed != identity.address)
+            .collect();
+        seeds.sort();
+        seeds.dedup();
+        let header = Header {
+            cluster_id: config.cluster_id.clone(),
+            sender: identity.name.clone(),
+            generation: identity.generation,
+        };
+        let own_state = NodeState::new(identity.clone(), Heartbeat(0));
+        let node = Node {
+            detector: PhiAccrualDetector::new(config.phi.clone()),
+            timers: Timers::new(now, &config),
+            state: [(identity.name.clone(), own_state)].into_iter().collect(),
+            config,
+            identity,
+            header,
+            seeds,
+            liveness: BTreeMap::new(),
+            cursor: DigestCursor::default(),
+            rng: ChaCha8Rng::seed_from_u64(rng_seed),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: Stats::default(),
+        };
+        Ok(node)
+    }
+
+    // ----- inputs -----
+
+    /// Decodes and handles a datagram from `from`. Malformed bytes are counted and dropped.
+    pub fn handle_datagram(&mut self, from: SocketAddr, bytes: &[u8], now: Instant) {
+        match Packet::decode(bytes) {
+            Ok(packet) => self.handle_packet(from, packet, now),
+            Err(error) => {
+                self.stats.dropped_malformed = self.stats.dropped_malformed.saturating_add(1);
+                trace!(%from, %error, "dropped malformed datagram");
+            }
+        }
+    }
+
+    /// Handles a decoded packet from `from`.
+    pub fn handle_packet(&mut self, from: SocketAddr, packet: Packet, now: Instant) {
+        if packet.header.cluster_id != self.config.cluster_id {
+            self.stats.dropped_foreign_cluster += 1;
+            return;
+        }
+        if packet.header.sender == self.identity.name {
+            self.stats.dropped_from_self += 1;
+            return;
+        }
+        let kind = packet.message.kind();
+        self.stats.messages_received.add(kind, 1);
+        self.stats
+            .bytes_received
+            .add(kind, packet.encoded_len() as u64);
+        trace!(%from, sender = %packet.header.sender, kind = kind.name(), "received");
+        let mut batch = EventBatch::default();
+        match packet.message {
+            Message::Syn(syn) => self.on_syn(from, syn, now, &mut batch),
+            Message::SynAck(synack) => self.on_synack(from, synack, now, &mut batch),
+            Message::Ack(ack) => self.apply_deltas(&ack.deltas, now, &mut batch),
+        }
+        batch.drain_into(&mut self.events);
+    }
+
+    /// Runs every timer whose deadline is at or before `now`: heartbeat, health check,
+    /// gossip round. Calling it early is harmless.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let Some(lateness) = now.checked_duration_since(self.timers.earliest()) else {
+            return;
+        };
+        if lateness > self.config.local_pause_threshold {
+            self.forgive_local_pause(lateness);
+        }
+        let mut batch = EventBatch::default();
+        if self
+            .timers
+            .fire(Timer::Heartbeat, now, self.config.heartbeat_interval)
+        {
+            self.beat();
+        }
+        if self
+            .timers
+            .fire(Timer::HealthCheck, now, self.config.health_check_interval)
+        {
+            self.check_health(now, &mut batch);
+        }
+        if self
+            .timers
+            .fire(Timer::Gossip, now, self.config.gossip_interval)
+        {
+            self.gossip_round();
+        }
+        batch.drain_into(&mut self.events);
+    }
+
+    // ----- outputs -----
+
+    /// The next datagram to send, if any.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event for the application, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Node::handle_timeout`] must next be called.
+    pub fn poll_timeout(&self) -> Instant {
+        self.timers.earliest()
+    }
+
+    // ----- commands -----
+
+    /// Sets one of this node's keys; returns the write's version. Peers receive it by
+    /// gossip. Refused if the value could never fit in a packet, or after `leave`.
+    pub fn set(&mut self, key: Key, value: Bytes) -> Result<Version, WriteError> {
+        self.ensure_writable()?;
+        let max = self.max_value_len(&key);
+        if value.len() > max {
+            return Err(WriteError::ValueTooLarge {
+                len: value.len(),
+                max,
+            });
+        }
+        Ok(self.own_state_mut().write(key, Some(value)))
+    }
+
+    /// Deletes one of this node's keys by writing a tombstone, which replicates like a
+    /// write. Returns the tombstone's version, or `None` if the key was not set.
+    pub fn delete(&mut self, key: &Key) -> Result<Option<Version>, WriteError> {
+        self.ensure_writable()?;
+        let own = self.own_state_mut();
+        if own.record(key.as_str()).is_none_or(|r| r.value.is_none()) {
+            return Ok(None);
+        }
+        Ok(Some(own.write(key.clone(), None)))
+    }
+
+    /// Announces a graceful departure: marks this node as left and pushes that news to
+    /// live peers and a seed, so they need not wait for the failure detector. Afterwards
+    /// the node still answers gossip (spreading the news) but accepts no writes.
+    pub fn leave(&mut self) {
+        if !self.own_state_mut().observe_status(NodeStatus::Left) {
+            return;
+        }
+        info!(node = %self.identity.name, "leaving the cluster");
+        let own = self.own_state();
+        let announcement = NodeDelta {
+            node: self.identity.clone(),
+            heartbeat: own.heartbeat(),
+            status: NodeStatus::Left,
+            gc_watermark: own.digest_entry().gc_watermark,
+            from_version: own.max_version(),
+            records: Vec::new(),
+        };
+        let live = self.addresses_in(&[MemberState::Live]);
+        let mut targets: Vec<SocketAddr> = live
+            .choose_multiple(&mut self.rng, self.config.fanout.saturating_mul(2))
+            .copied()
+            .collect();
+        if let Some(seed) = self.seeds.choose(&mut self.rng)
+            && !targets.contains(seed)
+        {
+            targets.push(*seed);
+        }
+        for destination in targets {
+            let message = Message::Ack(Ack {
+                deltas: vec![announcement.clone()],
+            });
+            self.send(destination, message);
+        }
+    }
+
+    // ----- queries -----
+
+    /// This node's identity.
+    pub fn identity(&self) -> &NodeId {
+        &self.identity
+    }
+
+    /// The node's settings.
+    pub fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
+    /// The current value of `node`'s `key` (`None` if unknown or deleted).
+    pub fn get(&self, node: &str, key: &str) -> Option<&Bytes> {
+        self.state.get(node)?.record(key)?.value.as_ref()
+    }
+
+    /// The version of `node`'s `key`'s current value (`None` if unknown or deleted): the
+    /// original library's `getn`.
+    pub fn version(&self, node: &str, key: &str) -> Option<Version> {
+        let record = self.state.get(node)?.record(key)?;
+        record.value.as_ref().map(|_| record.version)
+    }
+
+    /// Every live key of `node` with its version and value.
+    pub fn entries(&self, node: &str) -> Vec<(Key, Version, Bytes)> {
+        let Some(state) = self.state.get(node) else {
+            return Vec::new();
+        };
+        let mut entries: Vec<(Key, Version, Bytes)> = state
+            .live_records()
+            .filter_map(|(key, v)| Some((key.clone(), v.version, v.value.clone()?)))
+            .collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        entries
+    }
+
+    /// Every known member, this node included, sorted by name.
+    pub fn members(&self, now: Instant) -> Vec<Member> {
+        self.state
+            .values()
+            .map(|node| {
+                let name = &node.id().name;
+                let is_local = *name == self.identity.name;
+                let state = if node.status() == NodeStatus::Left {
+                    MemberState::Left
+                } else if is_local {
+                    MemberState::Live
+                } else {
+                    self.liveness
+                        .get(name)
+                        .map_or(MemberState::Live, |l| l.state)
+                };
+                let phi = (!is_local && state != MemberState::Left)
+                    .then(|| self.detector.phi(name, now))
+                    .flatten();
+                Member {
+                    id: node.id().clone(),
+                    state,
+                    phi,
+                    heartbeat: node.heartbeat(),
+                    max_version: node.max_version(),
+                    key_count: node.live_key_count(),
+                    is_local,
+                }
+            })
+            .collect()
+    }
+
+    /// Counters of traffic and refused input.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Largest value `set` accepts for `key`: a delta holding only that record, in a packet
+    /// of its own, must fit `max_packet_size` whatever the counters grow to.
+    pub fn max_value_len(&self, key: &Key) -> usize {
+        let fixed = self.header.encoded_len()
+            + 1
+            + COUNT_LEN
+            + NodeDelta::header_len_for(
+                &self.identity,
+                Heartbeat(u64::MAX),
+                Version(u64::MAX),
+                Version(u64::MAX),
+            );
+        let budget = self.config.max_packet_size.saturating_sub(fixed);
+        let mut len = budget.saturating_sub(worst_case_record_len(key, 0));
+        // The value's length prefix grows with the value: step down until it fits.
+        while len > 0 && worst_case_record_len(key, len) > budget {
+            len -= 1;
+        }
+        len
+    }
+
+    // ----- handshake -----
+
+    fn gossip_round(&mut self) {
+        self.stats.gossip_rounds += 1;
+        let live = self.addresses_in(&[MemberState::Live]);
+        let unreachable = self.addresses_in(&[MemberState::Suspect, MemberState::Dead]);
+        let candidates = crate::peer_selection::Candidates {
+            live: &live,
+            unreachable: &unreachable,
+            seeds: &self.seeds,
+        };
+        let targets =
+            crate::peer_selection::select_targets(&candidates, self.config.fanout, &mut self.rng);
+        let budget = self.body_budget();
+        for destination in targets {
+            let digest = self.cursor.next_page(&self.state, budget);
+            self.send(destination, Message::Syn(Syn { digest }));
+        }
+    }
+
+    fn on_syn(&mut self, from: SocketAddr, syn: Syn, now: Instant, batch: &mut EventBatch) {
+        for entry in &syn.digest.entries {
+            self.observe_digest_entry(entry, now, batch);
+        }
+        let mut reconciliation = reconcile_page(&self.state, &self.identity.name, &syn.digest);
+        order_candidates(&mut reconciliation.candidates, &mut self.rng);
+        let budget = self.body_budget();
+        // Requests may take half the packet; deltas fill the rest.
+        let mut requests = Vec::new();
+        let mut requests_size = COUNT_LEN;
+        for entry in reconciliation.requests {
+            let len = entry.encoded_len();
+            if requests_size + len > budget / 2 {
+                break;
+            }
+            requests_size += len;
+            requests.push(entry);
+        }
+        debug_assert_eq!(requests_len(&requests), requests_size);
+        let deltas = build_deltas(
+            &self.state,
+            &reconciliation.candidates,
+            budget - requests_size,
+        );
+        if requests.is_empty() && deltas.is_empty() {
+            return;
+        }
+        self.send(from, Message::SynAck(SynAck { requests, deltas }));
+    }
+
+    fn on_synack(
+        &mut self,
+        from: SocketAddr,
+        synack: SynAck,
+        now: Instant,
+        batch: &mut EventBatch,
+    ) {
+        self.apply_deltas(&synack.deltas, now, batch);
+        for entry in &synack.requests {
+            self.observe_digest_entry(entry, now, batch);
+        }
+        let mut candidates = reconcile_requests(&self.state, &synack.requests);
+        order_candidates(&mut candidates, &mut self.rng);
+        let deltas = build_deltas(&self.state, &candidates, self.body_budget());
+        if !deltas.is_empty() {
+            self.send(from, Message::Ack(Ack { deltas }));
+        }
+    }
+
+    fn send(&mut self, destination: SocketAddr, message: Message) {
+        let packet = Packet {
+            header: self.header.clone(),
+            message,
+        };
+        let kind = packet.message.kind();
+        self.stats.messages_sent.add(kind, 1);
+        self.stats.bytes_sent.add(kind, packet.encoded_len() as u64);
+        trace!(%destination, kind = kind.name(), len = packet.encoded_len(), "send");
+        self.transmits.push_back(Transmit {
+            destination,
+            packet,
+        });
+    }
+
+    /// Bytes available for a message body: the packet minus header and kind byte.
+    fn body_budget(&self) -> usize {
+        self.config
+            .max_packet_size
+            .saturating_sub(self.header.encoded_len() + 1)
+    }
+
+    // ----- merging remote knowledge -----
+
+    /// A digest entry is a fact about (node, generation): its heartbeat and status. Newer
+    /// generations and records arrive only in deltas, which carry the node's address.
+    fn observe_digest_entry(&mut self, entry: &DigestEntry, now: Instant, batch: &mut EventBatch) {
+        if entry.name == self.identity.name {
+            let own = self.own_state();
+            if entry.generation > own.id().generation
+                || (entry.generation == own.id().generation
+                    && (entry.heartbeat > own.heartbeat() || entry.max_version > own.max_version()))
+            {
+                self.stats.ignored_claims_about_self += 1;
+            }
+            return;
+        }
+        let Some(node) = self.state.get_mut(&entry.name) else {
+            return;
+        };
+        if entry.generation != node.id().generation {
+            if entry.generation < node.id().generation && entry.generation.0 > 0 {
+                self.stats.stale_generation += 1;
+            }
+            return;
+        }
+        let heartbeat_grew = node.observe_heartbeat(entry.heartbeat);
+        let left = node.observe_status(entry.status);
+        if left {
+            self.mark_left(&entry.name, now, batch);
+        } else if heartbeat_grew {
+            self.heartbeat_arrived(&entry.name, entry.heartbeat, now, batch);
+        }
+    }
+
+    fn apply_deltas(&mut self, deltas: &[NodeDelta], now: Instant, batch: &mut EventBatch) {
+        for delta in deltas {
+            self.apply_delta(delta, now, batch);
+        }
+    }
+
+    fn apply_delta(&mut self, delta: &NodeDelta, now: Instant, batch: &mut EventBatch) {
+        let name = &delta.node.name;
+        if *name == self.identity.name {
+            if delta.node.generation != self.identity.generation || !delta.records.is_empty() {
+                self.stats.ignored_claims_about_self += 1;
+            }
+            return;
+        }
+        let known = self.state.get(name).map(|node| node.id().generation);
+        match known {
+            Some(generation) if delta.node.generation < generation => {
+                self.stats.stale_generation += 1;
+            }
+            Some(generation) if delta.node.generation == generation => {
+                self.merge_same_generation(delta, now, batch);
+            }
+            // Unknown node, or a newer incarnation of a known one.
+            _ => self.adopt_incarnation(delta, known.is_some(), now, batch),
+        }
+    }
+
+    /// Starts tracking a node seen for the first time or restarted with a new generation.
+    fn adopt_incarnation(
+        &mut self,
+        delta: &NodeDelta,
+        restarted: bool,
+        now: Instant,
+        batch: &mut EventBatch,
+    ) {
+        if delta.from_version > Version(0) {
+            // We hold nothing of this incarnation: anything but a delta from the start
+            // would leave a gap. Its owner or another peer will send one.
+            self.stats.dropped_gap_deltas += 1;
+            return;
+        }
+        let name = delta.node.name.clone();
+        let mut node = NodeState::new(delta.node.clone(), delta.heartbeat);
+        node.observe_status(delta.status);
+        let applied = node.apply(delta).unwrap_or_default();
+        self.state.insert(name.clone(), node);
+        self.detector.forget(&name);
+        let previous = self.liveness.get(&name).map(|l| l.state);
+        if restarted {
+            info!(node = %self.identity.name, peer = %delta.node, "peer restarted");
+            batch.restarted(name.clone(), delta.node.generation);
+            if matches!(previous, Some(MemberState::Suspect | MemberState::Dead)) {
+                batch.recovered(name.clone());
+            }
+        } else {
+            info!(node = %self.identity.name, peer = %delta.node, "peer discovered");
+            batch.discovered(name.clone());
+        }
+        if delta.status == NodeStatus::Left {
+            self.liveness.insert(
+                name.clone(),
+                Liveness {
+                    state: MemberState::Left,
+                    since: now,
+                },
+            );
+        } else {
+            self.liveness.insert(
+                name.clone(),
+                Liveness {
+                    state: MemberState::Live,
+                    since: now,
+                },
+            );
+            self.detector.observe(&name, delta.heartbeat.0, now);
+        }
+        self.report_applied(&name, applied, batch);
+    }
+
+    fn merge_same_generation(&mut self, delta: &NodeDelta, now: Instant, batch: &mut EventBatch) {
+        let name = &delta.node.name;
+        let Some(node) = self.state.get_mut(name) else {
+            return;
+        };
+        // Heartbeat and status are facts about the incarnation, valid even when the
+        // records would leave a gap.
+        let heartbeat_grew = node.observe_heartbeat(delta.heartbeat);
+        let left = node.observe_status(delta.status);
+        let applied = match node.apply(delta) {
+            Ok(applied) => applied,
+            Err(_gap) => {
+                self.stats.dropped_gap_deltas += 1;
+                Vec::new()
+            }
+        };
+        if left {
+            self.mark_left(name, now, batch);
+        } else if heartbeat_grew {
+            self.heartbeat_arrived(name, delta.heartbeat, now, batch);
+        }
+        self.report_applied(name, applied, batch);
+    }
+
+    fn report_applied(
+        &mut self,
+        node: &NodeName,
+        applied: Vec<leviathan_gossip_wire::Record>,
+        batch: &mut EventBatch,
+    ) {
+        self.stats.records_applied += applied.len() as u64;
+        for record in applied {
+            match record.value {
+                Some(value) => batch.updated(Update {
+                    node: node.clone(),
+                    key: record.key,
+                    value,
+                    version: record.version,
+                }),
+                None => batch.deleted(node.clone(), record.key, record.version),
+            }
+        }
+    }
+
+    // ----- failure detection -----
+
+    fn heartbeat_arrived(
+        &mut self,
+        name: &NodeName,
+        heartbeat: Heartbeat,
+        now: Instant,
+        batch: &mut EventBatch,
+    ) {
+        let Some(liveness) = self.liveness.get_mut(name) else {
+            return;
+        };
+        if liveness.state == MemberState::Left {
+            return;
+        }
+        self.detector.observe(name, heartbeat.0, now);
+        if matches!(liveness.state, MemberState::Suspect | MemberState::Dead) {
+            info!(node = %self.identity.name, peer = %name, "peer recovered");
+            *liveness = Liveness {
+                state: MemberState::Live,
+                since: now,
+            };
+            batch.recovered(name.clone());
+        }
+    }
+
+    fn mark_left(&mut self, name: &NodeName, now: Instant, batch: &mut EventBatch) {
+        info!(node = %self.identity.name, peer = %name, "peer left");
+        self.detector.forget(name);
+        self.liveness.insert(
+            name.clone(),
+            Liveness {
+                state: MemberState::Left,
+                since: now,
+            },
+        );
+        batch.left(name.clone());
+    }
+
+    fn check_health(&mut self, now: Instant, batch: &mut EventBatch) {
+        for (name, liveness) in self.liveness.iter_mut() {
+            match liveness.state {
+                MemberState::Live => {
+                    let phi = self.detector.phi(name, now).unwrap_or(0.0);
+                    if phi > self.config.phi_threshold {
+                        info!(node = %self.identity.name, peer = %name, phi, "peer suspected");
+                        *liveness = Liveness {
+                            state: MemberState::Suspect,
+                            since: now,
+                        };
+                        batch.suspected(name.clone());
+                    }
+                }
+                MemberState::Suspect => {
+                    if now.saturating_duration_since(liveness.since) >= self.config.dead_after {
+                        info!(node = %self.identity.name, peer = %name, "peer dead");
+                        *liveness = Liveness {
+                            state: MemberState::Dead,
+                            since: now,
+                        };
+                        batch.dead(name.clone());
+                    }
+                }
+                MemberState::Dead | MemberState::Left => {}
+            }
+        }
+    }
+
+    /// Our own timers fired `pause` late: we were stalled, not our peers. Shift every
+    /// peer's silence (and suspicion clock) by the stall.
+    fn forgive_local_pause(&mut self, pause: Duration) {
+        debug!(node = %self.identity.name, ?pause, "local pause detected; forgiving it to peers");
+        self.stats.local_pauses += 1;
+        self.detector.local_pause(pause);
+        for liveness in self.liveness.values_mut() {
+            if let Some(since) = liveness.since.checked_add(pause) {
+                liveness.since = since;
+            }
+        }
+    }
+
+    fn beat(&mut self) {
+        let own = self.own_state_mut();
+        let next = Heartbeat(own.heartbeat().0.saturating_add(1));
+        own.observe_heartbeat(next);
+    }
+
+    // ----- helpers -----
+
+    fn ensure_writable(&self) -> Result<(), WriteError> {
+        if self.own_state().status() == NodeStatus::Left {
+            return Err(WriteError::Left);
+        }
+        Ok(())
+    }
+
+    fn addresses_in(&self, states: &[MemberState]) -> Vec<SocketAddr> {
+        self.liveness
+            .iter()
+            .filter(|(_, liveness)| states.contains(&liveness.state))
+            .filter_map(|(name, _)| self.state.get(name).map(|node| node.id().address))
+            .collect()
+    }
+
+    fn own_state(&self) -> &NodeState {
+        // The own entry is inserted in `new` and never removed.
+        self.state
+            .get(&self.identity.name)
+            .unwrap_or_else(|| unreachable!("own state is always present"))
+    }
+
+    fn own_state_mut(&mut self) -> &mut NodeState {
+        self.state
+            .get_mut(&self.identity.name)
+            .unwrap_or_else(|| unreachable!("own state is always present"))
+    }
+}
+
+/// The node's periodic duties.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    Heartbeat,
+    HealthCheck,
+    Gossip,
+}
+
+/// Next deadline of each [`Timer`].
+#[derive(Debug, Clone)]
+struct Timers {
+    heartbeat: Instant,
+    health_check: Instant,
+    gossip: Instant,
+}
+
+impl Timers {
+    fn new(now: Instant, config: &NodeConfig) -> Self {
+        Timers {
+            // Gossip at once: a starting node should call its seeds immediately.
+            gossip: now,
+            heartbeat: now + config.heartbeat_interval,
+            health_check: now + config.health_check_interval,
+        }
+    }
+
+    fn earliest(&self) -> Instant {
+        self.heartbeat.min(self.health_check).min(self.gossip)
+    }
+
+    /// If `timer` is due at `now`, re-arms it one `interval` later (from `now` if it is
+    /// more than an interval late, so a stall does not cause a burst) and returns true.
+    fn fire(&mut self, timer: Timer, now: Instant, interval: Duration) -> bool {
+        let deadline = match timer {
+            Timer::Heartbeat => &mut self.heartbeat,
+            Timer::HealthCheck => &mut self.health_check,
+            Timer::Gossip => &mut self.gossip,
+        };
+        if *deadline > now {
+            return false;
+        }
+        let next = *deadline + interval;
+        *deadline = if next <= now { now + interval } else { next };
+        true
+    }
+}

@@ -1,0 +1,241 @@
+//! The replicated data: every known node's key-value map, as this node knows it.
+
+use std::collections::{BTreeMap, HashMap};
+
+use bytes::Bytes;
+use leviathan_gossip_wire::{
+    DigestEntry, Heartbeat, Key, NodeDelta, NodeId, NodeName, NodeStatus, Record, Version,
+};
+
+/// One key's current version and value (`None`: tombstone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versioned {
+    /// Version of the write.
+    pub version: Version,
+    /// Value, or `None` for a deletion.
+    pub value: Option<Bytes>,
+}
+
+/// What this node knows of one node's incarnation.
+#[derive(Debug, Clone)]
+pub struct NodeState {
+    id: NodeId,
+    heartbeat: Heartbeat,
+    status: NodeStatus,
+    max_version: Version,
+    gc_watermark: Version,
+    records: HashMap<Key, Versioned>,
+    /// Index for building deltas: the key holding each current version, so "every record
+    /// above version v in version order" is a range scan.
+    by_version: BTreeMap<Version, Key>,
+}
+
+impl NodeState {
+    /// An incarnation known to hold nothing yet.
+    pub fn new(id: NodeId, heartbeat: Heartbeat) -> Self {
+        NodeState {
+            id,
+            heartbeat,
+            status: NodeStatus::Alive,
+            max_version: Version(0),
+            gc_watermark: Version(0),
+            records: HashMap::new(),
+            by_version: BTreeMap::new(),
+        }
+    }
+
+    /// The node's identity.
+    pub fn id(&self) -> &NodeId {
+        &self.id
+    }
+    /// Highest heartbeat known.
+    pub fn heartbeat(&self) -> Heartbeat {
+        self.heartbeat
+    }
+    /// Announced status.
+    pub fn status(&self) -> NodeStatus {
+        self.status
+    }
+    /// Every record up to this version is known.
+    pub fn max_version(&self) -> Version {
+        self.max_version
+    }
+    /// A key's current version and value, tombstones included.
+    pub fn record(&self, key: &str) -> Option<&Versioned> {
+        self.records.get(key)
+    }
+    /// Live (not deleted) keys with their values.
+    pub fn live_records(&self) -> impl Iterator<Item = (&Key, &Versioned)> {
+        self.records.iter().filter(|(_, v)| v.value.is_some())
+    }
+    /// Number of live keys.
+    pub fn live_key_count(&self) -> usize {
+        self.records.values().filter(|v| v.value.is_some()).count()
+    }
+
+    /// This node's digest entry.
+    pub fn digest_entry(&self) -> DigestEntry {
+        DigestEntry {
+            name: self.id.name.clone(),
+            generation: self.id.generation,
+            heartbeat: self.heartbeat,
+            max_version: self.max_version,
+            gc_watermark: self.gc_watermark,
+            status: self.status,
+        }
+    }
+
+    /// Raises the heartbeat; returns whether it grew.
+    pub fn observe_heartbeat(&mut self, heartbeat: Heartbeat) -> bool {
+        if heartbeat <= self.heartbeat {
+            return false;
+        }
+        self.heartbeat = heartbeat;
+        true
+    }
+
+    /// Raises the status (it only moves Alive → Left); returns whether it changed.
+    pub fn observe_status(&mut self, status: NodeStatus) -> bool {
+        if status <= self.status {
+            return false;
+        }
+        self.status = status;
+        true
+    }
+
+    /// Owner-side write: takes the next version. Returns it.
+    pub fn write(&mut self, key: Key, value: Option<Bytes>) -> Version {
+        let version = Version(self.max_version.0.saturating_add(1));
+        self.insert(key, Versioned { version, value });
+        self.max_version = version;
+        version
+    }
+
+    /// Replica-side merge of a delta of the same incarnation. Returns the records that
+    /// were new, in version order, or `Err(())` when the delta starts above what this node
+    /// holds (applying it would leave a gap; the state is unchanged).
+    pub fn apply(&mut self, delta: &NodeDelta) -> Result<Vec<Record>, GapError> {
+        if delta.from_version > self.max_version {
+            return Err(GapError);
+        }
+        let mut applied = Vec::new();
+        for record in &delta.records {
+            // Records at or below max_version are known already (or superseded).
+            if record.version <= self.max_version {
+                continue;
+            }
+            self.insert(
+                record.key.clone(),
+                Versioned {
+                    version: record.version,
+                    value: record.value.clone(),
+                },
+            );
+            self.max_version = record.version;
+            applied.push(record.clone());
+        }
+        Ok(applied)
+    }
+
+    /// Current records with a version above `after`, in version order.
+    pub fn records_after(&self, after: Version) -> impl Iterator<Item = Record> + '_ {
+        let above = after.0.checked_add(1);
+        above
+            .into_iter()
+            .flat_map(|start| self.by_version.range(Version(start)..))
+            .filter_map(|(version, key)| {
+                self.records.get(key).map(|versioned| Record {
+                    key: key.clone(),
+                    version: *version,
+                    value: versioned.value.clone(),
+                })
+            })
+    }
+
+    /// Number of current records above `after` (how far behind a peer at `after` is).
+    pub fn records_after_count(&self, after: Version) -> usize {
+        after
+            .0
+            .checked_add(1)
+            .map_or(0, |start| self.by_version.range(Version(start)..).count())
+    }
+
+    fn insert(&mut self, key: Key, versioned: Versioned) {
+        let version = versioned.version;
+        if let Some(old) = self.records.insert(key.clone(), versioned) {
+            self.by_version.remove(&old.version);
+        }
+        self.by_version.insert(version, key);
+    }
+}
+
+/// A delta that would leave a gap in a node's versions was refused; nothing changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GapError;
+
+/// Every known node, sorted by name (digest pages are contiguous name ranges).
+pub type ClusterState = BTreeMap<NodeName, NodeState>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use leviathan_gossip_wire::Generation;
+
+    fn node() -> NodeState {
+        NodeState::new(
+            NodeId {
+                name: NodeName::new("n").unwrap(),
+                address: "127.0.0.1:1".parse().unwrap(),
+                generation: Generation(1),
+            },
+            Heartbeat(0),
+        )
+    }
+
+    fn key(k: &str) -> Key {
+        Key::new(k).unwrap()
+    }
+
+    #[test]
+    fn overwritten_versions_leave_the_index() {
+        let mut state = node();
+        state.write(key("a"), Some(Bytes::from_static(b"1")));
+        state.write(key("b"), Some(Bytes::from_static(b"2")));
+        state.write(key("a"), None);
+        let versions: Vec<u64> = state
+            .records_after(Version(0))
+            .map(|r| r.version.0)
+            .collect();
+        assert_eq!(versions, [2, 3]);
+        assert_eq!(state.records_after_count(Version(2)), 1);
+        assert_eq!(state.live_key_count(), 1);
+    }
+
+    #[test]
+    fn a_delta_with_a_gap_is_refused_and_changes_nothing() {
+        let mut owner = node();
+        for i in 0..5 {
+            owner.write(key(&format!("k{i}")), Some(Bytes::new()));
+        }
+        let mut replica = node();
+        let delta = NodeDelta {
+            node: owner.id().clone(),
+            heartbeat: Heartbeat(0),
+            status: NodeStatus::Alive,
+            gc_watermark: Version(0),
+            from_version: Version(3),
+            records: owner.records_after(Version(3)).collect(),
+        };
+        assert_eq!(replica.apply(&delta), Err(GapError));
+        assert_eq!(replica.max_version(), Version(0));
+        let full = NodeDelta {
+            from_version: Version(0),
+            records: owner.records_after(Version(0)).take(2).collect(),
+            ..delta
+        };
+        assert_eq!(replica.apply(&full).map(|r| r.len()), Ok(2));
+        assert_eq!(replica.max_version(), Version(2));
+        // Re-applying changes nothing: versions never go back.
+        assert_eq!(replica.apply(&full).map(|r| r.len()), Ok(0));
+    }
+}

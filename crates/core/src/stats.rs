@@ -1,0 +1,72 @@
+//! Counters a node keeps about its own traffic and what it refused. Plain numbers: the
+//! runtime and the agent map them to logs and metrics.
+
+use leviathan_gossip_wire::MessageKind;
+
+/// Per message kind counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KindCounters {
+    /// Syn messages.
+    pub syn: u64,
+    /// SynAck messages.
+    pub synack: u64,
+    /// Ack messages.
+    pub ack: u64,
+}
+
+impl KindCounters {
+    /// Adds `amount` to `kind`'s counter.
+    pub fn add(&mut self, kind: MessageKind, amount: u64) {
+        let counter = match kind {
+            MessageKind::Syn => &mut self.syn,
+            MessageKind::SynAck => &mut self.synack,
+            MessageKind::Ack => &mut self.ack,
+        };
+        *counter = counter.saturating_add(amount);
+    }
+
+    /// The counter of `kind`.
+    pub fn of(&self, kind: MessageKind) -> u64 {
+        match kind {
+            MessageKind::Syn => self.syn,
+            MessageKind::SynAck => self.synack,
+            MessageKind::Ack => self.ack,
+        }
+    }
+
+    /// Sum over all kinds.
+    pub fn total(&self) -> u64 {
+        self.syn + self.synack + self.ack
+    }
+}
+
+/// What a node has done and refused since it started.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Messages handed out by `poll_transmit`.
+    pub messages_sent: KindCounters,
+    /// Encoded bytes of those messages.
+    pub bytes_sent: KindCounters,
+    /// Messages accepted by `handle_packet`.
+    pub messages_received: KindCounters,
+    /// Encoded bytes of those messages.
+    pub bytes_received: KindCounters,
+    /// Datagrams that failed to decode, dropped.
+    pub dropped_malformed: u64,
+    /// Packets of another cluster, dropped.
+    pub dropped_foreign_cluster: u64,
+    /// Packets claiming to come from this node's own name, dropped.
+    pub dropped_from_self: u64,
+    /// Node deltas dropped because they would leave a gap in versions.
+    pub dropped_gap_deltas: u64,
+    /// Node deltas or digest entries about an older generation than known, ignored.
+    pub stale_generation: u64,
+    /// Remote claims about this node's own state, ignored.
+    pub ignored_claims_about_self: u64,
+    /// Records applied from peers.
+    pub records_applied: u64,
+    /// Times this node found itself stalled and forgave the stall to its peers.
+    pub local_pauses: u64,
+    /// Gossip rounds run.
+    pub gossip_rounds: u64,
+}

@@ -1,0 +1,554 @@
+//! Property tests of the codec: exact sizes, round trips and decoding of untrusted bytes.
+//!
+//! Strategies come first, then one property per test. Each property runs a fixed number of
+//! cases so the suite stays fast in debug builds. The codec does not check protocol
+//! invariants (sorted digest entries, increasing record versions, …), so the strategies do
+//! not respect them either: any well-typed value must survive the wire.
+
+#![allow(
+    clippy::indexing_slicing,
+    reason = "tests slice buffers whose length they just checked; a panic is a test failure"
+)]
+
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use bytes::Bytes;
+use leviathan_gossip_wire::{
+    Ack, COUNT_LEN, ClusterId, DecodeError, Digest, DigestEntry, Generation, Header, Heartbeat,
+    Key, MAX_NAME_LEN, Message, NodeDelta, NodeId, NodeName, NodeStatus, Packet, Record, Syn,
+    SynAck, Version,
+};
+use proptest::collection::vec;
+use proptest::option;
+use proptest::prelude::*;
+use proptest::sample::Index;
+
+/// Cases per property: enough to reach every branch of the codec, few enough for < 5 s.
+const CASES: u32 = 256;
+
+/// Largest value in packets used for round trips (a few KB).
+const LARGE_VALUE: usize = 4096;
+
+/// Largest value in packets that are decoded once per byte position (quadratic work).
+const SMALL_VALUE: usize = 64;
+
+// ---------------------------------------------------------------------------------------
+// Strategies
+// ---------------------------------------------------------------------------------------
+
+/// Text for names, keys and cluster ids: 1..=255 bytes of UTF-8, no control characters.
+/// Mostly short ASCII; also long and multi-byte strings right up to the 255-byte limit.
+fn name_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        6 => vec(any::<u32>(), 1..8).prop_map(|seeds| text_of(&seeds)),
+        2 => vec(any::<u32>(), 1..=MAX_NAME_LEN).prop_map(|seeds| text_of(&seeds)),
+        1 => prop::char::range('a', 'z').prop_map(|c| c.to_string().repeat(MAX_NAME_LEN)),
+    ]
+}
+
+/// One character per seed, keeping whole characters while they fit in 255 bytes (never
+/// empty: a character takes at most 4). Built from plain numbers because per-character
+/// strategies are slow to generate in debug builds.
+fn text_of(seeds: &[u32]) -> String {
+    let mut text = String::new();
+    for c in seeds.iter().copied().map(name_char) {
+        if text.len() + c.len_utf8() > MAX_NAME_LEN {
+            break;
+        }
+        text.push(c);
+    }
+    text
+}
+
+/// Mostly printable ASCII; otherwise a character of 2, 3 or 4 UTF-8 bytes (controls and
+/// surrogates, which a name cannot hold, become 'é').
+fn name_char(seed: u32) -> char {
+    let (class, n) = (seed % 8, seed / 8);
+    let code = match class {
+        0 => 0x80 + n % 0x780,
+        1 => 0x800 + n % 0xF800,
+        2 => 0x1_0000 + n % 0x10_0000,
+        _ => 0x20 + n % 0x5F,
+    };
+    char::from_u32(code)
+        .filter(|c| !c.is_control())
+        .unwrap_or('é')
+}
+
+fn node_name() -> impl Strategy<Value = NodeName> {
+    name_text().prop_filter_map("valid name", |text| NodeName::new(text).ok())
+}
+
+fn key() -> impl Strategy<Value = Key> {
+    name_text().prop_filter_map("valid key", |text| Key::new(text).ok())
+}
+
+fn cluster_id() -> impl Strategy<Value = ClusterId> {
+    name_text().prop_filter_map("valid cluster id", |text| ClusterId::new(text).ok())
+}
+
+/// A generation, heartbeat or version: the extremes, every varint length boundary
+/// (2^k - 1 and 2^k), small values and anything at all. (One mapped tuple rather than a
+/// `prop_oneof!`: this strategy runs dozens of times per packet, and unions are slow.)
+fn counter() -> impl Strategy<Value = u64> {
+    (0..8u8, any::<u64>()).prop_map(|(class, n)| match class {
+        0 => 0,
+        1 => u64::MAX,
+        2 => u64::MAX - 1,
+        3 | 4 => (1u64 << (1 + n % 63)) - (n >> 63),
+        5 | 6 => n % 301,
+        _ => n,
+    })
+}
+
+fn status() -> impl Strategy<Value = NodeStatus> {
+    prop_oneof![Just(NodeStatus::Alive), Just(NodeStatus::Left)]
+}
+
+/// IPv4 and IPv6 socket addresses (flow info and scope id 0: they are not transmitted).
+fn address() -> impl Strategy<Value = SocketAddr> {
+    prop_oneof![
+        (any::<[u8; 4]>(), any::<u16>())
+            .prop_map(|(ip, port)| SocketAddr::new(Ipv4Addr::from(ip).into(), port)),
+        (any::<[u8; 16]>(), any::<u16>())
+            .prop_map(|(ip, port)| SocketAddr::new(Ipv6Addr::from(ip).into(), port)),
+    ]
+}
+
+/// A record value: a tombstone, a small (possibly empty) value, or up to `max_len` bytes.
+fn value(max_len: usize) -> impl Strategy<Value = Option<Bytes>> {
+    prop_oneof![
+        1 => Just(None),
+        3 => vec(any::<u8>(), 0..=16).prop_map(|bytes| Some(Bytes::from(bytes))),
+        1 => vec(any::<u8>(), 0..=max_len).prop_map(|bytes| Some(Bytes::from(bytes))),
+    ]
+}
+
+fn record(max_value: usize) -> impl Strategy<Value = Record> {
+    (key(), counter(), value(max_value)).prop_map(|(key, version, value)| Record {
+        key,
+        version: Version(version),
+        value,
+    })
+}
+
+fn node_id() -> impl Strategy<Value = NodeId> {
+    (node_name(), address(), counter()).prop_map(|(name, address, generation)| NodeId {
+        name,
+        address,
+        generation: Generation(generation),
+    })
+}
+
+fn node_delta(max_value: usize) -> impl Strategy<Value = NodeDelta> {
+    (
+        node_id(),
+        counter(),
+        status(),
+        counter(),
+        counter(),
+        vec(record(max_value), 0..4),
+    )
+        .prop_map(
+            |(node, heartbeat, status, gc_watermark, from_version, records)| NodeDelta {
+                node,
+                heartbeat: Heartbeat(heartbeat),
+                status,
+                gc_watermark: Version(gc_watermark),
+                from_version: Version(from_version),
+                records,
+            },
+        )
+}
+
+fn digest_entry() -> impl Strategy<Value = DigestEntry> {
+    (
+        node_name(),
+        counter(),
+        counter(),
+        counter(),
+        counter(),
+        status(),
+    )
+        .prop_map(
+            |(name, generation, heartbeat, max_version, gc_watermark, status)| DigestEntry {
+                name,
+                generation: Generation(generation),
+                heartbeat: Heartbeat(heartbeat),
+                max_version: Version(max_version),
+                gc_watermark: Version(gc_watermark),
+                status,
+            },
+        )
+}
+
+/// A digest page: each bound present or not, up to 8 entries.
+fn digest() -> impl Strategy<Value = Digest> {
+    (
+        option::of(node_name()),
+        option::of(node_name()),
+        vec(digest_entry(), 0..8),
+    )
+        .prop_map(|(start, end, entries)| Digest {
+            start,
+            end,
+            entries,
+        })
+}
+
+fn synack(max_value: usize) -> impl Strategy<Value = SynAck> {
+    (vec(digest_entry(), 0..6), vec(node_delta(max_value), 0..4))
+        .prop_map(|(requests, deltas)| SynAck { requests, deltas })
+}
+
+fn ack(max_value: usize) -> impl Strategy<Value = Ack> {
+    vec(node_delta(max_value), 0..4).prop_map(|deltas| Ack { deltas })
+}
+
+fn header() -> impl Strategy<Value = Header> {
+    (cluster_id(), node_name(), counter()).prop_map(|(cluster_id, sender, generation)| Header {
+        cluster_id,
+        sender,
+        generation: Generation(generation),
+    })
+}
+
+/// Any packet of any of the three kinds, with values up to `max_value` bytes.
+fn packet_with_values_up_to(max_value: usize) -> impl Strategy<Value = Packet> {
+    let message = prop_oneof![
+        digest().prop_map(|digest| Message::Syn(Syn { digest })),
+        synack(max_value).prop_map(Message::SynAck),
+        ack(max_value).prop_map(Message::Ack),
+    ];
+    (header(), message).prop_map(|(header, message)| Packet { header, message })
+}
+
+/// Packets with values of a few KB.
+fn packet() -> impl Strategy<Value = Packet> {
+    packet_with_values_up_to(LARGE_VALUE)
+}
+
+/// Packets with small values, for properties that decode once per byte position.
+fn small_packet() -> impl Strategy<Value = Packet> {
+    packet_with_values_up_to(SMALL_VALUE)
+}
+
+/// Input a decoder might meet: random bytes, or random bytes behind a valid header and
+/// message kind (so that decoding gets past the header and into the bodies).
+fn noise() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        vec(any::<u8>(), 0..2000),
+        (header(), 0..=4u8, vec(any::<u8>(), 0..2000)).prop_map(|(header, kind, body)| {
+            let mut bytes = header_bytes(&header);
+            bytes.push(kind);
+            bytes.extend(body);
+            bytes
+        }),
+    ]
+}
+
+/// One edit of an encoded packet.
+#[derive(Debug, Clone)]
+enum Mutation {
+    /// XOR one byte with a non-zero mask.
+    Flip(Index, u8),
+    /// Insert a byte (at any position, including the end).
+    Insert(Index, u8),
+    /// Delete one byte.
+    Delete(Index),
+    /// Keep only a prefix.
+    Truncate(Index),
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        (any::<Index>(), 1..=u8::MAX).prop_map(|(at, mask)| Mutation::Flip(at, mask)),
+        (any::<Index>(), any::<u8>()).prop_map(|(at, byte)| Mutation::Insert(at, byte)),
+        any::<Index>().prop_map(Mutation::Delete),
+        any::<Index>().prop_map(Mutation::Truncate),
+    ]
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------
+
+impl Mutation {
+    fn apply(&self, bytes: &mut Vec<u8>) {
+        match self {
+            Mutation::Flip(at, mask) if !bytes.is_empty() => {
+                let at = at.index(bytes.len());
+                bytes[at] ^= mask;
+            }
+            Mutation::Insert(at, byte) => bytes.insert(at.index(bytes.len() + 1), *byte),
+            Mutation::Delete(at) if !bytes.is_empty() => {
+                bytes.remove(at.index(bytes.len()));
+            }
+            Mutation::Truncate(at) => bytes.truncate(at.index(bytes.len() + 1)),
+            Mutation::Flip(..) | Mutation::Delete(_) => {}
+        }
+    }
+}
+
+fn packet_of(header: &Header, message: Message) -> Packet {
+    Packet {
+        header: header.clone(),
+        message,
+    }
+}
+
+/// The encoded header alone (magic, version, cluster id, sender, generation).
+fn header_bytes(header: &Header) -> Vec<u8> {
+    let bytes = packet_of(header, Message::Ack(Ack { deltas: Vec::new() })).encode();
+    bytes[..header.encoded_len()].to_vec()
+}
+
+fn encoded_len_of(header: &Header, message: Message) -> usize {
+    packet_of(header, message).encode().len()
+}
+
+/// `bytes` with the big-endian `u16` count at `offset` replaced by `count`.
+fn with_count(mut bytes: Vec<u8>, offset: usize, count: u16) -> Vec<u8> {
+    bytes[offset..offset + COUNT_LEN].copy_from_slice(&count.to_be_bytes());
+    bytes
+}
+
+/// Decodes untrusted bytes; if they are accepted, they must be the packet's one encoding.
+fn assert_rejected_or_canonical(bytes: &[u8]) -> Result<(), TestCaseError> {
+    if let Ok(packet) = Packet::decode(bytes) {
+        let encoded = packet.encode();
+        prop_assert_eq!(encoded.as_ref(), bytes);
+        prop_assert_eq!(packet.encoded_len(), bytes.len());
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Properties
+// ---------------------------------------------------------------------------------------
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+    /// Decoding an encoding gives the packet back, and `encoded_len` is the encoding's size.
+    #[test]
+    fn round_trip_is_identity_with_exact_length(packet in packet()) {
+        let bytes = packet.encode();
+        prop_assert_eq!(bytes.len(), packet.encoded_len());
+        prop_assert_eq!(Packet::decode(&bytes), Ok(packet));
+    }
+
+    /// The encoding is header, kind byte, then exactly `Message::body_len` bytes of body.
+    #[test]
+    fn body_len_is_what_follows_the_kind_byte(packet in packet()) {
+        let bytes = packet.encode();
+        let header_len = packet.header.encoded_len();
+        prop_assert_eq!(bytes[header_len], packet.message.kind() as u8);
+        prop_assert_eq!(bytes.len(), header_len + 1 + packet.message.body_len());
+    }
+
+    /// `Digest::encoded_len`/`empty_len` and `DigestEntry::encoded_len` are the bytes they
+    /// take, and one more entry (in a digest or in a SynAck's requests) adds exactly its size.
+    #[test]
+    fn digest_sizes_are_exact(
+        header in header(),
+        digest in digest(),
+        requests in synack(SMALL_VALUE),
+        entry in digest_entry(),
+    ) {
+        let syn = |digest: &Digest| Message::Syn(Syn { digest: digest.clone() });
+        let base = header.encoded_len() + 1;
+        prop_assert_eq!(encoded_len_of(&header, syn(&digest)), base + digest.encoded_len());
+
+        let empty = Digest { entries: Vec::new(), ..digest.clone() };
+        prop_assert_eq!(
+            encoded_len_of(&header, syn(&empty)),
+            base + Digest::empty_len(digest.start.as_ref(), digest.end.as_ref())
+        );
+
+        let mut longer = digest.clone();
+        longer.entries.push(entry.clone());
+        prop_assert_eq!(
+            encoded_len_of(&header, syn(&longer)),
+            encoded_len_of(&header, syn(&digest)) + entry.encoded_len()
+        );
+
+        let mut more_requests = requests.clone();
+        more_requests.requests.push(entry.clone());
+        prop_assert_eq!(
+            encoded_len_of(&header, Message::SynAck(more_requests)),
+            encoded_len_of(&header, Message::SynAck(requests)) + entry.encoded_len()
+        );
+    }
+
+    /// One more delta adds exactly its `encoded_len`; a delta without records takes
+    /// `header_len` bytes, which `header_len_for` predicts from the header fields alone.
+    #[test]
+    fn delta_sizes_are_exact(
+        header in header(),
+        deltas in vec(node_delta(SMALL_VALUE), 0..3),
+        delta in node_delta(LARGE_VALUE),
+    ) {
+        let ack = |deltas: Vec<NodeDelta>| Message::Ack(Ack { deltas });
+        let without = encoded_len_of(&header, ack(deltas.clone()));
+
+        let mut with_delta = deltas.clone();
+        with_delta.push(delta.clone());
+        prop_assert_eq!(encoded_len_of(&header, ack(with_delta)), without + delta.encoded_len());
+
+        let bare = NodeDelta { records: Vec::new(), ..delta.clone() };
+        let mut with_bare = deltas;
+        with_bare.push(bare);
+        prop_assert_eq!(encoded_len_of(&header, ack(with_bare)), without + delta.header_len());
+        prop_assert_eq!(
+            delta.header_len(),
+            NodeDelta::header_len_for(
+                &delta.node,
+                delta.heartbeat,
+                delta.gc_watermark,
+                delta.from_version,
+            )
+        );
+    }
+
+    /// One more record adds exactly its `encoded_len`, which `Record::encoded_len_for`
+    /// predicts from key, version and value length alone.
+    #[test]
+    fn record_sizes_are_exact(
+        header in header(),
+        delta in node_delta(SMALL_VALUE),
+        record in record(LARGE_VALUE),
+    ) {
+        let ack = |delta: &NodeDelta| Message::Ack(Ack { deltas: vec![delta.clone()] });
+        let mut longer = delta.clone();
+        longer.records.push(record.clone());
+        prop_assert_eq!(
+            encoded_len_of(&header, ack(&longer)),
+            encoded_len_of(&header, ack(&delta)) + record.encoded_len()
+        );
+        prop_assert_eq!(
+            record.encoded_len(),
+            Record::encoded_len_for(&record.key, record.version, record.value.as_ref().map(Bytes::len))
+        );
+    }
+
+    /// Arbitrary bytes never panic the decoder; bytes it accepts are a canonical encoding.
+    #[test]
+    fn random_bytes_are_rejected_or_canonical(bytes in noise()) {
+        assert_rejected_or_canonical(&bytes)?;
+    }
+
+    /// Flipped, inserted, deleted and truncated bytes never panic the decoder; mutated bytes
+    /// it accepts are the canonical encoding of what it decoded (nothing is invented).
+    #[test]
+    fn mutated_encodings_are_rejected_or_canonical(
+        packet in small_packet(),
+        mutations in vec(mutation(), 1..4),
+    ) {
+        let mut bytes = packet.encode().to_vec();
+        for mutation in &mutations {
+            mutation.apply(&mut bytes);
+        }
+        assert_rejected_or_canonical(&bytes)?;
+    }
+
+    /// A single-byte flip, insertion or deletion at any position is rejected or decodes to a
+    /// packet whose canonical encoding is exactly the edited bytes (every position is tried;
+    /// the kind of edit, mask and inserted byte vary between cases).
+    #[test]
+    fn single_byte_edits_anywhere_are_rejected_or_canonical(
+        packet in small_packet(),
+        edit in 0..3u8,
+        mask in 1..=u8::MAX,
+        inserted in any::<u8>(),
+    ) {
+        let bytes = packet.encode().to_vec();
+        for at in 0..bytes.len() {
+            let mut edited = bytes.clone();
+            match edit {
+                0 => edited[at] ^= mask,
+                1 => edited.insert(at, inserted),
+                _ => {
+                    edited.remove(at);
+                }
+            }
+            assert_rejected_or_canonical(&edited)?;
+        }
+    }
+
+    /// Every strict prefix of a valid encoding fails to decode: truncation is always caught.
+    #[test]
+    fn every_strict_prefix_is_rejected(packet in small_packet()) {
+        let bytes = packet.encode();
+        for len in 0..bytes.len() {
+            prop_assert!(Packet::decode(&bytes[..len]).is_err(), "prefix of {} bytes decoded", len);
+        }
+    }
+
+    /// A count of 65 535 with one real element behind it is rejected at the count itself,
+    /// before any element is parsed or space for the claimed elements is reserved.
+    #[test]
+    fn forged_counts_are_rejected_before_parsing(
+        header in header(),
+        digest in digest(),
+        entry in digest_entry(),
+        delta in node_delta(LARGE_VALUE),
+        record in record(LARGE_VALUE),
+    ) {
+        let after_kind = header.encoded_len() + 1;
+
+        // Syn: the entry count follows the two optional bounds.
+        let syn = packet_of(&header, Message::Syn(Syn {
+            digest: Digest { entries: vec![entry.clone()], ..digest.clone() },
+        }));
+        let count_at = after_kind + Digest::empty_len(digest.start.as_ref(), digest.end.as_ref())
+            - COUNT_LEN;
+        prop_assert_eq!(
+            Packet::decode(&with_count(syn.encode().to_vec(), count_at, u16::MAX)),
+            Err(DecodeError::Truncated { field: "digest entries" })
+        );
+
+        // SynAck: the request count comes first.
+        let synack = packet_of(&header, Message::SynAck(SynAck {
+            requests: vec![entry],
+            deltas: Vec::new(),
+        }));
+        prop_assert_eq!(
+            Packet::decode(&with_count(synack.encode().to_vec(), after_kind, u16::MAX)),
+            Err(DecodeError::Truncated { field: "requests" })
+        );
+
+        // Ack: the delta count comes first.
+        let ack = packet_of(&header, Message::Ack(Ack { deltas: vec![delta.clone()] }));
+        prop_assert_eq!(
+            Packet::decode(&with_count(ack.encode().to_vec(), after_kind, u16::MAX)),
+            Err(DecodeError::Truncated { field: "deltas" })
+        );
+
+        // A delta's record count ends its header.
+        let mut one_record = delta;
+        one_record.records = vec![record];
+        let count_at = after_kind + COUNT_LEN + one_record.header_len() - COUNT_LEN;
+        let ack = packet_of(&header, Message::Ack(Ack { deltas: vec![one_record] }));
+        prop_assert_eq!(
+            Packet::decode(&with_count(ack.encode().to_vec(), count_at, u16::MAX)),
+            Err(DecodeError::Truncated { field: "records" })
+        );
+    }
+
+    /// Any count larger than the number of elements present (in the list that ends the
+    /// packet) is rejected: the decoder never invents elements.
+    #[test]
+    fn counts_above_the_elements_present_are_rejected(
+        header in header(),
+        ack in ack(SMALL_VALUE),
+        extra in 1..=u16::MAX,
+    ) {
+        // At most 3 deltas are present, so the forged count is always larger.
+        let present = u16::try_from(ack.deltas.len()).unwrap_or(u16::MAX);
+        let forged = present.saturating_add(extra);
+        let bytes = packet_of(&header, Message::Ack(ack)).encode().to_vec();
+        let bytes = with_count(bytes, header.encoded_len() + 1, forged);
+        prop_assert!(Packet::decode(&bytes).is_err());
+    }
+}
