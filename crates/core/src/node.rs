@@ -21,7 +21,7 @@ use crate::error::WriteError;
 use crate::event::{Event, EventBatch, Update};
 use crate::failure_detector::{FailureDetector, PhiAccrualDetector};
 use crate::membership::{Liveness, Member, MemberState};
-use crate::state::{ClusterState, NodeState};
+use crate::state::{ClusterState, InvalidDelta, NodeState};
 use crate::stats::Stats;
 
 /// A datagram to send.
@@ -327,9 +327,15 @@ impl Node {
     }
 
     /// Largest value `set` accepts for `key`: a delta holding only that record, in a packet
-    /// of its own, must fit `max_packet_size` whatever the counters grow to.
+    /// of its own, must fit `max_packet_size` whatever the counters grow to and whichever
+    /// peer relays it (its name may be longer than ours).
     pub fn max_value_len(&self, key: &Key) -> usize {
-        let fixed = self.header.encoded_len()
+        let worst_relay_header = Header {
+            sender: worst_case_name(),
+            generation: leviathan_gossip_wire::Generation(u64::MAX),
+            ..self.header.clone()
+        };
+        let fixed = worst_relay_header.encoded_len()
             + 1
             + COUNT_LEN
             + NodeDelta::header_len_for(
@@ -515,7 +521,13 @@ impl Node {
         let name = delta.node.name.clone();
         let mut node = NodeState::new(delta.node.clone(), delta.heartbeat);
         node.observe_status(delta.status);
-        let applied = node.apply(delta).unwrap_or_default();
+        let applied = match node.apply(delta) {
+            Ok(applied) => applied,
+            Err(_) => {
+                self.stats.dropped_unordered_deltas += 1;
+                return;
+            }
+        };
         self.state.insert(name.clone(), node);
         self.detector.forget(&name);
         let previous = self.liveness.get(&name).map(|l| l.state);
@@ -561,8 +573,12 @@ impl Node {
         let left = node.observe_status(delta.status);
         let applied = match node.apply(delta) {
             Ok(applied) => applied,
-            Err(_gap) => {
+            Err(InvalidDelta::Gap) => {
                 self.stats.dropped_gap_deltas += 1;
+                Vec::new()
+            }
+            Err(InvalidDelta::Unordered) => {
+                self.stats.dropped_unordered_deltas += 1;
                 Vec::new()
             }
         };
@@ -710,6 +726,12 @@ impl Node {
             .get_mut(&self.identity.name)
             .unwrap_or_else(|| unreachable!("own state is always present"))
     }
+}
+
+/// A name of the greatest allowed length, for worst-case sizing.
+fn worst_case_name() -> NodeName {
+    NodeName::new("n".repeat(leviathan_gossip_wire::MAX_NAME_LEN))
+        .unwrap_or_else(|_| unreachable!("a maximal ASCII name is valid"))
 }
 
 /// The node's periodic duties.

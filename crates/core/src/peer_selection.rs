@@ -43,7 +43,7 @@ pub fn select_targets(
     let seed_chosen = targets.iter().any(|t| candidates.seeds.contains(t));
     if seeds > 0
         && (!seed_chosen || live < seeds)
-        && rng.random_bool(ratio(seeds, live + unreachable + 1))
+        && (live == 0 || rng.random_bool(ratio(seeds, live + unreachable + 1)))
     {
         push_random(&mut targets, candidates.seeds, rng);
     }

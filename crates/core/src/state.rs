@@ -112,11 +112,19 @@ impl NodeState {
     }
 
     /// Replica-side merge of a delta of the same incarnation. Returns the records that
-    /// were new, in version order, or `Err(())` when the delta starts above what this node
-    /// holds (applying it would leave a gap; the state is unchanged).
-    pub fn apply(&mut self, delta: &NodeDelta) -> Result<Vec<Record>, GapError> {
+    /// were new, in version order. Refuses (state unchanged) a delta that starts above what
+    /// this node holds, or whose versions do not strictly increase from `from_version`:
+    /// applying either could skip a record for good.
+    pub fn apply(&mut self, delta: &NodeDelta) -> Result<Vec<Record>, InvalidDelta> {
         if delta.from_version > self.max_version {
-            return Err(GapError);
+            return Err(InvalidDelta::Gap);
+        }
+        let mut previous = delta.from_version;
+        for record in &delta.records {
+            if record.version <= previous {
+                return Err(InvalidDelta::Unordered);
+            }
+            previous = record.version;
         }
         let mut applied = Vec::new();
         for record in &delta.records {
@@ -169,9 +177,14 @@ impl NodeState {
     }
 }
 
-/// A delta that would leave a gap in a node's versions was refused; nothing changed.
+/// Why a delta was refused; nothing changed. Remote peers can trigger both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GapError;
+pub enum InvalidDelta {
+    /// It starts above the versions held: applying it would leave a gap.
+    Gap,
+    /// Its record versions do not strictly increase from its `from_version`.
+    Unordered,
+}
 
 /// Every known node, sorted by name (digest pages are contiguous name ranges).
 pub type ClusterState = BTreeMap<NodeName, NodeState>;
@@ -226,7 +239,7 @@ mod tests {
             from_version: Version(3),
             records: owner.records_after(Version(3)).collect(),
         };
-        assert_eq!(replica.apply(&delta), Err(GapError));
+        assert_eq!(replica.apply(&delta), Err(InvalidDelta::Gap));
         assert_eq!(replica.max_version(), Version(0));
         let full = NodeDelta {
             from_version: Version(0),
@@ -237,5 +250,8 @@ mod tests {
         assert_eq!(replica.max_version(), Version(2));
         // Re-applying changes nothing: versions never go back.
         assert_eq!(replica.apply(&full).map(|r| r.len()), Ok(0));
+        let mut unordered = full.clone();
+        unordered.records.reverse();
+        assert_eq!(replica.apply(&unordered), Err(InvalidDelta::Unordered));
     }
 }

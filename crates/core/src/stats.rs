@@ -59,6 +59,8 @@ pub struct Stats {
     pub dropped_from_self: u64,
     /// Node deltas dropped because they would leave a gap in versions.
     pub dropped_gap_deltas: u64,
+    /// Node deltas dropped because their record versions were not strictly increasing.
+    pub dropped_unordered_deltas: u64,
     /// Node deltas or digest entries about an older generation than known, ignored.
     pub stale_generation: u64,
     /// Remote claims about this node's own state, ignored.

@@ -1,1 +1,66 @@
-//! placeholder
+//! leviathan-gossip: coordinator-free cluster membership and key-value replication.
+//!
+//! Every node owns a small key→value map and publishes it; Scuttlebutt anti-entropy
+//! (push/pull, a Cassandra-style `Syn` → `SynAck` → `Ack` handshake) replicates every
+//! node's map to every other node, and a φ-accrual failure detector over gossiped
+//! heartbeats tells the application who is live, suspect, dead or gone.
+//!
+//! # In ten lines
+//!
+//! ```no_run
+//! use leviathan_gossip::{Config, Event, Gossip};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = Config {
+//!     name: "node1".into(),
+//!     listen: "127.0.0.1:3000".parse()?,
+//!     seeds: vec!["127.0.0.1:3000".into(), "127.0.0.1:3003".into()],
+//!     ..Config::lan()
+//! };
+//! let gossip = Gossip::start(config).await?;
+//! let mut events = gossip.events();
+//! gossip.set("k1", "v1")?;                       // replicated to every node
+//! while let Ok(event) = events.recv().await {
+//!     match event {
+//!         Event::Updates(updates) => println!("{updates:?}"),
+//!         Event::PeersSuspected(peers) => println!("suspect: {peers:?}"),
+//!         other => println!("{other:?}"),
+//!     }
+//! }
+//! let value = gossip.get("node2", "k2");         // what node2 published, if known
+//! gossip.leave().await?;                         // peers see PeersLeft at once
+//! # let _ = value; Ok(()) }
+//! ```
+//!
+//! # Layers
+//!
+//! This crate is the tokio runtime: a UDP socket, timers and the [`Gossip`] handle around
+//! the sans-io state machine of [`leviathan_gossip_core`], which speaks the wire format of
+//! [`leviathan_gossip_wire`]. The core holds all protocol logic and runs unchanged in the
+//! simulator. The protocol is specified in `docs/PROTOCOL.md`.
+//!
+//! # Events
+//!
+//! [`Gossip::events`] subscribes to [`Event`]s: `PeersDiscovered`, `PeersSuspected`,
+//! `PeersRecovered`, `PeersDead`, `PeersLeft`, `PeerRestarted`, `Updates` and `Deleted`
+//! (the original library's `peers_discover`, `peers_suspend`, `peers_recover`, `updates`
+//! and `delete`, plus what Serf and Cassandra users expect). Events are sent over a
+//! channel by the node's task after it released its lock, so a slow subscriber never
+//! stalls gossip; it is told how many events it missed instead.
+
+mod config;
+mod error;
+mod gossip;
+pub mod json;
+
+pub use config::{Config, Preset};
+pub use error::{Error, RecvError, StartError};
+pub use gossip::{Events, Gossip};
+
+pub use leviathan_gossip_core::{ConfigError, Event, Member, MemberState, Stats, Update, WriteError};
+pub use leviathan_gossip_wire::{Generation, Heartbeat, Key, NodeId, NodeName, Version};
+
+/// The sans-io core, for simulation and custom drivers.
+pub use leviathan_gossip_core as core;
+/// The wire format.
+pub use leviathan_gossip_wire as wire;

@@ -46,7 +46,9 @@ impl Packet {
         self.header.encoded_len() + 1 + self.message.body_len()
     }
 
-    /// Encodes the packet.
+    /// Encodes the packet. Lists longer than 65 535 elements cannot be represented; packets
+    /// within the 65 507-byte UDP limit never hold that many, since every element takes at
+    /// least 4 bytes.
     pub fn encode(&self) -> Bytes {
         let mut buf = BytesMut::with_capacity(self.encoded_len());
         self.encode_into(&mut buf);
@@ -502,8 +504,8 @@ impl<'a> Reader<'a> {
         Ok(SocketAddr::new(ip, self.u16("port")?))
     }
 
-    /// Reads a `u16` count and that many elements. The vector grows as elements are parsed,
-    /// never beyond what the remaining bytes could hold, so a forged count cannot allocate.
+    /// Reads a `u16` count and that many elements. A count the remaining bytes cannot hold
+    /// is refused before anything is allocated, and the vector grows only as elements parse.
     fn list<T>(
         &mut self,
         field: &'static str,
@@ -514,7 +516,9 @@ impl<'a> Reader<'a> {
         if count.saturating_mul(min_len) > self.rest.len() {
             return Err(DecodeError::Truncated { field });
         }
-        let mut items = Vec::with_capacity(count);
+        // Reserve little up front: an element in memory is larger than its minimum
+        // encoding, and the count is the sender's claim.
+        let mut items = Vec::with_capacity(count.min(64));
         for _ in 0..count {
             items.push(decode(self)?);
         }

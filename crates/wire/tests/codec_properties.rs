@@ -15,8 +15,8 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use bytes::Bytes;
 use leviathan_gossip_wire::{
     Ack, COUNT_LEN, ClusterId, DecodeError, Digest, DigestEntry, Generation, Header, Heartbeat,
-    Key, MAX_NAME_LEN, Message, NodeDelta, NodeId, NodeName, NodeStatus, Packet, Record, Syn,
-    SynAck, Version,
+    InvalidName, Key, MAGIC, MAX_NAME_LEN, Message, NodeDelta, NodeId, NodeName, NodeStatus,
+    Packet, Record, Syn, SynAck, Version, WIRE_VERSION,
 };
 use proptest::collection::vec;
 use proptest::option;
@@ -36,8 +36,8 @@ const SMALL_VALUE: usize = 64;
 // Strategies
 // ---------------------------------------------------------------------------------------
 
-/// Text for names, keys and cluster ids: 1..=255 bytes of UTF-8, no control characters.
-/// Mostly short ASCII; also long and multi-byte strings right up to the 255-byte limit.
+/// Text for names, keys and cluster ids: 1..=`MAX_NAME_LEN` bytes of UTF-8, no control
+/// characters. Mostly short ASCII; also long and multi-byte strings right up to the limit.
 fn name_text() -> impl Strategy<Value = String> {
     prop_oneof![
         6 => vec(any::<u32>(), 1..8).prop_map(|seeds| text_of(&seeds)),
@@ -46,7 +46,7 @@ fn name_text() -> impl Strategy<Value = String> {
     ]
 }
 
-/// One character per seed, keeping whole characters while they fit in 255 bytes (never
+/// One character per seed, keeping whole characters while they fit in `MAX_NAME_LEN` (never
 /// empty: a character takes at most 4). Built from plain numbers because per-character
 /// strategies are slow to generate in debug builds.
 fn text_of(seeds: &[u32]) -> String {
@@ -550,5 +550,74 @@ proptest! {
         let bytes = packet_of(&header, Message::Ack(ack)).encode().to_vec();
         let bytes = with_count(bytes, header.encoded_len() + 1, forged);
         prop_assert!(Packet::decode(&bytes).is_err());
+    }
+}
+
+/// The annotated example of `docs/PROTOCOL.md` §3 is what the codec produces.
+#[test]
+fn protocol_md_example_is_exact() -> Result<(), Box<dyn std::error::Error>> {
+    let generation = Generation(1_700_000_000_000);
+    let packet = Packet {
+        header: Header {
+            cluster_id: ClusterId::new("demo")?,
+            sender: NodeName::new("n1")?,
+            generation,
+        },
+        message: Message::Ack(Ack {
+            deltas: vec![NodeDelta {
+                node: NodeId {
+                    name: NodeName::new("n1")?,
+                    address: "10.0.0.1:7946".parse()?,
+                    generation,
+                },
+                heartbeat: Heartbeat(5),
+                status: NodeStatus::Alive,
+                gc_watermark: Version(0),
+                from_version: Version(299),
+                records: vec![Record {
+                    key: Key::new("k")?,
+                    version: Version(300),
+                    value: Some(Bytes::from_static(b"v")),
+                }],
+            }],
+        }),
+    };
+    let expected: &[u8] = &[
+        0x4c, 0x47, 0x01, // magic, wire version
+        0x04, b'd', b'e', b'm', b'o', // cluster id
+        0x02, b'n', b'1', // sender
+        0x80, 0xd0, 0x95, 0xff, 0xbc, 0x31, // generation
+        0x03, // kind Ack
+        0x00, 0x01, // 1 delta
+        0x02, b'n', b'1', // name
+        0x04, 10, 0, 0, 1, 0x1f, 0x0a, // address
+        0x80, 0xd0, 0x95, 0xff, 0xbc, 0x31, // generation
+        0x05, 0x00, 0x00, // heartbeat, status, gc watermark
+        0xab, 0x02, // from version
+        0x00, 0x01, // 1 record
+        0x01, b'k', 0xac, 0x02, // key, version
+        0x01, 0x01, b'v', // value
+    ];
+    assert_eq!(packet.encode().as_ref(), expected);
+    assert_eq!(Packet::decode(expected), Ok(packet));
+    Ok(())
+}
+
+/// A string longer than `MAX_NAME_LEN` bytes is rejected, though its length byte could say
+/// up to 255 (every such length is tried).
+#[test]
+fn overlong_strings_are_rejected() {
+    for len in MAX_NAME_LEN + 1..=usize::from(u8::MAX) {
+        let mut bytes = MAGIC.to_vec();
+        bytes.push(WIRE_VERSION);
+        bytes.push(u8::try_from(len).unwrap_or(u8::MAX));
+        bytes.extend(std::iter::repeat_n(b'c', len));
+        assert_eq!(
+            Packet::decode(&bytes),
+            Err(DecodeError::InvalidString {
+                field: "cluster id",
+                reason: InvalidName::TooLong(len),
+            })
+        );
     }
 }

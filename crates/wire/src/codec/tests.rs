@@ -1,4 +1,5 @@
 //! Codec unit tests; property tests live in `tests/codec_properties.rs`.
+#![allow(clippy::unwrap_used)]
 
 use super::*;
 

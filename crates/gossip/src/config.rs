@@ -1,0 +1,315 @@
+//! User-facing configuration: serde-deserializable, validated, with presets.
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use leviathan_gossip_core::{ConfigError, NodeConfig, PhiConfig};
+use leviathan_gossip_wire::{ClusterId, NodeName};
+use serde::{Deserialize, Serialize};
+
+/// Settings of one gossip node.
+///
+/// Durations are written the humantime way in files (`"1s"`, `"200ms"`). Every field has a
+/// default ([`Config::default`], the original library's timings); [`Config::lan`],
+/// [`Config::wan`] and [`Config::local`] are presets to start from. [`Config::validate`]
+/// names the first bad field. The original's settings map as: `alias` → `name`,
+/// `seeds` → `seeds`, `addr`/`port` → `advertise`/`listen`, `gossip_val` →
+/// `gossip_interval`, `heartbeat_val` → `heartbeat_interval`, `health_check_val` →
+/// `health_check_interval`.
+///
+/// ```
+/// let config: leviathan_gossip::Config = toml::from_str(r#"
+///     name = "node1"
+///     listen = "127.0.0.1:3000"
+///     seeds = ["127.0.0.1:3000", "127.0.0.1:3003"]
+///     gossip_interval = "500ms"
+/// "#).unwrap();
+/// assert!(config.validate().is_ok());
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Unique node name (the original's `alias`). Default: empty, meaning the advertised
+    /// address (`"127.0.0.1:7946"`).
+    #[serde(alias = "alias")]
+    pub name: String,
+    /// Cluster identifier; nodes only talk to nodes with the same one. Default
+    /// `"leviathan"`.
+    pub cluster_id: String,
+    /// UDP address to bind. Default `127.0.0.1:7946`; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Address peers reach this node at, if not `listen` (behind NAT, or when listening on
+    /// `0.0.0.0`, where it is required). Default: none.
+    pub advertise: Option<SocketAddr>,
+    /// Seed addresses (`host:port`) to join through. Listing the node's own address is
+    /// fine: it is skipped. Default: none (a cluster of one until someone calls it).
+    pub seeds: Vec<String>,
+    /// Period of gossip rounds. Default 1 s.
+    #[serde(with = "humantime_serde")]
+    pub gossip_interval: Duration,
+    /// Period of heartbeat increments. Default 1 s.
+    #[serde(with = "humantime_serde")]
+    pub heartbeat_interval: Duration,
+    /// Period of failure-detector evaluation. Default 1 s.
+    #[serde(with = "humantime_serde")]
+    pub health_check_interval: Duration,
+    /// Live peers contacted per gossip round. Default 3.
+    pub fanout: usize,
+    /// Largest datagram sent, in bytes. Default 1400. Use the same value cluster-wide.
+    pub max_packet_size: usize,
+    /// φ above which a peer is suspected. Default 8.
+    pub phi_threshold: f64,
+    /// Heartbeat inter-arrival samples kept per peer. Default 100.
+    pub phi_window_size: usize,
+    /// Floor on the inter-arrival standard deviation. Default 100 ms.
+    #[serde(with = "humantime_serde")]
+    pub phi_min_std_deviation: Duration,
+    /// Extra silence tolerated beyond the mean inter-arrival time. Default 1 s.
+    #[serde(with = "humantime_serde")]
+    pub phi_acceptable_pause: Duration,
+    /// Assumed inter-arrival time for a peer not yet heard from twice. Default: none,
+    /// meaning the larger of `heartbeat_interval` and `gossip_interval`.
+    #[serde(with = "humantime_serde")]
+    pub phi_first_heartbeat_estimate: Option<Duration>,
+    /// Suspect time after which a peer is declared dead. Default 30 s.
+    #[serde(with = "humantime_serde")]
+    pub dead_after: Duration,
+    /// Timer lateness taken as a stall of this node and forgiven to peers. Default 500 ms.
+    #[serde(with = "humantime_serde")]
+    pub local_pause_threshold: Duration,
+    /// This incarnation's generation. Default: none, meaning the start time in
+    /// milliseconds since the Unix epoch (so a restarted node supersedes its old self).
+    pub generation: Option<u64>,
+    /// Events buffered per subscriber before a slow one starts missing them. Default 4096.
+    pub event_buffer: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let node = NodeConfig::default();
+        Config {
+            name: String::new(),
+            cluster_id: node.cluster_id.to_string(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 7946)),
+            advertise: None,
+            seeds: Vec::new(),
+            gossip_interval: node.gossip_interval,
+            heartbeat_interval: node.heartbeat_interval,
+            health_check_interval: node.health_check_interval,
+            fanout: node.fanout,
+            max_packet_size: node.max_packet_size,
+            phi_threshold: node.phi_threshold,
+            phi_window_size: node.phi.window_size,
+            phi_min_std_deviation: node.phi.min_std_deviation,
+            phi_acceptable_pause: node.phi.acceptable_pause,
+            phi_first_heartbeat_estimate: None,
+            dead_after: node.dead_after,
+            local_pause_threshold: node.local_pause_threshold,
+            generation: None,
+            event_buffer: 4096,
+        }
+    }
+}
+
+/// A named starting point for [`Config`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preset {
+    /// [`Config::default`]: the original library's 1 s timings.
+    Default,
+    /// [`Config::lan`].
+    Lan,
+    /// [`Config::wan`].
+    Wan,
+    /// [`Config::local`].
+    Local,
+}
+
+impl FromStr for Preset {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<Self, ConfigError> {
+        match s {
+            "default" => Ok(Preset::Default),
+            "lan" => Ok(Preset::Lan),
+            "wan" => Ok(Preset::Wan),
+            "local" => Ok(Preset::Local),
+            other => Err(ConfigError::new(
+                "preset",
+                format!("unknown preset {other:?}; expected default, lan, wan or local"),
+            )),
+        }
+    }
+}
+
+impl Config {
+    /// The settings of `preset`.
+    pub fn preset(preset: Preset) -> Self {
+        match preset {
+            Preset::Default => Config::default(),
+            Preset::Lan => Config::lan(),
+            Preset::Wan => Config::wan(),
+            Preset::Local => Config::local(),
+        }
+    }
+
+    /// One data centre: rounds every 200 ms, heartbeats every 500 ms; a crashed node is
+    /// suspected within a few seconds, declared dead after 15 s.
+    pub fn lan() -> Self {
+        Config {
+            gossip_interval: Duration::from_millis(200),
+            heartbeat_interval: Duration::from_millis(500),
+            health_check_interval: Duration::from_millis(500),
+            dead_after: Duration::from_secs(15),
+            ..Config::default()
+        }
+    }
+
+    /// Across data centres: slower rounds, a higher threshold and more tolerated pause,
+    /// smaller packets to stay clear of tunnel MTUs.
+    pub fn wan() -> Self {
+        Config {
+            gossip_interval: Duration::from_secs(1),
+            heartbeat_interval: Duration::from_secs(2),
+            health_check_interval: Duration::from_secs(2),
+            phi_threshold: 12.0,
+            phi_acceptable_pause: Duration::from_secs(3),
+            dead_after: Duration::from_secs(60),
+            max_packet_size: 1200,
+            ..Config::default()
+        }
+    }
+
+    /// One machine (demos, tests): 100 ms rounds and heartbeats, dead after 5 s.
+    pub fn local() -> Self {
+        Config {
+            gossip_interval: Duration::from_millis(100),
+            heartbeat_interval: Duration::from_millis(100),
+            health_check_interval: Duration::from_millis(100),
+            phi_min_std_deviation: Duration::from_millis(50),
+            phi_acceptable_pause: Duration::from_millis(500),
+            dead_after: Duration::from_secs(5),
+            local_pause_threshold: Duration::from_millis(300),
+            ..Config::default()
+        }
+    }
+
+    /// Checks every field; the error names the first bad one.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.node_name()?;
+        self.node_config()?;
+        if self.listen.ip().is_unspecified() && self.advertise.is_none() {
+            return Err(ConfigError::new(
+                "advertise",
+                format!(
+                    "must be set when listen ({}) is an unspecified address",
+                    self.listen
+                ),
+            ));
+        }
+        if self.advertise.is_some_and(|a| a.ip().is_unspecified() || a.port() == 0) {
+            return Err(ConfigError::new(
+                "advertise",
+                "must be a concrete address with a port peers can reach",
+            ));
+        }
+        for seed in &self.seeds {
+            if seed.rsplit_once(':').is_none_or(|(host, port)| {
+                host.is_empty() || port.parse::<u16>().map_or(true, |p| p == 0)
+            }) {
+                return Err(ConfigError::new(
+                    "seeds",
+                    format!("{seed:?} is not a host:port address"),
+                ));
+            }
+        }
+        if self.event_buffer == 0 {
+            return Err(ConfigError::new("event_buffer", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// The protocol settings for the core.
+    pub fn node_config(&self) -> Result<NodeConfig, ConfigError> {
+        let cluster_id = ClusterId::new(&self.cluster_id)
+            .map_err(|e| ConfigError::new("cluster_id", e.to_string()))?;
+        let config = NodeConfig {
+            cluster_id,
+            gossip_interval: self.gossip_interval,
+            heartbeat_interval: self.heartbeat_interval,
+            health_check_interval: self.health_check_interval,
+            fanout: self.fanout,
+            max_packet_size: self.max_packet_size,
+            phi_threshold: self.phi_threshold,
+            phi: PhiConfig {
+                window_size: self.phi_window_size,
+                min_std_deviation: self.phi_min_std_deviation,
+                acceptable_pause: self.phi_acceptable_pause,
+                first_heartbeat_estimate: self
+                    .phi_first_heartbeat_estimate
+                    .unwrap_or(self.heartbeat_interval.max(self.gossip_interval)),
+            },
+            dead_after: self.dead_after,
+            local_pause_threshold: self.local_pause_threshold,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The node's name: `name`, or the advertised address when `name` is empty.
+    pub fn node_name(&self) -> Result<NodeName, ConfigError> {
+        let name = if self.name.is_empty() {
+            self.advertise.unwrap_or(self.listen).to_string()
+        } else {
+            self.name.clone()
+        };
+        NodeName::new(&name).map_err(|e| ConfigError::new("name", format!("{name:?} {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_are_valid() {
+        for preset in ["default", "lan", "wan", "local"] {
+            let config = Config::preset(preset.parse().unwrap());
+            assert_eq!(config.validate(), Ok(()), "{preset}");
+        }
+        assert!("fast".parse::<Preset>().is_err());
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        let cases: [(&str, &str); 7] = [
+            ("fanout = 0", "fanout"),
+            ("max_packet_size = 10", "max_packet_size"),
+            ("listen = \"0.0.0.0:1\"", "advertise"),
+            ("seeds = [\"nohost\"]", "seeds"),
+            ("cluster_id = \"\"", "cluster_id"),
+            ("gossip_interval = \"0s\"", "gossip_interval"),
+            ("phi_threshold = -1.0", "phi_threshold"),
+        ];
+        for (toml_text, field) in cases {
+            let config: Config = toml::from_str(toml_text).unwrap();
+            assert_eq!(config.validate().map_err(|e| e.field), Err(field), "{toml_text}");
+        }
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_durations_fail_to_parse() {
+        assert!(toml::from_str::<Config>("fanuot = 3").is_err());
+        assert!(toml::from_str::<Config>("gossip_interval = \"soon\"").is_err());
+        let config: Config = toml::from_str("alias = \"n1\"").unwrap();
+        assert_eq!(config.name, "n1");
+    }
+
+    #[test]
+    fn name_defaults_to_the_advertised_address() {
+        let config = Config {
+            advertise: Some("10.0.0.1:7000".parse().unwrap()),
+            ..Config::default()
+        };
+        assert_eq!(config.node_name().unwrap().as_str(), "10.0.0.1:7000");
+    }
+}

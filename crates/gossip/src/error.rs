@@ -1,0 +1,63 @@
+//! Errors of the runtime: starting a node and calling it.
+
+use std::io;
+use std::net::SocketAddr;
+
+use leviathan_gossip_core::{ConfigError, WriteError};
+use leviathan_gossip_wire::InvalidName;
+use thiserror::Error;
+
+/// Why [`crate::Gossip::start`] failed. Nothing was started; no socket stays bound.
+#[derive(Debug, Error)]
+pub enum StartError {
+    /// A configuration field is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The UDP socket could not be bound.
+    #[error("cannot bind UDP socket on {address}: {source}")]
+    Bind {
+        /// The `listen` address.
+        address: SocketAddr,
+        /// The operating system's reason.
+        source: io::Error,
+    },
+    /// A seed address could not be resolved.
+    #[error("cannot resolve seed {seed:?}: {reason}")]
+    ResolveSeed {
+        /// The seed as configured.
+        seed: String,
+        /// The resolver's reason.
+        reason: String,
+    },
+}
+
+/// Why a call on a running [`crate::Gossip`] failed. The node's state is unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Error {
+    /// The key is not a valid key (empty, too long, control characters).
+    #[error("invalid key {key:?}: {reason}")]
+    InvalidKey {
+        /// The key as given.
+        key: String,
+        /// What is wrong with it.
+        reason: InvalidName,
+    },
+    /// The write was refused (value too large, or the node has left).
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    /// The node was shut down.
+    #[error("the gossip node is shut down")]
+    Shutdown,
+}
+
+/// Why [`crate::Events::recv`] returned no event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum RecvError {
+    /// This subscriber fell behind by this many events, which it will never see; the
+    /// current state is still available through `get` and `members`.
+    #[error("missed {0} events: the subscriber was too slow")]
+    Lagged(u64),
+    /// The node shut down; no more events will come.
+    #[error("the gossip node is shut down")]
+    Closed,
+}
