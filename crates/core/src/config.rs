@@ -161,7 +161,8 @@ mod tests {
 
     #[test]
     fn bad_fields_are_named() {
-        let cases: [(&str, fn(&mut NodeConfig)); 4] = [
+        type Breakage = fn(&mut NodeConfig);
+        let cases: [(&str, Breakage); 4] = [
             ("fanout", |c| c.fanout = 0),
             ("max_packet_size", |c| c.max_packet_size = 100),
             ("phi_threshold", |c| c.phi_threshold = f64::NAN),

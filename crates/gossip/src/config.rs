@@ -206,7 +206,10 @@ impl Config {
                 ),
             ));
         }
-        if self.advertise.is_some_and(|a| a.ip().is_unspecified() || a.port() == 0) {
+        if self
+            .advertise
+            .is_some_and(|a| a.ip().is_unspecified() || a.port() == 0)
+        {
             return Err(ConfigError::new(
                 "advertise",
                 "must be a concrete address with a port peers can reach",
@@ -292,7 +295,11 @@ mod tests {
         ];
         for (toml_text, field) in cases {
             let config: Config = toml::from_str(toml_text).unwrap();
-            assert_eq!(config.validate().map_err(|e| e.field), Err(field), "{toml_text}");
+            assert_eq!(
+                config.validate().map_err(|e| e.field),
+                Err(field),
+                "{toml_text}"
+            );
         }
     }
 

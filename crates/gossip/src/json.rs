@@ -74,7 +74,10 @@ mod tests {
     fn events_have_the_original_names_and_shapes() {
         let node = NodeName::new("node2").unwrap();
         let discovered = event(&Event::PeersDiscovered(vec![node.clone()]));
-        assert_eq!(discovered.to_string(), r#"{"event":"peers_discover","peers":["node2"]}"#);
+        assert_eq!(
+            discovered.to_string(),
+            r#"{"event":"peers_discover","peers":["node2"]}"#
+        );
         let updates = event(&Event::Updates(vec![Update {
             node,
             key: Key::new("k2").unwrap(),

@@ -57,7 +57,9 @@ pub use config::{Config, Preset};
 pub use error::{Error, RecvError, StartError};
 pub use gossip::{Events, Gossip};
 
-pub use leviathan_gossip_core::{ConfigError, Event, Member, MemberState, Stats, Update, WriteError};
+pub use leviathan_gossip_core::{
+    ConfigError, Event, Member, MemberState, Stats, Update, WriteError,
+};
 pub use leviathan_gossip_wire::{Generation, Heartbeat, Key, NodeId, NodeName, Version};
 
 /// The sans-io core, for simulation and custom drivers.
