@@ -117,8 +117,19 @@ impl Node {
         }
     }
 
-    /// Handles a decoded packet from `from`.
+    /// Handles a decoded packet from `from`. If the node's timers are overdue by more
+    /// than `local_pause_threshold` (it was stalled), runs them first, as
+    /// [`Node::handle_timeout`] would.
     pub fn handle_packet(&mut self, from: SocketAddr, packet: Packet, now: Instant) {
+        // A node waking from a stall may be handed datagrams before its overdue timers.
+        // Notice the stall first, so it is forgiven to peers before a fresh heartbeat is
+        // timed: forgiving it afterwards would push those arrivals into the future.
+        if now
+            .checked_duration_since(self.timers.earliest())
+            .is_some_and(|lateness| lateness > self.config.local_pause_threshold)
+        {
+            self.handle_timeout(now);
+        }
         if packet.header.cluster_id != self.config.cluster_id {
             self.stats.dropped_foreign_cluster += 1;
             return;
@@ -534,7 +545,9 @@ impl Node {
         if restarted {
             info!(node = %self.identity.name, peer = %delta.node, "peer restarted");
             batch.restarted(name.clone(), delta.node.generation);
-            if matches!(previous, Some(MemberState::Suspect | MemberState::Dead)) {
+            if delta.status != NodeStatus::Left
+                && matches!(previous, Some(MemberState::Suspect | MemberState::Dead))
+            {
                 batch.recovered(name.clone());
             }
         } else {
@@ -542,6 +555,8 @@ impl Node {
             batch.discovered(name.clone());
         }
         if delta.status == NodeStatus::Left {
+            // An incarnation that already left: say so, or the application, told only
+            // of a discovery or restart, would take it for a live member.
             self.liveness.insert(
                 name.clone(),
                 Liveness {
@@ -549,6 +564,7 @@ impl Node {
                     since: now,
                 },
             );
+            batch.left(name.clone());
         } else {
             self.liveness.insert(
                 name.clone(),

@@ -102,12 +102,12 @@ async fn measure(preset: Preset, count: usize) -> Result<Times, Box<dyn std::err
     let crashed_at = Instant::now();
     let mut suspected_at: Vec<Option<Duration>> = vec![None; nodes.len()];
     while suspected_at.iter().any(Option::is_none) {
-        for (i, node) in nodes.iter().enumerate() {
+        for (node, suspected) in nodes.iter().zip(suspected_at.iter_mut()) {
             let state = state_of(node, &name);
-            if suspected_at[i].is_none()
+            if suspected.is_none()
                 && matches!(state, Some(MemberState::Suspect | MemberState::Dead))
             {
-                suspected_at[i] = Some(crashed_at.elapsed());
+                *suspected = Some(crashed_at.elapsed());
             }
         }
         tokio::time::sleep(Duration::from_millis(10)).await;

@@ -16,7 +16,10 @@
 //! Time is `base + elapsed`, where `base` is one real `Instant` taken at construction and
 //! `elapsed` only moves forward inside [`Network::run_for`]. Every random choice (message
 //! loss, latency, each node's own RNG seed) comes from one ChaCha8 RNG seeded by the test,
-//! so a run is reproducible from its seed; every assertion the harness makes names it.
+//! so a run is reproducible from its seed; every assertion the harness makes names it. To
+//! explore other runs of the same scenarios set `HARNESS_SEED_OFFSET=k`: every network then
+//! uses its test's seed plus `k`, and failures name that effective seed (replay a failure
+//! with the same offset).
 //!
 //! Nodes are addressed by port: node `p` listens at `127.0.0.1:p` and is named `node-p`
 //! (see [`Network::add_named_node`] for other names). Checks made on **every** packet and
@@ -43,6 +46,14 @@ use leviathan_gossip_core::{Event, Member, MemberState, Node, NodeConfig};
 use leviathan_gossip_wire::{Generation, Key, NodeId, NodeName, Version};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+
+/// Added to every test's seed: `HARNESS_SEED_OFFSET`, or 0.
+fn seed_offset() -> u64 {
+    std::env::var("HARNESS_SEED_OFFSET")
+        .ok()
+        .and_then(|offset| offset.parse().ok())
+        .unwrap_or(0)
+}
 
 /// The address node `port` listens at.
 pub fn addr(port: u16) -> SocketAddr {
@@ -187,7 +198,7 @@ struct Identity {
 
 /// Key of the version record: (observer name, observer generation, node name, node
 /// generation).
-type VersionKey = (String, u64, String, u64);
+type VersionKey = (NodeName, u64, NodeName, u64);
 
 /// The simulated network. See the module documentation.
 #[derive(Debug)]
@@ -212,13 +223,15 @@ pub struct Network {
 }
 
 impl Network {
-    /// An empty network with default node settings, no loss, and 1–20 ms of latency.
+    /// An empty network with default node settings, no loss, and 1–20 ms of latency,
+    /// running `seed` (plus `HARNESS_SEED_OFFSET`, see the module documentation).
     pub fn new(seed: u64) -> Self {
         Self::with_config(seed, NodeConfig::default())
     }
 
     /// An empty network whose nodes use `config`.
     pub fn with_config(seed: u64, config: NodeConfig) -> Self {
+        let seed = seed.wrapping_add(seed_offset());
         Network {
             seed,
             rng: ChaCha8Rng::seed_from_u64(seed),
@@ -244,7 +257,8 @@ impl Network {
 
     // ----- settings -----
 
-    /// The seed this run is reproducible from. Put it in every assertion message.
+    /// The seed this run is reproducible from (offset included). Put it in every
+    /// assertion message.
     pub fn seed(&self) -> u64 {
         self.seed
     }
@@ -341,7 +355,11 @@ impl Network {
     /// or to it are lost.
     pub fn crash(&mut self, port: u16) {
         let removed = self.hosts.remove(&addr(port));
-        assert!(removed.is_some(), "seed {}: node {port} is not up", self.seed);
+        assert!(
+            removed.is_some(),
+            "seed {}: node {port} is not up",
+            self.seed
+        );
     }
 
     /// Starts node `port` again after a crash: same name and address, next generation,
@@ -531,10 +549,13 @@ impl Network {
     /// `generation`.
     pub fn max_version_seen(&self, port: u16, node: &str, generation: Generation) -> Version {
         let observer = self.node(port).identity();
+        let Ok(node) = NodeName::new(node) else {
+            return Version::default();
+        };
         let key = (
-            observer.name.to_string(),
+            observer.name.clone(),
             observer.generation.0,
-            node.to_string(),
+            node,
             generation.0,
         );
         self.max_versions.get(&key).copied().unwrap_or_default()
@@ -717,9 +738,9 @@ impl Network {
         let observer = node.identity().clone();
         for member in node.members(now) {
             let key = (
-                observer.name.to_string(),
+                observer.name.clone(),
                 observer.generation.0,
-                member.id.name.to_string(),
+                member.id.name.clone(),
                 member.id.generation.0,
             );
             let seen = self.max_versions.entry(key).or_default();
