@@ -31,12 +31,15 @@ pub struct PhiConfig {
     /// Absorbs GC pauses, gossip fan-out jitter and transient loss without
     /// raising φ; raise it if peers are falsely suspected during known stalls.
     pub acceptable_pause: Duration,
-    /// Prior heartbeat interval for a newly seen peer (default 1 s).
+    /// Prior heartbeat interval for a newly seen peer (default 3 s).
     ///
     /// The window of a new peer is seeded as if heartbeats came every this
     /// often with σ = estimate / 4, so a peer heard from once is still
-    /// suspected in bounded time instead of staying live forever. Set it close
-    /// to the expected heartbeat (gossip) interval.
+    /// suspected in bounded time instead of staying live forever. With gossiped
+    /// heartbeats, news of a peer arrives less regularly than its heartbeat
+    /// interval, most of all while a large cluster forms: about three heartbeat
+    /// intervals avoids suspecting new peers in a 300-node cluster where one
+    /// interval caused thousands of false suspicions during formation.
     pub first_heartbeat_estimate: Duration,
 }
 
@@ -46,7 +49,7 @@ impl Default for PhiConfig {
             window_size: 100,
             min_std_deviation: Duration::from_millis(100),
             acceptable_pause: Duration::from_secs(1),
-            first_heartbeat_estimate: Duration::from_secs(1),
+            first_heartbeat_estimate: Duration::from_secs(3),
         }
     }
 }

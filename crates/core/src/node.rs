@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use leviathan_gossip_wire::{
-    Ack, COUNT_LEN, DigestEntry, Header, Heartbeat, Key, Message, NodeDelta, NodeId, NodeName,
-    NodeStatus, Packet, Syn, SynAck, Version,
+    Ack, COUNT_LEN, DigestEntry, Generation, Header, Heartbeat, Key, Message, NodeDelta, NodeId,
+    NodeName, NodeStatus, Packet, Syn, SynAck, Version,
 };
 use rand::SeedableRng;
 use rand::seq::IndexedRandom;
@@ -84,6 +84,7 @@ impl Node {
             cluster_id: config.cluster_id.clone(),
             sender: identity.name.clone(),
             generation: identity.generation,
+            heartbeat: Heartbeat(0),
         };
         let own_state = NodeState::new(identity.clone(), Heartbeat(0));
         let node = Node {
@@ -150,6 +151,16 @@ impl Node {
             Message::SynAck(synack) => self.on_synack(from, synack, now, &mut batch),
             Message::Ack(ack) => self.apply_deltas(&ack.deltas, now, &mut batch),
         }
+        // After the message: it may have introduced the sender's current incarnation.
+        let header = &packet.header;
+        self.observe_incarnation(
+            &header.sender,
+            header.generation,
+            header.heartbeat,
+            None,
+            now,
+            &mut batch,
+        );
         batch.drain_into(&mut self.events);
     }
 
@@ -343,7 +354,8 @@ impl Node {
     pub fn max_value_len(&self, key: &Key) -> usize {
         let worst_relay_header = Header {
             sender: worst_case_name(),
-            generation: leviathan_gossip_wire::Generation(u64::MAX),
+            generation: Generation(u64::MAX),
+            heartbeat: Heartbeat(u64::MAX),
             ..self.header.clone()
         };
         let fixed = worst_relay_header.encoded_len()
@@ -470,21 +482,42 @@ impl Node {
             }
             return;
         }
-        let Some(node) = self.state.get_mut(&entry.name) else {
+        self.observe_incarnation(
+            &entry.name,
+            entry.generation,
+            entry.heartbeat,
+            Some(entry.status),
+            now,
+            batch,
+        );
+    }
+
+    /// Takes a heartbeat (and status) of a known peer's incarnation, from a digest entry or
+    /// first-hand from a packet header. Other generations are left to deltas.
+    fn observe_incarnation(
+        &mut self,
+        name: &NodeName,
+        generation: Generation,
+        heartbeat: Heartbeat,
+        status: Option<NodeStatus>,
+        now: Instant,
+        batch: &mut EventBatch,
+    ) {
+        let Some(node) = self.state.get_mut(name) else {
             return;
         };
-        if entry.generation != node.id().generation {
-            if entry.generation < node.id().generation && entry.generation.0 > 0 {
+        if generation != node.id().generation {
+            if generation < node.id().generation && generation.0 > 0 {
                 self.stats.stale_generation += 1;
             }
             return;
         }
-        let heartbeat_grew = node.observe_heartbeat(entry.heartbeat);
-        let left = node.observe_status(entry.status);
+        let heartbeat_grew = node.observe_heartbeat(heartbeat);
+        let left = status.is_some_and(|status| node.observe_status(status));
         if left {
-            self.mark_left(&entry.name, now, batch);
+            self.mark_left(name, now, batch);
         } else if heartbeat_grew {
-            self.heartbeat_arrived(&entry.name, entry.heartbeat, now, batch);
+            self.heartbeat_arrived(name, heartbeat, now, batch);
         }
     }
 
@@ -711,6 +744,7 @@ impl Node {
         let own = self.own_state_mut();
         let next = Heartbeat(own.heartbeat().0.saturating_add(1));
         own.observe_heartbeat(next);
+        self.header.heartbeat = next;
     }
 
     // ----- helpers -----

@@ -264,6 +264,7 @@ fn feed(node: &mut Node, deltas: Vec<NodeDelta>, now: Instant) {
             cluster_id: node.config().cluster_id.clone(),
             sender: NodeName::new("Feeder").unwrap(),
             generation: Generation(1),
+            heartbeat: leviathan_gossip_wire::Heartbeat(0),
         },
         message: Message::Ack(Ack { deltas }),
     };

@@ -6,7 +6,8 @@
 //! ```
 //!
 //! Per run it reports: time until every node holds every node's key (convergence), time
-//! until the survivors suspect a crashed node (first and last survivor), time until a
+//! until the survivors suspect a node crashed after `--warmup` seconds of steady state
+//! (first and last survivor), time until a
 //! restarted node is live everywhere again, and time until a graceful leave is seen
 //! everywhere.
 
@@ -27,6 +28,10 @@ struct Args {
     /// Repetitions.
     #[arg(long, default_value_t = 3)]
     runs: usize,
+    /// Seconds the converged cluster runs before the crash, so detectors measure
+    /// steady-state heartbeats rather than their prior for new peers.
+    #[arg(long, default_value_t = 15)]
+    warmup: u64,
 }
 
 #[tokio::main]
@@ -34,12 +39,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let preset: Preset = args.preset.parse()?;
     println!(
-        "preset {} ({} nodes on 127.0.0.1, {} runs)",
-        args.preset, args.nodes, args.runs
+        "preset {} ({} nodes on 127.0.0.1, {} runs, crash after {} s of warm-up)",
+        args.preset, args.nodes, args.runs, args.warmup
     );
     println!("run  converge  suspect(first)  suspect(last)  restart-seen  leave-seen");
     for run in 1..=args.runs {
-        let times = measure(preset, args.nodes.max(2)).await?;
+        let warmup = Duration::from_secs(args.warmup);
+        let times = measure(preset, args.nodes.max(2), warmup).await?;
         println!(
             "{run:>3}  {:>8}  {:>14}  {:>13}  {:>12}  {:>10}",
             secs(times.converge),
@@ -73,7 +79,11 @@ fn config(preset: Preset, name: &str, seed: Option<std::net::SocketAddr>) -> Con
     }
 }
 
-async fn measure(preset: Preset, count: usize) -> Result<Times, Box<dyn std::error::Error>> {
+async fn measure(
+    preset: Preset,
+    count: usize,
+    warmup: Duration,
+) -> Result<Times, Box<dyn std::error::Error>> {
     let start = Instant::now();
     let first = Gossip::start(config(preset, "node1", None)).await?;
     let seed = first.local_addr()?;
@@ -91,6 +101,7 @@ async fn measure(preset: Preset, count: usize) -> Result<Times, Box<dyn std::err
     })
     .await?;
     let converge = start.elapsed();
+    tokio::time::sleep(warmup).await;
 
     // Crash the last node: no leave announcement.
     let victim = nodes.pop().ok_or("no nodes")?;

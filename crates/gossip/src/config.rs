@@ -69,7 +69,8 @@ pub struct Config {
     #[serde(with = "humantime_serde")]
     pub phi_acceptable_pause: Duration,
     /// Assumed inter-arrival time for a peer not yet heard from twice. Default: none,
-    /// meaning the larger of `heartbeat_interval` and `gossip_interval`.
+    /// meaning three times the larger of `heartbeat_interval` and `gossip_interval`
+    /// (gossiped news of a new peer arrives irregularly while a cluster forms).
     #[serde(with = "humantime_serde")]
     pub phi_first_heartbeat_estimate: Option<Duration>,
     /// Suspect time after which a peer is declared dead. Default 30 s.
@@ -249,7 +250,7 @@ impl Config {
                 acceptable_pause: self.phi_acceptable_pause,
                 first_heartbeat_estimate: self
                     .phi_first_heartbeat_estimate
-                    .unwrap_or(self.heartbeat_interval.max(self.gossip_interval)),
+                    .unwrap_or(3 * self.heartbeat_interval.max(self.gossip_interval)),
             },
             dead_after: self.dead_after,
             local_pause_threshold: self.local_pause_threshold,

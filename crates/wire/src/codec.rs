@@ -107,6 +107,7 @@ impl Header {
             + string_len(self.cluster_id.as_str())
             + string_len(self.sender.as_str())
             + varint_len(self.generation.0)
+            + varint_len(self.heartbeat.0)
     }
 
     fn encode(&self, buf: &mut BytesMut) {
@@ -115,6 +116,7 @@ impl Header {
         put_string(buf, self.cluster_id.as_str());
         put_string(buf, self.sender.as_str());
         put_varint(buf, self.generation.0);
+        put_varint(buf, self.heartbeat.0);
     }
 
     fn decode(reader: &mut Reader<'_>) -> Result<Header, DecodeError> {
@@ -129,6 +131,7 @@ impl Header {
             cluster_id: reader.string("cluster id", |s| ClusterId::new(s))?,
             sender: reader.string("sender", |s| NodeName::new(s))?,
             generation: Generation(reader.varint("sender generation")?),
+            heartbeat: Heartbeat(reader.varint("sender heartbeat")?),
         })
     }
 }

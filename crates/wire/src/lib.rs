@@ -14,13 +14,16 @@
 //! The byte layout is specified in `docs/PROTOCOL.md` at the repository root.
 //!
 //! ```
-//! use leviathan_gossip_wire::{ClusterId, Digest, Generation, Header, Message, NodeName, Packet, Syn};
+//! use leviathan_gossip_wire::{
+//!     ClusterId, Digest, Generation, Header, Heartbeat, Message, NodeName, Packet, Syn,
+//! };
 //!
 //! let packet = Packet {
 //!     header: Header {
 //!         cluster_id: ClusterId::new("demo").unwrap(),
 //!         sender: NodeName::new("node1").unwrap(),
 //!         generation: Generation(1),
+//!         heartbeat: Heartbeat(7),
 //!     },
 //!     message: Message::Syn(Syn { digest: Digest::full(Vec::new()) }),
 //! };

@@ -41,6 +41,9 @@ pub struct Header {
     pub sender: NodeName,
     /// Sender's generation.
     pub generation: Generation,
+    /// Sender's current heartbeat: every packet is a first-hand sign of life, so a node
+    /// hears directly from each peer it talks to, not only through relayed digests.
+    pub heartbeat: Heartbeat,
 }
 
 /// The three steps of the handshake.

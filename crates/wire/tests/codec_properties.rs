@@ -206,11 +206,14 @@ fn ack(max_value: usize) -> impl Strategy<Value = Ack> {
 }
 
 fn header() -> impl Strategy<Value = Header> {
-    (cluster_id(), node_name(), counter()).prop_map(|(cluster_id, sender, generation)| Header {
-        cluster_id,
-        sender,
-        generation: Generation(generation),
-    })
+    (cluster_id(), node_name(), counter(), counter()).prop_map(
+        |(cluster_id, sender, generation, heartbeat)| Header {
+            cluster_id,
+            sender,
+            generation: Generation(generation),
+            heartbeat: Heartbeat(heartbeat),
+        },
+    )
 }
 
 /// Any packet of any of the three kinds, with values up to `max_value` bytes.
@@ -562,6 +565,7 @@ fn protocol_md_example_is_exact() -> Result<(), Box<dyn std::error::Error>> {
             cluster_id: ClusterId::new("demo")?,
             sender: NodeName::new("n1")?,
             generation,
+            heartbeat: Heartbeat(5),
         },
         message: Message::Ack(Ack {
             deltas: vec![NodeDelta {
@@ -587,6 +591,7 @@ fn protocol_md_example_is_exact() -> Result<(), Box<dyn std::error::Error>> {
         0x04, b'd', b'e', b'm', b'o', // cluster id
         0x02, b'n', b'1', // sender
         0x80, 0xd0, 0x95, 0xff, 0xbc, 0x31, // generation
+        0x05, // sender heartbeat
         0x03, // kind Ack
         0x00, 0x01, // 1 delta
         0x02, b'n', b'1', // name

@@ -8,6 +8,7 @@ fn header() -> Header {
         cluster_id: ClusterId::new("c").unwrap(),
         sender: NodeName::new("n1").unwrap(),
         generation: Generation(1_700_000_000_000),
+        heartbeat: Heartbeat(42),
     }
 }
 

@@ -1,0 +1,232 @@
+//! What gossip costs at steady state: bytes and datagrams sent per node per second, idle
+//! and under write loads, and the largest datagram.
+//!
+//! Form the cluster, warm up, then measure one window per load (writes per node per
+//! second, each node cycling through `keys_per_node` keys with `value_size`-byte values),
+//! lightest first. Finally stop writing, let the cluster settle, and check convergence:
+//! a load the protocol cannot carry shows up as a backlog there.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use leviathan_gossip_wire::Key;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use super::{ClusterSpec, RunInfo, Table, advance, form};
+use crate::{MembershipView, SimError, Simulation};
+
+/// Settings of one cost run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The cluster.
+    pub cluster: ClusterSpec,
+    /// Time after formation before the first window.
+    pub warmup: Duration,
+    /// Length of each measurement window.
+    pub window: Duration,
+    /// Write loads to measure, writes per node per second (0: idle).
+    pub loads: Vec<f64>,
+    /// Keys each node cycles through.
+    pub keys_per_node: usize,
+    /// Bytes per value.
+    pub value_size: usize,
+    /// Quiet time after the last window before the convergence check.
+    pub cooldown: Duration,
+    /// Observers sampled for the convergence check.
+    pub sample_observers: usize,
+}
+
+impl Options {
+    /// Defaults: 20 s warm-up, 60 s windows, idle and 0.1 writes/node/s, 10 keys of 64 B,
+    /// 60 s cool-down, 50 sampled observers.
+    pub fn new(cluster: ClusterSpec) -> Self {
+        Options {
+            cluster,
+            warmup: Duration::from_secs(20),
+            window: Duration::from_secs(60),
+            loads: vec![0.0, 0.1],
+            keys_per_node: 10,
+            value_size: 64,
+            cooldown: Duration::from_secs(60),
+            sample_observers: 50,
+        }
+    }
+}
+
+/// Traffic during one window, per node per second.
+#[derive(Debug, Clone, Serialize)]
+pub struct Phase {
+    /// Write load.
+    pub writes_per_node_per_s: f64,
+    /// Writes made in the window.
+    pub writes: u64,
+    /// Bytes sent per node per second.
+    pub bytes_per_node_per_s: f64,
+    /// Datagrams sent per node per second.
+    pub datagrams_per_node_per_s: f64,
+    /// Syn, SynAck and Ack messages sent per node per second.
+    pub syn_synack_ack_per_node_per_s: [f64; 3],
+    /// Mean datagram size, bytes.
+    pub mean_datagram: f64,
+    /// Records applied from peers per node per second.
+    pub records_applied_per_node_per_s: f64,
+}
+
+/// The outcome of one cost run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    /// The run.
+    pub run: RunInfo,
+    /// One entry per load.
+    pub phases: Vec<Phase>,
+    /// Largest datagram of the whole run, bytes.
+    pub largest_datagram: usize,
+    /// Configured limit, bytes.
+    pub max_packet_size: usize,
+    /// Differences found by the convergence check after the cool-down.
+    pub differences: usize,
+    /// The first few, described.
+    pub first_differences: Vec<String>,
+}
+
+/// Counters summed over the running nodes.
+#[derive(Debug, Clone, Copy, Default)]
+struct Snapshot {
+    at: Duration,
+    bytes: u64,
+    datagrams: u64,
+    kinds: [u64; 3],
+    applied: u64,
+}
+
+fn snapshot(sim: &Simulation) -> Snapshot {
+    let traffic = sim.total_traffic();
+    let mut snapshot = Snapshot {
+        at: sim.now(),
+        bytes: traffic.bytes_sent,
+        datagrams: traffic.datagrams_sent,
+        ..Snapshot::default()
+    };
+    for node in sim.indices().filter_map(|i| sim.node(i)) {
+        let stats = node.stats();
+        snapshot.kinds[0] += stats.messages_sent.syn;
+        snapshot.kinds[1] += stats.messages_sent.synack;
+        snapshot.kinds[2] += stats.messages_sent.ack;
+        snapshot.applied += stats.records_applied;
+    }
+    snapshot
+}
+
+/// Runs the experiment.
+pub fn run(options: &Options) -> Result<Outcome, SimError> {
+    let spec = &options.cluster;
+    let label = format!("cost N={}", spec.nodes);
+    let mut sim = spec.build()?;
+    let mut view = MembershipView::new(&sim);
+    let formed = form(&mut sim, &mut view, spec.formation_limit, &label);
+    let mut rng = ChaCha8Rng::seed_from_u64(spec.seed ^ 0xc057);
+    let until = sim.now() + options.warmup;
+    advance(&mut sim, until, &label, &mut |_| {});
+    let mut phases = Vec::new();
+    let value = Bytes::from(vec![b'v'; options.value_size]);
+    let keys: Vec<Key> = (0..options.keys_per_node.max(1))
+        .filter_map(|k| Key::new(format!("key-{k}")).ok())
+        .collect();
+    for &load in &options.loads {
+        let start = sim.now();
+        let end = start + options.window;
+        let mut writes = 0u64;
+        if load > 0.0 {
+            let interval = Duration::from_secs_f64(1.0 / load);
+            for node in sim.live_nodes() {
+                let mut at = start + interval.mul_f64(rng.random::<f64>());
+                let mut next_key = node.0;
+                while at < end {
+                    if let Some(key) = keys.get(next_key % keys.len().max(1)) {
+                        sim.set(at, node, key.clone(), value.clone());
+                        writes += 1;
+                    }
+                    next_key += 1;
+                    at += interval;
+                }
+            }
+        }
+        let before = snapshot(&sim);
+        advance(&mut sim, end, &label, &mut |_| {});
+        let after = snapshot(&sim);
+        let per_node_s =
+            |count: u64| count as f64 / spec.nodes as f64 / (after.at - before.at).as_secs_f64();
+        let datagrams = after.datagrams - before.datagrams;
+        phases.push(Phase {
+            writes_per_node_per_s: load,
+            writes,
+            bytes_per_node_per_s: per_node_s(after.bytes - before.bytes),
+            datagrams_per_node_per_s: per_node_s(datagrams),
+            syn_synack_ack_per_node_per_s: {
+                let [syn, synack, ack] = after.kinds;
+                let [syn0, synack0, ack0] = before.kinds;
+                [syn - syn0, synack - synack0, ack - ack0].map(per_node_s)
+            },
+            mean_datagram: (after.bytes - before.bytes) as f64 / datagrams.max(1) as f64,
+            records_applied_per_node_per_s: per_node_s(after.applied - before.applied),
+        });
+    }
+    let until = sim.now() + options.cooldown;
+    advance(&mut sim, until, &label, &mut |_| {});
+    let differences = sim.check_converged_sample(options.sample_observers);
+    Ok(Outcome {
+        run: RunInfo::of(spec, &sim, formed),
+        phases,
+        largest_datagram: sim.total_traffic().largest_datagram,
+        max_packet_size: spec.node_config.max_packet_size,
+        differences: differences.len(),
+        first_differences: differences
+            .iter()
+            .take(5)
+            .map(ToString::to_string)
+            .collect(),
+    })
+}
+
+/// The table of several runs.
+pub fn table(outcomes: &[Outcome]) -> Table {
+    let mut table = Table::new(&[
+        "N",
+        "loss",
+        "writes/node/s",
+        "B/node/s",
+        "datagrams/node/s",
+        "syn/synack/ack per node/s",
+        "mean datagram B",
+        "records applied/node/s",
+        "max datagram B",
+        "converged after",
+    ]);
+    for outcome in outcomes {
+        for phase in &outcome.phases {
+            let [syn, synack, ack] = phase.syn_synack_ack_per_node_per_s;
+            table.row(vec![
+                outcome.run.nodes.to_string(),
+                format!("{:.0}%", outcome.run.loss * 100.0),
+                format!("{}", phase.writes_per_node_per_s),
+                format!("{:.0}", phase.bytes_per_node_per_s),
+                format!("{:.2}", phase.datagrams_per_node_per_s),
+                format!("{syn:.2}/{synack:.2}/{ack:.2}"),
+                format!("{:.0}", phase.mean_datagram),
+                format!("{:.1}", phase.records_applied_per_node_per_s),
+                format!(
+                    "{} (limit {})",
+                    outcome.largest_datagram, outcome.max_packet_size
+                ),
+                if outcome.differences == 0 {
+                    "yes".to_owned()
+                } else {
+                    format!("no ({} differences)", outcome.differences)
+                },
+            ]);
+        }
+    }
+    table
+}

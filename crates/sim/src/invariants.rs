@@ -1,0 +1,575 @@
+//! Safety checks made on every run, against the ground truth of what owners wrote.
+//!
+//! The [`crate::Simulation`] feeds an [`InvariantChecker`] every datagram it carries, every
+//! write it makes and every event a node emits. A check that fails is recorded as a
+//! [`Violation`] (the run goes on), so a test can assert that a run had none
+//! ([`crate::Simulation::check`]) or, fed a deliberately broken rule, that it had some.
+//!
+//! * **Datagram size**: every datagram's encoding fits the sender's `max_packet_size`.
+//! * **Versions never go back**: per observer incarnation and (node, generation), every
+//!   reported version (an `Updates` entry or a `Deleted`) is above the last one reported for
+//!   that key, and above the largest one reported for that node by earlier inputs (deltas
+//!   apply in version order with no gaps; within one input the core reports all `Updates`
+//!   before the `Deleted`s, so across keys one input's events need not be in version order).
+//! * **No resurrection**: a value reported for a key at a version at or below a deletion of
+//!   that key the observer already reported, or at a version the owner used for a
+//!   deletion, brings a deleted key back.
+//! * **Ground truth**: every reported (key, version, value) is one the owner wrote in that
+//!   generation; an owner never writes two things under one (generation, version).
+//!
+//! Convergence (liveness rather than safety) is checked on demand: see
+//! [`crate::Simulation::check_converged`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::time::Duration;
+
+use bytes::Bytes;
+use leviathan_gossip_core::Event;
+use leviathan_gossip_wire::{Generation, Key, NodeName, Version};
+use serde::Serialize;
+
+use crate::NodeIndex;
+
+/// Which invariant a [`Violation`] breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum ViolationKind {
+    /// A datagram's encoding exceeds the sender's `max_packet_size`.
+    OversizedDatagram,
+    /// With `encode_packets`, a packet's encoding differs from `encoded_len()` or does not
+    /// decode back to the same packet.
+    CodecMismatch,
+    /// A version reported for a (node, generation) is not above what the observer already
+    /// reported for that key or node.
+    VersionRegressed,
+    /// A deleted key came back with a value.
+    DeletedKeyResurrected,
+    /// A reported record matches no write its owner made in that generation.
+    UnknownWrite,
+    /// An owner wrote two different records under one (generation, version): it restarted
+    /// without a new generation.
+    VersionReused,
+    /// After `handle_timeout`, a node's next deadline was not in the future.
+    StuckTimer,
+}
+
+/// One failed check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    /// Virtual time of the failure.
+    pub at: Duration,
+    /// The invariant broken.
+    pub kind: ViolationKind,
+    /// The node that observed (or sent) it.
+    pub node: Option<NodeIndex>,
+    /// What happened, with names and versions.
+    pub description: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{:.3} s] {:?}", self.at.as_secs_f64(), self.kind)?;
+        if let Some(node) = self.node {
+            write!(f, " at {}", node.name())?;
+        }
+        write!(f, ": {}", self.description)
+    }
+}
+
+/// One write an owner made: a value, or a deletion (`value == None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Write {
+    /// The key.
+    pub key: Key,
+    /// The value; `None` for a deletion.
+    pub value: Option<Bytes>,
+}
+
+/// The safety checks and the ground truth they use. See the module documentation.
+#[derive(Debug, Default)]
+pub struct InvariantChecker {
+    writes: HashMap<(NodeIndex, Generation), HashMap<Version, Write>>,
+    generations: HashMap<NodeIndex, Vec<Generation>>,
+    observers: HashMap<NodeIndex, ObserverTrack>,
+    violations: Vec<Violation>,
+    counts: BTreeMap<ViolationKind, u64>,
+    max_recorded: usize,
+}
+
+/// What one observer incarnation reported so far.
+#[derive(Debug, Default)]
+struct ObserverTrack {
+    /// Generation the observer holds for subjects with several generations, as announced
+    /// by `PeerRestarted` or read from its member list.
+    views: HashMap<NodeIndex, Generation>,
+    seen: HashMap<(NodeIndex, Generation), SeenNode>,
+    /// Nodes reported on during the current input.
+    touched: Vec<(NodeIndex, Generation)>,
+}
+
+#[derive(Debug, Default)]
+struct SeenNode {
+    /// Largest version reported by earlier inputs.
+    max: Version,
+    /// Largest version reported so far, the current input included.
+    pending_max: Version,
+    keys: HashMap<Key, SeenKey>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct SeenKey {
+    version: Version,
+    deleted: bool,
+}
+
+/// How a node name maps to its index, and which generation of a node an observer holds.
+pub trait Lookup {
+    /// The index of the node called `name`, if the simulation has one.
+    fn index_of(&self, name: &NodeName) -> Option<NodeIndex>;
+    /// The generation of `name` the observer currently holds, if it knows the node.
+    fn generation_held(&self, name: &NodeName) -> Option<Generation>;
+}
+
+impl InvariantChecker {
+    /// A checker keeping at most `max_recorded` violations in full (all are counted).
+    pub fn new(max_recorded: usize) -> Self {
+        InvariantChecker {
+            max_recorded,
+            ..InvariantChecker::default()
+        }
+    }
+
+    /// Violations recorded in full, in the order they happened.
+    pub fn violations(&self) -> &[Violation] {
+        &self.violations
+    }
+
+    /// Number of violations of each kind (all of them, recorded in full or not).
+    pub fn counts(&self) -> &BTreeMap<ViolationKind, u64> {
+        &self.counts
+    }
+
+    /// Total number of violations.
+    pub fn total(&self) -> u64 {
+        self.counts.values().sum()
+    }
+
+    /// Records a failed check.
+    pub fn report(
+        &mut self,
+        at: Duration,
+        kind: ViolationKind,
+        node: Option<NodeIndex>,
+        description: String,
+    ) {
+        *self.counts.entry(kind).or_default() += 1;
+        if self.violations.len() < self.max_recorded {
+            self.violations.push(Violation {
+                at,
+                kind,
+                node,
+                description,
+            });
+        }
+    }
+
+    /// Checks one datagram's encoded size against the sender's limit.
+    pub fn check_datagram(&mut self, at: Duration, sender: NodeIndex, len: usize, max: usize) {
+        if len > max {
+            self.report(
+                at,
+                ViolationKind::OversizedDatagram,
+                Some(sender),
+                format!("{} sent a {len}-byte datagram (limit {max})", sender.name()),
+            );
+        }
+    }
+
+    /// A node (re)started as `generation`: its earlier reports no longer bind it.
+    pub fn node_started(&mut self, node: NodeIndex, generation: Generation) {
+        let generations = self.generations.entry(node).or_default();
+        if !generations.contains(&generation) {
+            generations.push(generation);
+        }
+        self.observers.remove(&node);
+    }
+
+    /// Ground truth: `node`'s `generation` wrote `write` at `version`.
+    pub fn record_write(
+        &mut self,
+        at: Duration,
+        node: NodeIndex,
+        generation: Generation,
+        version: Version,
+        write: Write,
+    ) {
+        let writes = self.writes.entry((node, generation)).or_default();
+        match writes.get(&version) {
+            None => {
+                writes.insert(version, write);
+            }
+            Some(earlier) => {
+                let description = format!(
+                    "{} generation {generation} wrote version {version} twice: {} then {}",
+                    node.name(),
+                    describe(&earlier.key, earlier.value.as_ref()),
+                    describe(&write.key, write.value.as_ref()),
+                );
+                self.report(at, ViolationKind::VersionReused, Some(node), description);
+            }
+        }
+    }
+
+    /// The write `node`'s `generation` made at `version`, if any.
+    pub fn write(
+        &self,
+        node: NodeIndex,
+        generation: Generation,
+        version: Version,
+    ) -> Option<&Write> {
+        self.writes.get(&(node, generation))?.get(&version)
+    }
+
+    /// `observer` finished handling one input (a datagram, a timeout, a command): the
+    /// versions it reported become the floor for its next inputs.
+    pub fn input_done(&mut self, observer: NodeIndex) {
+        let Some(track) = self.observers.get_mut(&observer) else {
+            return;
+        };
+        for key in track.touched.drain(..) {
+            if let Some(seen) = track.seen.get_mut(&key) {
+                seen.max = seen.pending_max;
+            }
+        }
+    }
+
+    /// Checks one event emitted by `observer`. Call [`InvariantChecker::input_done`] after
+    /// the events of each input.
+    pub fn observe(
+        &mut self,
+        at: Duration,
+        observer: NodeIndex,
+        event: &Event,
+        lookup: &dyn Lookup,
+    ) {
+        match event {
+            Event::Updates(updates) => {
+                for update in updates {
+                    let record = Reported {
+                        node: &update.node,
+                        key: &update.key,
+                        version: update.version,
+                        value: Some(&update.value),
+                    };
+                    self.check_record(at, observer, record, lookup);
+                }
+            }
+            Event::Deleted { node, key, version } => {
+                let record = Reported {
+                    node,
+                    key,
+                    version: *version,
+                    value: None,
+                };
+                self.check_record(at, observer, record, lookup);
+            }
+            Event::PeerRestarted { node, generation } => {
+                if let Some(subject) = lookup.index_of(node) {
+                    self.observers
+                        .entry(observer)
+                        .or_default()
+                        .views
+                        .insert(subject, *generation);
+                }
+            }
+            Event::PeersDiscovered(_)
+            | Event::PeersSuspected(_)
+            | Event::PeersRecovered(_)
+            | Event::PeersDead(_)
+            | Event::PeersLeft(_) => {}
+        }
+    }
+
+    fn check_record(
+        &mut self,
+        at: Duration,
+        observer: NodeIndex,
+        record: Reported<'_>,
+        lookup: &dyn Lookup,
+    ) {
+        let what = describe(record.key, record.value);
+        let Some(subject) = lookup.index_of(record.node) else {
+            let description = format!(
+                "{} reported {what} v{} of unknown node {}",
+                observer.name(),
+                record.version,
+                record.node
+            );
+            self.report(at, ViolationKind::UnknownWrite, Some(observer), description);
+            return;
+        };
+        let Some(generation) = self.generation_seen(observer, subject, record.node, lookup) else {
+            return;
+        };
+        let context = format!(
+            "{} reported {what} at v{} of {} (generation {generation})",
+            observer.name(),
+            record.version,
+            record.node
+        );
+        // Monotonicity and resurrection, against what this observer reported before.
+        let track = self.observers.entry(observer).or_default();
+        let seen = track.seen.entry((subject, generation)).or_default();
+        let previous = seen.keys.get(record.key).copied();
+        let mut found = Vec::new();
+        match previous {
+            Some(last) if record.version <= last.version => {
+                if last.deleted && record.value.is_some() {
+                    found.push((
+                        ViolationKind::DeletedKeyResurrected,
+                        format!(
+                            "{context} after reporting its deletion at v{}",
+                            last.version
+                        ),
+                    ));
+                } else {
+                    found.push((
+                        ViolationKind::VersionRegressed,
+                        format!("{context} after v{} of that key", last.version),
+                    ));
+                }
+            }
+            _ if record.version <= seen.max => found.push((
+                ViolationKind::VersionRegressed,
+                format!("{context} after v{} of that node", seen.max),
+            )),
+            _ => {}
+        }
+        if seen.pending_max == seen.max {
+            track.touched.push((subject, generation));
+        }
+        seen.pending_max = seen.pending_max.max(record.version);
+        let newest = previous.is_none_or(|last| record.version > last.version);
+        if newest {
+            seen.keys.insert(
+                record.key.clone(),
+                SeenKey {
+                    version: record.version,
+                    deleted: record.value.is_none(),
+                },
+            );
+        }
+        // Ground truth: the owner made exactly this write.
+        match self.write(subject, generation, record.version) {
+            Some(write) if write.key == *record.key && write.value.as_ref() == record.value => {}
+            Some(write) if write.key == *record.key && write.value.is_none() => found.push((
+                ViolationKind::DeletedKeyResurrected,
+                format!("{context}, but the owner deleted the key at that version"),
+            )),
+            Some(write) => found.push((
+                ViolationKind::UnknownWrite,
+                format!(
+                    "{context}, but the owner wrote {} at that version",
+                    describe(&write.key, write.value.as_ref())
+                ),
+            )),
+            None => found.push((
+                ViolationKind::UnknownWrite,
+                format!("{context}, but the owner never wrote that version"),
+            )),
+        }
+        for (kind, description) in found {
+            self.report(at, kind, Some(observer), description);
+        }
+    }
+
+    /// Which generation of `subject` the observer's report is about.
+    fn generation_seen(
+        &mut self,
+        observer: NodeIndex,
+        subject: NodeIndex,
+        name: &NodeName,
+        lookup: &dyn Lookup,
+    ) -> Option<Generation> {
+        let generations = self.generations.get(&subject)?;
+        if let [only] = generations.as_slice() {
+            return Some(*only);
+        }
+        let track = self.observers.entry(observer).or_default();
+        if let Some(generation) = track.views.get(&subject) {
+            return Some(*generation);
+        }
+        // Rare (a restarted node, discovered rather than seen restarting): ask the node.
+        let generation = lookup.generation_held(name)?;
+        track.views.insert(subject, generation);
+        Some(generation)
+    }
+}
+
+/// A record as an observer reported it.
+struct Reported<'a> {
+    node: &'a NodeName,
+    key: &'a Key,
+    version: Version,
+    value: Option<&'a Bytes>,
+}
+
+fn describe(key: &Key, value: Option<&Bytes>) -> String {
+    match value {
+        Some(value) => format!("{key}={}", String::from_utf8_lossy(value)),
+        None => format!("deletion of {key}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use leviathan_gossip_core::Update;
+
+    struct Names;
+
+    impl Lookup for Names {
+        fn index_of(&self, name: &NodeName) -> Option<NodeIndex> {
+            name.as_str()
+                .strip_prefix("node-")
+                .and_then(|n| n.parse().ok())
+                .map(NodeIndex)
+        }
+        fn generation_held(&self, _: &NodeName) -> Option<Generation> {
+            Some(Generation(1))
+        }
+    }
+
+    fn key(k: &str) -> Key {
+        Key::new(k).unwrap()
+    }
+
+    fn update(k: &str, version: u64, value: &'static str) -> Event {
+        Event::Updates(vec![Update {
+            node: NodeName::new(NodeIndex(1).name()).unwrap(),
+            key: key(k),
+            value: Bytes::from_static(value.as_bytes()),
+            version: Version(version),
+        }])
+    }
+
+    fn checker() -> InvariantChecker {
+        let mut checker = InvariantChecker::new(100);
+        let owner = NodeIndex(1);
+        checker.node_started(owner, Generation(1));
+        let writes = [
+            ("a", Some("1")),
+            ("b", Some("2")),
+            ("a", None),
+            ("c", Some("3")),
+        ];
+        for (version, (k, value)) in writes.into_iter().enumerate() {
+            let write = Write {
+                key: key(k),
+                value: value.map(|v| Bytes::from_static(v.as_bytes())),
+            };
+            checker.record_write(
+                Duration::ZERO,
+                owner,
+                Generation(1),
+                Version(version as u64 + 1),
+                write,
+            );
+        }
+        checker
+    }
+
+    fn kinds(checker: &InvariantChecker) -> Vec<ViolationKind> {
+        checker.violations().iter().map(|v| v.kind).collect()
+    }
+
+    #[test]
+    fn faithful_reports_pass() {
+        let mut checker = checker();
+        let observer = NodeIndex(2);
+        checker.observe(Duration::ZERO, observer, &update("a", 1, "1"), &Names);
+        checker.observe(Duration::ZERO, observer, &update("b", 2, "2"), &Names);
+        let deleted = Event::Deleted {
+            node: NodeName::new("node-00001").unwrap(),
+            key: key("a"),
+            version: Version(3),
+        };
+        checker.observe(Duration::ZERO, observer, &deleted, &Names);
+        checker.observe(Duration::ZERO, observer, &update("c", 4, "3"), &Names);
+        assert_eq!(kinds(&checker), []);
+    }
+
+    #[test]
+    fn a_version_going_back_is_caught() {
+        let mut checker = checker();
+        let observer = NodeIndex(2);
+        checker.observe(Duration::ZERO, observer, &update("b", 2, "2"), &Names);
+        checker.input_done(observer);
+        checker.observe(Duration::ZERO, observer, &update("a", 1, "1"), &Names);
+        assert_eq!(kinds(&checker), [ViolationKind::VersionRegressed]);
+    }
+
+    #[test]
+    fn within_one_input_deletions_may_follow_later_updates() {
+        let mut checker = checker();
+        let observer = NodeIndex(2);
+        checker.observe(Duration::ZERO, observer, &update("a", 1, "1"), &Names);
+        checker.observe(Duration::ZERO, observer, &update("b", 2, "2"), &Names);
+        checker.input_done(observer);
+        // One input applying v3 (delete a) and v4 (set c): Updates come first.
+        checker.observe(Duration::ZERO, observer, &update("c", 4, "3"), &Names);
+        let deleted = Event::Deleted {
+            node: NodeName::new("node-00001").unwrap(),
+            key: key("a"),
+            version: Version(3),
+        };
+        checker.observe(Duration::ZERO, observer, &deleted, &Names);
+        checker.input_done(observer);
+        assert_eq!(kinds(&checker), []);
+        // The next input may not go below v4.
+        checker.observe(Duration::ZERO, observer, &deleted, &Names);
+        assert_eq!(kinds(&checker), [ViolationKind::VersionRegressed]);
+    }
+
+    #[test]
+    fn a_resurrection_is_caught_both_ways() {
+        let mut checker = checker();
+        let observer = NodeIndex(2);
+        let deleted = Event::Deleted {
+            node: NodeName::new("node-00001").unwrap(),
+            key: key("a"),
+            version: Version(3),
+        };
+        checker.observe(Duration::ZERO, observer, &deleted, &Names);
+        checker.observe(Duration::ZERO, observer, &update("a", 1, "1"), &Names);
+        // And a value at the version of the deletion, for an observer that missed it.
+        checker.observe(Duration::ZERO, NodeIndex(3), &update("a", 3, "1"), &Names);
+        assert_eq!(
+            kinds(&checker),
+            [
+                ViolationKind::DeletedKeyResurrected,
+                ViolationKind::DeletedKeyResurrected
+            ]
+        );
+    }
+
+    #[test]
+    fn invented_and_reused_versions_are_caught() {
+        let mut checker = checker();
+        checker.observe(Duration::ZERO, NodeIndex(2), &update("z", 9, "?"), &Names);
+        checker.record_write(
+            Duration::ZERO,
+            NodeIndex(1),
+            Generation(1),
+            Version(1),
+            Write {
+                key: key("other"),
+                value: None,
+            },
+        );
+        assert_eq!(
+            kinds(&checker),
+            [ViolationKind::UnknownWrite, ViolationKind::VersionReused]
+        );
+    }
+}

@@ -1,0 +1,312 @@
+//! `leviathan-gossip-sim`: runs the simulator's experiments, prints a table per experiment
+//! and writes the full results as JSON.
+//!
+//! ```text
+//! cargo run --release -p leviathan-gossip-sim -- dissemination --nodes 100,1000 --seed 1
+//! cargo run --release -p leviathan-gossip-sim -- formation --nodes 1000
+//! cargo run --release -p leviathan-gossip-sim -- detection --nodes 1000 --loss 0,0.1,0.3 --slow-fraction 0,0.05
+//! cargo run --release -p leviathan-gossip-sim -- cost --nodes 100,1000 --writes-per-node-per-sec 0,0.1,1
+//! cargo run --release -p leviathan-gossip-sim -- partition --nodes 1000 --duration 60
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Parser, Subcommand};
+use leviathan_gossip_sim::Latency;
+use leviathan_gossip_sim::experiments::{
+    ClusterSpec, RunInfo, Table, cost, detection, dissemination, formation, partition,
+};
+use serde::Serialize;
+
+/// Deterministic simulations of leviathan-gossip clusters.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    experiment: Experiment,
+}
+
+#[derive(Debug, Subcommand)]
+enum Experiment {
+    /// Rounds and seconds for one write to reach 50/99/99.9/100 % of the nodes.
+    Dissemination {
+        #[command(flatten)]
+        common: Common,
+        /// Fanouts to try (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "3")]
+        fanout: Vec<usize>,
+        /// Writes measured per configuration.
+        #[arg(long, default_value_t = 10)]
+        trials: usize,
+        /// Seconds to wait for one write to reach everyone.
+        #[arg(long, default_value_t = 120)]
+        trial_limit: u64,
+    },
+    /// N nodes join through 2 seeds: time until everyone sees everyone live.
+    Formation {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Time to suspect crashed nodes; false suspicions under loss and stalls.
+    Detection {
+        #[command(flatten)]
+        common: Common,
+        /// Fractions of nodes that stall now and then (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "0")]
+        slow_fraction: Vec<f64>,
+        /// Fraction of nodes crashed per wave (at least 1).
+        #[arg(long, default_value_t = 0.01)]
+        crash_fraction: f64,
+        /// Crash waves, 40 s apart.
+        #[arg(long, default_value_t = 3)]
+        waves: usize,
+    },
+    /// Bytes and datagrams per node per second, idle and under write loads.
+    Cost {
+        #[command(flatten)]
+        common: Common,
+        /// Write loads, writes per node per second (comma-separated; 0 = idle).
+        #[arg(long, value_delimiter = ',', default_value = "0,0.1")]
+        writes_per_node_per_sec: Vec<f64>,
+        /// Seconds per measurement window.
+        #[arg(long, default_value_t = 60)]
+        window: u64,
+        /// Bytes per written value.
+        #[arg(long, default_value_t = 64)]
+        value_size: usize,
+    },
+    /// Split the cluster in two, heal, time to reconverge.
+    Partition {
+        #[command(flatten)]
+        common: Common,
+        /// Seconds the halves stay apart.
+        #[arg(long, default_value_t = 60)]
+        duration: u64,
+    },
+}
+
+/// Options every experiment takes.
+#[derive(Debug, Args)]
+struct Common {
+    /// Cluster sizes (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "100")]
+    nodes: Vec<usize>,
+    /// Seed of the runs.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Datagram loss probabilities (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "0")]
+    loss: Vec<f64>,
+    /// Gossip interval, milliseconds (default: the core's, 1000).
+    #[arg(long)]
+    gossip_interval_ms: Option<u64>,
+    /// Heartbeat interval, milliseconds (default: the core's, 1000).
+    #[arg(long)]
+    heartbeat_interval_ms: Option<u64>,
+    /// Link latency range "min,max" in milliseconds, drawn uniformly per datagram.
+    #[arg(long, value_delimiter = ',', num_args = 2, default_values_t = [1.0, 5.0])]
+    latency_ms: Vec<f64>,
+    /// Round-trip every packet through encode/decode (slower).
+    #[arg(long)]
+    encode: bool,
+    /// Seconds of virtual time to wait for every node to see every other live (default:
+    /// 300 for `formation`, 120 for the others, which then go on regardless).
+    #[arg(long)]
+    formation_limit: Option<u64>,
+    /// Where to write the JSON results (default target/sim/<experiment>.json).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+impl Common {
+    /// One cluster spec per (nodes, loss) combination.
+    fn specs(&self, fanout: Option<usize>, formation_limit: u64) -> Vec<ClusterSpec> {
+        let mut specs = Vec::new();
+        for &nodes in &self.nodes {
+            for &loss in &self.loss {
+                let mut spec = ClusterSpec::new(nodes);
+                spec.seed = self.seed;
+                spec.loss = loss;
+                spec.encode_packets = self.encode;
+                let limit = self.formation_limit.unwrap_or(formation_limit);
+                spec.formation_limit = Duration::from_secs(limit);
+                if let [min, max] = self.latency_ms[..] {
+                    spec.latency = Latency::Uniform {
+                        min: Duration::from_secs_f64(min / 1000.0),
+                        max: Duration::from_secs_f64(max / 1000.0),
+                    };
+                }
+                if let Some(ms) = self.gossip_interval_ms {
+                    spec.node_config.gossip_interval = Duration::from_millis(ms);
+                }
+                if let Some(ms) = self.heartbeat_interval_ms {
+                    spec.node_config.heartbeat_interval = Duration::from_millis(ms);
+                }
+                if let Some(fanout) = fanout {
+                    spec.node_config.fanout = fanout;
+                }
+                specs.push(spec);
+            }
+        }
+        specs
+    }
+}
+
+/// What the JSON file holds.
+#[derive(Debug, Serialize)]
+struct Report<T> {
+    experiment: &'static str,
+    command: String,
+    wall_s: f64,
+    table: Table,
+    outcomes: Vec<T>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.experiment) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+fn run(experiment: Experiment) -> Result<()> {
+    match experiment {
+        Experiment::Dissemination {
+            common,
+            fanout,
+            trials,
+            trial_limit,
+        } => {
+            let mut specs = Vec::new();
+            for f in &fanout {
+                specs.extend(common.specs(Some(*f), 120));
+            }
+            execute(
+                "dissemination",
+                &common,
+                specs,
+                dissemination::table,
+                |spec| {
+                    dissemination::run(&dissemination::Options {
+                        cluster: spec,
+                        trials,
+                        trial_limit: Duration::from_secs(trial_limit),
+                    })
+                    .map(|o| (o.run.clone(), o))
+                },
+            )
+        }
+        Experiment::Formation { common } => {
+            let specs = common.specs(None, 300);
+            execute("formation", &common, specs, formation::table, |spec| {
+                formation::run(&formation::Options { cluster: spec }).map(|o| (o.run.clone(), o))
+            })
+        }
+        Experiment::Detection {
+            common,
+            slow_fraction,
+            crash_fraction,
+            waves,
+        } => {
+            let mut runs = Vec::new();
+            for spec in common.specs(None, 120) {
+                for &slow in &slow_fraction {
+                    runs.push((spec.clone(), slow));
+                }
+            }
+            execute(
+                "detection",
+                &common,
+                runs,
+                detection::table,
+                |(spec, slow)| {
+                    let mut options = detection::Options::new(spec);
+                    options.slow_fraction = slow;
+                    options.crash_fraction = crash_fraction;
+                    options.waves = waves;
+                    detection::run(&options).map(|o| (o.run.clone(), o))
+                },
+            )
+        }
+        Experiment::Cost {
+            common,
+            writes_per_node_per_sec,
+            window,
+            value_size,
+        } => {
+            let specs = common.specs(None, 120);
+            execute("cost", &common, specs, cost::table, |spec| {
+                let mut options = cost::Options::new(spec);
+                options.loads = writes_per_node_per_sec.clone();
+                options.window = Duration::from_secs(window);
+                options.value_size = value_size;
+                cost::run(&options).map(|o| (o.run.clone(), o))
+            })
+        }
+        Experiment::Partition { common, duration } => {
+            let specs = common.specs(None, 120);
+            execute("partition", &common, specs, partition::table, |spec| {
+                let mut options = partition::Options::new(spec);
+                options.duration = Duration::from_secs(duration);
+                partition::run(&options).map(|o| (o.run.clone(), o))
+            })
+        }
+    }
+}
+
+/// Runs `one` for every configuration, printing each run's summary as it finishes, then
+/// the table; writes the JSON report.
+fn execute<C, T: Serialize>(
+    name: &'static str,
+    common: &Common,
+    configurations: Vec<C>,
+    table: fn(&[T]) -> Table,
+    mut one: impl FnMut(C) -> std::result::Result<(RunInfo, T), leviathan_gossip_sim::SimError>,
+) -> Result<()> {
+    let started = Instant::now();
+    let mut outcomes = Vec::new();
+    for configuration in configurations {
+        let run_started = Instant::now();
+        let (info, outcome) = one(configuration)?;
+        println!(
+            "{name}: {} (run took {:.1} s wall)",
+            info.summary(),
+            run_started.elapsed().as_secs_f64()
+        );
+        for violation in &info.first_violations {
+            println!("  {violation}");
+        }
+        outcomes.push(outcome);
+    }
+    let table = table(&outcomes);
+    let wall_s = started.elapsed().as_secs_f64();
+    println!();
+    println!("{name} (wall {wall_s:.1} s)");
+    print!("{table}");
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let report = Report {
+        experiment: name,
+        command,
+        wall_s,
+        table,
+        outcomes,
+    };
+    let out = common
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("target/sim/{name}.json")));
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&out, serde_json::to_string_pretty(&report)?)?;
+    println!("results written to {}", out.display());
+    Ok(())
+}

@@ -1,0 +1,127 @@
+//! The vocabulary of scenarios: which node, and what happens to it or to the network.
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use bytes::Bytes;
+use leviathan_gossip_wire::Key;
+use serde::Serialize;
+
+use crate::network::LinkModel;
+
+/// A simulated node's position in the simulation: `0..nodes`. Survives restarts (the
+/// name and address stay, the generation grows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct NodeIndex(pub usize);
+
+impl fmt::Display for NodeIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+impl NodeIndex {
+    /// The node's name: `node-00042`.
+    pub fn name(self) -> String {
+        format!("node-{:05}", self.0)
+    }
+
+    /// The node's (never contacted) address: `10.x.y.z:7946`, from the index's low 24 bits.
+    pub fn address(self) -> SocketAddr {
+        let [_, x, y, z] = (self.0 as u32).to_be_bytes();
+        SocketAddr::from((Ipv4Addr::new(10, x, y, z), 7946))
+    }
+}
+
+/// Something that happens at a scheduled time; see [`crate::Simulation::at`].
+///
+/// Inputs to a stalled node (writes, leave) wait until its stall ends, like its timers and
+/// datagrams. Actions on a node that is not running are counted and ignored.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Starts a node that was never started (nodes start by themselves at build time,
+    /// spread over `start_spread`). No-op if it is running or was ever started.
+    Start(NodeIndex),
+    /// Kills the process: its state is dropped, its timers and datagrams in flight from it
+    /// are lost; datagrams to it are dropped until it restarts.
+    Crash(NodeIndex),
+    /// Starts the node again (crashing it first if it runs): same name, address and seeds,
+    /// the next generation, empty state.
+    Restart(NodeIndex),
+    /// Fault injection: restarts without raising the generation, breaking the rule that
+    /// a restart is a new incarnation. The checks must report it (the owner reuses versions).
+    RestartSameGeneration(NodeIndex),
+    /// Graceful leave: `Node::leave`. The node keeps running (answering gossip) until
+    /// crashed.
+    Leave(NodeIndex),
+    /// The node's process stops for `duration` (GC pause, CPU starvation): its timers,
+    /// datagrams and commands are postponed to the end of the stall.
+    Stall {
+        /// The node.
+        node: NodeIndex,
+        /// How long it is stalled.
+        duration: Duration,
+    },
+    /// Splits the network: datagrams between different groups are dropped (checked both
+    /// when sent and when delivered). Nodes in no group form one more group together.
+    /// Replaces any partition in force.
+    Partition(Vec<Vec<NodeIndex>>),
+    /// Ends the partition.
+    Heal,
+    /// Replaces the default link model (e.g. loss starts or stops).
+    SetLink(LinkModel),
+    /// `Node::set` on the node; the simulation records the write as ground truth.
+    Set {
+        /// The owner.
+        node: NodeIndex,
+        /// The key.
+        key: Key,
+        /// The value.
+        value: Bytes,
+    },
+    /// `Node::delete` on the node; recorded as ground truth.
+    Delete {
+        /// The owner.
+        node: NodeIndex,
+        /// The key.
+        key: Key,
+    },
+}
+
+impl Action {
+    /// The node the action is addressed to, if it is addressed to one.
+    pub fn node(&self) -> Option<NodeIndex> {
+        match self {
+            Action::Start(node)
+            | Action::Crash(node)
+            | Action::Restart(node)
+            | Action::RestartSameGeneration(node)
+            | Action::Leave(node)
+            | Action::Stall { node, .. }
+            | Action::Set { node, .. }
+            | Action::Delete { node, .. } => Some(*node),
+            Action::Partition(_) | Action::Heal | Action::SetLink(_) => None,
+        }
+    }
+
+    /// Whether a stalled node must wait for the end of its stall before this applies.
+    pub(crate) fn waits_for_stall(&self) -> bool {
+        matches!(
+            self,
+            Action::Leave(_) | Action::Set { .. } | Action::Delete { .. }
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_addresses_are_distinct() {
+        assert_eq!(NodeIndex(42).name(), "node-00042");
+        assert_eq!(NodeIndex(0x01_02_03).address().to_string(), "10.1.2.3:7946");
+        assert_ne!(NodeIndex(255).address(), NodeIndex(256).address());
+    }
+}

@@ -1,0 +1,1113 @@
+//! The simulation: N real nodes, one event queue, virtual time.
+//!
+//! ```text
+//!   queue: (time, seq) ─▶ Timer { node, epoch }  → node.handle_timeout(now)   (stale epoch: skip)
+//!                       ├▶ Deliver { packet }     → tamper? → node.handle_packet(now)
+//!                       └▶ Action                 → crash / restart / leave / stall / write / …
+//!   after every input:  drain poll_transmit → size check → partition, loss, duplication,
+//!                                             latency → enqueue Deliver
+//!                       drain poll_event    → invariant checks → observer, event log
+//!                       poll_timeout        → re-arm the node's timer (new epoch)
+//! ```
+//!
+//! Virtual time is `base + now`, `base` being one real `Instant` taken at construction.
+//! Every random draw of the network and every node's RNG seed come from ChaCha8 streams
+//! seeded by the simulation's seed; nothing iterates a hash map where the order matters,
+//! so a run is a function of its seed and scenario.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use leviathan_gossip_core::{ConfigError, Event, Node, NodeConfig, Transmit};
+use leviathan_gossip_wire::{Generation, Key, NodeId, NodeName, Packet};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::invariants::{InvariantChecker, Lookup, Violation, ViolationKind, Write};
+use crate::network::{Delivery, NetworkModel, chance};
+use crate::queue::Queue;
+use crate::scenario::{Action, NodeIndex};
+
+/// Largest node count: addresses are `10.x.y.z`, one per index.
+pub const MAX_NODES: usize = 1 << 24;
+
+/// Why a simulation could not be built.
+#[derive(Debug, Error)]
+pub enum SimError {
+    /// The node configuration failed `NodeConfig::validate`.
+    #[error("invalid node config: {0}")]
+    Config(#[from] ConfigError),
+    /// A probability of the network model lies outside `[0, 1]`.
+    #[error("invalid network model: {0}")]
+    Network(String),
+    /// Zero nodes, or more than [`MAX_NODES`], or more seeds than nodes.
+    #[error("invalid cluster size: {0}")]
+    Size(String),
+}
+
+/// A run broke at least one invariant. Its `Display` names the seed to replay it with.
+#[derive(Debug, Clone, Error)]
+pub struct CheckFailure {
+    /// The simulation's seed.
+    pub seed: u64,
+    /// Total number of violations.
+    pub total: u64,
+    /// The first violations, in the order they happened.
+    pub violations: Vec<Violation>,
+}
+
+impl fmt::Display for CheckFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "seed {}: {} invariant violation(s); the first ones:",
+            self.seed, self.total
+        )?;
+        for violation in self.violations.iter().take(20) {
+            writeln!(f, "  {violation}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One event a node emitted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimedEvent {
+    /// Virtual time.
+    pub at: Duration,
+    /// The node that emitted it.
+    pub node: NodeIndex,
+    /// The emitting node's generation.
+    pub generation: Generation,
+    /// The event.
+    pub event: Event,
+}
+
+/// Datagrams one node sent and received, across all its incarnations.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Traffic {
+    /// Datagrams handed out by `poll_transmit`.
+    pub datagrams_sent: u64,
+    /// Their encoded bytes.
+    pub bytes_sent: u64,
+    /// Largest datagram sent, in encoded bytes.
+    pub largest_datagram: usize,
+    /// Datagrams handed to `handle_packet`.
+    pub datagrams_received: u64,
+    /// Their encoded bytes.
+    pub bytes_received: u64,
+}
+
+impl Traffic {
+    /// Adds `other`'s counters (the largest datagram is the larger one).
+    pub fn add(&mut self, other: &Traffic) {
+        self.datagrams_sent += other.datagrams_sent;
+        self.bytes_sent += other.bytes_sent;
+        self.largest_datagram = self.largest_datagram.max(other.largest_datagram);
+        self.datagrams_received += other.datagrams_received;
+        self.bytes_received += other.bytes_received;
+    }
+}
+
+/// What the network and the scenario did, summed over the run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct NetworkCounters {
+    /// Datagrams delivered to a node.
+    pub delivered: u64,
+    /// Datagrams dropped by random loss.
+    pub lost: u64,
+    /// Extra copies created by duplication.
+    pub duplicated: u64,
+    /// Datagrams dropped by a partition.
+    pub cut: u64,
+    /// Datagrams dropped because their sender crashed or restarted before delivery.
+    pub sender_gone: u64,
+    /// Datagrams dropped because the receiver was not running.
+    pub receiver_down: u64,
+    /// Datagrams to an address no simulated node has.
+    pub unknown_address: u64,
+    /// Inputs postponed to the end of their node's stall.
+    pub postponed: u64,
+    /// Writes the node refused (`set`/`delete` returned an error, e.g. after `leave`).
+    pub refused_writes: u64,
+    /// Actions on a node that was not running (ignored).
+    pub ignored_actions: u64,
+}
+
+/// How fast the simulation runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Speed {
+    /// Virtual time simulated.
+    pub simulated: Duration,
+    /// Σ over time of the number of running nodes, in seconds.
+    pub node_seconds: f64,
+    /// Wall-clock time spent inside `run_until`.
+    pub wall: Duration,
+    /// Queue items processed (timers, deliveries, actions).
+    pub steps: u64,
+}
+
+impl Speed {
+    /// Simulated node-seconds per wall-clock second.
+    pub fn node_seconds_per_wall_second(&self) -> f64 {
+        self.node_seconds / self.wall.as_secs_f64().max(1e-9)
+    }
+}
+
+impl fmt::Display for Speed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:.0} simulated s, {:.0} node-s in {:.1} wall s: {:.0} node-s per wall s, {:.2} M steps/s",
+            self.simulated.as_secs_f64(),
+            self.node_seconds,
+            self.wall.as_secs_f64(),
+            self.node_seconds_per_wall_second(),
+            self.steps as f64 / self.wall.as_secs_f64().max(1e-9) / 1e6,
+        )
+    }
+}
+
+/// Builds a [`Simulation`]; see [`Simulation::builder`].
+#[derive(Debug)]
+pub struct SimulationBuilder {
+    seed: u64,
+    nodes: usize,
+    seeds: usize,
+    node_config: NodeConfig,
+    network: NetworkModel,
+    start_spread: Duration,
+    encode_packets: bool,
+    record_events: bool,
+    max_recorded_violations: usize,
+}
+
+impl SimulationBuilder {
+    /// Number of nodes (default 16).
+    pub fn nodes(mut self, nodes: usize) -> Self {
+        self.nodes = nodes;
+        self
+    }
+
+    /// How many of the nodes (the first ones) every node knows as seeds (default 2).
+    pub fn seeds(mut self, seeds: usize) -> Self {
+        self.seeds = seeds;
+        self
+    }
+
+    /// Settings of every node (default `NodeConfig::default()`: 1 s gossip and heartbeat).
+    pub fn node_config(mut self, config: NodeConfig) -> Self {
+        self.node_config = config;
+        self
+    }
+
+    /// The network (default: 1–5 ms uniform latency, no loss).
+    pub fn network(mut self, network: NetworkModel) -> Self {
+        self.network = network;
+        self
+    }
+
+    /// Nodes start at random times in `[0, spread)` (default one gossip interval, so their
+    /// rounds are not in lock-step). Zero starts all at time 0.
+    pub fn start_spread(mut self, spread: Duration) -> Self {
+        self.start_spread = spread;
+        self
+    }
+
+    /// Round-trips every packet through `encode`/`decode` (slower; checks the codec on
+    /// real traffic). Default off: packets travel as values.
+    pub fn encode_packets(mut self, encode: bool) -> Self {
+        self.encode_packets = encode;
+        self
+    }
+
+    /// Keeps every event in a log ([`Simulation::events`]). Default off: at large N the log
+    /// is large; observe events with [`Simulation::run_until_with`] instead.
+    pub fn record_events(mut self, record: bool) -> Self {
+        self.record_events = record;
+        self
+    }
+
+    /// How many violations are kept in full (default 1000; all are counted).
+    pub fn max_recorded_violations(mut self, max: usize) -> Self {
+        self.max_recorded_violations = max;
+        self
+    }
+
+    /// Builds the simulation at virtual time 0, with every node's start scheduled.
+    pub fn build(self) -> Result<Simulation, SimError> {
+        self.node_config.validate()?;
+        self.network.validate().map_err(SimError::Network)?;
+        if self.nodes == 0 || self.nodes > MAX_NODES {
+            return Err(SimError::Size(format!(
+                "{} nodes (allowed: 1..={MAX_NODES})",
+                self.nodes
+            )));
+        }
+        if self.seeds > self.nodes {
+            return Err(SimError::Size(format!(
+                "{} seeds for {} nodes",
+                self.seeds, self.nodes
+            )));
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        let mut node_seeds = ChaCha8Rng::seed_from_u64(self.seed);
+        node_seeds.set_stream(1);
+        let mut slots = Vec::with_capacity(self.nodes);
+        let mut by_address = HashMap::with_capacity(self.nodes);
+        let mut by_name = HashMap::with_capacity(self.nodes);
+        for index in (0..self.nodes).map(NodeIndex) {
+            let name = NodeName::new(index.name())
+                .map_err(|e| SimError::Size(format!("node name {}: {e}", index.name())))?;
+            by_address.insert(index.address(), index);
+            by_name.insert(name.clone(), index);
+            slots.push(Slot::new(name, index.address()));
+        }
+        let seeds = (0..self.seeds).map(|i| NodeIndex(i).address()).collect();
+        let mut queue = Queue::default();
+        let spread = self.start_spread.as_secs_f64();
+        for index in (0..self.nodes).map(NodeIndex) {
+            let at = Duration::from_secs_f64(spread * rng.random::<f64>());
+            queue.push(at, Item::Action(Action::Start(index)));
+        }
+        Ok(Simulation {
+            seed: self.seed,
+            base: Instant::now(),
+            now: Duration::ZERO,
+            queue,
+            slots,
+            by_address,
+            by_name,
+            seeds,
+            node_config: self.node_config,
+            network: self.network,
+            groups: None,
+            rng,
+            node_seeds,
+            checker: InvariantChecker::new(self.max_recorded_violations),
+            encode_packets: self.encode_packets,
+            record_events: self.record_events,
+            events: Vec::new(),
+            counters: NetworkCounters::default(),
+            speed: Speed::default(),
+            running: 0,
+            trace: FNV_OFFSET,
+            transmit_buf: Vec::new(),
+        })
+    }
+}
+
+/// A cluster of real [`Node`]s over a modelled network, in virtual time.
+///
+/// Build one with [`Simulation::builder`], schedule a scenario with [`Simulation::at`] (or
+/// the shorthands [`Simulation::crash`], [`Simulation::set`], …), advance it with
+/// [`Simulation::run_until`], then look at the nodes ([`Simulation::node`]), the invariant
+/// checks ([`Simulation::check`], [`Simulation::check_converged`]) and the counters.
+pub struct Simulation {
+    seed: u64,
+    base: Instant,
+    now: Duration,
+    queue: Queue<Item>,
+    pub(crate) slots: Vec<Slot>,
+    by_address: HashMap<SocketAddr, NodeIndex>,
+    pub(crate) by_name: HashMap<NodeName, NodeIndex>,
+    seeds: Vec<SocketAddr>,
+    node_config: NodeConfig,
+    network: NetworkModel,
+    /// Partition group of each node, while a partition is in force.
+    groups: Option<Vec<u32>>,
+    rng: ChaCha8Rng,
+    node_seeds: ChaCha8Rng,
+    checker: InvariantChecker,
+    encode_packets: bool,
+    record_events: bool,
+    events: Vec<TimedEvent>,
+    counters: NetworkCounters,
+    speed: Speed,
+    running: usize,
+    trace: u64,
+    transmit_buf: Vec<Transmit>,
+}
+
+impl fmt::Debug for Simulation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Simulation")
+            .field("seed", &self.seed)
+            .field("now", &self.now)
+            .field("nodes", &self.slots.len())
+            .field("running", &self.running)
+            .field("queued", &self.queue.len())
+            .field("violations", &self.checker.total())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything the simulation keeps about one node index.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    pub(crate) name: NodeName,
+    address: SocketAddr,
+    pub(crate) node: Option<Node>,
+    pub(crate) started: bool,
+    pub(crate) left: bool,
+    pub(crate) generation: Generation,
+    /// Bumped on every start and crash: datagrams from an older incarnation are lost.
+    incarnation: u64,
+    timer_epoch: u64,
+    timer_at: Option<Duration>,
+    stalled_until: Duration,
+    traffic: Traffic,
+}
+
+impl Slot {
+    fn new(name: NodeName, address: SocketAddr) -> Self {
+        Slot {
+            name,
+            address,
+            node: None,
+            started: false,
+            left: false,
+            generation: Generation(1),
+            incarnation: 0,
+            timer_epoch: 0,
+            timer_at: None,
+            stalled_until: Duration::ZERO,
+            traffic: Traffic::default(),
+        }
+    }
+}
+
+/// A scheduled step.
+#[derive(Debug)]
+enum Item {
+    Timer { node: NodeIndex, epoch: u64 },
+    Deliver(Box<InFlight>),
+    Action(Action),
+}
+
+/// A datagram on its way.
+#[derive(Debug)]
+struct InFlight {
+    from: NodeIndex,
+    from_incarnation: u64,
+    to: NodeIndex,
+    max_size: usize,
+    packet: Packet,
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+impl Simulation {
+    /// A builder for a simulation reproducible from `seed`.
+    pub fn builder(seed: u64) -> SimulationBuilder {
+        let node_config = NodeConfig::default();
+        SimulationBuilder {
+            seed,
+            nodes: 16,
+            seeds: 2,
+            start_spread: node_config.gossip_interval,
+            node_config,
+            network: NetworkModel::default(),
+            encode_packets: false,
+            record_events: false,
+            max_recorded_violations: 1000,
+        }
+    }
+
+    // ----- scenario -----
+
+    /// Schedules `action` at virtual time `at` (at the current time if `at` has passed),
+    /// after anything already scheduled for that instant.
+    pub fn at(&mut self, at: Duration, action: Action) {
+        self.queue.push(at.max(self.now), Item::Action(action));
+    }
+
+    /// Schedules a crash of `node` at `at`.
+    pub fn crash(&mut self, at: Duration, node: NodeIndex) {
+        self.at(at, Action::Crash(node));
+    }
+
+    /// Schedules a restart of `node` (new generation) at `at`.
+    pub fn restart(&mut self, at: Duration, node: NodeIndex) {
+        self.at(at, Action::Restart(node));
+    }
+
+    /// Schedules a graceful leave of `node` at `at`.
+    pub fn leave(&mut self, at: Duration, node: NodeIndex) {
+        self.at(at, Action::Leave(node));
+    }
+
+    /// Schedules a stall of `node` from `at` for `duration`.
+    pub fn stall(&mut self, at: Duration, node: NodeIndex, duration: Duration) {
+        self.at(at, Action::Stall { node, duration });
+    }
+
+    /// Schedules a partition into `groups` from `start` until `end`.
+    pub fn partition(&mut self, start: Duration, end: Duration, groups: Vec<Vec<NodeIndex>>) {
+        self.at(start, Action::Partition(groups));
+        self.at(end, Action::Heal);
+    }
+
+    /// Schedules `node` to set `key` to `value` at `at`.
+    pub fn set(&mut self, at: Duration, node: NodeIndex, key: Key, value: impl Into<Bytes>) {
+        let value = value.into();
+        self.at(at, Action::Set { node, key, value });
+    }
+
+    /// Schedules `node` to delete `key` at `at`.
+    pub fn delete(&mut self, at: Duration, node: NodeIndex, key: Key) {
+        self.at(at, Action::Delete { node, key });
+    }
+
+    // ----- running -----
+
+    /// Processes everything scheduled up to `until`, then sets the clock to `until`.
+    pub fn run_until(&mut self, until: Duration) {
+        self.run_until_with(until, &mut |_| {});
+    }
+
+    /// Advances the clock by `duration`.
+    pub fn run_for(&mut self, duration: Duration) {
+        self.run_until(self.now + duration);
+    }
+
+    /// Like [`Simulation::run_until`], handing every event any node emits to `observer`
+    /// (after the invariant checks saw it).
+    pub fn run_until_with(&mut self, until: Duration, observer: &mut dyn FnMut(&TimedEvent)) {
+        let wall = Instant::now();
+        while let Some(at) = self.queue.peek_at() {
+            if at > until {
+                break;
+            }
+            let Some((at, item)) = self.queue.pop() else {
+                break;
+            };
+            self.advance_to(at);
+            self.speed.steps += 1;
+            self.process(item, observer);
+        }
+        self.advance_to(until);
+        self.speed.wall += wall.elapsed();
+    }
+
+    fn advance_to(&mut self, at: Duration) {
+        if at <= self.now {
+            return;
+        }
+        let step = at - self.now;
+        self.speed.simulated += step;
+        self.speed.node_seconds += self.running as f64 * step.as_secs_f64();
+        self.now = at;
+    }
+
+    fn process(&mut self, item: Item, observer: &mut dyn FnMut(&TimedEvent)) {
+        match item {
+            Item::Timer { node, epoch } => {
+                self.mix(1, node);
+                self.fire_timer(node, epoch, observer);
+            }
+            Item::Deliver(flight) => {
+                self.mix(2, flight.to);
+                self.deliver(flight, observer);
+            }
+            Item::Action(action) => {
+                self.mix(3, action.node().unwrap_or(NodeIndex(usize::MAX)));
+                self.apply(action, observer);
+            }
+        }
+    }
+
+    fn fire_timer(&mut self, index: NodeIndex, epoch: u64, observer: &mut dyn FnMut(&TimedEvent)) {
+        let now = self.now;
+        let instant = self.base + now;
+        let Some(slot) = self.slots.get_mut(index.0) else {
+            return;
+        };
+        if slot.timer_epoch != epoch || slot.node.is_none() {
+            return;
+        }
+        if slot.stalled_until > now {
+            let until = slot.stalled_until;
+            slot.timer_at = Some(until);
+            self.counters.postponed += 1;
+            self.queue.push(until, Item::Timer { node: index, epoch });
+            return;
+        }
+        slot.timer_at = None;
+        if let Some(node) = slot.node.as_mut() {
+            node.handle_timeout(instant);
+        }
+        self.after_input(index, true, observer);
+    }
+
+    fn deliver(&mut self, flight: Box<InFlight>, observer: &mut dyn FnMut(&TimedEvent)) {
+        let now = self.now;
+        let sender_alive = self
+            .slots
+            .get(flight.from.0)
+            .is_some_and(|slot| slot.incarnation == flight.from_incarnation && slot.node.is_some());
+        if !sender_alive {
+            self.counters.sender_gone += 1;
+            return;
+        }
+        if self.is_cut(flight.from, flight.to) {
+            self.counters.cut += 1;
+            return;
+        }
+        let Some(slot) = self.slots.get_mut(flight.to.0) else {
+            self.counters.unknown_address += 1;
+            return;
+        };
+        if slot.node.is_none() {
+            self.counters.receiver_down += 1;
+            return;
+        }
+        if slot.stalled_until > now {
+            let until = slot.stalled_until;
+            self.counters.postponed += 1;
+            self.queue.push(until, Item::Deliver(flight));
+            return;
+        }
+        let InFlight {
+            from,
+            to,
+            max_size,
+            mut packet,
+            ..
+        } = *flight;
+        let delivery = Delivery { at: now, from, to };
+        if self.network.tamper(&delivery, &mut packet) {
+            self.checker
+                .check_datagram(now, from, packet.encoded_len(), max_size);
+        }
+        let Some(slot) = self.slots.get_mut(to.0) else {
+            return;
+        };
+        let len = packet.encoded_len() as u64;
+        slot.traffic.datagrams_received += 1;
+        slot.traffic.bytes_received += len;
+        self.counters.delivered += 1;
+        if let Some(node) = slot.node.as_mut() {
+            node.handle_packet(from.address(), packet, self.base + now);
+        }
+        self.after_input(to, false, observer);
+    }
+
+    fn apply(&mut self, action: Action, observer: &mut dyn FnMut(&TimedEvent)) {
+        let now = self.now;
+        if let Some(index) = action.node() {
+            let Some(slot) = self.slots.get(index.0) else {
+                self.counters.ignored_actions += 1;
+                return;
+            };
+            if action.waits_for_stall() && slot.stalled_until > now {
+                let until = slot.stalled_until;
+                self.counters.postponed += 1;
+                self.queue.push(until, Item::Action(action));
+                return;
+            }
+        }
+        match action {
+            Action::Start(index) => {
+                if self.slots.get(index.0).is_some_and(|slot| !slot.started) {
+                    self.start(index, observer);
+                } else {
+                    self.counters.ignored_actions += 1;
+                }
+            }
+            Action::Crash(index) => {
+                if !self.stop(index) {
+                    self.counters.ignored_actions += 1;
+                }
+            }
+            Action::Restart(index) | Action::RestartSameGeneration(index) => {
+                let bump = matches!(action, Action::Restart(_));
+                self.stop(index);
+                if let Some(slot) = self.slots.get_mut(index.0)
+                    && bump
+                {
+                    slot.generation = Generation(slot.generation.0.saturating_add(1));
+                }
+                self.start(index, observer);
+            }
+            Action::Leave(index) => {
+                let Some(node) = self.running_node_mut(index) else {
+                    self.counters.ignored_actions += 1;
+                    return;
+                };
+                node.leave();
+                if let Some(slot) = self.slots.get_mut(index.0) {
+                    slot.left = true;
+                }
+                self.after_input(index, false, observer);
+            }
+            Action::Stall { node, duration } => match self.slots.get_mut(node.0) {
+                Some(slot) if slot.node.is_some() => {
+                    slot.stalled_until = slot.stalled_until.max(now + duration);
+                }
+                _ => self.counters.ignored_actions += 1,
+            },
+            Action::Partition(groups) => {
+                let mut of = vec![0u32; self.slots.len()];
+                for (group, members) in groups.iter().enumerate() {
+                    for member in members {
+                        if let Some(slot) = of.get_mut(member.0) {
+                            *slot = u32::try_from(group + 1).unwrap_or(u32::MAX);
+                        }
+                    }
+                }
+                self.groups = Some(of);
+            }
+            Action::Heal => self.groups = None,
+            Action::SetLink(link) => self.network.link = link,
+            Action::Set { node, key, value } => {
+                let result = self
+                    .running_node_mut(node)
+                    .map(|n| n.set(key.clone(), value.clone()));
+                match result {
+                    None => self.counters.ignored_actions += 1,
+                    Some(Err(_)) => self.counters.refused_writes += 1,
+                    Some(Ok(version)) => {
+                        let generation = self.generation(node);
+                        let write = Write {
+                            key,
+                            value: Some(value),
+                        };
+                        self.checker
+                            .record_write(now, node, generation, version, write);
+                        self.after_input(node, false, observer);
+                    }
+                }
+            }
+            Action::Delete { node, key } => {
+                let result = self.running_node_mut(node).map(|n| n.delete(&key));
+                match result {
+                    None => self.counters.ignored_actions += 1,
+                    Some(Err(_)) => self.counters.refused_writes += 1,
+                    Some(Ok(None)) => {}
+                    Some(Ok(Some(version))) => {
+                        let generation = self.generation(node);
+                        let write = Write { key, value: None };
+                        self.checker
+                            .record_write(now, node, generation, version, write);
+                        self.after_input(node, false, observer);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Starts (or restarts) `index` with its slot's current generation.
+    fn start(&mut self, index: NodeIndex, observer: &mut dyn FnMut(&TimedEvent)) {
+        let instant = self.base + self.now;
+        let rng_seed = self.node_seeds.random::<u64>();
+        let Some(slot) = self.slots.get_mut(index.0) else {
+            return;
+        };
+        let identity = NodeId {
+            name: slot.name.clone(),
+            address: slot.address,
+            generation: slot.generation,
+        };
+        let seeds = self.seeds.iter().copied();
+        // The config was validated when the simulation was built.
+        let Ok(node) = Node::new(self.node_config.clone(), identity, seeds, instant, rng_seed)
+        else {
+            self.counters.ignored_actions += 1;
+            return;
+        };
+        slot.node = Some(node);
+        slot.started = true;
+        slot.left = false;
+        slot.incarnation += 1;
+        slot.stalled_until = Duration::ZERO;
+        self.running += 1;
+        self.checker.node_started(index, slot.generation);
+        self.after_input(index, false, observer);
+    }
+
+    /// Drops `index`'s node; returns whether it was running.
+    fn stop(&mut self, index: NodeIndex) -> bool {
+        let Some(slot) = self.slots.get_mut(index.0) else {
+            return false;
+        };
+        if slot.node.take().is_none() {
+            return false;
+        }
+        slot.incarnation += 1;
+        slot.timer_epoch += 1;
+        slot.timer_at = None;
+        slot.stalled_until = Duration::ZERO;
+        self.running -= 1;
+        true
+    }
+
+    /// After any input to `index`: send its datagrams, check and hand out its events,
+    /// re-arm its timer.
+    fn after_input(
+        &mut self,
+        index: NodeIndex,
+        after_timeout: bool,
+        observer: &mut dyn FnMut(&TimedEvent),
+    ) {
+        let now = self.now;
+        let instant = self.base + now;
+        let mut transmits = std::mem::take(&mut self.transmit_buf);
+        let Some(slot) = self.slots.get_mut(index.0) else {
+            return;
+        };
+        let generation = slot.generation;
+        let Some(node) = slot.node.as_mut() else {
+            self.transmit_buf = transmits;
+            return;
+        };
+        while let Some(transmit) = node.poll_transmit() {
+            transmits.push(transmit);
+        }
+        let max_size = node.config().max_packet_size;
+        while let Some(event) = node.poll_event() {
+            let lookup = NodeLookup {
+                by_name: &self.by_name,
+                node,
+                now: instant,
+            };
+            self.checker.observe(now, index, &event, &lookup);
+            self.trace = mix(self.trace, event_tag(&event));
+            let timed = TimedEvent {
+                at: now,
+                node: index,
+                generation,
+                event,
+            };
+            observer(&timed);
+            if self.record_events {
+                self.events.push(timed);
+            }
+        }
+        self.checker.input_done(index);
+        // Re-arm the timer if its deadline moved.
+        let deadline = node.poll_timeout().saturating_duration_since(self.base);
+        let mut at = deadline.max(now);
+        if after_timeout && deadline <= now {
+            self.checker.report(
+                now,
+                ViolationKind::StuckTimer,
+                Some(index),
+                format!("next deadline {deadline:?} is not after now {now:?}"),
+            );
+            at = now + Duration::from_millis(1);
+        }
+        if slot.timer_at != Some(at) {
+            slot.timer_epoch += 1;
+            slot.timer_at = Some(at);
+            let epoch = slot.timer_epoch;
+            self.queue.push(at, Item::Timer { node: index, epoch });
+        }
+        for transmit in transmits.drain(..) {
+            self.send(index, transmit, max_size);
+        }
+        self.transmit_buf = transmits;
+    }
+
+    /// Puts one datagram on the network.
+    fn send(&mut self, from: NodeIndex, transmit: Transmit, max_size: usize) {
+        let now = self.now;
+        let Transmit {
+            destination,
+            mut packet,
+        } = transmit;
+        let len = packet.encoded_len();
+        let Some(slot) = self.slots.get_mut(from.0) else {
+            return;
+        };
+        slot.traffic.datagrams_sent += 1;
+        slot.traffic.bytes_sent += len as u64;
+        slot.traffic.largest_datagram = slot.traffic.largest_datagram.max(len);
+        let from_incarnation = slot.incarnation;
+        self.checker.check_datagram(now, from, len, max_size);
+        if self.encode_packets {
+            match self.round_trip(from, &packet, len) {
+                Some(decoded) => packet = decoded,
+                None => return,
+            }
+        }
+        let Some(&to) = self.by_address.get(&destination) else {
+            self.counters.unknown_address += 1;
+            return;
+        };
+        if self.is_cut(from, to) {
+            self.counters.cut += 1;
+            return;
+        }
+        let link = *self.network.link(from, to);
+        if chance(&mut self.rng, link.loss) {
+            self.counters.lost += 1;
+            return;
+        }
+        if chance(&mut self.rng, link.duplicate) {
+            self.counters.duplicated += 1;
+            let delay = link.latency.sample(&mut self.rng);
+            let copy = InFlight {
+                from,
+                from_incarnation,
+                to,
+                max_size,
+                packet: packet.clone(),
+            };
+            self.queue.push(now + delay, Item::Deliver(Box::new(copy)));
+        }
+        let delay = link.latency.sample(&mut self.rng);
+        let flight = InFlight {
+            from,
+            from_incarnation,
+            to,
+            max_size,
+            packet,
+        };
+        self.queue
+            .push(now + delay, Item::Deliver(Box::new(flight)));
+    }
+
+    /// Encodes and decodes `packet`; `None` (and a violation) if that changes it.
+    fn round_trip(&mut self, from: NodeIndex, packet: &Packet, len: usize) -> Option<Packet> {
+        let bytes = packet.encode();
+        let problem = match Packet::decode(&bytes) {
+            Ok(decoded) if decoded == *packet && bytes.len() == len => return Some(decoded),
+            Ok(_) if bytes.len() != len => {
+                format!("encoded {} bytes, encoded_len() said {len}", bytes.len())
+            }
+            Ok(_) => "decodes to a different packet".to_owned(),
+            Err(error) => format!("does not decode: {error}"),
+        };
+        let description = format!(
+            "{} sent a {:?} that {problem}",
+            from.name(),
+            packet.message.kind()
+        );
+        self.checker.report(
+            self.now,
+            ViolationKind::CodecMismatch,
+            Some(from),
+            description,
+        );
+        None
+    }
+
+    fn is_cut(&self, a: NodeIndex, b: NodeIndex) -> bool {
+        self.groups
+            .as_ref()
+            .is_some_and(|groups| groups.get(a.0) != groups.get(b.0))
+    }
+
+    fn running_node_mut(&mut self, index: NodeIndex) -> Option<&mut Node> {
+        self.slots.get_mut(index.0)?.node.as_mut()
+    }
+
+    fn mix(&mut self, tag: u64, node: NodeIndex) {
+        self.trace = mix(self.trace, self.now.as_nanos() as u64);
+        self.trace = mix(self.trace, tag << 56 ^ node.0 as u64);
+    }
+
+    // ----- queries -----
+
+    /// The seed this run is reproducible from. Put it in every assertion message.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Virtual time since the start.
+    pub fn now(&self) -> Duration {
+        self.now
+    }
+
+    /// The `Instant` nodes were last handed (`base + now`).
+    pub fn instant(&self) -> Instant {
+        self.base + self.now
+    }
+
+    /// Number of node indices (running or not).
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether the simulation has no nodes (never: the builder refuses 0).
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Every node index.
+    pub fn indices(&self) -> impl Iterator<Item = NodeIndex> + use<> {
+        (0..self.slots.len()).map(NodeIndex)
+    }
+
+    /// The node at `index`, if it is running.
+    pub fn node(&self, index: NodeIndex) -> Option<&Node> {
+        self.slots.get(index.0)?.node.as_ref()
+    }
+
+    /// The name of `index`.
+    pub fn name(&self, index: NodeIndex) -> Option<&NodeName> {
+        self.slots.get(index.0).map(|slot| &slot.name)
+    }
+
+    /// The index of the node called `name`.
+    pub fn index_of(&self, name: &str) -> Option<NodeIndex> {
+        self.by_name.get(name).copied()
+    }
+
+    /// Whether `index` is running (it may have left).
+    pub fn is_running(&self, index: NodeIndex) -> bool {
+        self.node(index).is_some()
+    }
+
+    /// Whether `index` was ever started.
+    pub fn was_started(&self, index: NodeIndex) -> bool {
+        self.slots.get(index.0).is_some_and(|slot| slot.started)
+    }
+
+    /// Whether `index`'s current incarnation announced a leave.
+    pub fn has_left(&self, index: NodeIndex) -> bool {
+        self.slots.get(index.0).is_some_and(|slot| slot.left)
+    }
+
+    /// Whether `index` is stalled now.
+    pub fn is_stalled(&self, index: NodeIndex) -> bool {
+        self.slots
+            .get(index.0)
+            .is_some_and(|slot| slot.stalled_until > self.now)
+    }
+
+    /// The current (or, if stopped, last) generation of `index`.
+    pub fn generation(&self, index: NodeIndex) -> Generation {
+        self.slots
+            .get(index.0)
+            .map_or(Generation(0), |slot| slot.generation)
+    }
+
+    /// Running nodes that have not left, in index order.
+    pub fn live_nodes(&self) -> Vec<NodeIndex> {
+        self.indices()
+            .filter(|&i| self.is_running(i) && !self.has_left(i))
+            .collect()
+    }
+
+    /// Number of running nodes.
+    pub fn running(&self) -> usize {
+        self.running
+    }
+
+    /// The settings every node runs with.
+    pub fn node_config(&self) -> &NodeConfig {
+        &self.node_config
+    }
+
+    /// Datagrams `index` sent and received, over all its incarnations.
+    pub fn traffic(&self, index: NodeIndex) -> Traffic {
+        self.slots
+            .get(index.0)
+            .map_or_else(Traffic::default, |slot| slot.traffic)
+    }
+
+    /// Traffic summed over every node.
+    pub fn total_traffic(&self) -> Traffic {
+        let mut total = Traffic::default();
+        for slot in &self.slots {
+            total.add(&slot.traffic);
+        }
+        total
+    }
+
+    /// What the network and scenario did.
+    pub fn counters(&self) -> &NetworkCounters {
+        &self.counters
+    }
+
+    /// How fast the simulation ran so far.
+    pub fn speed(&self) -> Speed {
+        self.speed
+    }
+
+    /// The invariant checker, with the ground truth of every write.
+    pub fn checker(&self) -> &InvariantChecker {
+        &self.checker
+    }
+
+    /// Violations recorded so far.
+    pub fn violations(&self) -> &[Violation] {
+        self.checker.violations()
+    }
+
+    /// `Ok` if no invariant was violated; otherwise the violations and the seed.
+    pub fn check(&self) -> Result<(), CheckFailure> {
+        let total = self.checker.total();
+        if total == 0 {
+            return Ok(());
+        }
+        Err(CheckFailure {
+            seed: self.seed,
+            total,
+            violations: self.checker.violations().to_vec(),
+        })
+    }
+
+    /// The event log (empty unless built with `record_events(true)`).
+    pub fn events(&self) -> &[TimedEvent] {
+        &self.events
+    }
+
+    /// Takes the event log recorded so far.
+    pub fn take_events(&mut self) -> Vec<TimedEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// A hash of every step processed (time, kind, node) and every event's kind: equal
+    /// for equal runs, and a cheap way to compare two runs.
+    pub fn trace_hash(&self) -> u64 {
+        self.trace
+    }
+}
+
+/// Resolves names for the checker, and the generation an observer holds.
+struct NodeLookup<'a> {
+    by_name: &'a HashMap<NodeName, NodeIndex>,
+    node: &'a Node,
+    now: Instant,
+}
+
+impl Lookup for NodeLookup<'_> {
+    fn index_of(&self, name: &NodeName) -> Option<NodeIndex> {
+        self.by_name.get(name).copied()
+    }
+
+    fn generation_held(&self, name: &NodeName) -> Option<Generation> {
+        self.node
+            .members(self.now)
+            .into_iter()
+            .find(|member| member.id.name == *name)
+            .map(|member| member.id.generation)
+    }
+}
+
+fn mix(hash: u64, value: u64) -> u64 {
+    (hash ^ value).wrapping_mul(FNV_PRIME)
+}
+
+fn event_tag(event: &Event) -> u64 {
+    let (kind, len) = match event {
+        Event::PeersDiscovered(peers) => (1, peers.len()),
+        Event::PeersSuspected(peers) => (2, peers.len()),
+        Event::PeersRecovered(peers) => (3, peers.len()),
+        Event::PeersDead(peers) => (4, peers.len()),
+        Event::PeersLeft(peers) => (5, peers.len()),
+        Event::PeerRestarted { generation, .. } => (6, generation.0 as usize),
+        Event::Updates(updates) => (7, updates.len()),
+        Event::Deleted { version, .. } => (8, version.0 as usize),
+    };
+    kind << 56 ^ len as u64
+}
