@@ -9,17 +9,21 @@
 //! The detector is a pure state machine: it never reads a clock, so tests and
 //! simulations can drive it with synthetic `Instant`s and get identical results.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::hash::Hash;
 use std::time::{Duration, Instant};
 
 /// Tuning of the φ-accrual detector.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PhiConfig {
-    /// Number of inter-arrival samples kept per peer (default 100).
+    /// Memory of the inter-arrival statistics, in samples (default 100).
     ///
-    /// Larger windows give a steadier estimate but adapt more slowly when a
-    /// peer's heartbeat rate changes; 0 is treated as 1.
+    /// Until a peer has this many samples, all weigh equally (the exact mean
+    /// and variance); afterwards each new sample weighs 1/`window_size` and
+    /// older ones fade exponentially — a sliding window's behaviour in
+    /// constant memory per peer, which matters when every node tracks
+    /// thousands of peers. Larger gives a steadier estimate that adapts more
+    /// slowly when a peer's rhythm changes; 0 is treated as 1.
     pub window_size: usize,
     /// Floor on the standard deviation of inter-arrival times (default 100 ms).
     ///
@@ -85,7 +89,7 @@ pub trait FailureDetector<P> {
     fn local_pause(&mut self, pause: Duration);
 }
 
-/// φ-accrual detector keeping a sliding window of inter-arrival times per peer.
+/// φ-accrual detector keeping inter-arrival statistics per peer in constant memory.
 #[derive(Debug, Clone)]
 pub struct PhiAccrualDetector<P> {
     config: PhiConfig,
@@ -126,16 +130,16 @@ impl<P: Eq + Hash + Clone> PhiAccrualDetector<P> {
         self.peers.keys()
     }
 
-    fn capacity(&self) -> usize {
-        self.config.window_size.max(1)
+    fn window(&self) -> u32 {
+        u32::try_from(self.config.window_size.max(1)).unwrap_or(u32::MAX)
     }
 }
 
 impl<P: Eq + Hash + Clone> FailureDetector<P> for PhiAccrualDetector<P> {
     fn observe(&mut self, peer: &P, heartbeat: u64, at: Instant) -> bool {
-        let capacity = self.capacity();
+        let window = self.window();
         let Some(state) = self.peers.get_mut(peer) else {
-            let state = PeerState::with_prior(heartbeat, at, &self.config, capacity);
+            let state = PeerState::with_prior(heartbeat, at, &self.config, window);
             self.peers.insert(peer.clone(), state);
             return true;
         };
@@ -147,7 +151,7 @@ impl<P: Eq + Hash + Clone> FailureDetector<P> for PhiAccrualDetector<P> {
         // `local_pause` shift) carries no usable interval; moving
         // `last_arrival` backwards would only inflate φ spuriously.
         if at >= state.last_arrival {
-            state.push(millis(at.duration_since(state.last_arrival)), capacity);
+            state.push(millis(at.duration_since(state.last_arrival)), window);
             state.last_arrival = at;
         }
         true
@@ -158,7 +162,9 @@ impl<P: Eq + Hash + Clone> FailureDetector<P> for PhiAccrualDetector<P> {
         let elapsed = millis(now.saturating_duration_since(state.last_arrival));
         let mean = state.mean_ms + millis(self.config.acceptable_pause);
         let std = state
-            .std_ms
+            .variance_ms2
+            .max(0.0)
+            .sqrt()
             .max(millis(self.config.min_std_deviation))
             .max(MIN_STD_MS);
         Some(phi_of(elapsed, mean, std))
@@ -184,56 +190,43 @@ const MIN_STD_MS: f64 = 1e-3;
 /// and clamping keeps the cubic in `phi_of` far from overflow.
 const MAX_ABS_Y: f64 = 1e5;
 
-/// Per-peer heartbeat history.
+/// Per-peer heartbeat statistics: a constant 48 bytes or so, whatever the window.
 #[derive(Debug, Clone)]
 struct PeerState {
     heartbeat: u64,
     last_arrival: Instant,
-    intervals_ms: VecDeque<f64>,
-    /// Mean and standard deviation are recomputed from the window on every
-    /// arrival rather than kept as running sums: the window is small (≤ a few
-    /// hundred samples) so the cost is negligible, there is no floating-point
-    /// drift or catastrophic cancellation to correct, and `phi` stays O(1).
+    /// Samples folded in (the prior's two included), saturating at the window.
+    samples: u32,
     mean_ms: f64,
-    std_ms: f64,
+    variance_ms2: f64,
 }
 
 impl PeerState {
-    fn with_prior(heartbeat: u64, at: Instant, config: &PhiConfig, capacity: usize) -> Self {
+    fn with_prior(heartbeat: u64, at: Instant, config: &PhiConfig, window: u32) -> Self {
         let estimate = millis(config.first_heartbeat_estimate);
         let sigma = estimate / 4.0;
         let mut state = Self {
             heartbeat,
             last_arrival: at,
-            intervals_ms: VecDeque::with_capacity(capacity.min(1024)),
+            samples: 0,
             mean_ms: 0.0,
-            std_ms: 0.0,
+            variance_ms2: 0.0,
         };
         // Two samples at estimate ± σ give exactly mean = estimate, std = σ.
-        state.push(estimate - sigma, capacity);
-        state.push(estimate + sigma, capacity);
+        state.push(estimate - sigma, window);
+        state.push(estimate + sigma, window);
         state
     }
 
-    fn push(&mut self, interval_ms: f64, capacity: usize) {
-        while self.intervals_ms.len() >= capacity {
-            self.intervals_ms.pop_front();
-        }
-        self.intervals_ms.push_back(interval_ms);
-        self.recompute();
-    }
-
-    fn recompute(&mut self) {
-        let n = self.intervals_ms.len().max(1) as f64;
-        let mean = self.intervals_ms.iter().sum::<f64>() / n;
-        let variance = self
-            .intervals_ms
-            .iter()
-            .map(|x| (x - mean) * (x - mean))
-            .sum::<f64>()
-            / n;
-        self.mean_ms = mean;
-        self.std_ms = variance.max(0.0).sqrt();
+    /// Folds in one interval. With weight 1/n for the n-th sample this is the
+    /// exact running mean and population variance (Welford); once n reaches the
+    /// window the weight stays 1/window, an exponentially weighted average.
+    fn push(&mut self, interval_ms: f64, window: u32) {
+        self.samples = self.samples.saturating_add(1).min(window);
+        let weight = 1.0 / f64::from(self.samples.max(1));
+        let deviation = interval_ms - self.mean_ms;
+        self.mean_ms += weight * deviation;
+        self.variance_ms2 = (1.0 - weight) * (self.variance_ms2 + weight * deviation * deviation);
     }
 }
 
@@ -352,28 +345,46 @@ mod tests {
     #[test]
     fn out_of_order_arrival_counts_but_pushes_no_interval() {
         let (mut d, last) = regular(5);
-        let len = d.peers.get(&1).map(|s| s.intervals_ms.len());
+        let samples = d.peers.get(&1).map(|s| (s.samples, s.mean_ms.to_bits()));
         assert!(d.observe(&1, 10, last - SEC));
-        assert_eq!(d.peers.get(&1).map(|s| s.intervals_ms.len()), len);
+        assert_eq!(
+            d.peers.get(&1).map(|s| (s.samples, s.mean_ms.to_bits())),
+            samples
+        );
         assert_eq!(d.last_arrival(&1), Some(last));
         assert!(!d.observe(&1, 10, last + SEC));
     }
 
     #[test]
-    fn window_never_exceeds_window_size() {
-        for window_size in [0, 1, 2, 5, 100] {
-            let config = PhiConfig {
-                window_size,
-                ..PhiConfig::default()
-            };
-            let mut d = PhiAccrualDetector::new(config);
-            let t0 = Instant::now();
-            for i in 0..300u64 {
-                d.observe(&1u32, i, t0 + SEC * i as u32);
-                let len = d.peers.get(&1).map_or(0, |s| s.intervals_ms.len());
-                assert!(len <= window_size.max(1), "len {len} > {window_size}");
-            }
+    fn statistics_are_exact_until_the_window_fills_then_forget_old_samples() {
+        let config = PhiConfig {
+            window_size: 10,
+            first_heartbeat_estimate: SEC,
+            ..PhiConfig::default()
+        };
+        let mut d = PhiAccrualDetector::new(config);
+        let t0 = Instant::now();
+        // Prior (750, 1250) then intervals of 1000, 2000, 3000 ms.
+        for (heartbeat, at) in [(0u64, 0u64), (1, 1000), (2, 3000), (3, 6000)] {
+            d.observe(&1u32, heartbeat, t0 + ms(at));
         }
+        let samples = [750.0, 1250.0, 1000.0, 2000.0, 3000.0];
+        let mean = samples.iter().sum::<f64>() / 5.0;
+        let variance = samples.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / 5.0;
+        let state = d.peers.get(&1).unwrap();
+        assert!((state.mean_ms - mean).abs() < 1e-9);
+        assert!((state.variance_ms2 - variance).abs() < 1e-6);
+        // Long after the window filled, a new rhythm dominates the old one.
+        for i in 4..200u64 {
+            d.observe(&1u32, i, t0 + ms(6000 + (i - 3) * 100));
+        }
+        let state = d.peers.get(&1).unwrap();
+        assert_eq!(state.samples, 10);
+        assert!(
+            (state.mean_ms - 100.0).abs() < 1.0,
+            "mean {}",
+            state.mean_ms
+        );
     }
 
     #[test]
@@ -394,13 +405,14 @@ mod tests {
         let mut seed: u64 = 0x5eed;
         let mut offsets = vec![0u64];
         let mut at = 0u64;
-        for _ in 0..150 {
+        // Enough samples for the prior to have faded from both detectors.
+        for _ in 0..400 {
             seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223) % (1 << 32);
             at += 600 + (seed >> 16) % 801;
             offsets.push(at);
         }
         let (irregular, last_i) = fed(&offsets);
-        let (regular, last_r) = regular(151);
+        let (regular, last_r) = regular(401);
         let cross_i = crossing(&irregular, last_i, 8.0);
         let cross_r = crossing(&regular, last_r, 8.0);
         println!("phi > 8 after: regular {cross_r:?}, irregular {cross_i:?}");

@@ -24,10 +24,9 @@ pub struct NodeState {
     status: NodeStatus,
     max_version: Version,
     gc_watermark: Version,
-    records: HashMap<Key, Versioned>,
-    /// Index for building deltas: the key holding each current version, so "every record
-    /// above version v in version order" is a range scan.
-    by_version: BTreeMap<Version, Key>,
+    /// Boxed and absent until the first record: most nodes a large cluster knows hold
+    /// few keys, and every node tracks every other, so the empty case must be small.
+    records: Option<Box<Records>>,
 }
 
 impl NodeState {
@@ -39,8 +38,7 @@ impl NodeState {
             status: NodeStatus::Alive,
             max_version: Version(0),
             gc_watermark: Version(0),
-            records: HashMap::new(),
-            by_version: BTreeMap::new(),
+            records: None,
         }
     }
 
@@ -62,15 +60,18 @@ impl NodeState {
     }
     /// A key's current version and value, tombstones included.
     pub fn record(&self, key: &str) -> Option<&Versioned> {
-        self.records.get(key)
+        self.records.as_ref()?.by_key.get(key)
     }
     /// Live (not deleted) keys with their values.
     pub fn live_records(&self) -> impl Iterator<Item = (&Key, &Versioned)> {
-        self.records.iter().filter(|(_, v)| v.value.is_some())
+        self.records
+            .iter()
+            .flat_map(|records| records.by_key.iter())
+            .filter(|(_, v)| v.value.is_some())
     }
     /// Number of live keys.
     pub fn live_key_count(&self) -> usize {
-        self.records.values().filter(|v| v.value.is_some()).count()
+        self.live_records().count()
     }
 
     /// This node's digest entry.
@@ -147,12 +148,14 @@ impl NodeState {
 
     /// Current records with a version above `after`, in version order.
     pub fn records_after(&self, after: Version) -> impl Iterator<Item = Record> + '_ {
+        let records = self.records.as_deref();
         let above = after.0.checked_add(1);
-        above
+        records
+            .zip(above)
             .into_iter()
-            .flat_map(|start| self.by_version.range(Version(start)..))
-            .filter_map(|(version, key)| {
-                self.records.get(key).map(|versioned| Record {
+            .flat_map(|(records, start)| records.by_version.range(Version(start)..))
+            .filter_map(move |(version, key)| {
+                records?.by_key.get(key).map(|versioned| Record {
                     key: key.clone(),
                     version: *version,
                     value: versioned.value.clone(),
@@ -165,16 +168,29 @@ impl NodeState {
         after
             .0
             .checked_add(1)
-            .map_or(0, |start| self.by_version.range(Version(start)..).count())
+            .zip(self.records.as_deref())
+            .map_or(0, |(start, records)| {
+                records.by_version.range(Version(start)..).count()
+            })
     }
 
     fn insert(&mut self, key: Key, versioned: Versioned) {
         let version = versioned.version;
-        if let Some(old) = self.records.insert(key.clone(), versioned) {
-            self.by_version.remove(&old.version);
+        let records = self.records.get_or_insert_with(Box::default);
+        if let Some(old) = records.by_key.insert(key.clone(), versioned) {
+            records.by_version.remove(&old.version);
         }
-        self.by_version.insert(version, key);
+        records.by_version.insert(version, key);
     }
+}
+
+/// A node's current records, indexed by key and by version.
+#[derive(Debug, Clone, Default)]
+struct Records {
+    by_key: HashMap<Key, Versioned>,
+    /// The key holding each current version, so "every record above version v in version
+    /// order" is a range scan when building deltas.
+    by_version: BTreeMap<Version, Key>,
 }
 
 /// Why a delta was refused; nothing changed. Remote peers can trigger both.
