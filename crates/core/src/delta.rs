@@ -10,6 +10,9 @@ use crate::state::ClusterState;
 /// Smallest useful room left for another delta (a header with short names); below it the
 /// builder stops looking.
 const MIN_DELTA_LEN: usize = 24;
+/// Candidates in a row whose delta header no longer fits before the builder gives up:
+/// scanning thousands of candidates for one with a shorter name is not worth the time.
+const MAX_MISFITS: usize = 8;
 
 /// Orders candidates: nodes the peer never saw first (shuffled, so peers joining at once
 /// learn different nodes first), then the most-behind nodes (scuttle depth), then nodes
@@ -35,8 +38,9 @@ pub fn build_deltas(
 ) -> Vec<NodeDelta> {
     let mut remaining = budget.saturating_sub(COUNT_LEN);
     let mut deltas = Vec::new();
+    let mut misfits = 0;
     for candidate in candidates {
-        if remaining < MIN_DELTA_LEN {
+        if remaining < MIN_DELTA_LEN || misfits >= MAX_MISFITS {
             break;
         }
         let Some(node) = state.get(&candidate.name) else {
@@ -52,8 +56,10 @@ pub fn build_deltas(
         };
         let mut used = delta.header_len();
         if used > remaining {
+            misfits += 1;
             continue;
         }
+        misfits = 0;
         for record in node.records_after(candidate.from_version) {
             let len = record.encoded_len();
             if used + len > remaining {

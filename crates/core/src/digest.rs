@@ -73,7 +73,8 @@ pub struct DeltaCandidate {
     pub lag: Lag,
     /// The peer holds every record up to this version.
     pub from_version: Version,
-    /// Number of current records the peer lacks (the scuttle depth).
+    /// Number of current records the peer lacks (the scuttle depth); 0 for
+    /// [`Lag::NeverSeen`], whose order is random.
     pub missing: usize,
 }
 
@@ -183,7 +184,9 @@ fn never_seen(node: &NodeState) -> DeltaCandidate {
         name: node.id().name.clone(),
         lag: Lag::NeverSeen,
         from_version: Version(0),
-        missing: node.records_after_count(Version(0)),
+        // Never-seen nodes are sent in random order, not by depth: counting their records
+        // would cost a scan per node of a large cluster to send the few that fit.
+        missing: 0,
     }
 }
 

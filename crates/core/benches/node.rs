@@ -1,0 +1,238 @@
+//! A whole `Node` handling one full packet, end to end, as the runtime drives it.
+//!
+//! * `node/syn_to_synack/{in_sync,slightly_behind,newcomer}/10k`: a node that knows 10,000
+//!   nodes answering a `Syn` (`handle_packet` + `poll_transmit`): from a peer in sync (no
+//!   answer is due), from a peer slightly behind (1–3 heartbeats on every node, 1–3 versions
+//!   on every fourth), and from a newcomer that knows only itself (the answer is a full
+//!   `SynAck` picked from 10,000 `NeverSeen` candidates).
+//! * `node/datagram_syn_to_synack/…/10k`: the same with the wire included: decode the
+//!   datagram (`handle_datagram`), answer, encode the `SynAck`.
+//! * `node/ack_full/newcomer`: a node that knows only itself taking an `Ack` full of records
+//!   (`handle_packet`, then draining the events it raises: discoveries and updates).
+//! * `node/ack_full/behind/10k`: a node that knows 10,000 nodes taking an `Ack` full of new
+//!   versions and heartbeats of nodes it already knows; every `Ack` carries fresh versions
+//!   (made outside the measurement), so each one really applies.
+//!
+//! Run: `cargo bench -p leviathan-gossip-core --bench node`
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+mod common;
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::time::Instant;
+
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use leviathan_gossip_core::delta::build_deltas;
+use leviathan_gossip_core::digest::{DeltaCandidate, Lag};
+use leviathan_gossip_core::state::ClusterState;
+use leviathan_gossip_core::{Node, NodeConfig};
+use leviathan_gossip_wire::{
+    Ack, Heartbeat, Key, Message, NodeDelta, NodeId, NodeName, Packet, Syn, Version,
+};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// `node-00000` knowing every node of `state` exactly as `state` has it, at `now`, with its
+/// queues drained.
+fn node_knowing(state: &ClusterState, now: Instant) -> Node {
+    let own = common::id(0);
+    let mut node = Node::new(NodeConfig::default(), own.clone(), [], now, common::SEED).unwrap();
+    for record in state[&own.name].records_after(Version(0)) {
+        node.set(record.key, record.value.unwrap()).unwrap();
+    }
+    let deltas = state
+        .values()
+        .filter(|n| n.id().name != own.name)
+        .map(|n| NodeDelta {
+            node: n.id().clone(),
+            heartbeat: n.heartbeat(),
+            status: n.status(),
+            gc_watermark: Version(0),
+            from_version: Version(0),
+            records: n.records_after(Version(0)).collect(),
+        })
+        .collect();
+    // Setup only: a packet far above the datagram limit, handed over decoded.
+    let sender = common::id(1);
+    let introduction = common::packet(&sender, Heartbeat(1), Message::Ack(Ack { deltas }));
+    node.handle_packet(sender.address, introduction, now);
+    while node.poll_event().is_some() {}
+    while node.poll_transmit().is_some() {}
+    assert_eq!(node.members(now).len(), state.len());
+    node
+}
+
+/// Makes `Ack`s from `sender`, each filling a datagram with versions the node lacks: every
+/// node it offers gets three keys rewritten and a heartbeat more, and is sent from the
+/// version the node holds (round-robin over `node-00001`…`node-09999`).
+struct Writer {
+    owner: ClusterState,
+    held: HashMap<NodeName, Version>,
+    next: usize,
+    rng: ChaCha8Rng,
+    sender: NodeId,
+}
+
+impl Writer {
+    fn new(state: &ClusterState, sender: NodeId) -> Self {
+        Writer {
+            held: state
+                .iter()
+                .map(|(name, node)| (name.clone(), node.max_version()))
+                .collect(),
+            owner: state.clone(),
+            next: 0,
+            rng: ChaCha8Rng::seed_from_u64(common::SEED ^ 0xac4),
+            sender,
+        }
+    }
+
+    fn next_ack(&mut self) -> Packet {
+        let heartbeat = Heartbeat(1);
+        let budget = common::body_budget(&common::header(&self.sender, heartbeat));
+        let mut candidates = Vec::new();
+        for k in 0..8 {
+            let name = common::name(1 + (self.next + k) % (common::NODES - 1));
+            let node = self.owner.get_mut(&name).unwrap();
+            for _ in 0..3 {
+                let key = common::KEYS[self.rng.random_range(0..common::KEYS.len())];
+                node.write(Key::new(key).unwrap(), Some(common::value(&mut self.rng)));
+            }
+            node.observe_heartbeat(Heartbeat(node.heartbeat().0 + 1));
+            let held = self.held[&name];
+            candidates.push(DeltaCandidate {
+                name,
+                lag: Lag::Behind,
+                from_version: held,
+                missing: node.records_after_count(held),
+            });
+        }
+        let deltas = build_deltas(&self.owner, &candidates, budget);
+        for delta in &deltas {
+            self.held
+                .insert(delta.node.name.clone(), delta.to_version());
+        }
+        self.next += deltas.len();
+        common::packet(&self.sender, heartbeat, Message::Ack(Ack { deltas }))
+    }
+}
+
+fn node(c: &mut Criterion) {
+    let state = common::cluster(common::NODES);
+    let now = Instant::now();
+    let mut node = node_knowing(&state, now);
+
+    // ----- Syn → SynAck -----
+    let peer = common::id(42);
+    let peer_heartbeat = state[&peer.name].heartbeat();
+    let in_sync = common::full_syn(&state, &peer);
+    let Message::Syn(syn) = &in_sync.message else {
+        unreachable!()
+    };
+    let behind = common::packet(
+        &peer,
+        peer_heartbeat,
+        Message::Syn(Syn {
+            digest: common::behind(&syn.digest),
+        }),
+    );
+    let newcomer = common::newcomer();
+    let first_syn = common::packet(
+        &newcomer,
+        Heartbeat(1),
+        Message::Syn(Syn {
+            digest: common::newcomer_page(&newcomer),
+        }),
+    );
+    let cases = [
+        ("in_sync", &peer, in_sync.clone()),
+        ("slightly_behind", &peer, behind),
+        ("newcomer", &newcomer, first_syn),
+    ];
+    for (name, from, syn) in &cases {
+        node.handle_packet(from.address, syn.clone(), now);
+        let answer = node.poll_transmit();
+        match &answer {
+            Some(transmit) => common::describe(&format!("{name}: answer"), &transmit.packet),
+            None => eprintln!("{name}: no answer due"),
+        }
+        assert_eq!(answer.is_some(), *name != "in_sync");
+        assert!(node.poll_transmit().is_none() && node.poll_event().is_none());
+        c.bench_function(&format!("node/syn_to_synack/{name}/10k"), |b| {
+            b.iter_batched(
+                || syn.clone(),
+                |syn| {
+                    node.handle_packet(from.address, syn, now);
+                    node.poll_transmit()
+                },
+                BatchSize::SmallInput,
+            );
+        });
+        let datagram = syn.encode();
+        c.bench_function(&format!("node/datagram_syn_to_synack/{name}/10k"), |b| {
+            b.iter(|| {
+                node.handle_datagram(from.address, black_box(&datagram), now);
+                node.poll_transmit()
+                    .map(|transmit| transmit.packet.encode())
+            });
+        });
+    }
+
+    // ----- Ack -----
+    let sender = common::id(42);
+    let ack = common::full_ack(&state, &sender);
+    common::describe("ack_full/newcomer", &ack);
+    c.bench_function("node/ack_full/newcomer", |b| {
+        b.iter_batched(
+            || {
+                let node = Node::new(NodeConfig::default(), newcomer.clone(), [], now, 1).unwrap();
+                (node, ack.clone())
+            },
+            |(mut node, ack)| {
+                node.handle_packet(sender.address, ack, now);
+                let mut events = 0usize;
+                while node.poll_event().is_some() {
+                    events += 1;
+                }
+                (node, events)
+            },
+            BatchSize::SmallInput,
+        );
+    });
+
+    let mut writer = Writer::new(&state, common::id(1));
+    let sample = writer.next_ack();
+    common::describe("ack_full/behind", &sample);
+    common::assert_full(&sample);
+    let before = node.stats().records_applied;
+    node.handle_packet(writer.sender.address, sample, now);
+    let events = std::iter::from_fn(|| node.poll_event()).count();
+    let applied = node.stats().records_applied - before;
+    eprintln!("ack_full/behind: {applied} records applied, {events} event batches");
+    assert!(applied > 0);
+    c.bench_function("node/ack_full/behind/10k", |b| {
+        b.iter_batched(
+            || writer.next_ack(),
+            |ack| {
+                node.handle_packet(common::address(1), ack, now);
+                let mut events = 0usize;
+                while node.poll_event().is_some() {
+                    events += 1;
+                }
+                events
+            },
+            BatchSize::SmallInput,
+        );
+    });
+    assert_eq!(node.stats().dropped_gap_deltas, 0);
+}
+
+criterion_group!(benches, node);
+criterion_main!(benches);
