@@ -1,0 +1,290 @@
+//! The command line: subcommands, flags and the environment variables behind them.
+//!
+//! Every agent flag has an environment variable (`LEVIATHAN_GOSSIP_<FLAG>`); a flag wins
+//! over its variable, which wins over the `--config` file. Usage errors exit with code 2.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use leviathan_gossip::Preset;
+
+/// Default address of the admin HTTP API: loopback only, the port after gossip's 7946.
+pub const DEFAULT_ADMIN: &str = "127.0.0.1:7947";
+
+/// Environment variable names, one per agent flag.
+pub mod env {
+    /// `--config`.
+    pub const CONFIG: &str = "LEVIATHAN_GOSSIP_CONFIG";
+    /// `--name`.
+    pub const NAME: &str = "LEVIATHAN_GOSSIP_NAME";
+    /// `--listen`.
+    pub const LISTEN: &str = "LEVIATHAN_GOSSIP_LISTEN";
+    /// `--advertise`.
+    pub const ADVERTISE: &str = "LEVIATHAN_GOSSIP_ADVERTISE";
+    /// `--seed`, comma-separated.
+    pub const SEEDS: &str = "LEVIATHAN_GOSSIP_SEEDS";
+    /// `--cluster-id`.
+    pub const CLUSTER_ID: &str = "LEVIATHAN_GOSSIP_CLUSTER_ID";
+    /// `--admin`, for the agent and for the client subcommands alike.
+    pub const ADMIN: &str = "LEVIATHAN_GOSSIP_ADMIN";
+    /// `--preset`.
+    pub const PRESET: &str = "LEVIATHAN_GOSSIP_PRESET";
+    /// `--gossip-interval`.
+    pub const GOSSIP_INTERVAL: &str = "LEVIATHAN_GOSSIP_GOSSIP_INTERVAL";
+    /// `--heartbeat-interval`.
+    pub const HEARTBEAT_INTERVAL: &str = "LEVIATHAN_GOSSIP_HEARTBEAT_INTERVAL";
+    /// `--health-check-interval`.
+    pub const HEALTH_CHECK_INTERVAL: &str = "LEVIATHAN_GOSSIP_HEALTH_CHECK_INTERVAL";
+    /// `--log-level`.
+    pub const LOG_LEVEL: &str = "LEVIATHAN_GOSSIP_LOG_LEVEL";
+    /// `--log-json`.
+    pub const LOG_JSON: &str = "LEVIATHAN_GOSSIP_LOG_JSON";
+}
+
+/// `leviathan-gossip`: a coordinator-free gossip cluster node, its client and a demo.
+#[derive(Debug, Parser)]
+#[command(
+    name = "leviathan-gossip",
+    version,
+    arg_required_else_help = true,
+    after_help = "New here? `leviathan-gossip demo` starts a 4-node cluster on this machine \
+                  and tells its story in about 15 seconds."
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one gossip node: events as JSON lines on stdout, logs on stderr, an admin HTTP API.
+    Agent(AgentArgs),
+    /// Start a small cluster in this process and show discovery, replication, a crash,
+    /// its suspicion and the restart; exits by itself.
+    Demo(DemoArgs),
+    /// Talk to a running agent's admin API.
+    #[command(flatten)]
+    Client(ClientCommand),
+}
+
+/// Flags of `leviathan-gossip agent`. Unset ones come from the environment, then the
+/// `--config` file, then the preset.
+#[derive(Debug, Clone, Default, Args)]
+pub struct AgentArgs {
+    /// TOML file of settings: the library's `Config` fields, `preset`, `admin` and an
+    /// optional `[agent]` table (`admin`, `preset`, `log_level`, `log_json`).
+    #[arg(long, short = 'c', env = env::CONFIG, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Unique node name [default: the advertised address].
+    #[arg(long, env = env::NAME)]
+    pub name: Option<String>,
+    /// UDP address to gossip on [default: 127.0.0.1:7946].
+    #[arg(long, env = env::LISTEN, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Address peers reach this node at, if not --listen (required with 0.0.0.0).
+    #[arg(long, env = env::ADVERTISE, value_name = "ADDR")]
+    pub advertise: Option<SocketAddr>,
+    /// Seed address to join through (repeatable; comma-separated in the environment).
+    #[arg(long = "seed", env = env::SEEDS, value_delimiter = ',', value_name = "HOST:PORT")]
+    pub seeds: Option<Vec<String>>,
+    /// Cluster identifier; only nodes with the same one talk [default: leviathan].
+    #[arg(long, env = env::CLUSTER_ID, value_name = "ID")]
+    pub cluster_id: Option<String>,
+    /// Address of the admin HTTP API [default: 127.0.0.1:7947].
+    #[arg(long, env = env::ADMIN, value_name = "ADDR")]
+    pub admin: Option<SocketAddr>,
+    /// Timing preset to start from: default (1 s rounds), lan, wan or local [default: default].
+    #[arg(long, env = env::PRESET, value_name = "PRESET")]
+    pub preset: Option<Preset>,
+    /// Period of gossip rounds, e.g. 200ms [default: from the preset].
+    #[arg(long, env = env::GOSSIP_INTERVAL, value_parser = parse_duration, value_name = "DURATION")]
+    pub gossip_interval: Option<Duration>,
+    /// Period of heartbeats, e.g. 500ms [default: from the preset].
+    #[arg(long, env = env::HEARTBEAT_INTERVAL, value_parser = parse_duration, value_name = "DURATION")]
+    pub heartbeat_interval: Option<Duration>,
+    /// Period of failure-detector checks, e.g. 500ms [default: from the preset].
+    #[arg(long, env = env::HEALTH_CHECK_INTERVAL, value_parser = parse_duration, value_name = "DURATION")]
+    pub health_check_interval: Option<Duration>,
+    /// Log filter: a level (error, warn, info, debug, trace) or `tracing` directives
+    /// [default: $RUST_LOG, else info].
+    #[arg(long, env = env::LOG_LEVEL, value_name = "FILTER")]
+    pub log_level: Option<String>,
+    /// Log JSON lines on stderr instead of text.
+    #[arg(long, env = env::LOG_JSON, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub log_json: Option<bool>,
+    /// Check the settings, print the effective ones as TOML and exit (0 if valid, 2 if not).
+    #[arg(long)]
+    pub check: bool,
+}
+
+/// Flags of `leviathan-gossip demo`.
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Number of nodes (2 to 32); nodes 1 and N are the seeds.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(2..=32))]
+    pub nodes: u16,
+    /// Timing preset of the nodes: local (100 ms rounds) or lan (200 ms rounds).
+    #[arg(long, default_value = "local")]
+    pub preset: Preset,
+    /// Pause between the acts of the story, to read it and poke the admin APIs.
+    #[arg(long, default_value = "3s", value_parser = parse_duration, value_name = "DURATION")]
+    pub pause: Duration,
+    /// Longest wait for any one step (convergence, suspicion, recovery) before giving up.
+    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+    pub step_timeout: Duration,
+    /// Keep the cluster running after the story, until Ctrl-C.
+    #[arg(long)]
+    pub forever: bool,
+    /// Log filter for the nodes' logs on stderr.
+    #[arg(long, value_name = "FILTER", default_value = "warn")]
+    pub log_level: String,
+}
+
+/// The client subcommands: each makes one call to an agent's admin API.
+#[derive(Debug, Clone, Subcommand)]
+pub enum ClientCommand {
+    /// List the members the agent knows: name, address, generation, state, φ, heartbeat.
+    Members(ClientArgs),
+    /// List every key the agent knows, of every node (or of --node).
+    Kv {
+        /// Connection and output.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Only this node's keys.
+        #[arg(long)]
+        node: Option<String>,
+    },
+    /// Print NODE's value of KEY as the agent knows it (exit 1 if absent).
+    Get {
+        /// Connection and output.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// The key's owner.
+        node: String,
+        /// The key.
+        key: String,
+    },
+    /// Set one of the agent's own keys; VALUE omitted reads it from stdin (binary is fine).
+    Set {
+        /// Connection and output.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// The key.
+        key: String,
+        /// The value (UTF-8 text); omit to read bytes from stdin.
+        value: Option<String>,
+    },
+    /// Delete one of the agent's own keys (exit 1 if it was not set).
+    Del {
+        /// Connection and output.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// The key.
+        key: String,
+    },
+    /// Print the agent's events as they happen, until it stops or Ctrl-C.
+    Watch(ClientArgs),
+    /// Make the agent announce a graceful leave and exit.
+    Leave(ClientArgs),
+}
+
+/// Flags every client subcommand takes.
+#[derive(Debug, Clone, Args)]
+pub struct ClientArgs {
+    /// The agent's admin address (`host:port` or `http://host:port`).
+    #[arg(long, env = env::ADMIN, default_value = DEFAULT_ADMIN, value_name = "ADDR")]
+    pub admin: String,
+    /// Print the API's JSON instead of tables and text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Parses a humantime duration (`100ms`, `1s`, `2m 30s`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|error| format!("{error} (expected e.g. 200ms, 1s)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("leviathan-gossip").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn agent_flags_parse() {
+        let cli = parse(&[
+            "agent",
+            "--name",
+            "n1",
+            "--listen",
+            "127.0.0.1:3000",
+            "--seed",
+            "127.0.0.1:3000",
+            "--seed",
+            "127.0.0.1:3001,127.0.0.1:3002",
+            "--preset",
+            "lan",
+            "--gossip-interval",
+            "250ms",
+            "--log-json",
+        ])
+        .unwrap();
+        let Command::Agent(args) = cli.command else {
+            panic!("not the agent");
+        };
+        assert_eq!(args.name.as_deref(), Some("n1"));
+        assert_eq!(args.seeds.unwrap().len(), 3);
+        assert_eq!(args.preset, Some(Preset::Lan));
+        assert_eq!(args.gossip_interval, Some(Duration::from_millis(250)));
+        assert_eq!(args.log_json, Some(true));
+    }
+
+    #[test]
+    fn bad_flags_are_usage_errors() {
+        for args in [
+            &["agent", "--gossip-interval", "soon"][..],
+            &["agent", "--listen", "nowhere"],
+            &["agent", "--preset", "fast"],
+            &["demo", "--nodes", "1"],
+            &["get", "node1"],
+            &["frobnicate"],
+        ] {
+            let error = parse(args).unwrap_err();
+            assert_eq!(error.exit_code(), 2, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn client_subcommands_parse() {
+        let cli = parse(&["get", "--admin", "127.0.0.1:9000", "--json", "n1", "k1"]).unwrap();
+        let Command::Client(ClientCommand::Get { client, node, key }) = cli.command else {
+            panic!("not get");
+        };
+        assert_eq!(
+            (
+                client.admin.as_str(),
+                client.json,
+                node.as_str(),
+                key.as_str()
+            ),
+            ("127.0.0.1:9000", true, "n1", "k1")
+        );
+        let cli = parse(&["set", "k1"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Client(ClientCommand::Set { value: None, .. })
+        ));
+    }
+}

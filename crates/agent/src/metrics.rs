@@ -1,0 +1,301 @@
+//! `GET /metrics`: the node's [`Stats`](leviathan_gossip::Stats) and membership as Prometheus metrics, read at
+//! scrape time (prometheus-client, OpenMetrics text).
+//!
+//! | metric                                         | type    | labels   |
+//! |------------------------------------------------|---------|----------|
+//! | `leviathan_gossip_up`                          | gauge   |          |
+//! | `leviathan_gossip_generation`                  | gauge   |          |
+//! | `leviathan_gossip_members`                     | gauge   | `state`  |
+//! | `leviathan_gossip_phi`                         | gauge   | `peer`   |
+//! | `leviathan_gossip_keys`                        | gauge   |          |
+//! | `leviathan_gossip_messages_sent_total`         | counter | `kind`   |
+//! | `leviathan_gossip_messages_received_total`     | counter | `kind`   |
+//! | `leviathan_gossip_bytes_sent_total`            | counter | `kind`   |
+//! | `leviathan_gossip_bytes_received_total`        | counter | `kind`   |
+//! | `leviathan_gossip_packets_dropped_total`       | counter | `reason` |
+//! | `leviathan_gossip_ignored_total`               | counter | `reason` |
+//! | `leviathan_gossip_records_applied_total`       | counter |          |
+//! | `leviathan_gossip_local_pauses_total`          | counter |          |
+//! | `leviathan_gossip_gossip_rounds_total`         | counter |          |
+//!
+//! `kind` is `syn`, `synack` or `ack`; `state` is `live`, `suspect`, `dead` or `left` (the
+//! node itself counted); dropped `reason` is `malformed`, `foreign_cluster`, `from_self`,
+//! `gap_delta` or `unordered_delta`; ignored `reason` is `stale_generation` or
+//! `claim_about_self`. Counters restart from zero when the node restarts.
+
+use std::fmt;
+
+use leviathan_gossip::MemberState;
+use leviathan_gossip::core::stats::KindCounters;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
+
+use crate::slot::NodeSlot;
+
+/// The `Content-Type` of [`Metrics::encode`]'s text.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The metrics registry of one admin API.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+}
+
+impl Metrics {
+    /// Metrics of whatever node `slot` holds at each scrape.
+    pub fn new(slot: NodeSlot) -> Self {
+        let mut registry = Registry::with_prefix("leviathan_gossip");
+        registry.register_collector(Box::new(NodeCollector { slot }));
+        Metrics { registry }
+    }
+
+    /// The current values in OpenMetrics text format.
+    pub fn encode(&self) -> Result<String, fmt::Error> {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
+        Ok(text)
+    }
+}
+
+/// Reads the node at scrape time: the core's counters are plain numbers, not metrics.
+#[derive(Debug)]
+struct NodeCollector {
+    slot: NodeSlot,
+}
+
+impl Collector for NodeCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
+        let node = self.slot.current();
+        gauge(
+            &mut encoder,
+            "up",
+            "1 while the node runs, 0 while it is down (a crashed demo node)",
+            i64::from(node.is_some()),
+        )?;
+        let Some(node) = node else {
+            return Ok(());
+        };
+        let members = node.members();
+        let stats = node.stats();
+        let generation = node.identity().generation.0;
+        gauge(
+            &mut encoder,
+            "generation",
+            "This node's generation (incarnation), by default its start time in ms",
+            i64::try_from(generation).unwrap_or(i64::MAX),
+        )?;
+
+        let states = [
+            MemberState::Live,
+            MemberState::Suspect,
+            MemberState::Dead,
+            MemberState::Left,
+        ]
+        .map(|state| {
+            let count = members.iter().filter(|m| m.state == state).count();
+            (state.name(), i64::try_from(count).unwrap_or(i64::MAX))
+        });
+        family(
+            &mut encoder,
+            "members",
+            "Known members by state, this node included",
+            MetricType::Gauge,
+            "state",
+            &states,
+            |value| ConstGauge::new(*value),
+        )?;
+
+        let phis: Vec<(&str, f64)> = members
+            .iter()
+            .filter_map(|m| Some((m.id.name.as_str(), m.phi?)))
+            .collect();
+        family(
+            &mut encoder,
+            "phi",
+            "Current phi (suspicion level) of the failure detector per peer",
+            MetricType::Gauge,
+            "peer",
+            &phis,
+            |value| ConstGauge::new(*value),
+        )?;
+
+        let keys = node.entries(node.identity().name.as_str()).len();
+        gauge(
+            &mut encoder,
+            "keys",
+            "Live keys this node owns",
+            i64::try_from(keys).unwrap_or(i64::MAX),
+        )?;
+
+        let per_kind = [
+            (
+                "messages_sent",
+                "Gossip messages sent",
+                &stats.messages_sent,
+            ),
+            (
+                "messages_received",
+                "Gossip messages received and accepted",
+                &stats.messages_received,
+            ),
+            (
+                "bytes_sent",
+                "Encoded bytes of messages sent",
+                &stats.bytes_sent,
+            ),
+            (
+                "bytes_received",
+                "Encoded bytes of messages received and accepted",
+                &stats.bytes_received,
+            ),
+        ];
+        for (name, help, counters) in per_kind {
+            family(
+                &mut encoder,
+                name,
+                help,
+                MetricType::Counter,
+                "kind",
+                &by_kind(counters),
+                |value| ConstCounter::new(*value),
+            )?;
+        }
+
+        let dropped = [
+            ("malformed", stats.dropped_malformed),
+            ("foreign_cluster", stats.dropped_foreign_cluster),
+            ("from_self", stats.dropped_from_self),
+            ("gap_delta", stats.dropped_gap_deltas),
+            ("unordered_delta", stats.dropped_unordered_deltas),
+        ];
+        family(
+            &mut encoder,
+            "packets_dropped",
+            "Input dropped: undecodable datagrams, other clusters, own name, bad deltas",
+            MetricType::Counter,
+            "reason",
+            &dropped,
+            |value| ConstCounter::new(*value),
+        )?;
+        let ignored = [
+            ("stale_generation", stats.stale_generation),
+            ("claim_about_self", stats.ignored_claims_about_self),
+        ];
+        family(
+            &mut encoder,
+            "ignored",
+            "Remote state ignored: older generations, claims about this node",
+            MetricType::Counter,
+            "reason",
+            &ignored,
+            |value| ConstCounter::new(*value),
+        )?;
+
+        for (name, help, value) in [
+            (
+                "records_applied",
+                "Key-value records applied from peers",
+                stats.records_applied,
+            ),
+            (
+                "local_pauses",
+                "Stalls of this node forgiven to its peers",
+                stats.local_pauses,
+            ),
+            ("gossip_rounds", "Gossip rounds run", stats.gossip_rounds),
+        ] {
+            let counter = ConstCounter::new(value);
+            let metric = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
+            counter.encode(metric)?;
+        }
+        Ok(())
+    }
+}
+
+fn gauge(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    value: i64,
+) -> Result<(), fmt::Error> {
+    let gauge = ConstGauge::new(value);
+    let metric = encoder.encode_descriptor(name, help, None, gauge.metric_type())?;
+    gauge.encode(metric)
+}
+
+/// One metric family with a single label, one sample per `(label value, value)`; the
+/// family is described even without samples (no peers yet has no φ).
+fn family<V, M: EncodeMetric>(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    metric_type: MetricType,
+    label: &str,
+    samples: &[(&str, V)],
+    metric: impl Fn(&V) -> M,
+) -> Result<(), fmt::Error> {
+    let mut family = encoder.encode_descriptor(name, help, None, metric_type)?;
+    for (label_value, value) in samples {
+        let labels = [(label, *label_value)];
+        metric(value).encode(family.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
+fn by_kind(counters: &KindCounters) -> [(&'static str, u64); 3] {
+    [
+        ("syn", counters.syn),
+        ("synack", counters.synack),
+        ("ack", counters.ack),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use leviathan_gossip::{Config, Gossip};
+    use std::sync::Arc;
+
+    #[test]
+    fn a_down_node_reports_only_up() {
+        let text = Metrics::new(NodeSlot::default()).encode().unwrap();
+        assert!(text.contains("leviathan_gossip_up 0\n"), "{text}");
+        assert!(!text.contains("leviathan_gossip_members"), "{text}");
+        assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[tokio::test]
+    async fn a_running_node_reports_every_family() {
+        let gossip = Gossip::start(Config {
+            name: "n1".into(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ..Config::local()
+        })
+        .await
+        .unwrap();
+        gossip.set("k", "v").unwrap();
+        let gossip = Arc::new(gossip);
+        let text = Metrics::new(NodeSlot::new(Arc::clone(&gossip)))
+            .encode()
+            .unwrap();
+        for line in [
+            "leviathan_gossip_up 1",
+            "leviathan_gossip_members{state=\"live\"} 1",
+            "leviathan_gossip_members{state=\"suspect\"} 0",
+            "leviathan_gossip_keys 1",
+            "leviathan_gossip_messages_sent_total{kind=\"syn\"} ",
+            "leviathan_gossip_bytes_received_total{kind=\"ack\"} ",
+            "leviathan_gossip_packets_dropped_total{reason=\"malformed\"} 0",
+            "leviathan_gossip_ignored_total{reason=\"stale_generation\"} 0",
+            "leviathan_gossip_gossip_rounds_total ",
+            "# TYPE leviathan_gossip_phi gauge",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
+        gossip.shutdown().await;
+    }
+}

@@ -1,0 +1,222 @@
+//! Human-readable output: events as sentences, values shortened, aligned tables.
+//!
+//! Works on the JSON shapes ([`leviathan_gossip::json::event`], [`crate::api`]), so the
+//! demo (which holds [`leviathan_gossip::Event`]s) and `watch` (which reads JSON) print
+//! alike.
+
+use serde_json::Value;
+
+use crate::api::{EntryView, MemberView};
+
+/// Longest value shown in full; longer ones are cut with `…`.
+const VALUE_WIDTH: usize = 48;
+
+/// One line per thing an event says, e.g. `discovered node2, node3` or
+/// `update node1/k1 = "v1" (v1)`.
+pub fn event_lines(event: &Value) -> Vec<String> {
+    let field = |name: &str| event.get(name).and_then(Value::as_str).unwrap_or("?");
+    let number = |name: &str| event.get(name).and_then(Value::as_u64).unwrap_or(0);
+    let peers = || {
+        event
+            .get("peers")
+            .and_then(Value::as_array)
+            .map(|peers| {
+                peers
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default()
+    };
+    match field("event") {
+        "peers_discover" => vec![format!("discovered {}", peers())],
+        "peers_suspend" => vec![format!("suspects {}", peers())],
+        "peers_recover" => vec![format!("sees {} recovered", peers())],
+        "peers_dead" => vec![format!("declares {} dead", peers())],
+        "peers_left" => vec![format!("sees {} leave", peers())],
+        "peer_restarted" => vec![format!(
+            "sees {} restarted (generation {})",
+            field("node"),
+            number("generation")
+        )],
+        "updates" => event
+            .get("deltas")
+            .and_then(Value::as_array)
+            .map(|deltas| deltas.iter().map(update_line).collect())
+            .unwrap_or_default(),
+        "delete" => vec![format!(
+            "delete {}/{} (v{})",
+            field("node"),
+            field("key"),
+            number("version")
+        )],
+        "lagged" => vec![format!("missed {} events (too slow)", number("missed"))],
+        other => vec![format!("{other}: {event}")],
+    }
+}
+
+fn update_line(delta: &Value) -> String {
+    let text = |name: &str| delta.get(name).and_then(Value::as_str).unwrap_or("?");
+    let version = delta.get("version").and_then(Value::as_u64).unwrap_or(0);
+    let value = delta.get("value").map_or_else(|| "?".into(), value);
+    format!(
+        "update {}/{} = {value} (v{version})",
+        text("node"),
+        text("key")
+    )
+}
+
+/// A value for people: text quoted and escaped, binary as `base64:…`, both shortened.
+pub fn value(value: &Value) -> String {
+    let shown = match value {
+        Value::String(text) => format!("{text:?}"),
+        Value::Object(object) => match object.get("base64").and_then(Value::as_str) {
+            Some(encoded) => format!("base64:{encoded}"),
+            None => value.to_string(),
+        },
+        other => other.to_string(),
+    };
+    shorten(&shown, VALUE_WIDTH)
+}
+
+fn shorten(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut short: String = text.chars().take(width.saturating_sub(1)).collect();
+    short.push('…');
+    short
+}
+
+/// The members as a table: name, address, generation, state, φ, heartbeat, keys.
+pub fn members_table(members: &[MemberView]) -> String {
+    let rows: Vec<Vec<String>> = members
+        .iter()
+        .map(|m| {
+            let name = if m.local {
+                format!("{} (self)", m.name)
+            } else {
+                m.name.clone()
+            };
+            vec![
+                name,
+                m.address.clone(),
+                m.generation.to_string(),
+                m.state.clone(),
+                m.phi.map_or_else(|| "-".into(), |phi| format!("{phi:.2}")),
+                m.heartbeat.to_string(),
+                m.keys.to_string(),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "NAME",
+            "ADDRESS",
+            "GENERATION",
+            "STATE",
+            "PHI",
+            "HEARTBEAT",
+            "KEYS",
+        ],
+        &rows,
+    )
+}
+
+/// Entries as a table: node, key, version, value.
+pub fn entries_table(entries: &[EntryView]) -> String {
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|e| {
+            vec![
+                e.node.clone(),
+                e.key.clone(),
+                e.version.to_string(),
+                value(&e.value),
+            ]
+        })
+        .collect();
+    table(&["NODE", "KEY", "VERSION", "VALUE"], &rows)
+}
+
+/// Left-aligned columns two spaces apart, a header row first; every line ends in `\n`.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let header: Vec<String> = headers.iter().map(|h| (*h).to_string()).collect();
+    for row in std::iter::once(&header).chain(rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn events_read_as_sentences() {
+        let cases = [
+            (
+                json!({"event":"peers_discover","peers":["node2","node3"]}),
+                "discovered node2, node3",
+            ),
+            (
+                json!({"event":"peers_suspend","peers":["node2"]}),
+                "suspects node2",
+            ),
+            (
+                json!({"event":"peer_restarted","node":"node2","generation":7}),
+                "sees node2 restarted (generation 7)",
+            ),
+            (
+                json!({"event":"delete","node":"node1","key":"k1","version":4}),
+                "delete node1/k1 (v4)",
+            ),
+        ];
+        for (event, line) in cases {
+            assert_eq!(event_lines(&event), [line]);
+        }
+        let updates = json!({"event":"updates","deltas":[
+            {"node":"node1","key":"k1","value":"v1","version":1},
+            {"node":"node1","key":"bin","value":{"base64":"/wA="},"version":2},
+        ]});
+        assert_eq!(
+            event_lines(&updates),
+            [
+                "update node1/k1 = \"v1\" (v1)",
+                "update node1/bin = base64:/wA= (v2)"
+            ]
+        );
+    }
+
+    #[test]
+    fn long_values_are_shortened() {
+        let shown = value(&json!("x".repeat(100)));
+        assert_eq!(shown.chars().count(), VALUE_WIDTH);
+        assert!(shown.ends_with('…'));
+        assert_eq!(value(&json!("a\nb")), "\"a\\nb\"");
+    }
+
+    #[test]
+    fn tables_align() {
+        let text = table(
+            &["A", "BB"],
+            &[vec!["long".into(), "x".into()], vec!["s".into(), "".into()]],
+        );
+        assert_eq!(text, "A     BB\nlong  x\ns\n");
+    }
+}

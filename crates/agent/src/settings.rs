@@ -1,0 +1,571 @@
+//! An agent's settings, layered and validated.
+//!
+//! Layers, lowest first: the preset (`--preset`, else the file's `preset`, else
+//! `default`), the `--config` TOML file, environment variables, flags. Every error names the
+//! field and where its value came from, e.g.
+//! `invalid setting `fanout` (from file agent.toml): must be at least 1`.
+//!
+//! The file holds the library's [`Config`] fields at the top level, plus the agent's own
+//! settings either at the top level (`admin`, `preset`) or in an `[agent]` table (`admin`,
+//! `preset`, `log_level`, `log_json`):
+//!
+//! ```toml
+//! name = "node1"
+//! listen = "127.0.0.1:3000"
+//! seeds = ["127.0.0.1:3000", "127.0.0.1:3003"]
+//! gossip_interval = "200ms"
+//!
+//! [agent]
+//! admin = "127.0.0.1:8000"
+//! preset = "lan"
+//! log_level = "info"
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::ArgMatches;
+use clap::parser::ValueSource;
+use leviathan_gossip::{Config, Preset};
+use serde::Deserialize;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{AgentArgs, DEFAULT_ADMIN, env};
+
+/// Everything an agent runs with, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// The gossip node's settings.
+    pub config: Config,
+    /// The preset the config started from.
+    pub preset: Preset,
+    /// Address of the admin HTTP API.
+    pub admin: SocketAddr,
+    /// Log filter; `None` means `RUST_LOG`, else `info`.
+    pub log_level: Option<String>,
+    /// Log JSON lines instead of text.
+    pub log_json: bool,
+    /// Only check and print the settings (`--check`).
+    pub check: bool,
+    origins: BTreeMap<&'static str, Origin>,
+}
+
+/// Where a setting's value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The built-in default or the preset's value.
+    Preset(&'static str),
+    /// The `--config` file.
+    File(PathBuf),
+    /// An environment variable.
+    Env(&'static str),
+    /// A command-line flag.
+    Flag(&'static str),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Preset(preset) => write!(f, "preset {preset}"),
+            Origin::File(path) => write!(f, "file {}", path.display()),
+            Origin::Env(var) => write!(f, "environment {var}"),
+            Origin::Flag(flag) => write!(f, "flag {flag}"),
+        }
+    }
+}
+
+/// A setting that cannot work. The agent exits with code 2 before starting anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsError {
+    /// The offending field as named in files (`fanout`, `gossip_interval`), or `config` for
+    /// the file itself.
+    pub field: String,
+    /// Where the bad value came from, if known.
+    pub origin: Option<Origin>,
+    /// What is wrong.
+    pub problem: String,
+}
+
+impl fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid setting `{}`", self.field)?;
+        if let Some(origin) = &self.origin {
+            write!(f, " (from {origin})")?;
+        }
+        write!(f, ": {}", self.problem)
+    }
+}
+
+impl std::error::Error for SettingsError {}
+
+impl SettingsError {
+    fn new(field: impl Into<String>, origin: Option<Origin>, problem: impl Into<String>) -> Self {
+        SettingsError {
+            field: field.into(),
+            origin,
+            problem: problem.into(),
+        }
+    }
+}
+
+/// The agent's own settings in a file, top level or `[agent]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AgentTable {
+    admin: Option<SocketAddr>,
+    preset: Option<String>,
+    log_level: Option<String>,
+    log_json: Option<bool>,
+}
+
+/// What a settings file holds, split into the agent's part and the gossip `Config` part.
+#[derive(Debug, Default)]
+struct FileSettings {
+    path: PathBuf,
+    agent: AgentTable,
+    /// The preset named by `preset`, checked.
+    preset: Option<Preset>,
+    /// `Config` fields, each already checked to deserialize on its own.
+    config: toml::Table,
+}
+
+impl Settings {
+    /// Layers preset, file, environment and flags. `matches` (the `agent` subcommand's clap
+    /// matches) tell a flag from an environment variable; without them values in `args` are
+    /// reported as flags.
+    pub fn resolve(
+        args: &AgentArgs,
+        matches: Option<&ArgMatches>,
+    ) -> Result<Settings, SettingsError> {
+        let source = |id: &str, flag: &'static str, var: &'static str| match matches
+            .and_then(|m| m.value_source(id))
+        {
+            Some(ValueSource::EnvVariable) => Origin::Env(var),
+            _ => Origin::Flag(flag),
+        };
+        let file = match &args.config {
+            Some(path) => FileSettings::load(path, source("config", "--config", env::CONFIG))?,
+            None => FileSettings::default(),
+        };
+        let file_origin = || Origin::File(file.path.clone());
+
+        let preset = args.preset.or(file.preset).unwrap_or(Preset::Default);
+        let mut origins = BTreeMap::new();
+
+        let mut table = toml::Table::try_from(Config::preset(preset))
+            .map_err(|e| SettingsError::new("preset", None, e.to_string()))?;
+        for (key, value) in &file.config {
+            table.insert(key.clone(), value.clone());
+            if let Some(field) = CONFIG_FIELDS.iter().find(|field| *field == key) {
+                origins.insert(*field, file_origin());
+            }
+        }
+        let mut config: Config =
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| {
+                    SettingsError::new("config", Some(file_origin()), e.message())
+                })?;
+
+        let mut set = |field: &'static str, origin: Origin| {
+            origins.insert(field, origin);
+        };
+        if let Some(name) = &args.name {
+            config.name.clone_from(name);
+            set("name", source("name", "--name", env::NAME));
+        }
+        if let Some(listen) = args.listen {
+            config.listen = listen;
+            set("listen", source("listen", "--listen", env::LISTEN));
+        }
+        if let Some(advertise) = args.advertise {
+            config.advertise = Some(advertise);
+            set(
+                "advertise",
+                source("advertise", "--advertise", env::ADVERTISE),
+            );
+        }
+        if let Some(seeds) = &args.seeds {
+            config.seeds = seeds
+                .iter()
+                .map(|seed| seed.trim().to_string())
+                .filter(|seed| !seed.is_empty())
+                .collect();
+            set("seeds", source("seeds", "--seed", env::SEEDS));
+        }
+        if let Some(cluster_id) = &args.cluster_id {
+            config.cluster_id.clone_from(cluster_id);
+            set(
+                "cluster_id",
+                source("cluster_id", "--cluster-id", env::CLUSTER_ID),
+            );
+        }
+        let intervals = [
+            (
+                args.gossip_interval,
+                &mut config.gossip_interval,
+                "gossip_interval",
+                "--gossip-interval",
+                env::GOSSIP_INTERVAL,
+            ),
+            (
+                args.heartbeat_interval,
+                &mut config.heartbeat_interval,
+                "heartbeat_interval",
+                "--heartbeat-interval",
+                env::HEARTBEAT_INTERVAL,
+            ),
+            (
+                args.health_check_interval,
+                &mut config.health_check_interval,
+                "health_check_interval",
+                "--health-check-interval",
+                env::HEALTH_CHECK_INTERVAL,
+            ),
+        ];
+        for (value, field, name, flag, var) in intervals {
+            if let Some(value) = value {
+                *field = value;
+                set(name, source(name, flag, var));
+            }
+        }
+
+        // Name the origin only of a value someone set: a preset value that clashes with a
+        // set one (`advertise` with `listen = 0.0.0.0:…`) is explained by the problem text.
+        config.validate().map_err(|e| {
+            SettingsError::new(e.field, origins.get(e.field).cloned(), e.problem.clone())
+        })?;
+
+        let admin = args.admin.or(file.agent.admin);
+        let admin = match admin {
+            Some(admin) => admin,
+            None => DEFAULT_ADMIN
+                .parse()
+                .map_err(|_| SettingsError::new("admin", None, "bad built-in default"))?,
+        };
+        let (log_level, log_level_origin) = match (&args.log_level, &file.agent.log_level) {
+            (Some(level), _) => (
+                Some(level.clone()),
+                Some(source("log_level", "--log-level", env::LOG_LEVEL)),
+            ),
+            (None, Some(level)) => (Some(level.clone()), Some(file_origin())),
+            (None, None) => (None, None),
+        };
+        if let Some(level) = &log_level {
+            EnvFilter::try_new(level)
+                .map_err(|e| SettingsError::new("log_level", log_level_origin, e.to_string()))?;
+        }
+        Ok(Settings {
+            config,
+            preset,
+            admin,
+            log_level,
+            log_json: args.log_json.or(file.agent.log_json).unwrap_or(false),
+            check: args.check,
+            origins,
+        })
+    }
+
+    /// Where `field`'s value came from (the preset when nothing overrode it).
+    pub fn origin(&self, field: &str) -> Origin {
+        self.origins
+            .get(field)
+            .cloned()
+            .unwrap_or(Origin::Preset(preset_name(self.preset)))
+    }
+
+    /// The effective settings as a TOML file that reproduces them (for `--check`).
+    pub fn to_toml(&self) -> Result<String, String> {
+        let mut table = toml::Table::try_from(&self.config).map_err(|e| e.to_string())?;
+        let mut agent = toml::Table::new();
+        agent.insert("admin".into(), self.admin.to_string().into());
+        if let Some(level) = &self.log_level {
+            agent.insert("log_level".into(), level.clone().into());
+        }
+        agent.insert("log_json".into(), self.log_json.into());
+        table.insert("agent".into(), agent.into());
+        toml::to_string(&table).map_err(|e| e.to_string())
+    }
+}
+
+impl FileSettings {
+    fn load(path: &Path, origin: Origin) -> Result<FileSettings, SettingsError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            SettingsError::new(
+                "config",
+                Some(origin.clone()),
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?;
+        Self::parse(path, &text)
+    }
+
+    fn parse(path: &Path, text: &str) -> Result<FileSettings, SettingsError> {
+        let origin = Origin::File(path.to_path_buf());
+        let mut table: toml::Table = toml::from_str(text)
+            .map_err(|e| SettingsError::new("config", Some(origin.clone()), e.to_string()))?;
+        let mut agent = match table.remove("agent") {
+            Some(value) => value.try_into::<AgentTable>().map_err(|e| {
+                SettingsError::new("agent", Some(origin.clone()), e.message().to_string())
+            })?,
+            None => AgentTable::default(),
+        };
+        top_level(&mut agent.admin, "admin", table.remove("admin"), &origin)?;
+        top_level(&mut agent.preset, "preset", table.remove("preset"), &origin)?;
+        let preset = agent
+            .preset
+            .as_deref()
+            .map(str::parse::<Preset>)
+            .transpose()
+            .map_err(|e| SettingsError::new("preset", Some(origin.clone()), e.problem))?;
+        // Check each gossip field alone, so that an error names it.
+        for (key, value) in &table {
+            let single = toml::Table::from_iter([(key.clone(), value.clone())]);
+            toml::Value::Table(single)
+                .try_into::<Config>()
+                .map_err(|e| SettingsError::new(key.clone(), Some(origin.clone()), e.message()))?;
+        }
+        Ok(FileSettings {
+            path: path.to_path_buf(),
+            agent,
+            preset,
+            config: table,
+        })
+    }
+}
+
+/// Takes a top-level shorthand for an `[agent]` setting; giving both is an error.
+fn top_level<T: for<'de> Deserialize<'de>>(
+    slot: &mut Option<T>,
+    field: &'static str,
+    value: Option<toml::Value>,
+    origin: &Origin,
+) -> Result<(), SettingsError> {
+    let Some(value) = value else {
+        return Ok(());
+    };
+    if slot.is_some() {
+        return Err(SettingsError::new(
+            field,
+            Some(origin.clone()),
+            "given both at the top level and in [agent]; keep one",
+        ));
+    }
+    let value = value
+        .try_into::<T>()
+        .map_err(|e| SettingsError::new(field, Some(origin.clone()), e.message()))?;
+    *slot = Some(value);
+    Ok(())
+}
+
+/// The library `Config` fields, as named in files.
+const CONFIG_FIELDS: [&str; 19] = [
+    "name",
+    "cluster_id",
+    "listen",
+    "advertise",
+    "seeds",
+    "gossip_interval",
+    "heartbeat_interval",
+    "health_check_interval",
+    "fanout",
+    "max_packet_size",
+    "phi_threshold",
+    "phi_window_size",
+    "phi_min_std_deviation",
+    "phi_acceptable_pause",
+    "phi_first_heartbeat_estimate",
+    "dead_after",
+    "local_pause_threshold",
+    "generation",
+    "event_buffer",
+];
+
+fn preset_name(preset: Preset) -> &'static str {
+    match preset {
+        Preset::Default => "default",
+        Preset::Lan => "lan",
+        Preset::Wan => "wan",
+        Preset::Local => "local",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn file(text: &str) -> Result<FileSettings, SettingsError> {
+        FileSettings::parse(Path::new("agent.toml"), text)
+    }
+
+    fn resolve_with_file(text: &str, args: AgentArgs) -> Result<Settings, SettingsError> {
+        let dir = std::env::temp_dir().join(format!(
+            "leviathan-gossip-settings-{}-{:x}",
+            std::process::id(),
+            fnv1a(text)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("agent.toml");
+        std::fs::write(&path, text).unwrap();
+        let result = Settings::resolve(
+            &AgentArgs {
+                config: Some(path.clone()),
+                ..args
+            },
+            None,
+        );
+        let _ = std::fs::remove_dir_all(dir);
+        result
+    }
+
+    fn fnv1a(text: &str) -> u64 {
+        text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        })
+    }
+
+    #[test]
+    fn nothing_given_is_the_default_preset() {
+        let settings = Settings::resolve(&AgentArgs::default(), None).unwrap();
+        assert_eq!(settings.config, Config::default());
+        assert_eq!(settings.admin.to_string(), DEFAULT_ADMIN);
+        assert_eq!(settings.origin("fanout"), Origin::Preset("default"));
+        assert!(!settings.log_json);
+    }
+
+    #[test]
+    fn the_file_overrides_the_preset_and_flags_override_the_file() {
+        let text = r#"
+            preset = "local"
+            name = "from-file"
+            fanout = 5
+            gossip_interval = "300ms"
+            [agent]
+            admin = "127.0.0.1:9100"
+            log_json = true
+        "#;
+        let settings = resolve_with_file(
+            text,
+            AgentArgs {
+                name: Some("from-flag".into()),
+                ..AgentArgs::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(settings.preset, Preset::Local);
+        assert_eq!(settings.config.name, "from-flag");
+        assert_eq!(settings.config.fanout, 5);
+        assert_eq!(settings.config.gossip_interval, Duration::from_millis(300));
+        assert_eq!(
+            settings.config.heartbeat_interval,
+            Config::local().heartbeat_interval
+        );
+        assert_eq!(settings.admin.port(), 9100);
+        assert!(settings.log_json);
+        assert_eq!(settings.origin("name"), Origin::Flag("--name"));
+        assert!(matches!(settings.origin("fanout"), Origin::File(_)));
+        assert_eq!(settings.origin("dead_after"), Origin::Preset("local"));
+    }
+
+    #[test]
+    fn a_preset_flag_beats_the_files_preset() {
+        let settings = resolve_with_file(
+            "preset = \"wan\"",
+            AgentArgs {
+                preset: Some(Preset::Lan),
+                ..AgentArgs::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(settings.config, Config::lan());
+    }
+
+    #[test]
+    fn file_errors_name_the_field() {
+        let cases = [
+            ("fanuot = 3", "fanuot"),
+            ("gossip_interval = \"soon\"", "gossip_interval"),
+            ("fanout = \"three\"", "fanout"),
+            ("listen = \"nowhere\"", "listen"),
+            ("preset = \"fast\"", "preset"),
+            ("admin = 7", "admin"),
+            ("[agent]\nadmn = \"127.0.0.1:1\"", "agent"),
+            (
+                "admin = \"127.0.0.1:1\"\n[agent]\nadmin = \"127.0.0.1:2\"",
+                "admin",
+            ),
+            ("name = ", "config"),
+        ];
+        for (text, field) in cases {
+            let Err(error) = file(text) else {
+                panic!("{text:?} was accepted");
+            };
+            assert_eq!(error.field, field, "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn invalid_values_name_the_field_and_its_origin() {
+        let error = resolve_with_file("fanout = 0", AgentArgs::default()).unwrap_err();
+        assert_eq!(error.field, "fanout");
+        assert!(matches!(error.origin, Some(Origin::File(_))));
+        assert!(
+            error
+                .to_string()
+                .starts_with("invalid setting `fanout` (from file ")
+        );
+
+        let error = Settings::resolve(
+            &AgentArgs {
+                gossip_interval: Some(Duration::ZERO),
+                ..AgentArgs::default()
+            },
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(error.field, "gossip_interval");
+        assert_eq!(error.origin, Some(Origin::Flag("--gossip-interval")));
+
+        let error = Settings::resolve(
+            &AgentArgs {
+                log_level: Some("info,[=".into()),
+                ..AgentArgs::default()
+            },
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(error.field, "log_level");
+
+        let error = Settings::resolve(
+            &AgentArgs {
+                config: Some(PathBuf::from("/nonexistent/agent.toml")),
+                ..AgentArgs::default()
+            },
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(error.field, "config");
+    }
+
+    #[test]
+    fn check_output_reads_back_as_the_same_settings() {
+        let settings = Settings::resolve(
+            &AgentArgs {
+                name: Some("n1".into()),
+                seeds: Some(vec!["127.0.0.1:1".into(), " ".into()]),
+                preset: Some(Preset::Local),
+                ..AgentArgs::default()
+            },
+            None,
+        )
+        .unwrap();
+        assert_eq!(settings.config.seeds, ["127.0.0.1:1"]);
+        let text = settings.to_toml().unwrap();
+        let again = resolve_with_file(&text, AgentArgs::default()).unwrap();
+        assert_eq!(again.config, settings.config);
+        assert_eq!(again.admin, settings.admin);
+    }
+}
