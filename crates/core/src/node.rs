@@ -590,14 +590,7 @@ impl Node {
         if delta.status == NodeStatus::Left {
             // An incarnation that already left: say so, or the application, told only
             // of a discovery or restart, would take it for a live member.
-            self.liveness.insert(
-                name.clone(),
-                Liveness {
-                    state: MemberState::Left,
-                    since: now,
-                },
-            );
-            batch.left(name.clone());
+            self.mark_left(&name, now, batch);
         } else {
             self.liveness.insert(
                 name.clone(),
