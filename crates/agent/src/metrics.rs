@@ -17,6 +17,8 @@
 //! | `leviathan_gossip_records_applied_total`       | counter |          |
 //! | `leviathan_gossip_local_pauses_total`          | counter |          |
 //! | `leviathan_gossip_gossip_rounds_total`         | counter |          |
+//! | `leviathan_gossip_round_duration_seconds_total`| counter |          |
+//! | `leviathan_gossip_round_duration_max_seconds`  | gauge   |          |
 //!
 //! `kind` is `syn`, `synack` or `ack`; `state` is `live`, `suspect`, `dead` or `left` (the
 //! node itself counted); dropped `reason` is `malformed`, `foreign_cluster`, `from_self`,
@@ -212,6 +214,25 @@ impl Collector for NodeCollector {
             let metric = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
             counter.encode(metric)?;
         }
+
+        // Mean round time: rate(round_duration_seconds_total) / rate(gossip_rounds_total).
+        let timing = node.round_timing();
+        let total = ConstCounter::new(timing.total.as_secs_f64());
+        let metric = encoder.encode_descriptor(
+            "round_duration_seconds",
+            "Time spent in gossip rounds (building the round's messages and sending them)",
+            None,
+            total.metric_type(),
+        )?;
+        total.encode(metric)?;
+        let max = ConstGauge::new(timing.max.as_secs_f64());
+        let metric = encoder.encode_descriptor(
+            "round_duration_max_seconds",
+            "Longest gossip round so far, in seconds",
+            None,
+            max.metric_type(),
+        )?;
+        max.encode(metric)?;
         Ok(())
     }
 }
@@ -292,6 +313,8 @@ mod tests {
             "leviathan_gossip_packets_dropped_total{reason=\"malformed\"} 0",
             "leviathan_gossip_ignored_total{reason=\"stale_generation\"} 0",
             "leviathan_gossip_gossip_rounds_total ",
+            "leviathan_gossip_round_duration_seconds_total ",
+            "leviathan_gossip_round_duration_max_seconds ",
             "# TYPE leviathan_gossip_phi gauge",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");

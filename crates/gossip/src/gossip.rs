@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use leviathan_gossip_core::{Event, Member, Node, Stats, Transmit};
@@ -36,6 +36,19 @@ struct Shared {
     node: Mutex<Node>,
     socket: UdpSocket,
     events: broadcast::Sender<Event>,
+    rounds: Mutex<RoundTiming>,
+}
+
+/// How long this node's gossip rounds took: building the round's messages in the core
+/// and handing them to the socket, measured by the runtime.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RoundTiming {
+    /// Rounds measured.
+    pub rounds: u64,
+    /// Their total duration.
+    pub total: Duration,
+    /// The longest one.
+    pub max: Duration,
 }
 
 impl Gossip {
@@ -75,6 +88,7 @@ impl Gossip {
             node: Mutex::new(node),
             socket,
             events,
+            rounds: Mutex::new(RoundTiming::default()),
         });
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(drive(Arc::clone(&shared), stopped).instrument(span));
@@ -153,6 +167,15 @@ impl Gossip {
         self.shared.lock().stats().clone()
     }
 
+    /// Durations of the gossip rounds run so far.
+    pub fn round_timing(&self) -> RoundTiming {
+        *self
+            .shared
+            .rounds
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// A new subscription to this node's events, from now on. Each subscriber buffers up
     /// to `event_buffer` events; one that falls further behind is told how many it missed.
     pub fn events(&self) -> Events {
@@ -224,6 +247,13 @@ impl Shared {
         self.node.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn record_round(&self, took: Duration) {
+        let mut timing = self.rounds.lock().unwrap_or_else(PoisonError::into_inner);
+        timing.rounds += 1;
+        timing.total += took;
+        timing.max = timing.max.max(took);
+    }
+
     async fn send_all(&self, transmits: Vec<Transmit>) {
         for transmit in transmits {
             let bytes = transmit.packet.encode();
@@ -257,6 +287,7 @@ fn drain_transmits(node: &mut Node) -> Vec<Transmit> {
 /// The node's task: feeds datagrams and timeouts to the core, sends what it queues.
 async fn drive(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     let mut buffer = vec![0u8; RECEIVE_BUFFER];
+    let mut round_started = None;
     loop {
         let deadline = shared.lock().poll_timeout();
         tokio::select! {
@@ -272,10 +303,19 @@ async fn drive(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
                 Err(error) => trace!(%error, "receive error"),
             },
             () = tokio::time::sleep_until(deadline.into()) => {
-                shared.lock().handle_timeout(Instant::now());
+                let started = Instant::now();
+                let mut node = shared.lock();
+                let rounds_before = node.stats().gossip_rounds;
+                node.handle_timeout(started);
+                if node.stats().gossip_rounds > rounds_before {
+                    round_started = Some(started);
+                }
             }
         }
         shared.flush().await;
+        if let Some(started) = round_started.take() {
+            shared.record_round(started.elapsed());
+        }
     }
     debug!("gossip task stopped");
 }

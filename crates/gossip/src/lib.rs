@@ -55,7 +55,7 @@ pub mod json;
 
 pub use config::{Config, Preset};
 pub use error::{Error, RecvError, StartError};
-pub use gossip::{Events, Gossip};
+pub use gossip::{Events, Gossip, RoundTiming};
 
 pub use leviathan_gossip_core::{
     ConfigError, Event, Member, MemberState, Stats, Update, WriteError,
