@@ -1,13 +1,17 @@
 //! `leviathan-gossip-sim`: runs the simulator's experiments, prints a table per experiment
-//! and writes the full results as JSON.
+//! and writes the full results as JSON (default `target/sim/<experiment>.json`).
 //!
 //! ```text
-//! cargo run --release -p leviathan-gossip-sim -- dissemination --nodes 100,1000 --seed 1
-//! cargo run --release -p leviathan-gossip-sim -- formation --nodes 1000
+//! cargo run --release -p leviathan-gossip-sim -- dissemination --nodes 100,1000 --fanout 1,3 --loss 0,0.1
+//! cargo run --release -p leviathan-gossip-sim -- formation --nodes 100,1000 --loss 0,0.1
 //! cargo run --release -p leviathan-gossip-sim -- detection --nodes 1000 --loss 0,0.1,0.3 --slow-fraction 0,0.05
-//! cargo run --release -p leviathan-gossip-sim -- cost --nodes 100,1000 --writes-per-node-per-sec 0,0.1,1
-//! cargo run --release -p leviathan-gossip-sim -- partition --nodes 1000 --duration 60
+//! cargo run --release -p leviathan-gossip-sim -- cost --nodes 100,1000 --writes-per-node-per-sec 0,0.01,0.1
+//! cargo run --release -p leviathan-gossip-sim -- partition --nodes 100,1000 --duration 60
 //! ```
+//!
+//! Every run prints its seed, the simulator's speed (simulated node-seconds per wall
+//! second), peak memory and any invariant violation. Progress goes to stderr every ~10 s
+//! of wall time.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -62,6 +66,10 @@ enum Experiment {
         /// Crash waves, 40 s apart.
         #[arg(long, default_value_t = 3)]
         waves: usize,
+        /// Seconds of observation after the last wave (false suspicions are counted from
+        /// the end of the warm-up to the end).
+        #[arg(long, default_value_t = 40)]
+        tail: u64,
     },
     /// Bytes and datagrams per node per second, idle and under write loads.
     Cost {
@@ -76,6 +84,9 @@ enum Experiment {
         /// Bytes per written value.
         #[arg(long, default_value_t = 64)]
         value_size: usize,
+        /// Longest wait, in seconds after the last write, for the data to converge.
+        #[arg(long, default_value_t = 300)]
+        cooldown: u64,
     },
     /// Split the cluster in two, heal, time to reconverge.
     Partition {
@@ -215,6 +226,7 @@ fn run(experiment: Experiment) -> Result<()> {
             slow_fraction,
             crash_fraction,
             waves,
+            tail,
         } => {
             let mut runs = Vec::new();
             for spec in common.specs(None, 120) {
@@ -232,6 +244,7 @@ fn run(experiment: Experiment) -> Result<()> {
                     options.slow_fraction = slow;
                     options.crash_fraction = crash_fraction;
                     options.waves = waves;
+                    options.tail = Duration::from_secs(tail);
                     detection::run(&options).map(|o| (o.run.clone(), o))
                 },
             )
@@ -241,6 +254,7 @@ fn run(experiment: Experiment) -> Result<()> {
             writes_per_node_per_sec,
             window,
             value_size,
+            cooldown,
         } => {
             let specs = common.specs(None, 120);
             execute("cost", &common, specs, cost::table, |spec| {
@@ -248,6 +262,7 @@ fn run(experiment: Experiment) -> Result<()> {
                 options.loads = writes_per_node_per_sec.clone();
                 options.window = Duration::from_secs(window);
                 options.value_size = value_size;
+                options.cooldown = Duration::from_secs(cooldown);
                 cost::run(&options).map(|o| (o.run.clone(), o))
             })
         }

@@ -582,7 +582,8 @@ impl Simulation {
             ..
         } = *flight;
         let delivery = Delivery { at: now, from, to };
-        if self.network.tamper(&delivery, &mut packet) {
+        let len_before = packet.encoded_len();
+        if self.network.tamper(&delivery, &mut packet) && packet.encoded_len() != len_before {
             self.checker
                 .check_datagram(now, from, packet.encoded_len(), max_size);
         }

@@ -4,7 +4,8 @@
 //! must converge without ever having broken an invariant.
 //!
 //! `SIM_CHAOS_SEEDS=n` runs n seeds instead of the default 12; `SIM_CHAOS_FIRST=k` starts
-//! at seed k (replay a failure with `SIM_CHAOS_FIRST=<seed> SIM_CHAOS_SEEDS=1`).
+//! at seed k (replay a failure with `SIM_CHAOS_FIRST=<seed> SIM_CHAOS_SEEDS=1`);
+//! `SIM_CHAOS_nodes=n` runs n nodes instead of 10 (above ~80 digests take several pages).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -16,8 +17,6 @@ use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-const NODES: usize = 10;
-
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
@@ -26,7 +25,7 @@ fn env(name: &str, default: u64) -> u64 {
 }
 
 /// Builds the random scenario of `seed`; returns the simulation and when chaos ends.
-fn chaos(seed: u64) -> (Simulation, Duration) {
+fn chaos(seed: u64, nodes: usize) -> (Simulation, Duration) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let link = LinkModel {
         latency: Latency::Uniform {
@@ -37,7 +36,7 @@ fn chaos(seed: u64) -> (Simulation, Duration) {
         duplicate: rng.random_range(0.0..0.1),
     };
     let mut sim = Simulation::builder(seed)
-        .nodes(NODES)
+        .nodes(nodes)
         .network(NetworkModel::new(link))
         .encode_packets(seed % 2 == 0)
         .build()
@@ -49,7 +48,7 @@ fn chaos(seed: u64) -> (Simulation, Duration) {
     let chaos_end = Duration::from_secs(60);
     let mut at = Duration::from_secs(3);
     while at < chaos_end {
-        let node = NodeIndex(rng.random_range(0..NODES));
+        let node = NodeIndex(rng.random_range(0..nodes));
         let action = match rng.random_range(0..100) {
             0..=34 => Action::Set {
                 node,
@@ -68,7 +67,7 @@ fn chaos(seed: u64) -> (Simulation, Duration) {
                 duration: Duration::from_millis(rng.random_range(100..6000)),
             },
             86..=93 => {
-                let side: Vec<NodeIndex> = (0..NODES)
+                let side: Vec<NodeIndex> = (0..nodes)
                     .filter(|_| rng.random_bool(0.5))
                     .map(NodeIndex)
                     .collect();
@@ -88,8 +87,9 @@ fn chaos(seed: u64) -> (Simulation, Duration) {
 fn random_scenarios_keep_the_invariants_and_converge() {
     let first = env("SIM_CHAOS_FIRST", 1000);
     let count = env("SIM_CHAOS_SEEDS", 12);
+    let nodes = env("SIM_CHAOS_NODES", 10) as usize;
     for seed in first..first + count {
-        let (mut sim, chaos_end) = chaos(seed);
+        let (mut sim, chaos_end) = chaos(seed, nodes);
         sim.run_until(chaos_end);
         let after = chaos_end + Duration::from_secs(1);
         for node in sim.indices().collect::<Vec<_>>() {

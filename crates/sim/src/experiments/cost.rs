@@ -3,8 +3,9 @@
 //!
 //! Form the cluster, warm up, then measure one window per load (writes per node per
 //! second, each node cycling through `keys_per_node` keys with `value_size`-byte values),
-//! lightest first. Finally stop writing, let the cluster settle, and check convergence:
-//! a load the protocol cannot carry shows up as a backlog there.
+//! lightest first. Finally stop writing and measure how long the backlog takes to drain
+//! (every sampled node holds every node's latest keys): a load the protocol cannot carry
+//! shows up there.
 
 use std::time::Duration;
 
@@ -14,8 +15,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use super::{ClusterSpec, RunInfo, Table, advance, form};
-use crate::{MembershipView, SimError, Simulation};
+use super::{ClusterSpec, RunInfo, Table, advance, count_kinds, data_differences, form};
+use crate::{DifferenceKind, MembershipView, SimError, Simulation};
 
 /// Settings of one cost run.
 #[derive(Debug, Clone)]
@@ -32,7 +33,7 @@ pub struct Options {
     pub keys_per_node: usize,
     /// Bytes per value.
     pub value_size: usize,
-    /// Quiet time after the last window before the convergence check.
+    /// Longest wait, after the last window, for the data to converge.
     pub cooldown: Duration,
     /// Observers sampled for the convergence check.
     pub sample_observers: usize,
@@ -40,7 +41,7 @@ pub struct Options {
 
 impl Options {
     /// Defaults: 20 s warm-up, 60 s windows, idle and 0.1 writes/node/s, 10 keys of 64 B,
-    /// 60 s cool-down, 50 sampled observers.
+    /// up to 300 s cool-down, 50 sampled observers.
     pub fn new(cluster: ClusterSpec) -> Self {
         Options {
             cluster,
@@ -49,7 +50,7 @@ impl Options {
             loads: vec![0.0, 0.1],
             keys_per_node: 10,
             value_size: 64,
-            cooldown: Duration::from_secs(60),
+            cooldown: Duration::from_secs(300),
             sample_observers: 50,
         }
     }
@@ -85,8 +86,14 @@ pub struct Outcome {
     pub largest_datagram: usize,
     /// Configured limit, bytes.
     pub max_packet_size: usize,
-    /// Differences found by the convergence check after the cool-down.
-    pub differences: usize,
+    /// Writes made in all windows.
+    pub writes: u64,
+    /// Seconds after the last write until no sampled node had stale data (`None`: not
+    /// within the cool-down).
+    pub drained_s: Option<f64>,
+    /// Differences of the last convergence check, by kind (liveness differences are a
+    /// live peer momentarily suspected).
+    pub differences: Vec<(DifferenceKind, usize)>,
     /// The first few, described.
     pub first_differences: Vec<String>,
 }
@@ -173,15 +180,28 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
             records_applied_per_node_per_s: per_node_s(after.applied - before.applied),
         });
     }
-    let until = sim.now() + options.cooldown;
-    advance(&mut sim, until, &label, &mut |_| {});
-    let differences = sim.check_converged_sample(options.sample_observers);
+    let stopped = sim.now();
+    let deadline = stopped + options.cooldown;
+    let (drained, differences) = loop {
+        let differences = sim.check_converged_sample(options.sample_observers);
+        if data_differences(&differences) == 0 {
+            break (Some(sim.now() - stopped), differences);
+        }
+        if sim.now() >= deadline {
+            break (None, differences);
+        }
+        let until = (sim.now() + Duration::from_secs(5)).min(deadline);
+        advance(&mut sim, until, &label, &mut |_| {});
+    };
+    let writes = phases.iter().map(|p| p.writes).sum();
     Ok(Outcome {
         run: RunInfo::of(spec, &sim, formed),
         phases,
         largest_datagram: sim.total_traffic().largest_datagram,
         max_packet_size: spec.node_config.max_packet_size,
-        differences: differences.len(),
+        writes,
+        drained_s: drained.map(|d| d.as_secs_f64()),
+        differences: count_kinds(&differences),
         first_differences: differences
             .iter()
             .take(5)
@@ -202,11 +222,18 @@ pub fn table(outcomes: &[Outcome]) -> Table {
         "mean datagram B",
         "records applied/node/s",
         "max datagram B",
-        "converged after",
+        "data converged s after the last write",
     ]);
     for outcome in outcomes {
-        for phase in &outcome.phases {
+        let last = outcome.phases.len().saturating_sub(1);
+        for (i, phase) in outcome.phases.iter().enumerate() {
             let [syn, synack, ack] = phase.syn_synack_ack_per_node_per_s;
+            // The drain is measured once, after the last (heaviest) window.
+            let drained = match (i == last, outcome.drained_s) {
+                (false, _) => String::new(),
+                (true, Some(s)) => format!("{s:.0}"),
+                (true, None) => format!("not within the cool-down: {:?}", outcome.differences),
+            };
             table.row(vec![
                 outcome.run.nodes.to_string(),
                 format!("{:.0}%", outcome.run.loss * 100.0),
@@ -220,11 +247,7 @@ pub fn table(outcomes: &[Outcome]) -> Table {
                     "{} (limit {})",
                     outcome.largest_datagram, outcome.max_packet_size
                 ),
-                if outcome.differences == 0 {
-                    "yes".to_owned()
-                } else {
-                    format!("no ({} differences)", outcome.differences)
-                },
+                drained,
             ]);
         }
     }

@@ -10,14 +10,14 @@
 
 use std::time::Duration;
 
-use leviathan_gossip_core::Event;
+use leviathan_gossip_core::{Event, MemberState};
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::{ClusterSpec, RunInfo, Table, advance, fmt_opt, form, quantile};
-use crate::{MembershipView, NodeIndex, SimError};
+use crate::{MembershipView, NodeIndex, SimError, TimedEvent};
 
 /// Settings of one detection run.
 #[derive(Debug, Clone)]
@@ -69,13 +69,20 @@ pub struct Outcome {
     pub slow_fraction: f64,
     /// Crashed nodes measured.
     pub crashed: usize,
-    /// Seconds from crash to the first suspicion, per crashed node.
+    /// Seconds from crash until the first survivor held it suspect or dead, per crashed
+    /// node (0 if one already did).
     pub first_s: Vec<f64>,
-    /// Seconds from crash until every surviving node suspected it, per crashed node that
-    /// every surviving node suspected before the end.
+    /// Seconds from crash until every survivor held it suspect or dead for good (since
+    /// its last recovery, if any), per crashed node all survivors hold so at the end.
     pub all_s: Vec<f64>,
-    /// Crashed nodes some survivor never suspected before the end.
+    /// Crashed nodes some survivor did not hold suspect or dead at the end.
     pub not_suspected_by_all: usize,
+    /// (crashed node, observer) pairs already suspect or dead when the node crashed (a
+    /// false suspicion that happened to come true; detection time 0).
+    pub already_suspected: usize,
+    /// Times an observer took a crashed node for live again (a heartbeat from before the
+    /// crash relayed late).
+    pub recoveries: u64,
     /// Median of `first_s`.
     pub first_median_s: Option<f64>,
     /// 99th percentile of `first_s` (nearest rank).
@@ -92,6 +99,9 @@ pub struct Outcome {
     pub node_hours: f64,
     /// `false_suspicions` per node-hour.
     pub false_per_node_hour: f64,
+    /// False suspicions per node-hour in each minute of observation (does the rate fall
+    /// as the detectors learn the heartbeat rhythm?).
+    pub false_per_node_hour_by_minute: Vec<f64>,
     /// Stalls scheduled.
     pub stalls: usize,
 }
@@ -135,97 +145,64 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
     // Crash waves, among the healthy nodes that are not seeds (seeds stay for rejoining).
     let per_wave = ((options.crash_fraction * nodes as f64).round() as usize).max(1);
     let candidates: Vec<NodeIndex> = healthy.iter().copied().filter(|n| n.0 >= 2).collect();
-    let mut crash_at: Vec<Option<Duration>> = vec![None; nodes];
     let victims: Vec<NodeIndex> = candidates
         .choose_multiple(&mut rng, per_wave * options.waves)
         .copied()
         .collect();
+    let wave_time = |wave: usize| first_wave + options.wave_interval * wave as u32;
     for (i, &victim) in victims.iter().enumerate() {
-        let at = first_wave + options.wave_interval * (i / per_wave) as u32;
-        sim.crash(at, victim);
-        if let Some(slot) = crash_at.get_mut(victim.0) {
-            *slot = Some(at);
-        }
+        sim.crash(wave_time(i / per_wave), victim);
     }
 
-    // First suspicion of each victim by each observer.
-    let mut suspected: Vec<Vec<Option<Duration>>> = vec![vec![None; nodes]; victims.len()];
-    let victim_slot: Vec<Option<usize>> = {
-        let mut slots = vec![None; nodes];
-        for (i, victim) in victims.iter().enumerate() {
-            if let Some(slot) = slots.get_mut(victim.0) {
-                *slot = Some(i);
-            }
-        }
-        slots
+    let mut watcher = Watcher {
+        view,
+        watches: Vec::new(),
+        watch_of: vec![None; nodes],
+        stall_windows,
+        observe_from,
+        false_suspicions: 0,
+        false_by_minute: Vec::new(),
+        stalled_suspicions: 0,
     };
-    let mut false_suspicions = 0u64;
-    let mut stalled_suspicions = 0u64;
-    let grace = Duration::from_secs(10);
-    advance(&mut sim, end, &label, &mut |event| {
-        view.observe(event);
-        let Event::PeersSuspected(peers) = &event.event else {
-            return;
-        };
-        for peer in peers {
-            let Some(subject) = view.index_of(peer) else {
-                continue;
-            };
-            let crashed = crash_at
-                .get(subject.0)
-                .copied()
-                .flatten()
-                .is_some_and(|at| at <= event.at);
-            if crashed {
-                let row = victim_slot
-                    .get(subject.0)
-                    .copied()
-                    .flatten()
-                    .and_then(|v| suspected.get_mut(v));
-                if let Some(cell) = row.and_then(|row| row.get_mut(event.node.0))
-                    && cell.is_none()
-                {
-                    *cell = Some(event.at);
-                }
-            } else if event.at >= observe_from {
-                let stalled = stall_windows.get(subject.0).is_some_and(|windows| {
-                    windows
-                        .iter()
-                        .any(|(start, stop)| event.at >= *start && event.at <= *stop + grace)
-                });
-                if stalled {
-                    stalled_suspicions += 1;
-                } else {
-                    false_suspicions += 1;
-                }
-            }
+    for (wave, victims) in victims.chunks(per_wave).enumerate() {
+        let at = wave_time(wave);
+        advance(&mut sim, at, &label, &mut |e| watcher.observe(e));
+        for &victim in victims {
+            watcher.watch(victim, at);
         }
-    });
+    }
+    advance(&mut sim, end, &label, &mut |e| watcher.observe(e));
 
     let survivors: Vec<NodeIndex> = sim.indices().filter(|&i| sim.is_running(i)).collect();
     let mut first_s = Vec::new();
     let mut all_s = Vec::new();
     let mut not_suspected_by_all = 0;
-    for (victim, row) in victims.iter().zip(&suspected) {
-        let Some(crashed) = crash_at.get(victim.0).copied().flatten() else {
-            continue;
-        };
-        let times: Vec<Option<Duration>> = survivors
-            .iter()
-            .map(|s| row.get(s.0).copied().flatten())
-            .collect();
-        if let Some(first) = times.iter().flatten().min() {
-            first_s.push((*first - crashed).as_secs_f64());
+    let mut already_suspected = 0;
+    let mut recoveries = 0;
+    for watch in &watcher.watches {
+        already_suspected += watch.already_suspected;
+        recoveries += watch.recoveries;
+        if let Some(first) = watch.first {
+            first_s.push((first - watch.crash).as_secs_f64());
         }
-        if times.iter().all(Option::is_some) {
-            if let Some(last) = times.iter().flatten().max() {
-                all_s.push((*last - crashed).as_secs_f64());
+        let since: Vec<Option<Duration>> = survivors
+            .iter()
+            .map(|s| watch.since.get(s.0).copied().flatten())
+            .collect();
+        match since.iter().copied().collect::<Option<Vec<Duration>>>() {
+            Some(times) => {
+                let last = times.into_iter().max().unwrap_or(watch.crash);
+                all_s.push((last - watch.crash).as_secs_f64());
             }
-        } else {
-            not_suspected_by_all += 1;
+            None => not_suspected_by_all += 1,
         }
     }
     let node_hours = survivors.len() as f64 * (end - observe_from).as_secs_f64() / 3600.0;
+    let minutes = (end - observe_from).as_secs().div_ceil(60) as usize;
+    let minute_hours = survivors.len() as f64 / 60.0;
+    let false_per_node_hour_by_minute = (0..minutes)
+        .map(|m| watcher.false_by_minute.get(m).copied().unwrap_or(0) as f64 / minute_hours)
+        .collect();
     Ok(Outcome {
         run: RunInfo::of(spec, &sim, formed),
         slow_fraction: options.slow_fraction,
@@ -237,12 +214,121 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
         first_s,
         all_s,
         not_suspected_by_all,
-        false_suspicions,
-        stalled_suspicions,
+        already_suspected,
+        recoveries,
+        false_suspicions: watcher.false_suspicions,
+        stalled_suspicions: watcher.stalled_suspicions,
         node_hours,
-        false_per_node_hour: false_suspicions as f64 / node_hours.max(1e-9),
+        false_per_node_hour: watcher.false_suspicions as f64 / node_hours.max(1e-9),
+        false_per_node_hour_by_minute,
         stalls,
     })
+}
+
+/// Follows every observer's view of the crashed nodes, and counts false suspicions.
+struct Watcher {
+    view: MembershipView,
+    watches: Vec<Watch>,
+    /// Index into `watches` of each crashed node.
+    watch_of: Vec<Option<usize>>,
+    /// Stall windows (start, end) of each node.
+    stall_windows: Vec<Vec<(Duration, Duration)>>,
+    observe_from: Duration,
+    false_suspicions: u64,
+    /// False suspicions per minute since `observe_from`.
+    false_by_minute: Vec<u64>,
+    stalled_suspicions: u64,
+}
+
+/// One crashed node as the survivors see it.
+struct Watch {
+    crash: Duration,
+    /// Earliest time some observer held it suspect or dead after the crash.
+    first: Option<Duration>,
+    /// Per observer: since when it holds the node suspect or dead (`None`: live).
+    since: Vec<Option<Duration>>,
+    /// Observers that already held it suspect or dead when it crashed.
+    already_suspected: usize,
+    /// Times an observer took it for live again after the crash (a relayed heartbeat
+    /// from before the crash arrived late).
+    recoveries: u64,
+}
+
+impl Watcher {
+    /// `victim` crashed at `at`: start from each observer's current view of it.
+    fn watch(&mut self, victim: NodeIndex, at: Duration) {
+        let observers = self.watch_of.len();
+        let since: Vec<Option<Duration>> = (0..observers)
+            .map(|o| {
+                let state = self.view.state(NodeIndex(o), victim);
+                matches!(state, Some(MemberState::Suspect | MemberState::Dead)).then_some(at)
+            })
+            .collect();
+        let already_suspected = since.iter().flatten().count();
+        if let Some(slot) = self.watch_of.get_mut(victim.0) {
+            *slot = Some(self.watches.len());
+        }
+        self.watches.push(Watch {
+            crash: at,
+            first: (already_suspected > 0).then_some(at),
+            since,
+            already_suspected,
+            recoveries: 0,
+        });
+    }
+
+    fn observe(&mut self, event: &TimedEvent) {
+        self.view.observe(event);
+        let (peers, suspects) = match &event.event {
+            Event::PeersSuspected(peers) | Event::PeersDead(peers) => (peers, true),
+            Event::PeersRecovered(peers) | Event::PeersDiscovered(peers) => (peers, false),
+            _ => return,
+        };
+        for peer in peers {
+            let Some(subject) = self.view.index_of(peer) else {
+                continue;
+            };
+            let watched = self.watch_of.get(subject.0).copied().flatten();
+            match watched.and_then(|w| self.watches.get_mut(w)) {
+                Some(watch) => {
+                    let Some(since) = watch.since.get_mut(event.node.0) else {
+                        continue;
+                    };
+                    if suspects && since.is_none() {
+                        *since = Some(event.at);
+                        watch.first = Some(watch.first.map_or(event.at, |f| f.min(event.at)));
+                    } else if !suspects && since.is_some() {
+                        *since = None;
+                        watch.recoveries += 1;
+                    }
+                }
+                None => {
+                    let is_suspicion = matches!(event.event, Event::PeersSuspected(_));
+                    if !is_suspicion || event.at < self.observe_from {
+                        continue;
+                    }
+                    let grace = Duration::from_secs(10);
+                    let stalled = self.stall_windows.get(subject.0).is_some_and(|windows| {
+                        windows
+                            .iter()
+                            .any(|(start, stop)| event.at >= *start && event.at <= *stop + grace)
+                    });
+                    if stalled {
+                        self.stalled_suspicions += 1;
+                    } else {
+                        self.false_suspicions += 1;
+                        let minute = ((event.at - self.observe_from).as_secs() / 60) as usize;
+                        if self.false_by_minute.len() <= minute {
+                            self.false_by_minute.resize(minute + 1, 0);
+                        }
+                        if let Some(count) = self.false_by_minute.get_mut(minute) {
+                            *count += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The table of several runs.
@@ -256,9 +342,12 @@ pub fn table(outcomes: &[Outcome]) -> Table {
         "first p99 s",
         "all median s",
         "all p99 s",
-        "never by all",
+        "not by all",
+        "pre-suspected",
+        "recoveries",
         "false susp.",
         "per node-hour",
+        "last minute",
         "susp. of stalled",
     ]);
     for outcome in outcomes {
@@ -272,8 +361,11 @@ pub fn table(outcomes: &[Outcome]) -> Table {
             fmt_opt(outcome.all_median_s, 2),
             fmt_opt(outcome.all_p99_s, 2),
             outcome.not_suspected_by_all.to_string(),
+            outcome.already_suspected.to_string(),
+            outcome.recoveries.to_string(),
             outcome.false_suspicions.to_string(),
             format!("{:.3}", outcome.false_per_node_hour),
+            fmt_opt(outcome.false_per_node_hour_by_minute.last().copied(), 3),
             outcome.stalled_suspicions.to_string(),
         ]);
     }

@@ -23,8 +23,8 @@ use leviathan_gossip_core::NodeConfig;
 use serde::Serialize;
 
 use crate::{
-    Latency, LinkModel, MembershipView, NetworkModel, SimError, Simulation, Speed, TimedEvent,
-    ViolationKind,
+    Difference, DifferenceKind, Latency, LinkModel, MembershipView, NetworkModel, SimError,
+    Simulation, Speed, TimedEvent, ViolationKind,
 };
 
 /// The cluster an experiment runs on.
@@ -222,10 +222,12 @@ pub fn form(
     loop {
         let live = sim.live_nodes();
         let peers = live.len().saturating_sub(1);
-        if formation.known.is_none() && view.knowing(&live, peers) == live.len() {
+        // Nodes start within the first gossip interval: until then nothing has formed.
+        let all_started = sim.indices().all(|i| sim.was_started(i));
+        if all_started && formation.known.is_none() && view.knowing(&live, peers) == live.len() {
             formation.known = Some(sim.now());
         }
-        if view.complete(&live, peers) == live.len() {
+        if all_started && view.complete(&live, peers) == live.len() {
             formation.live = Some(sim.now());
             return formation;
         }
@@ -235,6 +237,31 @@ pub fn form(
         let next = (sim.now() + step).min(deadline);
         advance(sim, next, label, &mut |event| view.observe(event));
     }
+}
+
+/// Differences counted by kind.
+pub fn count_kinds(differences: &[Difference]) -> Vec<(DifferenceKind, usize)> {
+    let mut counts = std::collections::BTreeMap::new();
+    for difference in differences {
+        *counts.entry(difference.kind).or_insert(0) += 1;
+    }
+    counts.into_iter().collect()
+}
+
+/// Differences about data and incarnations (stale keys, unknown members, old
+/// generations), as opposed to liveness (a live peer momentarily suspected).
+pub fn data_differences(differences: &[Difference]) -> usize {
+    differences
+        .iter()
+        .filter(|d| {
+            matches!(
+                d.kind,
+                DifferenceKind::StaleData
+                    | DifferenceKind::UnknownMember
+                    | DifferenceKind::WrongGeneration
+            )
+        })
+        .count()
 }
 
 /// The `q`-quantile (0..=1) of `values` by the nearest-rank method; `None` if empty.

@@ -11,8 +11,8 @@ use leviathan_gossip_core::Event;
 use leviathan_gossip_wire::{Key, NodeName};
 use serde::Serialize;
 
-use super::{ClusterSpec, RunInfo, Table, advance, fmt_opt, form};
-use crate::{MembershipView, NodeIndex, SimError};
+use super::{ClusterSpec, RunInfo, Table, advance, count_kinds, fmt_opt, form};
+use crate::{DifferenceKind, MembershipView, NodeIndex, SimError};
 
 /// Settings of one partition run.
 #[derive(Debug, Clone)]
@@ -51,12 +51,15 @@ pub struct Outcome {
     pub duration_s: f64,
     /// Writes and deletes made during the split.
     pub writes: usize,
+    /// Peers declared dead during the split (summed over observers): the halves really
+    /// lost each other.
+    pub dead_during_split: u64,
     /// Seconds from heal until every node saw every other live.
     pub membership_s: Option<f64>,
     /// Seconds from heal until every split-time write and delete was reported everywhere.
     pub data_s: Option<f64>,
-    /// Differences found by the convergence check at the end.
-    pub differences: usize,
+    /// Differences found by the convergence check at the end, by kind.
+    pub differences: Vec<(DifferenceKind, usize)>,
     /// The first few, described.
     pub first_differences: Vec<String>,
 }
@@ -137,7 +140,11 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
             }
         }
     };
+    let mut dead_during_split = 0u64;
     advance(&mut sim, heal, &label, &mut |e| {
+        if let Event::PeersDead(peers) = &e.event {
+            dead_during_split += peers.len() as u64;
+        }
         view.observe(e);
         track(e, &mut missing);
     });
@@ -168,9 +175,10 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
         run: RunInfo::of(spec, &sim, formed),
         duration_s: options.duration.as_secs_f64(),
         writes: pending.len(),
+        dead_during_split,
         membership_s: since_heal(membership_at),
         data_s: since_heal(data_at),
-        differences: differences.len(),
+        differences: count_kinds(&differences),
         first_differences: differences
             .iter()
             .take(5)
@@ -186,6 +194,7 @@ pub fn table(outcomes: &[Outcome]) -> Table {
         "loss",
         "split s",
         "writes+deletes",
+        "declared dead while split",
         "membership reconverged s",
         "data reconverged s",
         "differences at end",
@@ -196,9 +205,14 @@ pub fn table(outcomes: &[Outcome]) -> Table {
             format!("{:.0}%", outcome.run.loss * 100.0),
             format!("{:.0}", outcome.duration_s),
             outcome.writes.to_string(),
+            outcome.dead_during_split.to_string(),
             fmt_opt(outcome.membership_s, 2),
             fmt_opt(outcome.data_s, 2),
-            outcome.differences.to_string(),
+            if outcome.differences.is_empty() {
+                "none".to_owned()
+            } else {
+                format!("{:?}", outcome.differences)
+            },
         ]);
     }
     table
