@@ -1,0 +1,592 @@
+//! Behaviour of a data directory across restarts, crashes and damage.
+// Test helpers outside #[test] fns are not covered by clippy.toml's allow-*-in-tests.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::fs;
+use std::path::Path;
+
+use bytes::Bytes;
+use leviathan_gossip_durable::{
+    DataDir, IdentityField, LOCK_FILE, LOG_FILE, MAX_RECORD_LEN, OpenError, Options, Records,
+    SNAPSHOT_FILE, WriteError,
+};
+use leviathan_gossip_wire::{ClusterId, Generation, Key, NodeName, Version};
+use tempfile::TempDir;
+
+fn cluster() -> ClusterId {
+    ClusterId::new("leviathan").unwrap()
+}
+
+fn node() -> NodeName {
+    NodeName::new("node1").unwrap()
+}
+
+fn key(name: &str) -> Key {
+    Key::new(name).unwrap()
+}
+
+fn value(text: &str) -> Option<Bytes> {
+    Some(Bytes::copy_from_slice(text.as_bytes()))
+}
+
+fn open(path: &Path) -> DataDir {
+    DataDir::open(path, &cluster(), &node()).unwrap()
+}
+
+fn no_auto_compaction() -> Options {
+    Options {
+        auto_compact_min_log_bytes: u64::MAX,
+        ..Options::default()
+    }
+}
+
+fn open_manual(path: &Path) -> Result<DataDir, OpenError> {
+    DataDir::open_with(path, &cluster(), &node(), no_auto_compaction())
+}
+
+/// Everything a restart must bring back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Observed {
+    records: Records,
+    max_version: Version,
+    generation: Option<Generation>,
+}
+
+fn observe(dir: &DataDir) -> Observed {
+    Observed {
+        records: dir.records().clone(),
+        max_version: dir.max_version(),
+        generation: dir.generation(),
+    }
+}
+
+/// The data files (not the lock), to compare before and after a refused open.
+fn data_files(path: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<_> = fs::read_dir(path)
+        .unwrap()
+        .map(|entry| entry.unwrap())
+        .filter(|entry| entry.file_name() != LOCK_FILE)
+        .map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            (name, fs::read(entry.path()).unwrap())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn copy_data(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for name in [SNAPSHOT_FILE, LOG_FILE] {
+        fs::copy(from.join(name), to.join(name)).unwrap();
+    }
+}
+
+fn flip_byte(path: &Path, index: usize) {
+    let mut bytes = fs::read(path).unwrap();
+    bytes[index] ^= 0x20;
+    fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn state_round_trips_across_reopen() {
+    let tmp = TempDir::new().unwrap();
+    // Missing parents are created too.
+    let path = tmp.path().join("var/lib/data");
+    let before = {
+        let mut dir = open(&path);
+        assert!(dir.recovery().created);
+        dir.next_generation(1_000).unwrap();
+        dir.record_write(key("a"), Version(1), value("one"))
+            .unwrap();
+        dir.record_write(key("b"), Version(2), value("two"))
+            .unwrap();
+        dir.record_write(key("a"), Version(3), None).unwrap();
+        dir.record_write(key("c"), Version(7), Some(Bytes::new()))
+            .unwrap();
+        observe(&dir)
+    };
+    let dir = open(&path);
+    assert_eq!(observe(&dir), before);
+    assert!(!dir.recovery().created);
+    assert_eq!(dir.recovery().log_records, 5);
+    assert_eq!(dir.recovery().torn_bytes_dropped, 0);
+    assert_eq!(before.records.get("a"), Some(&(Version(3), None)));
+    assert_eq!(before.max_version, Version(7));
+}
+
+#[test]
+fn generation_grows_even_when_the_clock_goes_back() {
+    let tmp = TempDir::new().unwrap();
+    let path = tmp.path();
+    assert_eq!(open(path).generation(), None);
+    assert_eq!(
+        open(path).next_generation(5_000).unwrap(),
+        Generation(5_000)
+    );
+    // The clock went back an hour, then stood still.
+    assert_eq!(
+        open(path).next_generation(1_000).unwrap(),
+        Generation(5_001)
+    );
+    assert_eq!(
+        open(path).next_generation(1_000).unwrap(),
+        Generation(5_002)
+    );
+    // The clock moved on past it.
+    assert_eq!(
+        open(path).next_generation(9_000).unwrap(),
+        Generation(9_000)
+    );
+    let mut dir = open(path);
+    assert_eq!(dir.generation(), Some(Generation(9_000)));
+    // Twice in one run grows too.
+    assert_eq!(dir.next_generation(9_000).unwrap(), Generation(9_001));
+    dir.compact().unwrap();
+    drop(dir);
+    assert_eq!(open(path).next_generation(0).unwrap(), Generation(9_002));
+}
+
+#[test]
+fn a_foreign_cluster_or_node_is_refused_and_left_alone() {
+    let tmp = TempDir::new().unwrap();
+    let path = tmp.path();
+    {
+        let mut dir = open(path);
+        dir.record_write(key("k"), Version(1), value("v")).unwrap();
+    }
+    let files = data_files(path);
+
+    let other_cluster = ClusterId::new("other").unwrap();
+    match DataDir::open(path, &other_cluster, &node()) {
+        Err(OpenError::Foreign {
+            field: IdentityField::ClusterId,
+            expected,
+            found,
+            ..
+        }) => assert_eq!((expected.as_str(), found.as_str()), ("other", "leviathan")),
+        other => panic!("expected a foreign cluster id, got {other:?}"),
+    }
+    let other_node = NodeName::new("node2").unwrap();
+    let error = DataDir::open(path, &cluster(), &other_node).unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            OpenError::Foreign {
+                field: IdentityField::NodeName,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("node name \"node1\""), "{error}");
+
+    assert_eq!(data_files(path), files);
+    assert_eq!(open(path).records().len(), 1);
+}
+
+#[test]
+fn a_flipped_snapshot_byte_is_refused_and_left_alone() {
+    let tmp = TempDir::new().unwrap();
+    let path = tmp.path();
+    {
+        let mut dir = open(path);
+        dir.next_generation(1).unwrap();
+        for version in 1..=5 {
+            dir.record_write(
+                key(&format!("k{version}")),
+                Version(version),
+                value("value"),
+            )
+            .unwrap();
+        }
+        dir.compact().unwrap();
+    }
+    let pristine = fs::read(path.join(SNAPSHOT_FILE)).unwrap();
+    for index in (0..pristine.len()).step_by(7).chain([pristine.len() - 1]) {
+        fs::write(path.join(SNAPSHOT_FILE), &pristine).unwrap();
+        flip_byte(&path.join(SNAPSHOT_FILE), index);
+        let files = data_files(path);
+        match open_manual(path) {
+            Err(OpenError::Corrupt { path: at, .. }) => assert!(at.ends_with(SNAPSHOT_FILE)),
+            other => panic!("flip at {index}: expected Corrupt, got {other:?}"),
+        }
+        assert_eq!(data_files(path), files, "flip at {index} changed the files");
+    }
+    fs::write(path.join(SNAPSHOT_FILE), &pristine).unwrap();
+    assert_eq!(open(path).records().len(), 5);
+}
+
+#[test]
+fn files_that_are_not_ours_are_refused_by_name() {
+    let tmp = TempDir::new().unwrap();
+    let path = tmp.path();
+    drop(open(path));
+    fs::write(path.join(SNAPSHOT_FILE), b"{\"some\": \"json\"}").unwrap();
+    let error = open_manual(path).unwrap_err();
+    assert!(error.to_string().contains("bad magic"), "{error}");
+
+    // A snapshot of a later format version.
+    let tmp = TempDir::new().unwrap();
+    let path = tmp.path();
+    drop(open(path));
+    let mut bytes = fs::read(path.join(SNAPSHOT_FILE)).unwrap();
+    bytes[8] = 9;
+    fs::write(path.join(SNAPSHOT_FILE), &bytes).unwrap();
+    let error = open_manual(path).unwrap_err();
+    assert!(error.to_string().contains("format version 9"), "{error}");
+}
+
+#[test]
+fn missing_or_mismatched_files_are_refused() {
+    let tmp = TempDir::new().unwrap();
+    let path = tmp.path();
+    {
+        let mut dir = open(path);
+        dir.record_write(key("k"), Version(1), value("v")).unwrap();
+    }
+    // Snapshot without its log.
+    let log = fs::read(path.join(LOG_FILE)).unwrap();
+    fs::remove_file(path.join(LOG_FILE)).unwrap();
+    assert!(matches!(open_manual(path), Err(OpenError::Corrupt { .. })));
+    fs::write(path.join(LOG_FILE), &log).unwrap();
+
+    // Log with records but no snapshot: never re-initialized over.
+    let snapshot = fs::read(path.join(SNAPSHOT_FILE)).unwrap();
+    fs::remove_file(path.join(SNAPSHOT_FILE)).unwrap();
+    let error = open_manual(path).unwrap_err();
+    assert!(matches!(error, OpenError::Corrupt { .. }), "{error:?}");
+    assert_eq!(fs::read(path.join(LOG_FILE)).unwrap(), log);
+    fs::write(path.join(SNAPSHOT_FILE), &snapshot).unwrap();
+
+    // A snapshot from before a compaction beside the log written after it.
+    let old = tmp.path().join("old");
+    copy_data(path, &old);
+    open(path).compact().unwrap();
+    fs::copy(old.join(SNAPSHOT_FILE), path.join(SNAPSHOT_FILE)).unwrap();
+    let error = open_manual(path).unwrap_err();
+    assert!(error.to_string().contains("epoch"), "{error}");
+}
+
+#[test]
+fn leftover_temp_files_are_removed() {
+    let tmp = TempDir::new().unwrap();
+    let path = tmp.path();
+    drop(open(path));
+    fs::write(path.join("snapshot.tmp"), b"half a snapshot").unwrap();
+    fs::write(path.join("log.tmp"), b"half a log").unwrap();
+    drop(open(path));
+    let names: Vec<String> = data_files(path).into_iter().map(|(name, _)| name).collect();
+    assert_eq!(names, [LOG_FILE, SNAPSHOT_FILE]);
+}
+
+#[test]
+fn a_second_open_is_refused_while_the_first_lives() {
+    let tmp = TempDir::new().unwrap();
+    let path = tmp.path();
+    let first = open(path);
+    match DataDir::open(path, &cluster(), &node()) {
+        Err(OpenError::Locked { holder, .. }) => assert_eq!(holder, Some(std::process::id())),
+        other => panic!("expected Locked, got {other:?}"),
+    }
+    drop(first);
+    drop(open(path));
+}
+
+#[test]
+fn refused_writes_change_nothing() {
+    let tmp = TempDir::new().unwrap();
+    let path = tmp.path();
+    let mut dir = open(path);
+    dir.record_write(key("k"), Version(5), value("v")).unwrap();
+    let before = observe(&dir);
+    for version in [0, 4, 5] {
+        assert!(matches!(
+            dir.record_write(key("k"), Version(version), value("w")),
+            Err(WriteError::NotIncreasing { .. })
+        ));
+    }
+    let big = Bytes::from(vec![0; MAX_RECORD_LEN]);
+    assert!(matches!(
+        dir.record_write(key("k"), Version(6), Some(big)),
+        Err(WriteError::TooLarge { .. })
+    ));
+    assert_eq!(observe(&dir), before);
+    drop(dir);
+    assert_eq!(observe(&open(path)), before);
+}
+
+#[test]
+fn a_torn_final_record_is_dropped_and_earlier_writes_kept() {
+    let tmp = TempDir::new().unwrap();
+    let path = tmp.path();
+    let (acknowledged, log_len) = {
+        let mut dir = open(path);
+        dir.record_write(key("a"), Version(1), value("one"))
+            .unwrap();
+        dir.record_write(key("b"), Version(2), value("two"))
+            .unwrap();
+        let acknowledged = observe(&dir);
+        let log_len = fs::metadata(path.join(LOG_FILE)).unwrap().len();
+        dir.record_write(key("c"), Version(3), value("three"))
+            .unwrap();
+        (acknowledged, log_len)
+    };
+    // The crash came in the middle of the third append.
+    let log = fs::OpenOptions::new()
+        .write(true)
+        .open(path.join(LOG_FILE))
+        .unwrap();
+    log.set_len(log_len + 11).unwrap();
+    drop(log);
+
+    let mut dir = open(path);
+    assert_eq!(observe(&dir), acknowledged);
+    assert_eq!(dir.recovery().torn_bytes_dropped, 11);
+    assert_eq!(fs::metadata(path.join(LOG_FILE)).unwrap().len(), log_len);
+    // Appends continue after the last whole record.
+    dir.record_write(key("c"), Version(3), value("again"))
+        .unwrap();
+    let expected = observe(&dir);
+    drop(dir);
+    let dir = open(path);
+    assert_eq!(observe(&dir), expected);
+    assert_eq!(dir.recovery().torn_bytes_dropped, 0);
+}
+
+#[test]
+fn damage_before_the_final_record_is_refused() {
+    let tmp = TempDir::new().unwrap();
+    let path = tmp.path();
+    let last_start = {
+        let mut dir = open_manual(path).unwrap();
+        dir.next_generation(42).unwrap();
+        for version in 1..=6 {
+            let value = (version % 3 != 0).then(|| Bytes::from(vec![b'x'; version as usize]));
+            dir.record_write(key(&format!("k{}", version % 4)), Version(version), value)
+                .unwrap();
+        }
+        let last_start = fs::metadata(path.join(LOG_FILE)).unwrap().len() as usize;
+        dir.record_write(key("last"), Version(7), value("final"))
+            .unwrap();
+        last_start
+    };
+    let pristine = fs::read(path.join(LOG_FILE)).unwrap();
+    for index in 0..pristine.len() {
+        fs::write(path.join(LOG_FILE), &pristine).unwrap();
+        flip_byte(&path.join(LOG_FILE), index);
+        let result = open_manual(path);
+        if index < last_start {
+            assert!(
+                matches!(result, Err(OpenError::Corrupt { .. })),
+                "flip at {index}: {result:?}"
+            );
+        } else {
+            // Damage in the final record looks like a torn append: dropped, not refused.
+            let dir = result.unwrap();
+            assert!(!dir.records().contains_key("last"));
+            assert_eq!(dir.max_version(), Version(6));
+        }
+    }
+}
+
+/// One step of the crash simulation's workload.
+#[derive(Debug, Clone)]
+enum Op {
+    Generation(u64),
+    Set(&'static str, Version, &'static str),
+    Del(&'static str, Version),
+}
+
+fn apply(dir: &mut DataDir, op: &Op) {
+    match op {
+        Op::Generation(clock) => {
+            dir.next_generation(*clock).unwrap();
+        }
+        Op::Set(name, version, text) => dir.record_write(key(name), *version, value(text)).unwrap(),
+        Op::Del(name, version) => dir.record_write(key(name), *version, None).unwrap(),
+    }
+}
+
+/// Cuts the log at every byte offset, as a crash in the middle of any append could, and
+/// checks that each reopen recovers exactly the writes acknowledged before the cut:
+/// never fewer, never a mix, never an error. Then does the same with the cut-off part
+/// zero-filled instead, as a file system that extends the size before the data lands can.
+#[test]
+fn a_crash_at_any_byte_recovers_exactly_a_prefix_of_acknowledged_writes() {
+    let ops = [
+        Op::Generation(1_000),
+        Op::Set("alpha", Version(2), "first"),
+        Op::Set("beta", Version(3), ""),
+        Op::Set("alpha", Version(4), "second value, a little longer"),
+        Op::Del("beta", Version(5)),
+        Op::Generation(900),
+        Op::Set("gamma", Version(10), "g"),
+        Op::Del("alpha", Version(11)),
+        Op::Set("beta", Version(12), "back"),
+    ];
+    let tmp = TempDir::new().unwrap();
+    let source = tmp.path().join("source");
+    // A compacted snapshot underneath, so recovery replays onto real state.
+    let mut dir = open_manual(&source).unwrap();
+    dir.record_write(key("base"), Version(1), value("snapshot"))
+        .unwrap();
+    dir.compact().unwrap();
+    let header_len = fs::metadata(source.join(LOG_FILE)).unwrap().len() as usize;
+    // boundaries[i]: log length once i ops are acknowledged; states[i]: the state then.
+    let mut boundaries = vec![header_len];
+    let mut states = vec![observe(&dir)];
+    for op in &ops {
+        apply(&mut dir, op);
+        boundaries.push(fs::metadata(source.join(LOG_FILE)).unwrap().len() as usize);
+        states.push(observe(&dir));
+    }
+    drop(dir);
+    let log = fs::read(source.join(LOG_FILE)).unwrap();
+    assert_eq!(log.len(), *boundaries.last().unwrap());
+
+    for zero_fill in [false, true] {
+        for cut in header_len..=log.len() {
+            let mut bytes = log[..cut].to_vec();
+            if zero_fill && cut < log.len() {
+                let next = boundaries.iter().find(|&&end| end > cut).unwrap();
+                bytes.resize(*next, 0);
+            }
+            // The whole records that survived; zero-filling may happen to restore the
+            // intended bytes of the last one (a generation's high bytes are zeros).
+            let acknowledged = boundaries
+                .iter()
+                .rposition(|&end| end <= bytes.len() && bytes[..end] == log[..end])
+                .unwrap();
+            let target = tmp.path().join(format!("cut-{zero_fill}-{cut}"));
+            copy_data(&source, &target);
+            fs::write(target.join(LOG_FILE), &bytes).unwrap();
+            let dir = open_manual(&target).unwrap_or_else(|error| {
+                panic!("cut at {cut} (zero fill {zero_fill}) refused: {error}")
+            });
+            assert_eq!(
+                observe(&dir),
+                states[acknowledged],
+                "cut at {cut} (zero fill {zero_fill})"
+            );
+            assert_eq!(
+                dir.recovery().torn_bytes_dropped as usize,
+                bytes.len() - boundaries[acknowledged]
+            );
+            drop(dir);
+            fs::remove_dir_all(&target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn compaction_preserves_state_and_drops_forgotten_tombstones() {
+    let tmp = TempDir::new().unwrap();
+    let path = tmp.path();
+    let mut dir = open_manual(path).unwrap();
+    dir.next_generation(77).unwrap();
+    dir.record_write(key("live"), Version(1), value("v"))
+        .unwrap();
+    dir.record_write(key("gone"), Version(2), value("x"))
+        .unwrap();
+    dir.record_write(key("gone"), Version(3), None).unwrap();
+    dir.record_write(key("dead"), Version(4), None).unwrap();
+    assert!(!dir.forget("live"), "a live value is never forgotten");
+    assert!(dir.forget("gone"));
+    assert!(!dir.forget("absent"));
+    let expected = observe(&dir);
+    dir.compact().unwrap();
+    assert_eq!(observe(&dir), expected);
+    let header_only = fs::metadata(path.join(LOG_FILE)).unwrap().len();
+    drop(dir);
+
+    let mut dir = open(path);
+    assert_eq!(observe(&dir), expected);
+    assert_eq!(dir.recovery().log_records, 0);
+    assert!(!dir.records().contains_key("gone"));
+    assert_eq!(
+        dir.max_version(),
+        Version(4),
+        "max version outlives forgotten tombstones"
+    );
+    // And the log starts again from its header.
+    dir.record_write(key("new"), Version(5), value("n"))
+        .unwrap();
+    assert!(fs::metadata(path.join(LOG_FILE)).unwrap().len() > header_only);
+}
+
+#[test]
+fn a_forgotten_tombstone_comes_back_only_until_compaction() {
+    let tmp = TempDir::new().unwrap();
+    let path = tmp.path();
+    {
+        let mut dir = open(path);
+        dir.record_write(key("k"), Version(1), None).unwrap();
+        assert!(dir.forget("k"));
+    }
+    let mut dir = open(path);
+    assert_eq!(dir.records().get("k"), Some(&(Version(1), None)));
+    assert!(dir.forget("k"));
+    dir.compact().unwrap();
+    drop(dir);
+    assert!(open(path).records().is_empty());
+}
+
+#[test]
+fn an_interrupted_compaction_is_finished_on_open() {
+    let tmp = TempDir::new().unwrap();
+    let path = tmp.path().join("data");
+    let before = tmp.path().join("before");
+    let mut dir = open_manual(&path).unwrap();
+    dir.next_generation(10).unwrap();
+    dir.record_write(key("a"), Version(1), value("1")).unwrap();
+    dir.record_write(key("b"), Version(2), None).unwrap();
+    assert!(dir.forget("b"));
+    let expected = observe(&dir);
+    copy_data(&path, &before);
+    dir.compact().unwrap();
+    drop(dir);
+    // The crash came after the new snapshot was installed, before the log was replaced.
+    fs::copy(before.join(LOG_FILE), path.join(LOG_FILE)).unwrap();
+
+    let mut dir = open_manual(&path).unwrap();
+    assert!(dir.recovery().finished_compaction);
+    assert_eq!(
+        observe(&dir),
+        expected,
+        "the forgotten tombstone stays forgotten"
+    );
+    dir.record_write(key("c"), Version(3), value("3")).unwrap();
+    let expected = observe(&dir);
+    drop(dir);
+    let dir = open_manual(&path).unwrap();
+    assert!(!dir.recovery().finished_compaction);
+    assert_eq!(observe(&dir), expected);
+}
+
+#[test]
+fn automatic_compaction_bounds_the_log() {
+    let tmp = TempDir::new().unwrap();
+    let path = tmp.path();
+    let options = Options {
+        auto_compact_min_log_bytes: 512,
+        auto_compact_ratio: 2,
+    };
+    let mut dir = DataDir::open_with(path, &cluster(), &node(), options.clone()).unwrap();
+    for version in 1..=400u64 {
+        let name = format!("k{}", version % 5);
+        dir.record_write(key(&name), Version(version), value(&"v".repeat(20)))
+            .unwrap();
+        let log = fs::metadata(path.join(LOG_FILE)).unwrap().len();
+        let snapshot = fs::metadata(path.join(SNAPSHOT_FILE)).unwrap().len();
+        assert!(
+            log <= (2 * snapshot).max(512) + 64,
+            "log {log} vs snapshot {snapshot}"
+        );
+    }
+    let expected = observe(&dir);
+    drop(dir);
+    let dir = DataDir::open_with(path, &cluster(), &node(), options).unwrap();
+    assert_eq!(observe(&dir), expected);
+    assert!(dir.recovery().log_records < 400);
+}
