@@ -141,6 +141,7 @@ fn node(c: &mut Criterion) {
         peer_heartbeat,
         Message::Syn(Syn {
             digest: common::behind(&syn.digest),
+            news: Vec::new(),
         }),
     );
     let newcomer = common::newcomer();
@@ -149,6 +150,7 @@ fn node(c: &mut Criterion) {
         Heartbeat(1),
         Message::Syn(Syn {
             digest: common::newcomer_page(&newcomer),
+            news: Vec::new(),
         }),
     );
     let cases = [

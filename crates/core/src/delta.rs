@@ -50,7 +50,7 @@ pub fn build_deltas(
             node: node.id().clone(),
             heartbeat: node.heartbeat(),
             status: node.status(),
-            gc_watermark: node.digest_entry().gc_watermark,
+            gc_watermark: node.gc_watermark(),
             from_version: candidate.from_version,
             records: Vec::new(),
         };

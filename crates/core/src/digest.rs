@@ -116,6 +116,30 @@ pub fn reconcile_page(state: &ClusterState, own: &NodeName, digest: &Digest) -> 
     result
 }
 
+/// Compares a Syn's news (entries outside its page) with our state, like page entries but
+/// with no meaning for the nodes they omit. Entries the page covers, and repeated names,
+/// are skipped: a well-formed Syn has neither.
+pub fn reconcile_news(
+    state: &ClusterState,
+    own: &NodeName,
+    page: &Digest,
+    news: &[DigestEntry],
+) -> Reconciliation {
+    let mut result = Reconciliation::default();
+    let mut seen: Vec<&NodeName> = Vec::with_capacity(news.len());
+    for entry in news {
+        if page.covers(&entry.name) || seen.contains(&&entry.name) {
+            continue;
+        }
+        seen.push(&entry.name);
+        match state.get(&entry.name) {
+            Some(node) => compare(&mut result, own, node, entry),
+            None => request_unknown(&mut result, own, entry),
+        }
+    }
+    result
+}
+
 /// Compares the requests of a `SynAck` with our state: which of them can we serve?
 pub fn reconcile_requests(state: &ClusterState, requests: &[DigestEntry]) -> Vec<DeltaCandidate> {
     requests

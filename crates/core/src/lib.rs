@@ -63,6 +63,7 @@ pub mod error;
 pub mod event;
 pub mod failure_detector;
 pub mod membership;
+pub mod news;
 pub mod node;
 pub mod peer_selection;
 pub mod state;

@@ -1,9 +1,10 @@
 //! Who is live: the state of every peer as the failure detector and announcements see it.
 
 use std::fmt;
-use std::time::Instant;
 
 use leviathan_gossip_wire::{Heartbeat, NodeId, Version};
+
+use crate::failure_detector::Arrivals;
 
 /// A peer's state, from this node's point of view.
 ///
@@ -62,10 +63,26 @@ pub struct Member {
     pub is_local: bool,
 }
 
-/// Liveness bookkeeping of one peer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Liveness {
+/// This node's judgement of one peer incarnation's liveness: local, never gossiped. Kept
+/// inside the peer's [`crate::state::NodeState`], so a new incarnation starts afresh; 32
+/// bytes, as every node keeps one per peer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Health {
+    /// Heartbeat arrival statistics.
+    pub(crate) arrivals: Arrivals,
     pub(crate) state: MemberState,
-    /// When the peer entered its current state.
-    pub(crate) since: Instant,
+    /// For a suspect peer, when it was suspected, in ms after its last arrival (which
+    /// cannot change while it is suspect: an arrival makes it live). Saturates at 49 days.
+    pub(crate) suspected_after_ms: u32,
+}
+
+impl Health {
+    /// A peer just heard from, or that just left.
+    pub(crate) fn new(state: MemberState, arrivals: Arrivals) -> Self {
+        Health {
+            arrivals,
+            state,
+            suspected_after_ms: 0,
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! The node state machine: one cluster member, driven by its caller.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -16,11 +16,14 @@ use tracing::{debug, info, trace};
 
 use crate::config::{ConfigError, NodeConfig};
 use crate::delta::{build_deltas, order_candidates, worst_case_record_len};
-use crate::digest::{DigestCursor, reconcile_page, reconcile_requests, requests_len};
+use crate::digest::{
+    DigestCursor, reconcile_news, reconcile_page, reconcile_requests, requests_len,
+};
 use crate::error::WriteError;
 use crate::event::{Event, EventBatch, Update};
 use crate::failure_detector::{FailureDetector, PhiAccrualDetector};
-use crate::membership::{Liveness, Member, MemberState};
+use crate::membership::{Health, Member, MemberState};
+use crate::news::NewsQueue;
 use crate::state::{ClusterState, InvalidDelta, NodeState};
 use crate::stats::Stats;
 
@@ -53,9 +56,9 @@ pub struct Node {
     header: Header,
     seeds: Vec<SocketAddr>,
     state: ClusterState,
-    liveness: BTreeMap<NodeName, Liveness>,
-    detector: PhiAccrualDetector<NodeName>,
+    detector: PhiAccrualDetector,
     cursor: DigestCursor,
+    news: NewsQueue,
     rng: ChaCha8Rng,
     timers: Timers,
     transmits: VecDeque<Transmit>,
@@ -88,15 +91,16 @@ impl Node {
         };
         let own_state = NodeState::new(identity.clone(), Heartbeat(0));
         let node = Node {
-            detector: PhiAccrualDetector::new(config.phi.clone()),
+            detector: PhiAccrualDetector::new(config.phi.clone(), now)
+                .with_usual_threshold(config.phi_threshold),
             timers: Timers::new(now, &config),
             state: [(identity.name.clone(), own_state)].into_iter().collect(),
             config,
             identity,
             header,
             seeds,
-            liveness: BTreeMap::new(),
             cursor: DigestCursor::default(),
+            news: NewsQueue::default(),
             rng: ChaCha8Rng::seed_from_u64(rng_seed),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -252,11 +256,11 @@ impl Node {
             node: self.identity.clone(),
             heartbeat: own.heartbeat(),
             status: NodeStatus::Left,
-            gc_watermark: own.digest_entry().gc_watermark,
+            gc_watermark: own.gc_watermark(),
             from_version: own.max_version(),
             records: Vec::new(),
         };
-        let live = self.addresses_in(&[MemberState::Live]);
+        let (live, _) = self.peer_addresses();
         let mut targets: Vec<SocketAddr> = live
             .choose_multiple(&mut self.rng, self.config.fanout.saturating_mul(2))
             .copied()
@@ -318,18 +322,15 @@ impl Node {
             .map(|node| {
                 let name = &node.id().name;
                 let is_local = *name == self.identity.name;
+                let health = node.health();
                 let state = if node.status() == NodeStatus::Left {
                     MemberState::Left
-                } else if is_local {
-                    MemberState::Live
                 } else {
-                    self.liveness
-                        .get(name)
-                        .map_or(MemberState::Live, |l| l.state)
+                    health.map_or(MemberState::Live, |h| h.state)
                 };
-                let phi = (!is_local && state != MemberState::Left)
-                    .then(|| self.detector.phi(name, now))
-                    .flatten();
+                let phi = health
+                    .filter(|_| state != MemberState::Left)
+                    .map(|h| self.detector.phi(&h.arrivals, now));
                 Member {
                     id: node.id().clone(),
                     state,
@@ -380,8 +381,7 @@ impl Node {
 
     fn gossip_round(&mut self) {
         self.stats.gossip_rounds += 1;
-        let live = self.addresses_in(&[MemberState::Live]);
-        let unreachable = self.addresses_in(&[MemberState::Suspect, MemberState::Dead]);
+        let (live, unreachable) = self.peer_addresses();
         let candidates = crate::peer_selection::Candidates {
             live: &live,
             unreachable: &unreachable,
@@ -389,18 +389,48 @@ impl Node {
         };
         let targets =
             crate::peer_selection::select_targets(&candidates, self.config.fanout, &mut self.rng);
-        let budget = self.body_budget();
         for destination in targets {
-            let digest = self.cursor.next_page(&self.state, budget);
-            self.send(destination, Message::Syn(Syn { digest }));
+            let syn = self.next_syn();
+            self.send(destination, Message::Syn(syn));
         }
     }
 
+    /// A Syn: this node's own entry and the least-sent news, in up to a third of the
+    /// budget, then the next digest page in the rest.
+    fn next_syn(&mut self) -> Syn {
+        let budget = self.body_budget();
+        let own = self.own_state().digest_entry();
+        let mut used = COUNT_LEN + own.encoded_len();
+        let mut news = vec![own];
+        let state = &self.state;
+        self.news.send(state.len(), |name| {
+            let Some(entry) = state.get(name).map(NodeState::digest_entry) else {
+                return true;
+            };
+            if used + entry.encoded_len() > budget / 3 {
+                return false;
+            }
+            used += entry.encoded_len();
+            news.push(entry);
+            true
+        });
+        let digest = self
+            .cursor
+            .next_page(&self.state, budget.saturating_sub(used));
+        news.retain(|entry| !digest.covers(&entry.name));
+        Syn { digest, news }
+    }
+
     fn on_syn(&mut self, from: SocketAddr, syn: Syn, now: Instant, batch: &mut EventBatch) {
-        for entry in &syn.digest.entries {
+        for entry in syn.news.iter().chain(&syn.digest.entries) {
             self.observe_digest_entry(entry, now, batch);
         }
-        let mut reconciliation = reconcile_page(&self.state, &self.identity.name, &syn.digest);
+        // News first: its requests are for fresh changes, and take precedence.
+        let mut reconciliation =
+            reconcile_news(&self.state, &self.identity.name, &syn.digest, &syn.news);
+        let page = reconcile_page(&self.state, &self.identity.name, &syn.digest);
+        reconciliation.requests.extend(page.requests);
+        reconciliation.candidates.extend(page.candidates);
         order_candidates(&mut reconciliation.candidates, &mut self.rng);
         let budget = self.body_budget();
         // Requests may take half the packet; deltas fill the rest.
@@ -515,9 +545,10 @@ impl Node {
         let heartbeat_grew = node.observe_heartbeat(heartbeat);
         let left = status.is_some_and(|status| node.observe_status(status));
         if left {
+            self.news.changed(name);
             self.mark_left(name, now, batch);
         } else if heartbeat_grew {
-            self.heartbeat_arrived(name, heartbeat, now, batch);
+            self.heartbeat_arrived(name, now, batch);
         }
     }
 
@@ -572,9 +603,19 @@ impl Node {
                 return;
             }
         };
+        let previous = self
+            .state
+            .get(&name)
+            .and_then(NodeState::health)
+            .map(|health| health.state);
+        if delta.status != NodeStatus::Left {
+            node.set_health(Health::new(
+                MemberState::Live,
+                self.detector.first_arrival(now),
+            ));
+        }
         self.state.insert(name.clone(), node);
-        self.detector.forget(&name);
-        let previous = self.liveness.get(&name).map(|l| l.state);
+        self.news.changed(&name);
         if restarted {
             info!(node = %self.identity.name, peer = %delta.node, "peer restarted");
             batch.restarted(name.clone(), delta.node.generation);
@@ -591,15 +632,6 @@ impl Node {
             // An incarnation that already left: say so, or the application, told only
             // of a discovery or restart, would take it for a live member.
             self.mark_left(&name, now, batch);
-        } else {
-            self.liveness.insert(
-                name.clone(),
-                Liveness {
-                    state: MemberState::Live,
-                    since: now,
-                },
-            );
-            self.detector.observe(&name, delta.heartbeat.0, now);
         }
         self.report_applied(&name, applied, batch);
     }
@@ -624,10 +656,13 @@ impl Node {
                 Vec::new()
             }
         };
+        if left || !applied.is_empty() {
+            self.news.changed(name);
+        }
         if left {
             self.mark_left(name, now, batch);
         } else if heartbeat_grew {
-            self.heartbeat_arrived(name, delta.heartbeat, now, batch);
+            self.heartbeat_arrived(name, now, batch);
         }
         self.report_applied(name, applied, batch);
     }
@@ -654,64 +689,58 @@ impl Node {
 
     // ----- failure detection -----
 
-    fn heartbeat_arrived(
-        &mut self,
-        name: &NodeName,
-        heartbeat: Heartbeat,
-        now: Instant,
-        batch: &mut EventBatch,
-    ) {
-        let Some(liveness) = self.liveness.get_mut(name) else {
+    /// A higher heartbeat of a known incarnation arrived.
+    fn heartbeat_arrived(&mut self, name: &NodeName, now: Instant, batch: &mut EventBatch) {
+        let Some(health) = self.state.get_mut(name).and_then(NodeState::health_mut) else {
             return;
         };
-        if liveness.state == MemberState::Left {
+        if health.state == MemberState::Left {
             return;
         }
-        self.detector.observe(name, heartbeat.0, now);
-        if matches!(liveness.state, MemberState::Suspect | MemberState::Dead) {
+        self.detector.arrival(&mut health.arrivals, now);
+        if matches!(health.state, MemberState::Suspect | MemberState::Dead) {
             info!(node = %self.identity.name, peer = %name, "peer recovered");
-            *liveness = Liveness {
-                state: MemberState::Live,
-                since: now,
-            };
+            health.state = MemberState::Live;
             batch.recovered(name.clone());
         }
     }
 
     fn mark_left(&mut self, name: &NodeName, now: Instant, batch: &mut EventBatch) {
         info!(node = %self.identity.name, peer = %name, "peer left");
-        self.detector.forget(name);
-        self.liveness.insert(
-            name.clone(),
-            Liveness {
-                state: MemberState::Left,
-                since: now,
-            },
-        );
+        let health = Health::new(MemberState::Left, self.detector.first_arrival(now));
+        if let Some(node) = self.state.get_mut(name) {
+            node.set_health(health);
+        }
         batch.left(name.clone());
     }
 
     fn check_health(&mut self, now: Instant, batch: &mut EventBatch) {
-        for (name, liveness) in self.liveness.iter_mut() {
-            match liveness.state {
+        let now_ms = self.detector.millis_since_epoch(now);
+        let dead_after = u64::try_from(self.config.dead_after.as_millis()).unwrap_or(u64::MAX);
+        for (name, node) in self.state.iter_mut() {
+            let Some(health) = node.health_mut() else {
+                continue;
+            };
+            match health.state {
                 MemberState::Live => {
-                    let phi = self.detector.phi(name, now).unwrap_or(0.0);
-                    if phi > self.config.phi_threshold {
+                    let threshold = self.config.phi_threshold;
+                    if self.detector.exceeds(&health.arrivals, now, threshold) {
+                        let phi = self.detector.phi(&health.arrivals, now);
                         info!(node = %self.identity.name, peer = %name, phi, "peer suspected");
-                        *liveness = Liveness {
-                            state: MemberState::Suspect,
-                            since: now,
-                        };
+                        health.state = MemberState::Suspect;
+                        let after = now_ms.saturating_sub(health.arrivals.last_arrival_ms());
+                        health.suspected_after_ms = u32::try_from(after).unwrap_or(u32::MAX);
                         batch.suspected(name.clone());
                     }
                 }
                 MemberState::Suspect => {
-                    if now.saturating_duration_since(liveness.since) >= self.config.dead_after {
+                    let suspected_ms = health
+                        .arrivals
+                        .last_arrival_ms()
+                        .saturating_add(u64::from(health.suspected_after_ms));
+                    if now_ms.saturating_sub(suspected_ms) >= dead_after {
                         info!(node = %self.identity.name, peer = %name, "peer dead");
-                        *liveness = Liveness {
-                            state: MemberState::Dead,
-                            since: now,
-                        };
+                        health.state = MemberState::Dead;
                         batch.dead(name.clone());
                     }
                 }
@@ -721,15 +750,13 @@ impl Node {
     }
 
     /// Our own timers fired `pause` late: we were stalled, not our peers. Shift every
-    /// peer's silence (and suspicion clock) by the stall.
+    /// peer's silence (and with it the suspicion clock, kept relative to the last
+    /// arrival) by the stall.
     fn forgive_local_pause(&mut self, pause: Duration) {
         debug!(node = %self.identity.name, ?pause, "local pause detected; forgiving it to peers");
         self.stats.local_pauses += 1;
-        self.detector.local_pause(pause);
-        for liveness in self.liveness.values_mut() {
-            if let Some(since) = liveness.since.checked_add(pause) {
-                liveness.since = since;
-            }
+        for health in self.state.values_mut().filter_map(NodeState::health_mut) {
+            self.detector.local_pause(&mut health.arrivals, pause);
         }
     }
 
@@ -749,12 +776,20 @@ impl Node {
         Ok(())
     }
 
-    fn addresses_in(&self, states: &[MemberState]) -> Vec<SocketAddr> {
-        self.liveness
-            .iter()
-            .filter(|(_, liveness)| states.contains(&liveness.state))
-            .filter_map(|(name, _)| self.state.get(name).map(|node| node.id().address))
-            .collect()
+    /// Addresses of live peers, and of suspect or dead ones, in one pass over the peers.
+    fn peer_addresses(&self) -> (Vec<SocketAddr>, Vec<SocketAddr>) {
+        let mut live = Vec::new();
+        let mut unreachable = Vec::new();
+        for node in self.state.values() {
+            match node.health().map(|health| health.state) {
+                Some(MemberState::Live) => live.push(node.id().address),
+                Some(MemberState::Suspect | MemberState::Dead) => {
+                    unreachable.push(node.id().address);
+                }
+                Some(MemberState::Left) | None => {}
+            }
+        }
+        (live, unreachable)
     }
 
     fn own_state(&self) -> &NodeState {

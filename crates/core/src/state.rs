@@ -7,6 +7,8 @@ use leviathan_gossip_wire::{
     DigestEntry, Heartbeat, Key, NodeDelta, NodeId, NodeName, NodeStatus, Record, Version,
 };
 
+use crate::membership::Health;
+
 /// One key's current version and value (`None`: tombstone).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Versioned {
@@ -23,10 +25,13 @@ pub struct NodeState {
     heartbeat: Heartbeat,
     status: NodeStatus,
     max_version: Version,
-    gc_watermark: Version,
     /// Boxed and absent until the first record: most nodes a large cluster knows hold
     /// few keys, and every node tracks every other, so the empty case must be small.
     records: Option<Box<Records>>,
+    /// The local judgement of this incarnation's liveness; `None` for the local node.
+    /// Here rather than in a map of its own: one entry per peer holds all a node keeps
+    /// about it.
+    health: Option<Health>,
 }
 
 impl NodeState {
@@ -37,8 +42,8 @@ impl NodeState {
             heartbeat,
             status: NodeStatus::Alive,
             max_version: Version(0),
-            gc_watermark: Version(0),
             records: None,
+            health: None,
         }
     }
 
@@ -74,6 +79,26 @@ impl NodeState {
         self.live_records().count()
     }
 
+    /// Versions up to this one may have been garbage-collected (0 until GC exists).
+    pub fn gc_watermark(&self) -> Version {
+        self.records
+            .as_ref()
+            .map_or(Version(0), |records| records.gc_watermark)
+    }
+
+    /// The local judgement of the incarnation's liveness (`None`: the local node itself).
+    pub(crate) fn health(&self) -> Option<&Health> {
+        self.health.as_ref()
+    }
+
+    pub(crate) fn health_mut(&mut self) -> Option<&mut Health> {
+        self.health.as_mut()
+    }
+
+    pub(crate) fn set_health(&mut self, health: Health) {
+        self.health = Some(health);
+    }
+
     /// This node's digest entry.
     pub fn digest_entry(&self) -> DigestEntry {
         DigestEntry {
@@ -81,7 +106,7 @@ impl NodeState {
             generation: self.id.generation,
             heartbeat: self.heartbeat,
             max_version: self.max_version,
-            gc_watermark: self.gc_watermark,
+            gc_watermark: self.gc_watermark(),
             status: self.status,
         }
     }
@@ -191,6 +216,8 @@ struct Records {
     /// The key holding each current version, so "every record above version v in version
     /// order" is a range scan when building deltas.
     by_version: BTreeMap<Version, Key>,
+    /// Kept here, not in [`NodeState`]: only a node with records can have collected any.
+    gc_watermark: Version,
 }
 
 /// Why a delta was refused; nothing changed. Remote peers can trigger both.
@@ -223,6 +250,14 @@ mod tests {
 
     fn key(k: &str) -> Key {
         Key::new(k).unwrap()
+    }
+
+    #[test]
+    fn a_peer_entry_stays_small() {
+        // Every node keeps one per peer: at 10,000 nodes each byte here is 100 MB of a
+        // simulation, 10 kB of a node.
+        let size = std::mem::size_of::<NodeState>();
+        assert!(size <= 120, "NodeState is {size} bytes");
     }
 
     #[test]

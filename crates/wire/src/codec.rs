@@ -18,7 +18,7 @@ use crate::message::{
 /// First two bytes of every packet: ASCII "LG".
 pub const MAGIC: [u8; 2] = *b"LG";
 /// Wire format version this build speaks.
-pub const WIRE_VERSION: u8 = 1;
+pub const WIRE_VERSION: u8 = 2;
 /// Encoded size of every element count (`u16`).
 pub const COUNT_LEN: usize = 2;
 
@@ -60,7 +60,13 @@ impl Packet {
         self.header.encode(buf);
         buf.put_u8(self.message.kind() as u8);
         match &self.message {
-            Message::Syn(syn) => syn.digest.encode(buf),
+            Message::Syn(syn) => {
+                syn.digest.encode(buf);
+                put_count(buf, syn.news.len());
+                for entry in &syn.news {
+                    entry.encode(buf);
+                }
+            }
             Message::SynAck(synack) => {
                 put_count(buf, synack.requests.len());
                 for entry in &synack.requests {
@@ -80,6 +86,7 @@ impl Packet {
         let message = match kind {
             k if k == MessageKind::Syn as u8 => Message::Syn(Syn {
                 digest: Digest::decode(&mut reader)?,
+                news: reader.list("news", DigestEntry::MIN_LEN, DigestEntry::decode)?,
             }),
             k if k == MessageKind::SynAck as u8 => {
                 let requests =
@@ -140,16 +147,8 @@ impl Message {
     /// Encoded size of the message body (everything after the kind byte).
     pub fn body_len(&self) -> usize {
         match self {
-            Message::Syn(syn) => syn.digest.encoded_len(),
-            Message::SynAck(synack) => {
-                COUNT_LEN
-                    + synack
-                        .requests
-                        .iter()
-                        .map(DigestEntry::encoded_len)
-                        .sum::<usize>()
-                    + deltas_len(&synack.deltas)
-            }
+            Message::Syn(syn) => syn.digest.encoded_len() + entries_len(&syn.news),
+            Message::SynAck(synack) => entries_len(&synack.requests) + deltas_len(&synack.deltas),
             Message::Ack(ack) => deltas_len(&ack.deltas),
         }
     }
@@ -352,6 +351,11 @@ impl Record {
             value,
         })
     }
+}
+
+/// Encoded size of a list of digest entries, count included.
+pub fn entries_len(entries: &[DigestEntry]) -> usize {
+    COUNT_LEN + entries.iter().map(DigestEntry::encoded_len).sum::<usize>()
 }
 
 fn deltas_len(deltas: &[NodeDelta]) -> usize {

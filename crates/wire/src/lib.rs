@@ -37,7 +37,7 @@ mod error;
 mod identity;
 mod message;
 
-pub use codec::{COUNT_LEN, MAGIC, WIRE_VERSION, string_len};
+pub use codec::{COUNT_LEN, MAGIC, WIRE_VERSION, entries_len, string_len};
 pub use error::{DecodeError, InvalidName};
 pub use identity::{
     ClusterId, Generation, Heartbeat, Key, MAX_NAME_LEN, NodeId, NodeName, Version,

@@ -94,11 +94,17 @@ impl Message {
     }
 }
 
-/// Step 1: "this is what I know about the nodes in this range".
+/// Step 1: "this is what I know about the nodes in this range, and about these nodes
+/// whose state changed lately".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Syn {
     /// A page of the initiator's digest.
     pub digest: Digest,
+    /// Entries of nodes outside the page whose state (generation, records or status)
+    /// changed lately, the initiator's own entry first. Unlike the page, the list says
+    /// nothing about the nodes it omits: it spreads news in O(log N) rounds however slowly
+    /// the pages cycle through a large cluster.
+    pub news: Vec<DigestEntry>,
 }
 
 /// Step 2: the responder's answer.

@@ -196,6 +196,10 @@ fn digest() -> impl Strategy<Value = Digest> {
         })
 }
 
+fn syn() -> impl Strategy<Value = Syn> {
+    (digest(), vec(digest_entry(), 0..4)).prop_map(|(digest, news)| Syn { digest, news })
+}
+
 fn synack(max_value: usize) -> impl Strategy<Value = SynAck> {
     (vec(digest_entry(), 0..6), vec(node_delta(max_value), 0..4))
         .prop_map(|(requests, deltas)| SynAck { requests, deltas })
@@ -219,7 +223,7 @@ fn header() -> impl Strategy<Value = Header> {
 /// Any packet of any of the three kinds, with values up to `max_value` bytes.
 fn packet_with_values_up_to(max_value: usize) -> impl Strategy<Value = Packet> {
     let message = prop_oneof![
-        digest().prop_map(|digest| Message::Syn(Syn { digest })),
+        syn().prop_map(Message::Syn),
         synack(max_value).prop_map(Message::SynAck),
         ack(max_value).prop_map(Message::Ack),
     ];
@@ -359,9 +363,14 @@ proptest! {
         requests in synack(SMALL_VALUE),
         entry in digest_entry(),
     ) {
-        let syn = |digest: &Digest| Message::Syn(Syn { digest: digest.clone() });
-        let base = header.encoded_len() + 1;
+        let syn = |digest: &Digest| Message::Syn(Syn { digest: digest.clone(), news: Vec::new() });
+        let base = header.encoded_len() + 1 + COUNT_LEN;
         prop_assert_eq!(encoded_len_of(&header, syn(&digest)), base + digest.encoded_len());
+        let with_news = Message::Syn(Syn { digest: digest.clone(), news: vec![entry.clone()] });
+        prop_assert_eq!(
+            encoded_len_of(&header, with_news),
+            base + digest.encoded_len() + entry.encoded_len()
+        );
 
         let empty = Digest { entries: Vec::new(), ..digest.clone() };
         prop_assert_eq!(
@@ -503,6 +512,7 @@ proptest! {
         // Syn: the entry count follows the two optional bounds.
         let syn = packet_of(&header, Message::Syn(Syn {
             digest: Digest { entries: vec![entry.clone()], ..digest.clone() },
+            news: Vec::new(),
         }));
         let count_at = after_kind + Digest::empty_len(digest.start.as_ref(), digest.end.as_ref())
             - COUNT_LEN;
@@ -587,7 +597,7 @@ fn protocol_md_example_is_exact() -> Result<(), Box<dyn std::error::Error>> {
         }),
     };
     let expected: &[u8] = &[
-        0x4c, 0x47, 0x01, // magic, wire version
+        0x4c, 0x47, 0x02, // magic, wire version
         0x04, b'd', b'e', b'm', b'o', // cluster id
         0x02, b'n', b'1', // sender
         0x80, 0xd0, 0x95, 0xff, 0xbc, 0x31, // generation

@@ -178,7 +178,14 @@ pub fn full_ack(state: &ClusterState, sender: &NodeId) -> Packet {
 pub fn full_syn(state: &ClusterState, sender: &NodeId) -> Packet {
     let heartbeat = state[&sender.name].heartbeat();
     let digest = middle_page(state, &header(sender, heartbeat));
-    let packet = packet(sender, heartbeat, Message::Syn(Syn { digest }));
+    let packet = packet(
+        sender,
+        heartbeat,
+        Message::Syn(Syn {
+            digest,
+            news: Vec::new(),
+        }),
+    );
     assert_full(&packet);
     packet
 }

@@ -84,6 +84,7 @@ fn every_message_round_trips_with_exact_length() {
                 end: None,
                 entries: vec![entry.clone()],
             },
+            news: vec![entry.clone()],
         }),
         Message::SynAck(SynAck {
             requests: vec![entry],
