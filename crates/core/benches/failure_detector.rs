@@ -43,7 +43,7 @@ fn intervals() -> Vec<Duration> {
 
 /// Estimate of node `i` after `HISTORY` arrivals from `start` on, and its last arrival.
 fn fed(
-    detector: &PhiAccrualDetector,
+    detector: &mut PhiAccrualDetector,
     i: usize,
     start: Instant,
     jitter: &[Duration],
@@ -60,8 +60,8 @@ fn fed(
 fn failure_detector(c: &mut Criterion) {
     let jitter = intervals();
     let start = Instant::now();
-    let detector = PhiAccrualDetector::new(PhiConfig::default(), start);
-    let (one, last) = fed(&detector, 42, start, &jitter);
+    let mut detector = PhiAccrualDetector::new(PhiConfig::default(), start);
+    let (one, last) = fed(&mut detector, 42, start, &jitter);
     let now = last + Duration::from_millis(1500);
     let mut group = c.benchmark_group("failure_detector");
     eprintln!(
@@ -76,7 +76,7 @@ fn failure_detector(c: &mut Criterion) {
     });
     // Every peer's estimate, kept inline as `Node` keeps them (one entry per peer).
     let peers: Vec<(Arrivals, Instant)> = (0..common::NODES)
-        .map(|i| fed(&detector, i, start, &jitter))
+        .map(|i| fed(&mut detector, i, start, &jitter))
         .collect();
     let latest = peers.iter().map(|(_, at)| *at).max().unwrap();
     let now = latest + Duration::from_millis(1500);

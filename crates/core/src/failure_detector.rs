@@ -33,11 +33,13 @@ pub struct PhiConfig {
     /// Absorbs GC pauses, gossip fan-out jitter and transient loss without
     /// raising φ; raise it if peers are falsely suspected during known stalls.
     pub acceptable_pause: Duration,
-    /// Prior heartbeat interval for a newly seen peer (default 3 s).
+    /// Prior heartbeat interval for a newly seen peer (default 3 s), a floor.
     ///
     /// The window of a new peer is seeded as if heartbeats came every this
-    /// often with σ = estimate / 4, so a peer heard from once is still
-    /// suspected in bounded time instead of staying live forever. With gossiped
+    /// often (or every typical interval between heartbeat news of the peers
+    /// already tracked, if longer: see [`PhiAccrualDetector::prior`]) with
+    /// σ = estimate / 4, so a peer heard from once is still suspected in
+    /// bounded time instead of staying live forever. With gossiped
     /// heartbeats, news of a peer arrives less regularly than its heartbeat
     /// interval, most of all while a large cluster forms: about three heartbeat
     /// intervals avoids suspecting new peers in a 300-node cluster where one
@@ -73,8 +75,9 @@ pub trait FailureDetector {
 
     /// A fresh heartbeat of the peer arrived at `at`. An arrival stamped before the
     /// previous one (reordered delivery, or a `local_pause` shift) carries no usable
-    /// interval and changes nothing.
-    fn arrival(&self, estimate: &mut Self::Estimate, at: Instant);
+    /// interval and changes nothing. The detector may learn from it across peers (a
+    /// prior for peers not seen yet).
+    fn arrival(&mut self, estimate: &mut Self::Estimate, at: Instant);
 
     /// φ at `now`: ≈ 0.0 right after an arrival, growing monotonically with silence;
     /// always finite and never NaN.
@@ -104,7 +107,14 @@ pub struct PhiAccrualDetector {
     /// A threshold callers use, with its normalised silence (see [`y_at_phi`]), so
     /// `exceeds` needs no cube root per peer.
     usual_threshold: (f64, f64),
+    /// Exponentially weighted mean of every interval seen, over all peers (ms): how
+    /// often heartbeat news of a peer typically arrives here. New peers start from it.
+    typical_interval_ms: f64,
 }
+
+/// Weight of one interval in the typical interval: a node hears hundreds of heartbeats a
+/// second in a large cluster, so this remembers the last few seconds.
+const TYPICAL_INTERVAL_WEIGHT: f64 = 1.0 / 1024.0;
 
 impl PhiAccrualDetector {
     /// A detector with the given tuning, counting time from `epoch` (any instant not
@@ -112,11 +122,21 @@ impl PhiAccrualDetector {
     pub fn new(config: PhiConfig, epoch: Instant) -> Self {
         let window = u16::try_from(config.window_size.max(1)).unwrap_or(u16::MAX);
         Self {
-            config,
             epoch,
             window,
             usual_threshold: (f64::NAN, f64::NAN),
+            typical_interval_ms: millis(config.first_heartbeat_estimate),
+            config,
         }
+    }
+
+    /// The prior inter-arrival time of a new peer: the configured estimate, or the
+    /// typical interval between heartbeat news of the tracked peers if longer. In a large
+    /// cluster news of each peer arrives far less often than its heartbeat ticks (gossip
+    /// relays it in pages), and a fixed prior would suspect every new peer.
+    pub fn prior(&self) -> Duration {
+        let learned = Duration::from_secs_f64(self.typical_interval_ms.max(0.0) / 1000.0);
+        self.config.first_heartbeat_estimate.max(learned)
     }
 
     /// Prepares [`FailureDetector::exceeds`] for `threshold`, the one the caller uses (any
@@ -162,7 +182,7 @@ impl FailureDetector for PhiAccrualDetector {
     type Estimate = Arrivals;
 
     fn first_arrival(&self, at: Instant) -> Arrivals {
-        let estimate = millis(self.config.first_heartbeat_estimate);
+        let estimate = millis(self.prior());
         let sigma = estimate / 4.0;
         let mut arrivals = Arrivals {
             last_arrival_ms: self.millis_since_epoch(at),
@@ -176,12 +196,15 @@ impl FailureDetector for PhiAccrualDetector {
         arrivals
     }
 
-    fn arrival(&self, estimate: &mut Arrivals, at: Instant) {
+    fn arrival(&mut self, estimate: &mut Arrivals, at: Instant) {
         let at = self.millis_since_epoch(at);
         // Moving `last_arrival` backwards would only inflate φ spuriously.
         if at >= estimate.last_arrival_ms {
-            estimate.push((at - estimate.last_arrival_ms) as f64, self.window);
+            let interval = (at - estimate.last_arrival_ms) as f64;
+            estimate.push(interval, self.window);
             estimate.last_arrival_ms = at;
+            self.typical_interval_ms +=
+                TYPICAL_INTERVAL_WEIGHT * (interval - self.typical_interval_ms);
         }
     }
 
@@ -324,7 +347,7 @@ mod tests {
     /// A peer with one heartbeat at each offset (ms), under `config`.
     fn fed_with(config: PhiConfig, offsets_ms: &[u64]) -> Peer {
         let t0 = Instant::now();
-        let detector = PhiAccrualDetector::new(config, t0);
+        let mut detector = PhiAccrualDetector::new(config, t0);
         let mut estimate = detector.first_arrival(t0 + ms(offsets_ms[0]));
         for off in &offsets_ms[1..] {
             detector.arrival(&mut estimate, t0 + ms(*off));
@@ -399,6 +422,42 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn new_peers_start_from_the_typical_interval_when_news_is_slower_than_the_prior() {
+        let t0 = Instant::now();
+        let mut detector = PhiAccrualDetector::new(PhiConfig::default(), t0);
+        assert_eq!(
+            detector.prior(),
+            PhiConfig::default().first_heartbeat_estimate
+        );
+        // Heartbeat news of 50 peers every 20 s (a large cluster's paged digests).
+        let mut peers: Vec<Arrivals> = (0..50).map(|_| detector.first_arrival(t0)).collect();
+        for round in 1..=100u64 {
+            for peer in &mut peers {
+                detector.arrival(peer, t0 + 20 * SEC * round as u32);
+            }
+        }
+        let prior = detector.prior();
+        assert!(prior > 15 * SEC && prior <= 20 * SEC, "prior {prior:?}");
+        let now = t0 + 2000 * SEC;
+        let newcomer = Peer {
+            estimate: detector.first_arrival(now),
+            detector: detector.clone(),
+            last: now,
+        };
+        // Not suspected after the 3 s prior would have fired, still suspected in time.
+        assert!(newcomer.crossing(8.0) > 30 * SEC);
+        assert!(newcomer.crossing(8.0) < 120 * SEC);
+        // Fast news never lowers the prior below the configured estimate.
+        for round in 1..=5000u64 {
+            detector.arrival(&mut peers[0], now + ms(100 * round));
+        }
+        assert_eq!(
+            detector.prior(),
+            PhiConfig::default().first_heartbeat_estimate
+        );
     }
 
     #[test]
