@@ -77,6 +77,11 @@ impl NewsQueue {
         }
     }
 
+    /// The queued items, least-sent (then newest) first, without counting a send.
+    pub fn peek(&self) -> impl Iterator<Item = &NodeName> {
+        self.order.iter().map(|(_, _, name)| name)
+    }
+
     /// Number of queued items.
     pub fn len(&self) -> usize {
         self.order.len()

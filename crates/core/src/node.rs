@@ -17,7 +17,8 @@ use tracing::{debug, info, trace};
 use crate::config::{ConfigError, NodeConfig};
 use crate::delta::{build_deltas, order_candidates, worst_case_record_len};
 use crate::digest::{
-    DigestCursor, reconcile_news, reconcile_page, reconcile_requests, requests_len,
+    DeltaCandidate, DigestCursor, Lag, reconcile_news, reconcile_page, reconcile_requests,
+    requests_len,
 };
 use crate::error::WriteError;
 use crate::event::{Event, EventBatch, Update};
@@ -229,7 +230,9 @@ impl Node {
                 max,
             });
         }
-        Ok(self.own_state_mut().write(key, Some(value)))
+        let version = self.own_state_mut().write(key, Some(value));
+        self.news.changed(&self.identity.name);
+        Ok(version)
     }
 
     /// Deletes one of this node's keys by writing a tombstone, which replicates like a
@@ -240,7 +243,9 @@ impl Node {
         if own.record(key.as_str()).is_none_or(|r| r.value.is_none()) {
             return Ok(None);
         }
-        Ok(Some(own.write(key.clone(), None)))
+        let version = own.write(key.clone(), None);
+        self.news.changed(&self.identity.name);
+        Ok(Some(version))
     }
 
     /// Announces a graceful departure: marks this node as left and pushes that news to
@@ -403,7 +408,12 @@ impl Node {
         let mut used = COUNT_LEN + own.encoded_len();
         let mut news = vec![own];
         let state = &self.state;
+        let own_name = &self.identity.name;
         self.news.send(state.len(), |name| {
+            // The own entry, always first, counts as sending the own news.
+            if name == own_name {
+                return true;
+            }
             let Some(entry) = state.get(name).map(NodeState::digest_entry) else {
                 return true;
             };
@@ -445,15 +455,46 @@ impl Node {
             requests.push(entry);
         }
         debug_assert_eq!(requests_len(&requests), requests_size);
-        let deltas = build_deltas(
+        let mut deltas = build_deltas(
             &self.state,
             &reconciliation.candidates,
             budget - requests_size,
         );
+        let used =
+            requests_size + COUNT_LEN + deltas.iter().map(NodeDelta::encoded_len).sum::<usize>();
+        let pushes = self.news_pushes(&syn, &reconciliation.candidates);
+        // The pushes share the deltas' count: their own count's bytes are already paid.
+        deltas.extend(build_deltas(
+            &self.state,
+            &pushes,
+            budget.saturating_sub(used) + COUNT_LEN,
+        ));
         if requests.is_empty() && deltas.is_empty() {
             return;
         }
         self.send(from, Message::SynAck(SynAck { requests, deltas }));
+    }
+
+    /// The pull half of the rumour: the responder's own news, which the initiator did not
+    /// mention (so its version is unknown), pushed as deltas of the last few versions. An
+    /// initiator that far behind refuses the gap; the pages repair it later.
+    fn news_pushes(&self, syn: &Syn, candidates: &[DeltaCandidate]) -> Vec<DeltaCandidate> {
+        self.news
+            .peek()
+            .filter(|name| {
+                !syn.digest.covers(name)
+                    && !syn.news.iter().any(|entry| entry.name == **name)
+                    && !candidates.iter().any(|candidate| candidate.name == **name)
+            })
+            .filter_map(|name| self.state.get(name))
+            .take(MAX_NEWS_PUSHES)
+            .map(|node| DeltaCandidate {
+                name: node.id().name.clone(),
+                lag: Lag::Behind,
+                from_version: Version(node.max_version().0.saturating_sub(NEWS_PUSH_VERSIONS)),
+                missing: 0,
+            })
+            .collect()
     }
 
     fn on_synack(
@@ -805,6 +846,11 @@ impl Node {
             .unwrap_or_else(|| unreachable!("own state is always present"))
     }
 }
+
+/// News items a responder pushes unasked in one SynAck.
+const MAX_NEWS_PUSHES: usize = 8;
+/// Versions of each pushed news item: enough for a peer that missed the last few writes.
+const NEWS_PUSH_VERSIONS: u64 = 4;
 
 /// A name of the greatest allowed length, for worst-case sizing.
 fn worst_case_name() -> NodeName {
