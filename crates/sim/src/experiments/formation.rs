@@ -26,6 +26,8 @@ pub struct Outcome {
     pub known_s: [Option<f64>; 3],
     /// Seconds until 50 %, 99 % and all nodes saw all N as live (at once, for "all").
     pub live_s: [Option<f64>; 3],
+    /// Peers each node knew when the run ended: the mean over nodes, and the fewest.
+    pub known_at_end: (f64, usize),
     /// Suspicions raised during the run (every node is alive: all are false).
     pub suspicions: u64,
     /// Bytes sent per node per second during the run.
@@ -67,6 +69,14 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
             }
         }
     }
+    let known_counts: Vec<usize> = everyone
+        .iter()
+        .map(|node| view.known_count(*node))
+        .collect();
+    let known_at_end = (
+        known_counts.iter().sum::<usize>() as f64 / known_counts.len().max(1) as f64,
+        known_counts.iter().copied().min().unwrap_or(0),
+    );
     let traffic = sim.total_traffic();
     let elapsed = sim.now().as_secs_f64().max(1e-9);
     let formation = Formation {
@@ -78,6 +88,7 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
         run: RunInfo::of(spec, &sim, formation),
         known_s: seconds(known),
         live_s: seconds(live),
+        known_at_end,
         suspicions,
         bytes_per_node_per_s: traffic.bytes_sent as f64 / nodes as f64 / elapsed,
         largest_datagram: traffic.largest_datagram,
@@ -96,6 +107,7 @@ pub fn table(outcomes: &[Outcome]) -> Table {
         "99% s",
         "100% s",
         "100% rounds",
+        "peers known at end: mean / min",
         "suspicions",
         "B/node/s",
         "max datagram",
@@ -112,6 +124,8 @@ pub fn table(outcomes: &[Outcome]) -> Table {
             all_live.map(|s| s / outcome.run.gossip_interval_s),
             1,
         ));
+        let (mean, min) = outcome.known_at_end;
+        row.push(format!("{mean:.0} / {min}"));
         row.push(outcome.suspicions.to_string());
         row.push(format!("{:.0}", outcome.bytes_per_node_per_s));
         row.push(outcome.largest_datagram.to_string());
