@@ -57,7 +57,8 @@ pub struct Stats {
     pub dropped_foreign_cluster: u64,
     /// Packets claiming to come from this node's own name, dropped.
     pub dropped_from_self: u64,
-    /// Node deltas dropped because they would leave a gap in versions.
+    /// Node deltas dropped because they would leave a gap in versions. Expected now and
+    /// then: a responder's unasked news pushes carry only the last few versions.
     pub dropped_gap_deltas: u64,
     /// Node deltas dropped because their record versions were not strictly increasing.
     pub dropped_unordered_deltas: u64,
