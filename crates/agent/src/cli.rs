@@ -27,6 +27,8 @@ pub mod env {
     pub const SEEDS: &str = "LEVIATHAN_GOSSIP_SEEDS";
     /// `--cluster-id`.
     pub const CLUSTER_ID: &str = "LEVIATHAN_GOSSIP_CLUSTER_ID";
+    /// `--data-dir`.
+    pub const DATA_DIR: &str = "LEVIATHAN_GOSSIP_DATA_DIR";
     /// `--admin`, for the agent and for the client subcommands alike.
     pub const ADMIN: &str = "LEVIATHAN_GOSSIP_ADMIN";
     /// `--preset`.
@@ -62,7 +64,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run one gossip node: events as JSON lines on stdout, logs on stderr, an admin HTTP API.
-    Agent(AgentArgs),
+    Agent(Box<AgentArgs>),
     /// Start a small cluster in this process and show discovery, replication, a crash,
     /// its suspicion and the restart; exits by itself.
     Demo(DemoArgs),
@@ -94,6 +96,10 @@ pub struct AgentArgs {
     /// Cluster identifier; only nodes with the same one talk [default: leviathan].
     #[arg(long, env = env::CLUSTER_ID, value_name = "ID")]
     pub cluster_id: Option<String>,
+    /// Directory keeping this node's own keys and generation across restarts; every write
+    /// is on disk before it is acknowledged [default: none, nothing persisted].
+    #[arg(long, env = env::DATA_DIR, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
     /// Address of the admin HTTP API [default: 127.0.0.1:7947].
     #[arg(long, env = env::ADMIN, value_name = "ADDR")]
     pub admin: Option<SocketAddr>,

@@ -177,6 +177,7 @@ impl From<GossipError> for ApiError {
             GossipError::Write(WriteError::ValueTooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             GossipError::Write(WriteError::Left) => StatusCode::CONFLICT,
             GossipError::Shutdown => StatusCode::SERVICE_UNAVAILABLE,
+            GossipError::Durable { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError(status, error.to_string())
     }

@@ -202,6 +202,10 @@ impl Settings {
                 source("cluster_id", "--cluster-id", env::CLUSTER_ID),
             );
         }
+        if let Some(data_dir) = &args.data_dir {
+            config.data_dir = Some(data_dir.clone());
+            set("data_dir", source("data_dir", "--data-dir", env::DATA_DIR));
+        }
         let intervals = [
             (
                 args.gossip_interval,
@@ -361,7 +365,7 @@ fn top_level<T: for<'de> Deserialize<'de>>(
 }
 
 /// The library `Config` fields, as named in files.
-const CONFIG_FIELDS: [&str; 19] = [
+const CONFIG_FIELDS: [&str; 20] = [
     "name",
     "cluster_id",
     "listen",
@@ -380,6 +384,7 @@ const CONFIG_FIELDS: [&str; 19] = [
     "dead_after",
     "local_pause_threshold",
     "generation",
+    "data_dir",
     "event_buffer",
 ];
 

@@ -1,6 +1,7 @@
 //! Errors of local operations on a node. Remote input never produces an error value: it is
 //! applied, or dropped and counted in [`crate::Stats`].
 
+use leviathan_gossip_wire::Version;
 use thiserror::Error;
 
 /// Why a local write (`set`, `del`) was refused. The node's state is unchanged.
@@ -20,4 +21,22 @@ pub enum WriteError {
     /// The node has left the cluster; its state is frozen.
     #[error("the node has left the cluster")]
     Left,
+}
+
+/// Why [`crate::Node::restore_own_records`] refused; the node's state is unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum RestoreError {
+    /// The node already wrote: restored versions could collide with its own.
+    #[error("the node already wrote; restore only into a fresh node")]
+    AlreadyWritten,
+    /// A record claims a version above the stated maximum.
+    #[error("record {key:?} has version {version}, above the maximum {max_version}")]
+    VersionAboveMax {
+        /// The record's key.
+        key: String,
+        /// Its version.
+        version: Version,
+        /// The stated maximum.
+        max_version: Version,
+    },
 }

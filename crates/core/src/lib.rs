@@ -70,7 +70,7 @@ pub mod state;
 pub mod stats;
 
 pub use config::{ConfigError, NodeConfig};
-pub use error::WriteError;
+pub use error::{RestoreError, WriteError};
 pub use event::{Event, Update};
 pub use failure_detector::{FailureDetector, PhiAccrualDetector, PhiConfig};
 pub use membership::{Member, MemberState};

@@ -20,12 +20,12 @@ use crate::digest::{
     DeltaCandidate, DigestCursor, Lag, reconcile_news, reconcile_page, reconcile_requests,
     requests_len,
 };
-use crate::error::WriteError;
+use crate::error::{RestoreError, WriteError};
 use crate::event::{Event, EventBatch, Update};
 use crate::failure_detector::{FailureDetector, PhiAccrualDetector};
 use crate::membership::{Health, Member, MemberState};
 use crate::news::NewsQueue;
-use crate::state::{ClusterState, InvalidDelta, NodeState};
+use crate::state::{ClusterState, InvalidDelta, NodeState, Versioned};
 use crate::stats::Stats;
 
 /// A datagram to send.
@@ -222,30 +222,72 @@ impl Node {
     /// Sets one of this node's keys; returns the write's version. Peers receive it by
     /// gossip. Refused if the value could never fit in a packet, or after `leave`.
     pub fn set(&mut self, key: Key, value: Bytes) -> Result<Version, WriteError> {
+        self.prepare_set(&key, &value)?;
+        let version = self.own_state_mut().write(key, Some(value));
+        self.news.changed(&self.identity.name);
+        Ok(version)
+    }
+
+    /// The version [`Node::set`] would give this write now, or why it would refuse it.
+    /// Changes nothing: a caller that makes writes durable first records the write under
+    /// this version, then calls `set`.
+    pub fn prepare_set(&self, key: &Key, value: &Bytes) -> Result<Version, WriteError> {
         self.ensure_writable()?;
-        let max = self.max_value_len(&key);
+        let max = self.max_value_len(key);
         if value.len() > max {
             return Err(WriteError::ValueTooLarge {
                 len: value.len(),
                 max,
             });
         }
-        let version = self.own_state_mut().write(key, Some(value));
-        self.news.changed(&self.identity.name);
-        Ok(version)
+        Ok(self.next_own_version())
     }
 
     /// Deletes one of this node's keys by writing a tombstone, which replicates like a
     /// write. Returns the tombstone's version, or `None` if the key was not set.
     pub fn delete(&mut self, key: &Key) -> Result<Option<Version>, WriteError> {
+        if self.prepare_delete(key)?.is_none() {
+            return Ok(None);
+        }
+        let version = self.own_state_mut().write(key.clone(), None);
+        self.news.changed(&self.identity.name);
+        Ok(Some(version))
+    }
+
+    /// The version [`Node::delete`] would give this tombstone now (`None`: the key is not
+    /// set, nothing to delete), or why it would refuse. Changes nothing.
+    pub fn prepare_delete(&self, key: &Key) -> Result<Option<Version>, WriteError> {
         self.ensure_writable()?;
-        let own = self.own_state_mut();
+        let own = self.own_state();
         if own.record(key.as_str()).is_none_or(|r| r.value.is_none()) {
             return Ok(None);
         }
-        let version = own.write(key.clone(), None);
-        self.news.changed(&self.identity.name);
-        Ok(Some(version))
+        Ok(Some(self.next_own_version()))
+    }
+
+    /// Restores this node's own records, as a durable store kept them, into a node that
+    /// has not written anything yet: each keeps its version (tombstones included), and the
+    /// next write continues above `max_version`. Peers receive them with the node's new
+    /// generation. Refused, with nothing changed, after a write or if a record's version
+    /// is above `max_version`.
+    pub fn restore_own_records(
+        &mut self,
+        records: impl IntoIterator<Item = (Key, Versioned)>,
+        max_version: Version,
+    ) -> Result<(), RestoreError> {
+        if self.own_state().max_version() > Version(0) {
+            return Err(RestoreError::AlreadyWritten);
+        }
+        let records: Vec<(Key, Versioned)> = records.into_iter().collect();
+        if let Some((key, record)) = records.iter().find(|(_, r)| r.version > max_version) {
+            return Err(RestoreError::VersionAboveMax {
+                key: key.to_string(),
+                version: record.version,
+                max_version,
+            });
+        }
+        self.own_state_mut().restore(records, max_version);
+        Ok(())
     }
 
     /// Announces a graceful departure: marks this node as left and pushes that news to
@@ -809,6 +851,10 @@ impl Node {
     }
 
     // ----- helpers -----
+
+    fn next_own_version(&self) -> Version {
+        Version(self.own_state().max_version().0.saturating_add(1))
+    }
 
     fn ensure_writable(&self) -> Result<(), WriteError> {
         if self.own_state().status() == NodeStatus::Left {

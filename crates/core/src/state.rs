@@ -137,6 +137,25 @@ impl NodeState {
         version
     }
 
+    /// Owner-side restore from durable storage: the records keep their versions and the
+    /// next write takes `max_version + 1`. The caller checked that no version exceeds
+    /// `max_version`; of two records of one key the higher version wins.
+    pub fn restore(
+        &mut self,
+        records: impl IntoIterator<Item = (Key, Versioned)>,
+        max_version: Version,
+    ) {
+        for (key, versioned) in records {
+            if self
+                .record(key.as_str())
+                .is_none_or(|old| old.version < versioned.version)
+            {
+                self.insert(key, versioned);
+            }
+        }
+        self.max_version = self.max_version.max(max_version);
+    }
+
     /// Replica-side merge of a delta of the same incarnation. Returns the records that
     /// were new, in version order. Refuses (state unchanged) a delta that starts above what
     /// this node holds, or whose versions do not strictly increase from `from_version`:

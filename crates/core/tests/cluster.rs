@@ -775,3 +775,60 @@ fn news_spreads_a_write_in_log_n_rounds_at_fanout_one() {
     println!("seed {seed}: one write reached all {n} nodes at fanout 1 in {took:?}");
     assert!(took <= secs(15), "seed {seed}: took {took:?} (≈ 15 rounds)");
 }
+
+/// A node restarted from its durable store (a new generation, the old records restored
+/// with their versions) publishes them to its peers, tombstones included, and its next
+/// write continues above the restored versions. Restoring into a node that already wrote
+/// is refused and changes nothing.
+#[test]
+fn restored_records_replicate_and_writes_continue_above_them() {
+    use bytes::Bytes;
+    use leviathan_gossip_core::RestoreError;
+    use leviathan_gossip_core::state::Versioned;
+    use leviathan_gossip_wire::Version;
+
+    let mut net = Network::new(0x5e5);
+    let seed = net.seed();
+    start_cluster(&mut net, 3, 0);
+    net.add_node(4, &SEEDS);
+    let record = |version: u64, value: Option<&str>| Versioned {
+        version: Version(version),
+        value: value.map(|v| Bytes::copy_from_slice(v.as_bytes())),
+    };
+    let restored = [
+        (Key::new("kept").unwrap(), record(3, Some("from disk"))),
+        (Key::new("gone").unwrap(), record(5, None)),
+    ];
+    let too_high = net.with_node(4, |node| {
+        node.restore_own_records(restored.clone(), Version(4))
+    });
+    assert!(
+        matches!(too_high, Err(RestoreError::VersionAboveMax { .. })),
+        "seed {seed}: {too_high:?}"
+    );
+    net.with_node(4, |node| node.restore_own_records(restored, Version(7)))
+        .unwrap_or_else(|e| panic!("seed {seed}: restore refused: {e}"));
+    let next = net.set(4, "new", "after restart");
+    assert_eq!(
+        next,
+        Version(8),
+        "seed {seed}: the next write continues above the restored"
+    );
+    let again = net.with_node(4, |node| node.restore_own_records([], Version(1)));
+    assert_eq!(again, Err(RestoreError::AlreadyWritten), "seed {seed}");
+    let expected: Expected = [
+        ((4, "kept".to_string()), "from disk".to_string()),
+        ((4, "new".to_string()), "after restart".to_string()),
+    ]
+    .into();
+    let took = net.run_until(secs(30), ms(250), |net| has_all_keys(net, &expected));
+    assert!(
+        took.is_some(),
+        "seed {seed}: restored records did not spread"
+    );
+    for port in 1..=3 {
+        assert_eq!(net.get(port, 4, "gone"), None, "seed {seed}: node {port}");
+        let version = net.node(port).version(&net.name(4), "kept");
+        assert_eq!(version, Some(Version(3)), "seed {seed}: node {port}");
+    }
+}

@@ -1,6 +1,7 @@
 //! User-facing configuration: serde-deserializable, validated, with presets.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -81,7 +82,14 @@ pub struct Config {
     pub local_pause_threshold: Duration,
     /// This incarnation's generation. Default: none, meaning the start time in
     /// milliseconds since the Unix epoch (so a restarted node supersedes its old self).
+    /// With a `data_dir`, the generation also always exceeds the previous run's, even if
+    /// the clock went back.
     pub generation: Option<u64>,
+    /// Directory keeping this node's own keys, versions and generation across restarts
+    /// (created if missing). Every `set` and `del` is on disk (fsync'd) before it returns;
+    /// a directory of another node or cluster, or a corrupt one, is refused at start.
+    /// Default: none (nothing persisted: a restarted node starts empty).
+    pub data_dir: Option<PathBuf>,
     /// Events buffered per subscriber before a slow one starts missing them. Default 4096.
     pub event_buffer: usize,
 }
@@ -108,6 +116,7 @@ impl Default for Config {
             dead_after: node.dead_after,
             local_pause_threshold: node.local_pause_threshold,
             generation: None,
+            data_dir: None,
             event_buffer: 4096,
         }
     }

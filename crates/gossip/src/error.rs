@@ -3,7 +3,8 @@
 use std::io;
 use std::net::SocketAddr;
 
-use leviathan_gossip_core::{ConfigError, WriteError};
+use leviathan_gossip_core::{ConfigError, RestoreError, WriteError};
+use leviathan_gossip_durable::OpenError;
 use leviathan_gossip_wire::InvalidName;
 use thiserror::Error;
 
@@ -21,6 +22,17 @@ pub enum StartError {
         /// The operating system's reason.
         source: io::Error,
     },
+    /// The data directory could not be opened: locked by another process, another node's
+    /// or cluster's, corrupt, or unreadable. Its files were left as they were.
+    #[error("data directory: {0}")]
+    DataDir(#[from] OpenError),
+    /// The data directory could not record the new generation (its files hold the
+    /// previous state).
+    #[error("data directory: cannot record the new generation: {0}")]
+    Generation(#[source] leviathan_gossip_durable::WriteError),
+    /// The data directory's records could not be restored into the node.
+    #[error("data directory: {0}")]
+    Restore(#[from] RestoreError),
     /// A seed address could not be resolved.
     #[error("cannot resolve seed {seed:?}: {reason}")]
     ResolveSeed {
@@ -45,6 +57,14 @@ pub enum Error {
     /// The write was refused (value too large, or the node has left).
     #[error(transparent)]
     Write(#[from] WriteError),
+    /// The write could not be made durable in the data directory, so it was not made.
+    /// After a failed fsync (the reason says "durability unknown") it may still be found
+    /// on disk at the next start, and the node refuses further writes until restarted.
+    #[error("the write was not made: the data directory failed: {reason}")]
+    Durable {
+        /// What the data directory reported.
+        reason: String,
+    },
     /// The node was shut down.
     #[error("the gossip node is shut down")]
     Shutdown,

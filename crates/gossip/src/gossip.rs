@@ -6,12 +6,14 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use leviathan_gossip_core::state::Versioned;
 use leviathan_gossip_core::{Event, Member, Node, Stats, Transmit};
+use leviathan_gossip_durable::DataDir;
 use leviathan_gossip_wire::{Generation, Key, NodeId, Version};
 use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
-use tracing::{Instrument, debug, info_span, trace, warn};
+use tracing::{Instrument, debug, info, info_span, trace, warn};
 
 use crate::config::Config;
 use crate::error::{Error, RecvError, StartError};
@@ -34,6 +36,10 @@ pub struct Gossip {
 #[derive(Debug)]
 struct Shared {
     node: Mutex<Node>,
+    /// Where this node's own writes are made durable, if configured. Locked before `node`
+    /// and held across the fsync, which serialises writes while the driver task, which
+    /// only needs `node`, keeps gossiping.
+    durable: Option<Mutex<DataDir>>,
     socket: UdpSocket,
     events: broadcast::Sender<Event>,
     rounds: Mutex<RoundTiming>,
@@ -74,18 +80,31 @@ impl Gossip {
         }
         .node_name()?;
         let seeds = resolve_seeds(&config.seeds).await?;
+        let clock = config.generation.unwrap_or_else(generation_from_clock);
+        let mut durable = match &config.data_dir {
+            Some(path) => Some(DataDir::open(path, &node_config.cluster_id, &name)?),
+            None => None,
+        };
+        let generation = match &mut durable {
+            Some(dir) => dir.next_generation(clock).map_err(StartError::Generation)?,
+            None => Generation(clock),
+        };
         let identity = NodeId {
             name,
             address: advertise,
-            generation: Generation(config.generation.unwrap_or_else(generation_from_clock)),
+            generation,
         };
         let span = info_span!("gossip", node = %identity.name);
         let now = Instant::now();
         let rng_seed = rand::random::<u64>();
-        let node = Node::new(node_config, identity, seeds, now, rng_seed)?;
+        let mut node = Node::new(node_config, identity, seeds, now, rng_seed)?;
+        if let Some(dir) = &durable {
+            restore(&mut node, dir)?;
+        }
         let (events, _) = broadcast::channel(config.event_buffer);
         let shared = Arc::new(Shared {
             node: Mutex::new(node),
+            durable: durable.map(Mutex::new),
             socket,
             events,
             rounds: Mutex::new(RoundTiming::default()),
@@ -112,18 +131,50 @@ impl Gossip {
     /// Sets one of this node's keys and returns the write's version; peers receive it by
     /// gossip. Refused with an error (nothing written) if the key is invalid, the value
     /// could never fit a packet (see [`Gossip::max_value_len`]) or the node has left.
+    /// With a `data_dir`, the write is on disk when this returns (it blocks for the
+    /// fsync, typically a millisecond or a few).
     pub fn set(&self, key: impl AsRef<str>, value: impl Into<Bytes>) -> Result<Version, Error> {
         let key = parse_key(key.as_ref())?;
         self.ensure_running()?;
-        Ok(self.shared.lock().set(key, value.into())?)
+        let value = value.into();
+        let Some(durable) = &self.shared.durable else {
+            return Ok(self.shared.lock().set(key, value)?);
+        };
+        let mut store = durable.lock().unwrap_or_else(PoisonError::into_inner);
+        let version = self.shared.lock().prepare_set(&key, &value)?;
+        store
+            .record_write(key.clone(), version, Some(value.clone()))
+            .map_err(durable_error)?;
+        let written = self.shared.lock().set(key, value)?;
+        debug_assert_eq!(
+            written, version,
+            "writes are serialised by the store's lock"
+        );
+        Ok(written)
     }
 
     /// Deletes one of this node's keys (a tombstone that replicates). Returns the deletion's
-    /// version, or `None` if the key was not set.
+    /// version, or `None` if the key was not set. Durable on return, like [`Gossip::set`].
     pub fn del(&self, key: impl AsRef<str>) -> Result<Option<Version>, Error> {
         let key = parse_key(key.as_ref())?;
         self.ensure_running()?;
-        Ok(self.shared.lock().delete(&key)?)
+        let Some(durable) = &self.shared.durable else {
+            return Ok(self.shared.lock().delete(&key)?);
+        };
+        let mut store = durable.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(version) = self.shared.lock().prepare_delete(&key)? else {
+            return Ok(None);
+        };
+        store
+            .record_write(key.clone(), version, None)
+            .map_err(durable_error)?;
+        let written = self.shared.lock().delete(&key)?;
+        debug_assert_eq!(
+            written,
+            Some(version),
+            "writes are serialised by the store's lock"
+        );
+        Ok(written)
     }
 
     /// Alias of [`Gossip::del`].
@@ -332,6 +383,35 @@ async fn resolve_seeds(seeds: &[String]) -> Result<Vec<SocketAddr>, StartError> 
         addresses.extend(resolved);
     }
     Ok(addresses)
+}
+
+/// Loads the data directory's records (this node's own, from its previous runs) into a
+/// fresh node.
+fn restore(node: &mut Node, dir: &DataDir) -> Result<(), StartError> {
+    let records = dir.records().iter().map(|(key, (version, value))| {
+        let versioned = Versioned {
+            version: *version,
+            value: value.clone(),
+        };
+        (key.clone(), versioned)
+    });
+    node.restore_own_records(records, dir.max_version())?;
+    let recovery = dir.recovery();
+    info!(
+        path = %dir.path().display(),
+        records = dir.records().len(),
+        max_version = dir.max_version().0,
+        log_records = recovery.log_records,
+        torn_bytes_dropped = recovery.torn_bytes_dropped,
+        "restored this node's state from its data directory"
+    );
+    Ok(())
+}
+
+fn durable_error(error: leviathan_gossip_durable::WriteError) -> Error {
+    Error::Durable {
+        reason: error.to_string(),
+    }
 }
 
 fn parse_key(key: &str) -> Result<Key, Error> {

@@ -63,11 +63,22 @@ pub struct Agent {
 impl Agent {
     /// Starts `leviathan-gossip agent --preset local` named `name` with `seeds`.
     pub fn spawn(name: &str, gossip: SocketAddr, seeds: &[SocketAddr]) -> Agent {
+        Self::spawn_with(name, gossip, seeds, &[])
+    }
+
+    /// Like [`Agent::spawn`], with `extra` arguments after the others.
+    pub fn spawn_with(
+        name: &str,
+        gossip: SocketAddr,
+        seeds: &[SocketAddr],
+        extra: &[&std::ffi::OsStr],
+    ) -> Agent {
         let admin = free_tcp();
         let dir = scratch_dir(name);
         let seeds: Vec<String> = seeds.iter().map(ToString::to_string).collect();
         let child = command()
             .args(["agent", "--preset", "local", "--name", name])
+            .args(extra)
             .arg("--listen")
             .arg(gossip.to_string())
             .arg("--admin")
