@@ -60,7 +60,8 @@ fn fed(
 fn failure_detector(c: &mut Criterion) {
     let jitter = intervals();
     let start = Instant::now();
-    let mut detector = PhiAccrualDetector::new(PhiConfig::default(), start);
+    let mut detector =
+        PhiAccrualDetector::new(PhiConfig::default(), start).with_usual_threshold(8.0);
     let (one, last) = fed(&mut detector, 42, start, &jitter);
     let now = last + Duration::from_millis(1500);
     let mut group = c.benchmark_group("failure_detector");
