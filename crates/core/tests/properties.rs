@@ -544,8 +544,8 @@ fn cluster_state(names: &[String]) -> ClusterState {
 fn owner_state(name: &NodeName, index: usize) -> NodeState {
     let id = NodeId {
         name: name.clone(),
-        address: address(index, index % 2 == 0),
-        generation: Generation(counter(index % 5 == 0, 3)),
+        address: address(index, index.is_multiple_of(2)),
+        generation: Generation(counter(index.is_multiple_of(5), 3)),
     };
     let mut state = NodeState::new(id, Heartbeat(index as u64));
     state.write(Key::new("k").unwrap(), Some(Bytes::from_static(b"v")));

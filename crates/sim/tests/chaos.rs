@@ -38,7 +38,7 @@ fn chaos(seed: u64, nodes: usize) -> (Simulation, Duration) {
     let mut sim = Simulation::builder(seed)
         .nodes(nodes)
         .network(NetworkModel::new(link))
-        .encode_packets(seed % 2 == 0)
+        .encode_packets(seed.is_multiple_of(2))
         .build()
         .unwrap();
     let keys: Vec<Key> = ["a", "b", "c", "d"]
