@@ -25,7 +25,7 @@
 //!         generation: Generation(1),
 //!         heartbeat: Heartbeat(7),
 //!     },
-//!     message: Message::Syn(Syn { digest: Digest::full(Vec::new()) }),
+//!     message: Message::Syn(Syn { digest: Digest::full(Vec::new()), news: Vec::new() }),
 //! };
 //! let bytes = packet.encode();
 //! assert_eq!(bytes.len(), packet.encoded_len());
