@@ -3,9 +3,9 @@
 //! Start four nodes, 1 and 4 as seeds, each in its own console:
 //!
 //! ```text
-//! cargo run --release --example peer -- --name node1 --listen 127.0.0.1:3000 \
+//! cargo run --release -p leviathan-gossip --example peer -- --name node1 --listen 127.0.0.1:3000 \
 //!     --seed 127.0.0.1:3000 --seed 127.0.0.1:3003 --set k1=v1 --set p1=v1
-//! cargo run --release --example peer -- --name node2 --listen 127.0.0.1:3001 \
+//! cargo run --release -p leviathan-gossip --example peer -- --name node2 --listen 127.0.0.1:3001 \
 //!     --seed 127.0.0.1:3000 --seed 127.0.0.1:3003 --set k2=v2
 //! …
 //! ```

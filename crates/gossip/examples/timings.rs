@@ -2,7 +2,7 @@
 //! 127.0.0.1 in one process, as in the four-console example.
 //!
 //! ```text
-//! cargo run --release --example timings -- --preset default --nodes 4 --runs 3
+//! cargo run --release -p leviathan-gossip --example timings -- --preset default --nodes 4 --runs 3
 //! ```
 //!
 //! Per run it reports: time until every node holds every node's key (convergence), time
