@@ -16,6 +16,8 @@
 //! * [`node`] — the state machine and the order to call its methods in;
 //! * [`state`] — the replicated data and its merge rules (versions never go back);
 //! * [`digest`] — bounded digest pages and reconciliation ("who is behind on what");
+//! * [`news`] — recently changed nodes, advertised beside the pages so changes spread in
+//!   O(log N) rounds;
 //! * [`delta`] — deltas in scuttle-depth order that fit a byte budget;
 //! * [`peer_selection`] — whom to gossip with each round;
 //! * [`failure_detector`] and [`membership`] — φ-accrual and live/suspect/dead/left;
