@@ -10,7 +10,7 @@ use tracing::{debug, info, warn};
 
 use crate::error::{IdentityField, OpenError, WriteError};
 use crate::files::{self, ReplaceError};
-use crate::format::{self, Entry, MAX_RECORD_LEN, Records};
+use crate::format::{self, Entry, Expiries, FORMAT_VERSION, MAX_RECORD_LEN, Records};
 
 /// The snapshot: the whole state as of the last compaction.
 pub const SNAPSHOT_FILE: &str = "snapshot";
@@ -53,6 +53,11 @@ pub struct Recovery {
     pub torn_bytes_dropped: u64,
     /// A compaction had been interrupted after installing its snapshot; open finished it.
     pub finished_compaction: bool,
+    /// The directory held files of this older format version (the oldest found); open
+    /// rewrote it in the current [`FORMAT_VERSION`](crate::FORMAT_VERSION) by a compaction
+    /// before returning. `None` if it already was current (or was just created). A build
+    /// that reads only the older version refuses the directory from now on.
+    pub upgraded_from_format: Option<u16>,
 }
 
 /// A node's durable local state: its generation and its own keys, versions and values,
@@ -63,10 +68,14 @@ pub struct Recovery {
 ///
 /// 1. [`next_generation`](DataDir::next_generation) with the clock: the incarnation's
 ///    generation, durably larger than every earlier one even if the clock went back;
-/// 2. [`records`](DataDir::records) and [`max_version`](DataDir::max_version): the state to
-///    restore into the node, so versions continue where the last run stopped;
-/// 3. [`record_write`](DataDir::record_write) for every `set` and `del`, *before* the
-///    write is applied and acknowledged: when it returns `Ok`, the write is on disk;
+/// 2. [`records`](DataDir::records), [`expiries`](DataDir::expiries) and
+///    [`max_version`](DataDir::max_version): the state to restore into the node, so
+///    versions continue where the last run stopped and keys written with a TTL still
+///    expire when they were due to;
+/// 3. [`record_write`](DataDir::record_write) for every `set` and `del`, and
+///    [`record_write_expiring`](DataDir::record_write_expiring) for every `set` with a TTL,
+///    *before* the write is applied and acknowledged: when it returns `Ok`, the write is on
+///    disk;
 /// 4. [`forget`](DataDir::forget) for tombstones that garbage collection dropped, and
 ///    now and then [`compact`](DataDir::compact) (writes also compact automatically).
 ///
@@ -176,7 +185,8 @@ impl DataDir {
 
     /// Records one of the node's own writes: `value` for a `set`, `None` (a tombstone) for a
     /// `del`. Durable (fsync'd) when it returns `Ok`, so the caller may then apply and
-    /// acknowledge the write; on `Err` it must do neither.
+    /// acknowledge the write; on `Err` it must do neither. The key has no expiry afterwards,
+    /// whatever it had before (see [`record_write_expiring`](DataDir::record_write_expiring)).
     ///
     /// `version` must be above every version recorded so far ([`DataDir::max_version`]);
     /// key plus value may be at most [`MAX_RECORD_LEN`] bytes. Either refusal changes
@@ -188,6 +198,39 @@ impl DataDir {
         key: Key,
         version: Version,
         value: Option<Bytes>,
+    ) -> Result<(), WriteError> {
+        self.write_record(key, version, value, None)
+    }
+
+    /// Records a `set` with a TTL: like [`record_write`](DataDir::record_write) with a live
+    /// `value` (same checks, durable when it returns `Ok`), and the key's expiry,
+    /// `expires_at_unix_ms`: an absolute wall-clock time in milliseconds since the Unix
+    /// epoch, when the owner is to delete the key. It is only stored and reported back
+    /// ([`DataDir::expiries`]), never acted on here: deleting the key when it is due (with
+    /// [`record_write`](DataDir::record_write) and `None`) is the caller's job, and a time
+    /// already past is accepted (the key is due at once).
+    ///
+    /// The expiry lasts as long as this record: a later write or delete of the key clears
+    /// it unless it sets a new one.
+    pub fn record_write_expiring(
+        &mut self,
+        key: Key,
+        version: Version,
+        value: Bytes,
+        expires_at_unix_ms: u64,
+    ) -> Result<(), WriteError> {
+        self.write_record(key, version, Some(value), Some(expires_at_unix_ms))
+    }
+
+    /// [`record_write`](DataDir::record_write) and
+    /// [`record_write_expiring`](DataDir::record_write_expiring): `expires_at` only with a
+    /// value.
+    fn write_record(
+        &mut self,
+        key: Key,
+        version: Version,
+        value: Option<Bytes>,
+        expires_at: Option<u64>,
     ) -> Result<(), WriteError> {
         self.check_writable()?;
         if version <= self.state.max_version {
@@ -203,9 +246,13 @@ impl DataDir {
                 max: MAX_RECORD_LEN,
             });
         }
-        self.append(&format::encode_write(&key, version, value.as_ref()))?;
-        self.state.records.insert(key, (version, value));
-        self.state.max_version = version;
+        self.append(&format::encode_write(
+            &key,
+            version,
+            value.as_ref(),
+            expires_at,
+        ))?;
+        self.state.set(key, version, value, expires_at);
         self.compact_if_due();
         Ok(())
     }
@@ -224,6 +271,8 @@ impl DataDir {
             .is_some_and(|(_, value)| value.is_none());
         if is_tombstone {
             self.state.records.remove(key);
+            // A tombstone has no expiry; removed anyway so none can outlive its record.
+            self.state.expiries.remove(key);
         }
         is_tombstone
     }
@@ -244,6 +293,7 @@ impl DataDir {
             self.state.generation,
             self.state.max_version,
             &self.state.records,
+            &self.state.expiries,
         );
         if let Err(error) = files::replace_atomically(&self.path, SNAPSHOT_FILE, &snapshot) {
             if !error.renamed {
@@ -285,6 +335,20 @@ impl DataDir {
     /// [`record_write`](DataDir::record_write).
     pub fn records(&self) -> &Records {
         &self.state.records
+    }
+
+    /// Expiry of each key whose current record is a live value written with
+    /// [`record_write_expiring`](DataDir::record_write_expiring): key → milliseconds since
+    /// the Unix epoch. Keys written since without an expiry, deleted or forgotten have
+    /// none. Recovered at open, then kept up to date by the writes.
+    pub fn expiries(&self) -> &Expiries {
+        &self.state.expiries
+    }
+
+    /// The expiry of `key` (milliseconds since the Unix epoch), if its current record is
+    /// a live value written with one: [`expiries`](DataDir::expiries) for one key.
+    pub fn expiry(&self, key: &str) -> Option<u64> {
+        self.state.expiries.get(key).copied()
     }
 
     /// The highest version ever recorded (zero if none), forgotten tombstones included:
@@ -379,6 +443,8 @@ struct State {
     generation: Option<Generation>,
     max_version: Version,
     records: Records,
+    /// Invariant: a key is here only if its record in `records` is a live value.
+    expiries: Expiries,
 }
 
 impl State {
@@ -392,6 +458,7 @@ impl State {
                 key,
                 version,
                 value,
+                expires_at,
             } => {
                 if version <= self.max_version {
                     return if stale {
@@ -403,8 +470,7 @@ impl State {
                         ))
                     };
                 }
-                self.records.insert(key, (version, value));
-                self.max_version = version;
+                self.set(key, version, value, expires_at);
             }
             Entry::Generation(generation) => {
                 if let Some(current) = self.generation.filter(|current| generation <= *current) {
@@ -420,6 +486,17 @@ impl State {
             }
         }
         Ok(true)
+    }
+
+    /// Makes `key`'s record the one given (a version already checked to be the highest),
+    /// replacing its expiry: `expires_at` counts only with a value.
+    fn set(&mut self, key: Key, version: Version, value: Option<Bytes>, expires_at: Option<u64>) {
+        match expires_at.filter(|_| value.is_some()) {
+            Some(expires_at) => self.expiries.insert(key.clone(), expires_at),
+            None => self.expiries.remove(&key),
+        };
+        self.records.insert(key, (version, value));
+        self.max_version = version;
     }
 }
 
@@ -464,6 +541,7 @@ impl Handle<'_> {
             state.generation,
             state.max_version,
             &state.records,
+            &state.expiries,
         );
         files::replace_atomically(&self.dir, SNAPSHOT_FILE, &snapshot).map_err(replace_error)?;
         let log = files::open_append(&log_path).map_err(io_error(&log_path))?;
@@ -476,7 +554,8 @@ impl Handle<'_> {
     }
 
     /// Reads the snapshot, replays the log over it, and repairs what a crash may leave:
-    /// a torn final record, an interrupted compaction.
+    /// a torn final record, an interrupted compaction. Rewrites files of an older format
+    /// version in the current one.
     fn recover(
         self,
         snapshot_bytes: &[u8],
@@ -506,11 +585,35 @@ impl Handle<'_> {
                 ),
             });
         };
-        let scan = format::scan_log(log_bytes, header_len).map_err(corrupt(&log_path))?;
+        // Files are upgraded together, snapshot first (by a compaction), so a log has its
+        // snapshot's format version, or an older one only if it is the stale log of an
+        // interrupted upgrade.
+        let log_version = header.format_version;
+        let snapshot_version = snapshot.format_version;
+        if log_version != snapshot_version && !(stale && log_version < snapshot_version) {
+            return Err(OpenError::Corrupt {
+                path: log_path,
+                reason: format!(
+                    "log format version {log_version} (epoch {}) does not belong to snapshot \
+                     format version {snapshot_version} (epoch {})",
+                    header.epoch, snapshot.epoch
+                ),
+            });
+        }
+        // An older format is upgraded now, before any write, rather than by the next
+        // compaction: appending current-format records to an older log would give a file
+        // whose header's version no longer describes all of its records, which an older
+        // build would then misread as damage instead of refusing it by version. Rewriting
+        // keeps every file wholly of the version its header names.
+        let oldest_version = log_version.min(snapshot_version);
+        let upgrade = (oldest_version < FORMAT_VERSION).then_some(oldest_version);
+        let scan =
+            format::scan_log(log_bytes, header_len, log_version).map_err(corrupt(&log_path))?;
         let mut state = State {
             generation: snapshot.generation,
             max_version: snapshot.max_version,
             records: snapshot.records,
+            expiries: snapshot.expiries,
         };
         let mut replayed = 0;
         for (offset, entry) in scan.entries {
@@ -528,6 +631,7 @@ impl Handle<'_> {
             log_records: replayed,
             torn_bytes_dropped: scan.torn_len as u64,
             finished_compaction: stale,
+            upgraded_from_format: upgrade,
         };
         let dir = self.dir.clone();
         let mut data_dir = self.finish(
@@ -546,8 +650,19 @@ impl Handle<'_> {
                 "dropping a torn final log record (an append cut short by a crash, never acknowledged)"
             );
         }
-        if stale {
-            info!(path = %dir.display(), "finishing a compaction interrupted by a crash");
+        if stale || upgrade.is_some() {
+            if stale {
+                info!(path = %dir.display(), "finishing a compaction interrupted by a crash");
+            }
+            if let Some(from) = upgrade {
+                info!(
+                    path = %dir.display(),
+                    from,
+                    to = FORMAT_VERSION,
+                    "rewriting the data directory in the current format"
+                );
+            }
+            // Replaces the log too, torn tail included.
             data_dir
                 .compact()
                 .map_err(|error| write_to_open_error(error, &dir))?;

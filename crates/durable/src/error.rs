@@ -60,7 +60,8 @@ pub enum OpenError {
     },
     /// Reading or writing a file failed (permissions, disk full, I/O error). The
     /// directory is as it was, except possibly a completed recovery step (a torn tail
-    /// removed, an interrupted compaction finished), which is safe to repeat.
+    /// removed, an interrupted compaction finished, files of an older format version
+    /// rewritten in the current one), which is safe to repeat.
     #[error("{}: {source}", path.display())]
     Io {
         /// The file or directory.
@@ -90,6 +91,7 @@ impl fmt::Display for IdentityField {
 }
 
 /// Why a write ([`record_write`](crate::DataDir::record_write),
+/// [`record_write_expiring`](crate::DataDir::record_write_expiring),
 /// [`next_generation`](crate::DataDir::next_generation),
 /// [`compact`](crate::DataDir::compact)) failed. Each variant says what changed; none
 /// is caused by remote peers.

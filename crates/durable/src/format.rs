@@ -7,9 +7,16 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use leviathan_gossip_wire::{Generation, Key, Version};
 
-/// Version of the on-disk format, second field of both files. A build refuses files of
-/// any other version rather than guess at their layout.
-pub const FORMAT_VERSION: u16 = 1;
+/// Version of the on-disk format, second field of both files; every file this build
+/// writes has it. It also reads the older version 1 (the same layout without expiries)
+/// and rewrites such a directory in this version when it opens it. A file of any other
+/// version is refused rather than guessed at.
+pub const FORMAT_VERSION: u16 = 2;
+
+/// The oldest format version this build reads.
+pub(crate) const OLDEST_FORMAT_VERSION: u16 = 1;
+/// The first format version whose record bodies may carry an expiry.
+const EXPIRY_FORMAT_VERSION: u16 = 2;
 
 /// Largest key plus value of one record, in bytes. Far above what a datagram can carry
 /// (at most 65,507 bytes), so every value the runtime accepts fits; a length field above it
@@ -21,18 +28,25 @@ pub(crate) const LOG_MAGIC: [u8; 8] = *b"LVGDLOG\0";
 
 /// Payload length and checksum in front of every log record.
 const FRAME_HEADER_LEN: usize = 8;
-/// Largest payload: kind, version, key length, tag, value length, then key and value.
-const MAX_PAYLOAD_LEN: usize = 1 + 8 + 1 + 1 + 4 + MAX_RECORD_LEN;
-/// Largest log record with its frame header: the most a torn final append can leave.
-pub(crate) const MAX_FRAME_LEN: usize = FRAME_HEADER_LEN + MAX_PAYLOAD_LEN;
+/// Largest payload in format version 1: kind, version, key length, tag, value length,
+/// then key and value.
+const MAX_PAYLOAD_LEN_V1: usize = 1 + 8 + 1 + 1 + 4 + MAX_RECORD_LEN;
+/// Largest payload in format version 2: version 1's plus an expiry.
+const MAX_PAYLOAD_LEN_V2: usize = MAX_PAYLOAD_LEN_V1 + 8;
 
 const KIND_WRITE: u8 = 1;
 const KIND_GENERATION: u8 = 2;
 const TAG_TOMBSTONE: u8 = 0;
 const TAG_VALUE: u8 = 1;
+/// A value with an expiry (format version 2 on).
+const TAG_EXPIRING_VALUE: u8 = 2;
 
 /// The node's own records: key → (version, value), `None` for a tombstone.
 pub type Records = BTreeMap<Key, (Version, Option<Bytes>)>;
+
+/// Expiry of each record that has one: key → absolute wall-clock time in milliseconds
+/// since the Unix epoch. Only live values (never tombstones) have one.
+pub type Expiries = BTreeMap<Key, u64>;
 
 /// Why bytes could not be decoded; becomes `OpenError::Corrupt`'s reason.
 pub(crate) type Reason = String;
@@ -41,17 +55,20 @@ pub(crate) type Reason = String;
 /// foreign file can be named in the error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Snapshot {
+    pub format_version: u16,
     pub cluster_id: String,
     pub node: String,
     pub epoch: u64,
     pub generation: Option<Generation>,
     pub max_version: Version,
     pub records: Records,
+    pub expiries: Expiries,
 }
 
 /// The decoded log header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct LogHeader {
+    pub format_version: u16,
     pub cluster_id: String,
     pub node: String,
     pub epoch: u64,
@@ -60,11 +77,13 @@ pub(crate) struct LogHeader {
 /// One log record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Entry {
-    /// A write of one of the node's keys (`value: None`: a delete).
+    /// A write of one of the node's keys (`value: None`: a delete), with the expiry of a
+    /// value written with one.
     Write {
         key: Key,
         version: Version,
         value: Option<Bytes>,
+        expires_at: Option<u64>,
     },
     /// A generation handed out by `next_generation`.
     Generation(Generation),
@@ -83,7 +102,8 @@ pub(crate) struct LogScan {
 
 // ----- snapshot -----
 
-/// Encodes a snapshot: header, records in key order, checksum.
+/// Encodes a snapshot in the current format: header, records in key order (each live
+/// value with its entry in `expiries`, if any), checksum.
 pub(crate) fn encode_snapshot(
     cluster_id: &str,
     node: &str,
@@ -91,6 +111,7 @@ pub(crate) fn encode_snapshot(
     generation: Option<Generation>,
     max_version: Version,
     records: &Records,
+    expiries: &Expiries,
 ) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend_from_slice(&SNAPSHOT_MAGIC);
@@ -103,7 +124,13 @@ pub(crate) fn encode_snapshot(
     // Bounded by memory long before u32: each record holds at least a one-byte key.
     out.extend_from_slice(&(records.len() as u32).to_le_bytes());
     for (key, (version, value)) in records {
-        put_record(&mut out, key, *version, value.as_ref());
+        put_record(
+            &mut out,
+            key,
+            *version,
+            value.as_ref(),
+            expiries.get(key).copied(),
+        );
     }
     let crc = crc32fast::hash(&out);
     out.extend_from_slice(&crc.to_le_bytes());
@@ -113,7 +140,7 @@ pub(crate) fn encode_snapshot(
 /// Decodes a whole snapshot file.
 pub(crate) fn decode_snapshot(bytes: &[u8]) -> Result<Snapshot, Reason> {
     let mut reader = Reader::new(bytes);
-    check_magic_and_version(&mut reader, &SNAPSHOT_MAGIC, "snapshot")?;
+    let format_version = check_magic_and_version(&mut reader, &SNAPSHOT_MAGIC, "snapshot")?;
     let body_len = bytes
         .len()
         .checked_sub(4)
@@ -138,9 +165,15 @@ pub(crate) fn decode_snapshot(bytes: &[u8]) -> Result<Snapshot, Reason> {
     let max_version = Version(reader.u64("max version")?);
     let count = reader.u32("record count")?;
     let mut records = Records::new();
+    let mut expiries = Expiries::new();
     let mut previous: Option<Key> = None;
     for index in 0..count {
-        let (key, version, value) = reader.record()?;
+        let RecordBody {
+            key,
+            version,
+            value,
+            expires_at,
+        } = reader.record(format_version)?;
         if previous.as_ref().is_some_and(|p| *p >= key) {
             return Err(format!("record {index} ({key}) is out of key order"));
         }
@@ -150,6 +183,9 @@ pub(crate) fn decode_snapshot(bytes: &[u8]) -> Result<Snapshot, Reason> {
             ));
         }
         previous = Some(key.clone());
+        if let Some(expires_at) = expires_at {
+            expiries.insert(key.clone(), expires_at);
+        }
         records.insert(key, (version, value));
     }
     if reader.pos != body.len() {
@@ -159,18 +195,20 @@ pub(crate) fn decode_snapshot(bytes: &[u8]) -> Result<Snapshot, Reason> {
         ));
     }
     Ok(Snapshot {
+        format_version,
         cluster_id,
         node,
         epoch,
         generation,
         max_version,
         records,
+        expiries,
     })
 }
 
 // ----- log -----
 
-/// Encodes a log header.
+/// Encodes a log header in the current format.
 pub(crate) fn encode_log_header(cluster_id: &str, node: &str, epoch: u64) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend_from_slice(&LOG_MAGIC);
@@ -185,7 +223,7 @@ pub(crate) fn encode_log_header(cluster_id: &str, node: &str, epoch: u64) -> Vec
 /// Decodes the log header at the start of `bytes`; returns it and its length.
 pub(crate) fn decode_log_header(bytes: &[u8]) -> Result<(LogHeader, usize), Reason> {
     let mut reader = Reader::new(bytes);
-    check_magic_and_version(&mut reader, &LOG_MAGIC, "log")?;
+    let format_version = check_magic_and_version(&mut reader, &LOG_MAGIC, "log")?;
     let (cluster_id, node) = reader.identity()?;
     let epoch = reader.u64("epoch")?;
     let covered = reader.pos;
@@ -195,6 +233,7 @@ pub(crate) fn decode_log_header(bytes: &[u8]) -> Result<(LogHeader, usize), Reas
         return Err("header checksum mismatch".into());
     }
     let header = LogHeader {
+        format_version,
         cluster_id,
         node,
         epoch,
@@ -202,11 +241,16 @@ pub(crate) fn decode_log_header(bytes: &[u8]) -> Result<(LogHeader, usize), Reas
     Ok((header, reader.pos))
 }
 
-/// Frames a write record.
-pub(crate) fn encode_write(key: &Key, version: Version, value: Option<&Bytes>) -> Vec<u8> {
+/// Frames a write record in the current format. `expires_at` is written only with a value.
+pub(crate) fn encode_write(
+    key: &Key,
+    version: Version,
+    value: Option<&Bytes>,
+    expires_at: Option<u64>,
+) -> Vec<u8> {
     frame(|out| {
         out.push(KIND_WRITE);
-        put_record(out, key, version, value);
+        put_record(out, key, version, value, expires_at);
     })
 }
 
@@ -218,27 +262,29 @@ pub(crate) fn encode_generation(generation: Generation) -> Vec<u8> {
     })
 }
 
-/// Reads the log's records from `start` (just past the header) to the end.
+/// Reads the records of a log of format version `format_version` (from its header) from
+/// `start` (just past the header) to the end.
 ///
 /// A record that fails its checksum or is incomplete is a *torn final record*, dropped,
-/// only if it could be the last append cut short by a crash: fewer than
-/// [`MAX_FRAME_LEN`] bytes remain from it to the end of the file, and no valid record ends
+/// only if it could be the last append cut short by a crash: at most one maximum frame
+/// ([`max_frame_len`]) remains from it to the end of the file, and no valid record ends
 /// exactly at the end of the file after it (damage in the middle of a log always leaves the
 /// log's real last record there). Anything else is refused: damage before the tail, and a
 /// record whose checksum holds but whose content is not well-formed.
-pub(crate) fn scan_log(bytes: &[u8], start: usize) -> Result<LogScan, Reason> {
+pub(crate) fn scan_log(bytes: &[u8], start: usize, format_version: u16) -> Result<LogScan, Reason> {
+    let max_payload = max_payload_len(format_version);
     let mut entries = Vec::new();
     let mut pos = start;
     while pos < bytes.len() {
-        let Some((payload, end)) = frame_at(bytes, pos) else {
+        let Some((payload, end)) = frame_at(bytes, pos, max_payload) else {
             let remaining = bytes.len() - pos;
-            if remaining > MAX_FRAME_LEN {
+            if remaining > max_frame_len(format_version) {
                 return Err(format!(
                     "damaged record at byte {pos}, {remaining} bytes before the end of the \
                      file: too far from the end to be a torn final append"
                 ));
             }
-            if let Some(next) = valid_frame_ending_at_eof(bytes, pos) {
+            if let Some(next) = valid_frame_ending_at_eof(bytes, pos, max_payload) {
                 return Err(format!(
                     "damaged record at byte {pos} followed by a valid record at byte {next}: \
                      not a torn final append"
@@ -250,8 +296,8 @@ pub(crate) fn scan_log(bytes: &[u8], start: usize) -> Result<LogScan, Reason> {
                 torn_len: remaining,
             });
         };
-        let entry =
-            decode_entry(payload).map_err(|reason| format!("record at byte {pos}: {reason}"))?;
+        let entry = decode_entry(payload, format_version)
+            .map_err(|reason| format!("record at byte {pos}: {reason}"))?;
         entries.push((pos, entry));
         pos = end;
     }
@@ -262,13 +308,28 @@ pub(crate) fn scan_log(bytes: &[u8], start: usize) -> Result<LogScan, Reason> {
     })
 }
 
+/// Largest payload of a log record in format version `format_version`.
+fn max_payload_len(format_version: u16) -> usize {
+    if format_version >= EXPIRY_FORMAT_VERSION {
+        MAX_PAYLOAD_LEN_V2
+    } else {
+        MAX_PAYLOAD_LEN_V1
+    }
+}
+
+/// Largest log record with its frame header in format version `format_version`: the most
+/// a torn final append can leave.
+pub(crate) fn max_frame_len(format_version: u16) -> usize {
+    FRAME_HEADER_LEN + max_payload_len(format_version)
+}
+
 /// The payload and end of a complete, checksum-valid frame at `pos`.
-fn frame_at(bytes: &[u8], pos: usize) -> Option<(&[u8], usize)> {
+fn frame_at(bytes: &[u8], pos: usize, max_payload: usize) -> Option<(&[u8], usize)> {
     let header_end = pos.checked_add(FRAME_HEADER_LEN)?;
     let header = bytes.get(pos..header_end)?;
     let (len_bytes, crc_bytes) = header.split_at(4);
     let len = u32::from_le_bytes(array(len_bytes).ok()?) as usize;
-    if len == 0 || len > MAX_PAYLOAD_LEN {
+    if len == 0 || len > max_payload {
         return None;
     }
     let end = header_end.checked_add(len)?;
@@ -278,7 +339,7 @@ fn frame_at(bytes: &[u8], pos: usize) -> Option<(&[u8], usize)> {
 }
 
 /// The start of a valid frame after `pos` that ends exactly at the end of `bytes`.
-fn valid_frame_ending_at_eof(bytes: &[u8], pos: usize) -> Option<usize> {
+fn valid_frame_ending_at_eof(bytes: &[u8], pos: usize, max_payload: usize) -> Option<usize> {
     let last_start = bytes.len().checked_sub(FRAME_HEADER_LEN + 1)?;
     (pos.saturating_add(1)..=last_start).find(|&start| {
         // Cheap length test first: only one length can end a frame at `start` at EOF.
@@ -287,19 +348,26 @@ fn valid_frame_ending_at_eof(bytes: &[u8], pos: usize) -> Option<usize> {
             .get(start..start + 4)
             .and_then(|b| array(b).ok())
             .map(u32::from_le_bytes);
-        len.is_some_and(|len| len as usize == wanted) && frame_at(bytes, start).is_some()
+        len.is_some_and(|len| len as usize == wanted)
+            && frame_at(bytes, start, max_payload).is_some()
     })
 }
 
-fn decode_entry(payload: &[u8]) -> Result<Entry, Reason> {
+fn decode_entry(payload: &[u8], format_version: u16) -> Result<Entry, Reason> {
     let mut reader = Reader::new(payload);
     let entry = match reader.u8("record kind")? {
         KIND_WRITE => {
-            let (key, version, value) = reader.record()?;
+            let RecordBody {
+                key,
+                version,
+                value,
+                expires_at,
+            } = reader.record(format_version)?;
             Entry::Write {
                 key,
                 version,
                 value,
+                expires_at,
             }
         }
         KIND_GENERATION => Entry::Generation(Generation(reader.u64("generation")?)),
@@ -347,43 +415,65 @@ fn put_identity(out: &mut Vec<u8>, cluster_id: &str, node: &str) {
     }
 }
 
-fn put_record(out: &mut Vec<u8>, key: &Key, version: Version, value: Option<&Bytes>) {
+/// Writes a record body; a tombstone never carries an expiry.
+fn put_record(
+    out: &mut Vec<u8>,
+    key: &Key,
+    version: Version,
+    value: Option<&Bytes>,
+    expires_at: Option<u64>,
+) {
     out.extend_from_slice(&version.0.to_le_bytes());
     // A Key is at most MAX_NAME_LEN (128) bytes.
     out.push(key.as_str().len() as u8);
     out.extend_from_slice(key.as_str().as_bytes());
-    match value {
-        None => out.push(TAG_TOMBSTONE),
-        Some(value) => {
-            out.push(TAG_VALUE);
-            // Bounded by MAX_RECORD_LEN by the writer.
-            out.extend_from_slice(&(value.len() as u32).to_le_bytes());
-            out.extend_from_slice(value);
+    let Some(value) = value else {
+        out.push(TAG_TOMBSTONE);
+        return;
+    };
+    match expires_at {
+        None => out.push(TAG_VALUE),
+        Some(expires_at) => {
+            out.push(TAG_EXPIRING_VALUE);
+            out.extend_from_slice(&expires_at.to_le_bytes());
         }
     }
+    // Bounded by MAX_RECORD_LEN by the writer.
+    out.extend_from_slice(&(value.len() as u32).to_le_bytes());
+    out.extend_from_slice(value);
 }
 
+/// Checks the magic and returns the format version, which must be one this build reads.
 fn check_magic_and_version(
     reader: &mut Reader<'_>,
     magic: &[u8; 8],
     what: &str,
-) -> Result<(), Reason> {
+) -> Result<u16, Reason> {
     if reader.take(8, "magic").ok() != Some(magic.as_slice()) {
         return Err(format!("not a leviathan-gossip {what} file (bad magic)"));
     }
     let version = reader.u16("format version")?;
-    if version != FORMAT_VERSION {
+    if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
         return Err(format!(
-            "format version {version}; this build reads version {FORMAT_VERSION} only"
+            "format version {version}; this build reads versions \
+             {OLDEST_FORMAT_VERSION} to {FORMAT_VERSION} only"
         ));
     }
-    Ok(())
+    Ok(version)
 }
 
 fn array<const N: usize>(bytes: &[u8]) -> Result<[u8; N], Reason> {
     bytes
         .try_into()
         .map_err(|_| format!("expected {N} bytes, found {}", bytes.len()))
+}
+
+/// A decoded record body.
+struct RecordBody {
+    key: Key,
+    version: Version,
+    value: Option<Bytes>,
+    expires_at: Option<u64>,
 }
 
 /// A cursor over untrusted bytes: every read is bounds-checked.
@@ -435,27 +525,46 @@ impl<'a> Reader<'a> {
         Ok((cluster_id, node))
     }
 
-    fn record(&mut self) -> Result<(Key, Version, Option<Bytes>), Reason> {
+    /// A record body of format version `format_version`.
+    fn record(&mut self, format_version: u16) -> Result<RecordBody, Reason> {
         let version = Version(self.u64("version")?);
         let key_bytes = self.short_bytes("key")?;
         let key = std::str::from_utf8(key_bytes)
             .ok()
             .and_then(|key| Key::new(key).ok())
             .ok_or_else(|| format!("invalid key {:?}", String::from_utf8_lossy(key_bytes)))?;
-        let value = match self.u8("value tag")? {
-            TAG_TOMBSTONE => None,
-            TAG_VALUE => {
-                let len = self.u32("value length")? as usize;
-                if key_bytes.len().saturating_add(len) > MAX_RECORD_LEN {
-                    return Err(format!(
-                        "value of {key} is {len} bytes, above the {MAX_RECORD_LEN}-byte limit"
-                    ));
-                }
-                Some(Bytes::copy_from_slice(self.take(len, "value")?))
+        let expires_at = match self.u8("value tag")? {
+            TAG_TOMBSTONE => {
+                return Ok(RecordBody {
+                    key,
+                    version,
+                    value: None,
+                    expires_at: None,
+                });
             }
-            other => return Err(format!("bad value tag {other}")),
+            TAG_VALUE => None,
+            TAG_EXPIRING_VALUE if format_version >= EXPIRY_FORMAT_VERSION => {
+                Some(self.u64("expiry")?)
+            }
+            other => {
+                return Err(format!(
+                    "bad value tag {other} for format version {format_version}"
+                ));
+            }
         };
-        Ok((key, version, value))
+        let len = self.u32("value length")? as usize;
+        if key_bytes.len().saturating_add(len) > MAX_RECORD_LEN {
+            return Err(format!(
+                "value of {key} is {len} bytes, above the {MAX_RECORD_LEN}-byte limit"
+            ));
+        }
+        let value = Some(Bytes::copy_from_slice(self.take(len, "value")?));
+        Ok(RecordBody {
+            key,
+            version,
+            value,
+            expires_at,
+        })
     }
 }
 
@@ -472,30 +581,91 @@ mod tests {
         records.insert(key("a"), (Version(3), Some(Bytes::from_static(b"one"))));
         records.insert(key("b"), (Version(5), None));
         records.insert(key("c"), (Version(4), Some(Bytes::new())));
+        records.insert(key("d"), (Version(6), Some(Bytes::from_static(b"ttl"))));
         records
     }
 
+    fn sample_expiries() -> Expiries {
+        let mut expiries = Expiries::new();
+        expiries.insert(key("a"), 1_700_000_000_000);
+        expiries.insert(key("d"), u64::MAX);
+        expiries
+    }
+
+    /// Rewrites the format version field of a whole snapshot and fixes its checksum.
+    fn snapshot_as_version(bytes: &[u8], version: u16) -> Vec<u8> {
+        let mut bytes = bytes[..bytes.len() - 4].to_vec();
+        bytes[8..10].copy_from_slice(&version.to_le_bytes());
+        let crc = crc32fast::hash(&bytes);
+        bytes.extend_from_slice(&crc.to_le_bytes());
+        bytes
+    }
+
+    /// Rewrites the format version field of a log header (followed by `rest`).
+    fn log_header_as_version(header: &[u8], version: u16) -> Vec<u8> {
+        let mut bytes = header[..header.len() - 4].to_vec();
+        bytes[8..10].copy_from_slice(&version.to_le_bytes());
+        let crc = crc32fast::hash(&bytes);
+        bytes.extend_from_slice(&crc.to_le_bytes());
+        bytes
+    }
+
     #[test]
-    fn snapshot_round_trips() {
+    fn snapshot_round_trips_with_expiries() {
         let records = sample_records();
-        let bytes = encode_snapshot("cl", "n1", 7, Some(Generation(99)), Version(6), &records);
+        let expiries = sample_expiries();
+        let bytes = encode_snapshot(
+            "cl",
+            "n1",
+            7,
+            Some(Generation(99)),
+            Version(6),
+            &records,
+            &expiries,
+        );
         let snapshot = decode_snapshot(&bytes).unwrap();
         assert_eq!(
             snapshot,
             Snapshot {
+                format_version: FORMAT_VERSION,
                 cluster_id: "cl".into(),
                 node: "n1".into(),
                 epoch: 7,
                 generation: Some(Generation(99)),
                 max_version: Version(6),
                 records,
+                expiries,
             }
         );
     }
 
     #[test]
+    fn a_tombstone_never_carries_an_expiry() {
+        let mut records = Records::new();
+        records.insert(key("b"), (Version(1), None));
+        let mut expiries = Expiries::new();
+        expiries.insert(key("b"), 5);
+        let with = encode_snapshot("cl", "n1", 0, None, Version(1), &records, &expiries);
+        let without = encode_snapshot("cl", "n1", 0, None, Version(1), &records, &Expiries::new());
+        assert_eq!(with, without);
+        assert!(decode_snapshot(&with).unwrap().expiries.is_empty());
+        assert_eq!(
+            encode_write(&key("b"), Version(1), None, Some(5)),
+            encode_write(&key("b"), Version(1), None, None)
+        );
+    }
+
+    #[test]
     fn every_damaged_snapshot_byte_is_refused() {
-        let bytes = encode_snapshot("cl", "n1", 1, None, Version(6), &sample_records());
+        let bytes = encode_snapshot(
+            "cl",
+            "n1",
+            1,
+            None,
+            Version(6),
+            &sample_records(),
+            &sample_expiries(),
+        );
         for index in 0..bytes.len() {
             let mut damaged = bytes.clone();
             damaged[index] ^= 0x10;
@@ -514,10 +684,50 @@ mod tests {
 
     #[test]
     fn snapshot_refuses_another_format_version_by_name() {
-        let mut bytes = encode_snapshot("cl", "n1", 0, None, Version(0), &Records::new());
-        bytes[8] = 2;
-        let reason = decode_snapshot(&bytes).unwrap_err();
-        assert!(reason.contains("format version 2"), "{reason}");
+        let bytes = encode_snapshot(
+            "cl",
+            "n1",
+            0,
+            None,
+            Version(0),
+            &Records::new(),
+            &Expiries::new(),
+        );
+        for version in [0, 3, 0x0100] {
+            let reason = decode_snapshot(&snapshot_as_version(&bytes, version)).unwrap_err();
+            assert!(
+                reason.contains(&format!("format version {version};")),
+                "{reason}"
+            );
+            assert!(reason.contains("versions 1 to 2"), "{reason}");
+        }
+    }
+
+    #[test]
+    fn a_version_1_snapshot_reads_as_records_without_expiries() {
+        // Without expiries, version 2's layout is version 1's but for the version field.
+        let records = sample_records();
+        let v2 = encode_snapshot("cl", "n1", 3, None, Version(6), &records, &Expiries::new());
+        let snapshot = decode_snapshot(&snapshot_as_version(&v2, 1)).unwrap();
+        assert_eq!(snapshot.format_version, 1);
+        assert_eq!(snapshot.records, records);
+        assert!(snapshot.expiries.is_empty());
+
+        // Tag 2 did not exist in version 1.
+        let v2 = encode_snapshot(
+            "cl",
+            "n1",
+            3,
+            None,
+            Version(6),
+            &records,
+            &sample_expiries(),
+        );
+        let reason = decode_snapshot(&snapshot_as_version(&v2, 1)).unwrap_err();
+        assert!(
+            reason.contains("bad value tag 2 for format version 1"),
+            "{reason}"
+        );
     }
 
     #[test]
@@ -528,6 +738,7 @@ mod tests {
         assert_eq!(
             header,
             LogHeader {
+                format_version: FORMAT_VERSION,
                 cluster_id: "cl".into(),
                 node: "n1".into(),
                 epoch: 42
@@ -536,6 +747,23 @@ mod tests {
         let mut damaged = bytes.clone();
         damaged[len - 5] ^= 1;
         assert!(decode_log_header(&damaged).is_err());
+
+        let (header, _) = decode_log_header(&log_header_as_version(&bytes, 1)).unwrap();
+        assert_eq!(header.format_version, 1);
+        let reason = decode_log_header(&log_header_as_version(&bytes, 3)).unwrap_err();
+        assert!(reason.contains("format version 3;"), "{reason}");
+    }
+
+    fn encode_entry(entry: &Entry) -> Vec<u8> {
+        match entry {
+            Entry::Generation(g) => encode_generation(*g),
+            Entry::Write {
+                key,
+                version,
+                value,
+                expires_at,
+            } => encode_write(key, *version, value.as_ref(), *expires_at),
+        }
     }
 
     #[test]
@@ -548,64 +776,122 @@ mod tests {
                 key: key("k"),
                 version: Version(1),
                 value: Some(Bytes::from_static(b"v")),
+                expires_at: None,
+            },
+            Entry::Write {
+                key: key("t"),
+                version: Version(2),
+                value: Some(Bytes::from_static(b"ttl")),
+                expires_at: Some(1_700_000_000_000),
+            },
+            Entry::Write {
+                key: key("z"),
+                version: Version(3),
+                value: Some(Bytes::new()),
+                expires_at: Some(0),
             },
             Entry::Write {
                 key: key("k"),
-                version: Version(2),
+                version: Version(4),
                 value: None,
+                expires_at: None,
             },
         ];
         let mut offsets = Vec::new();
         for entry in &entries {
             offsets.push(log.len());
-            log.extend(match entry {
-                Entry::Generation(g) => encode_generation(*g),
-                Entry::Write {
-                    key,
-                    version,
-                    value,
-                } => encode_write(key, *version, value.as_ref()),
-            });
+            log.extend(encode_entry(entry));
         }
-        let scan = scan_log(&log, start).unwrap();
+        let scan = scan_log(&log, start, FORMAT_VERSION).unwrap();
         let expected: Vec<_> = offsets.into_iter().zip(entries).collect();
         assert_eq!(scan.entries, expected);
         assert_eq!((scan.valid_len, scan.torn_len), (log.len(), 0));
     }
 
     #[test]
+    fn a_version_1_log_reads_without_expiries_and_refuses_them() {
+        let plain = encode_write(&key("k"), Version(1), Some(&Bytes::from_static(b"v")), None);
+        let scan = scan_log(&plain, 0, 1).unwrap();
+        assert_eq!(scan.entries.len(), 1);
+        let expiring = encode_write(
+            &key("k"),
+            Version(1),
+            Some(&Bytes::from_static(b"v")),
+            Some(9),
+        );
+        let reason = scan_log(&expiring, 0, 1).unwrap_err();
+        assert!(
+            reason.contains("bad value tag 2 for format version 1"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn the_largest_record_fits_its_version_and_no_more() {
+        let key = key("k");
+        let value = Bytes::from(vec![7; MAX_RECORD_LEN - 1]);
+        let frame = encode_write(&key, Version(1), Some(&value), Some(1));
+        assert_eq!(frame.len(), max_frame_len(2));
+        assert_eq!(scan_log(&frame, 0, 2).unwrap().entries.len(), 1);
+        let frame = encode_write(&key, Version(1), Some(&value), None);
+        assert_eq!(frame.len(), max_frame_len(1));
+        assert_eq!(scan_log(&frame, 0, 1).unwrap().entries.len(), 1);
+        // Version 2's largest record is longer than any version 1 append: in a version 1
+        // log its length field is damage, too far from the end to be a torn append.
+        let frame = encode_write(&key, Version(1), Some(&value), Some(1));
+        assert!(scan_log(&frame, 0, 1).is_err());
+    }
+
+    #[test]
     fn a_zero_filled_tail_is_torn_not_corrupt() {
         // Some file systems extend the size before the data reaches the disk.
-        let mut log = encode_write(&key("k"), Version(1), Some(&Bytes::from_static(b"v")));
-        let whole = log.len();
-        log.extend(vec![0; 40]);
-        let scan = scan_log(&log, 0).unwrap();
-        assert_eq!((scan.valid_len, scan.torn_len), (whole, 40));
+        for expires_at in [None, Some(1_234)] {
+            let mut log = encode_write(
+                &key("k"),
+                Version(1),
+                Some(&Bytes::from_static(b"v")),
+                expires_at,
+            );
+            let whole = log.len();
+            log.extend(vec![0; 40]);
+            let scan = scan_log(&log, 0, FORMAT_VERSION).unwrap();
+            assert_eq!((scan.valid_len, scan.torn_len), (whole, 40));
+        }
     }
 
     #[test]
     fn damage_followed_by_a_valid_record_is_corrupt() {
-        let first = encode_write(&key("a"), Version(1), Some(&Bytes::from_static(b"x")));
-        let second = encode_write(&key("b"), Version(2), None);
+        let first = encode_write(
+            &key("a"),
+            Version(1),
+            Some(&Bytes::from_static(b"x")),
+            Some(77),
+        );
+        let second = encode_write(&key("b"), Version(2), None, None);
         for index in 0..first.len() {
             let mut log = first.clone();
             log[index] ^= 0x01;
             log.extend_from_slice(&second);
-            assert!(scan_log(&log, 0).is_err(), "flip at {index} taken as torn");
+            assert!(
+                scan_log(&log, 0, FORMAT_VERSION).is_err(),
+                "flip at {index} taken as torn"
+            );
         }
     }
 
     #[test]
     fn a_huge_length_allocates_nothing_and_is_refused_mid_log() {
-        let mut log = vec![0xff; 4];
-        log.extend(vec![0; MAX_FRAME_LEN + 10]);
-        assert!(scan_log(&log, 0).is_err());
+        for version in [1, 2] {
+            let mut log = vec![0xff; 4];
+            log.extend(vec![0; max_frame_len(version) + 10]);
+            assert!(scan_log(&log, 0, version).is_err());
+        }
     }
 
     #[test]
     fn a_valid_checksum_over_bad_content_is_corrupt() {
         let log = frame(|out| out.push(9));
-        let reason = scan_log(&log, 0).unwrap_err();
+        let reason = scan_log(&log, 0, FORMAT_VERSION).unwrap_err();
         assert!(reason.contains("unknown record kind 9"), "{reason}");
     }
 }

@@ -7,8 +7,8 @@ use std::path::Path;
 
 use bytes::Bytes;
 use leviathan_gossip_durable::{
-    DataDir, IdentityField, LOCK_FILE, LOG_FILE, MAX_RECORD_LEN, OpenError, Options, Records,
-    SNAPSHOT_FILE, WriteError,
+    DataDir, Expiries, FORMAT_VERSION, IdentityField, LOCK_FILE, LOG_FILE, MAX_RECORD_LEN,
+    OpenError, Options, Records, SNAPSHOT_FILE, WriteError,
 };
 use leviathan_gossip_wire::{ClusterId, Generation, Key, NodeName, Version};
 use tempfile::TempDir;
@@ -48,16 +48,46 @@ fn open_manual(path: &Path) -> Result<DataDir, OpenError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Observed {
     records: Records,
+    expiries: Expiries,
     max_version: Version,
     generation: Option<Generation>,
 }
 
 fn observe(dir: &DataDir) -> Observed {
+    let expiries = dir.expiries().clone();
+    // expiry() agrees with expiries(), and only live values have one.
+    for (key, (_, value)) in dir.records() {
+        assert_eq!(dir.expiry(key.as_str()), expiries.get(key).copied());
+        if value.is_none() {
+            assert_eq!(
+                dir.expiry(key.as_str()),
+                None,
+                "tombstone {key} has an expiry"
+            );
+        }
+    }
+    for key in expiries.keys() {
+        assert!(dir.records().contains_key(key), "expiry of absent {key}");
+    }
     Observed {
         records: dir.records().clone(),
+        expiries,
         max_version: dir.max_version(),
         generation: dir.generation(),
     }
+}
+
+fn expiries(entries: &[(&str, u64)]) -> Expiries {
+    entries
+        .iter()
+        .map(|&(name, expires_at)| (key(name), expires_at))
+        .collect()
+}
+
+/// The format version field of a data file.
+fn file_format_version(path: &Path) -> u16 {
+    let bytes = fs::read(path).unwrap();
+    u16::from_le_bytes([bytes[8], bytes[9]])
 }
 
 /// The data files (not the lock), to compare before and after a refused open.
@@ -395,6 +425,8 @@ fn damage_before_the_final_record_is_refused() {
 enum Op {
     Generation(u64),
     Set(&'static str, Version, &'static str),
+    /// A set with an expiry (milliseconds since the Unix epoch).
+    SetExpiring(&'static str, Version, &'static str, u64),
     Del(&'static str, Version),
 }
 
@@ -404,6 +436,14 @@ fn apply(dir: &mut DataDir, op: &Op) {
             dir.next_generation(*clock).unwrap();
         }
         Op::Set(name, version, text) => dir.record_write(key(name), *version, value(text)).unwrap(),
+        Op::SetExpiring(name, version, text, expires_at) => dir
+            .record_write_expiring(
+                key(name),
+                *version,
+                Bytes::copy_from_slice(text.as_bytes()),
+                *expires_at,
+            )
+            .unwrap(),
         Op::Del(name, version) => dir.record_write(key(name), *version, None).unwrap(),
     }
 }
@@ -417,19 +457,22 @@ fn a_crash_at_any_byte_recovers_exactly_a_prefix_of_acknowledged_writes() {
     let ops = [
         Op::Generation(1_000),
         Op::Set("alpha", Version(2), "first"),
-        Op::Set("beta", Version(3), ""),
-        Op::Set("alpha", Version(4), "second value, a little longer"),
-        Op::Del("beta", Version(5)),
+        Op::SetExpiring("ttl", Version(3), "", 1_700_000_000_000),
+        Op::Set("beta", Version(4), ""),
+        Op::SetExpiring("alpha", Version(5), "second value, a little longer", 0),
+        Op::Del("beta", Version(6)),
         Op::Generation(900),
         Op::Set("gamma", Version(10), "g"),
-        Op::Del("alpha", Version(11)),
-        Op::Set("beta", Version(12), "back"),
+        Op::SetExpiring("gamma", Version(11), "g again", u64::MAX),
+        Op::Del("alpha", Version(12)),
+        Op::Set("ttl", Version(13), "kept, expiry cleared"),
+        Op::SetExpiring("beta", Version(14), "back", 1_700_000_000_001),
     ];
     let tmp = TempDir::new().unwrap();
     let source = tmp.path().join("source");
     // A compacted snapshot underneath, so recovery replays onto real state.
     let mut dir = open_manual(&source).unwrap();
-    dir.record_write(key("base"), Version(1), value("snapshot"))
+    dir.record_write_expiring(key("base"), Version(1), Bytes::from("snapshot"), 4_242)
         .unwrap();
     dir.compact().unwrap();
     let header_len = fs::metadata(source.join(LOG_FILE)).unwrap().len() as usize;
@@ -589,4 +632,528 @@ fn automatic_compaction_bounds_the_log() {
     let dir = DataDir::open_with(path, &cluster(), &node(), options).unwrap();
     assert_eq!(observe(&dir), expected);
     assert!(dir.recovery().log_records < 400);
+}
+
+#[test]
+fn an_expiry_survives_reopen_via_the_log() {
+    let tmp = TempDir::new().unwrap();
+    let path = tmp.path();
+    let before = {
+        let mut dir = open_manual(path).unwrap();
+        dir.next_generation(1).unwrap();
+        dir.record_write_expiring(
+            key("lease"),
+            Version(1),
+            Bytes::from("me"),
+            1_700_000_060_000,
+        )
+        .unwrap();
+        dir.record_write(key("plain"), Version(2), value("v"))
+            .unwrap();
+        dir.record_write_expiring(key("due"), Version(3), Bytes::new(), 0)
+            .unwrap();
+        assert_eq!(dir.expiry("lease"), Some(1_700_000_060_000));
+        assert_eq!(dir.expiry("plain"), None);
+        assert_eq!(dir.expiry("absent"), None);
+        observe(&dir)
+    };
+    assert_eq!(
+        before.expiries,
+        expiries(&[("due", 0), ("lease", 1_700_000_060_000)])
+    );
+    assert_eq!(
+        before.records.get("lease"),
+        Some(&(Version(1), value("me")))
+    );
+    let dir = open_manual(path).unwrap();
+    assert_eq!(dir.recovery().log_records, 4);
+    assert_eq!(observe(&dir), before);
+}
+
+#[test]
+fn an_expiry_survives_compaction_and_reopen_via_the_snapshot() {
+    let tmp = TempDir::new().unwrap();
+    let path = tmp.path();
+    let mut dir = open_manual(path).unwrap();
+    dir.record_write_expiring(key("a"), Version(1), Bytes::from("1"), 111)
+        .unwrap();
+    dir.record_write(key("b"), Version(2), value("2")).unwrap();
+    dir.record_write_expiring(key("c"), Version(3), Bytes::from("3"), u64::MAX)
+        .unwrap();
+    let expected = observe(&dir);
+    dir.compact().unwrap();
+    assert_eq!(observe(&dir), expected);
+    drop(dir);
+
+    let mut dir = open_manual(path).unwrap();
+    assert_eq!(dir.recovery().log_records, 0, "all from the snapshot");
+    assert_eq!(observe(&dir), expected);
+    assert_eq!(dir.expiries(), &expiries(&[("a", 111), ("c", u64::MAX)]));
+    // Snapshot and log together: the log's write replaces the snapshot's expiry.
+    dir.record_write_expiring(key("a"), Version(4), Bytes::from("1'"), 222)
+        .unwrap();
+    let expected = observe(&dir);
+    drop(dir);
+    let dir = open_manual(path).unwrap();
+    assert_eq!(observe(&dir), expected);
+    assert_eq!(dir.expiry("a"), Some(222));
+
+    // And with automatic compaction after every write.
+    let path = tmp.path().join("auto");
+    let options = Options {
+        auto_compact_min_log_bytes: 0,
+        auto_compact_ratio: 0,
+    };
+    let mut dir = DataDir::open_with(&path, &cluster(), &node(), options.clone()).unwrap();
+    for version in 1..=20u64 {
+        let name = format!("k{}", version % 4);
+        if version % 3 == 0 {
+            dir.record_write(key(&name), Version(version), value("plain"))
+                .unwrap();
+        } else {
+            dir.record_write_expiring(key(&name), Version(version), Bytes::from("t"), version)
+                .unwrap();
+        }
+    }
+    let expected = observe(&dir);
+    assert!(!expected.expiries.is_empty());
+    drop(dir);
+    let dir = DataDir::open_with(&path, &cluster(), &node(), options).unwrap();
+    assert_eq!(dir.recovery().log_records, 0);
+    assert_eq!(observe(&dir), expected);
+}
+
+#[test]
+fn overwriting_or_deleting_a_key_clears_its_expiry() {
+    let tmp = TempDir::new().unwrap();
+    let path = tmp.path();
+    let mut dir = open_manual(path).unwrap();
+    for (version, name) in [
+        (1, "overwritten"),
+        (2, "deleted"),
+        (3, "renewed"),
+        (4, "kept"),
+    ] {
+        dir.record_write_expiring(key(name), Version(version), Bytes::from("v"), 1_000)
+            .unwrap();
+    }
+    // Compacted, so the expiries being cleared come from the snapshot.
+    dir.compact().unwrap();
+    dir.record_write(key("overwritten"), Version(5), value("no ttl"))
+        .unwrap();
+    dir.record_write(key("deleted"), Version(6), None).unwrap();
+    dir.record_write_expiring(key("renewed"), Version(7), Bytes::from("v"), 2_000)
+        .unwrap();
+    let expected = expiries(&[("kept", 1_000), ("renewed", 2_000)]);
+    assert_eq!(dir.expiries(), &expected);
+    assert_eq!(dir.expiry("overwritten"), None);
+    assert_eq!(dir.expiry("deleted"), None);
+    let before = observe(&dir);
+    drop(dir);
+
+    // Through the log.
+    let mut dir = open_manual(path).unwrap();
+    assert_eq!(observe(&dir), before);
+    // Through a snapshot.
+    dir.compact().unwrap();
+    drop(dir);
+    let mut dir = open_manual(path).unwrap();
+    assert_eq!(observe(&dir), before);
+
+    // A key deleted after an expiring write, then forgotten, and written again plainly.
+    dir.record_write_expiring(key("again"), Version(8), Bytes::from("v"), 3_000)
+        .unwrap();
+    dir.record_write(key("again"), Version(9), None).unwrap();
+    assert!(dir.forget("again"));
+    assert!(
+        !dir.forget("kept"),
+        "a live value with an expiry is not forgotten"
+    );
+    assert_eq!(dir.expiries(), &expected);
+    dir.compact().unwrap();
+    dir.record_write(key("again"), Version(10), value("plain"))
+        .unwrap();
+    let before = observe(&dir);
+    assert_eq!(before.expiries, expected);
+    drop(dir);
+    assert_eq!(observe(&open_manual(path).unwrap()), before);
+}
+
+#[test]
+fn an_interrupted_compaction_keeps_expiries() {
+    let tmp = TempDir::new().unwrap();
+    let path = tmp.path().join("data");
+    let before = tmp.path().join("before");
+    let mut dir = open_manual(&path).unwrap();
+    dir.record_write_expiring(key("a"), Version(1), Bytes::from("1"), 10)
+        .unwrap();
+    dir.record_write_expiring(key("b"), Version(2), Bytes::from("2"), 20)
+        .unwrap();
+    dir.record_write(key("b"), Version(3), None).unwrap();
+    let expected = observe(&dir);
+    copy_data(&path, &before);
+    dir.compact().unwrap();
+    drop(dir);
+    fs::copy(before.join(LOG_FILE), path.join(LOG_FILE)).unwrap();
+
+    let dir = open_manual(&path).unwrap();
+    assert!(dir.recovery().finished_compaction);
+    assert_eq!(observe(&dir), expected);
+    assert_eq!(dir.expiries(), &expiries(&[("a", 10)]));
+}
+
+#[test]
+fn expiring_writes_are_checked_like_plain_ones() {
+    let tmp = TempDir::new().unwrap();
+    let path = tmp.path();
+    let mut dir = open(path);
+    dir.record_write_expiring(key("k"), Version(5), Bytes::from("v"), 7)
+        .unwrap();
+    let before = observe(&dir);
+    assert!(matches!(
+        dir.record_write_expiring(key("k"), Version(5), Bytes::from("w"), 8),
+        Err(WriteError::NotIncreasing { .. })
+    ));
+    let big = Bytes::from(vec![0; MAX_RECORD_LEN]);
+    assert!(matches!(
+        dir.record_write_expiring(key("k"), Version(6), big, 8),
+        Err(WriteError::TooLarge { .. })
+    ));
+    // The largest record that fits, with an expiry, is written and read back.
+    let largest = Bytes::from(vec![1; MAX_RECORD_LEN - 1]);
+    assert_eq!(observe(&dir), before);
+    dir.record_write_expiring(key("k"), Version(6), largest.clone(), 9)
+        .unwrap();
+    drop(dir);
+    let dir = open(path);
+    assert_eq!(dir.records().get("k"), Some(&(Version(6), Some(largest))));
+    assert_eq!(dir.expiry("k"), Some(9));
+}
+
+// ----- format version 1 -----
+
+/// Format version 1, written from its spec (the crate's docs), independently of the
+/// crate's encoder.
+mod v1 {
+    use bytes::Bytes;
+
+    fn name(out: &mut Vec<u8>, name: &str) {
+        out.push(name.len() as u8);
+        out.extend_from_slice(name.as_bytes());
+    }
+
+    pub fn record(out: &mut Vec<u8>, key: &str, version: u64, value: Option<&[u8]>) {
+        out.extend_from_slice(&version.to_le_bytes());
+        name(out, key);
+        match value {
+            None => out.push(0),
+            Some(value) => {
+                out.push(1);
+                out.extend_from_slice(&(value.len() as u32).to_le_bytes());
+                out.extend_from_slice(value);
+            }
+        }
+    }
+
+    pub fn snapshot(
+        epoch: u64,
+        generation: Option<u64>,
+        max_version: u64,
+        records: &[(&str, u64, Option<&[u8]>)],
+    ) -> Vec<u8> {
+        let mut out = b"LVGDSNAP".to_vec();
+        out.extend_from_slice(&1u16.to_le_bytes());
+        name(&mut out, "leviathan");
+        name(&mut out, "node1");
+        out.extend_from_slice(&epoch.to_le_bytes());
+        out.push(u8::from(generation.is_some()));
+        out.extend_from_slice(&generation.unwrap_or(0).to_le_bytes());
+        out.extend_from_slice(&max_version.to_le_bytes());
+        out.extend_from_slice(&(records.len() as u32).to_le_bytes());
+        for &(key, version, value) in records {
+            record(&mut out, key, version, value);
+        }
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    pub fn log_header(epoch: u64) -> Vec<u8> {
+        let mut out = b"LVGDLOG\0".to_vec();
+        out.extend_from_slice(&1u16.to_le_bytes());
+        name(&mut out, "leviathan");
+        name(&mut out, "node1");
+        out.extend_from_slice(&epoch.to_le_bytes());
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    fn frame(payload: &[u8]) -> Vec<u8> {
+        let len = (payload.len() as u32).to_le_bytes();
+        let mut hasher = crc32fast::Hasher::new();
+        hasher.update(&len);
+        hasher.update(payload);
+        let mut out = len.to_vec();
+        out.extend_from_slice(&hasher.finalize().to_le_bytes());
+        out.extend_from_slice(payload);
+        out
+    }
+
+    pub fn write(key: &str, version: u64, value: Option<&[u8]>) -> Vec<u8> {
+        let mut payload = vec![1];
+        record(&mut payload, key, version, value);
+        frame(&payload)
+    }
+
+    pub fn generation(generation: u64) -> Vec<u8> {
+        let mut payload = vec![2];
+        payload.extend_from_slice(&generation.to_le_bytes());
+        frame(&payload)
+    }
+
+    pub fn value(text: &str) -> Option<Bytes> {
+        Some(Bytes::copy_from_slice(text.as_bytes()))
+    }
+}
+
+/// A version 1 directory at epoch 3: a snapshot with two records and a log with a
+/// generation, an overwrite, a delete and a new key. Returns the log's frame boundaries.
+fn write_v1_dir(path: &Path) -> Vec<usize> {
+    fs::create_dir_all(path).unwrap();
+    let snapshot = v1::snapshot(
+        3,
+        Some(500),
+        4,
+        &[("a", 2, Some(b"one")), ("b", 4, Some(b"")), ("c", 3, None)],
+    );
+    fs::write(path.join(SNAPSHOT_FILE), snapshot).unwrap();
+    let mut log = v1::log_header(3);
+    let mut boundaries = vec![log.len()];
+    for frame in [
+        v1::generation(600),
+        v1::write("a", 5, Some(b"uno")),
+        v1::write("b", 6, None),
+        v1::write("d", 9, Some(b"four")),
+    ] {
+        log.extend(frame);
+        boundaries.push(log.len());
+    }
+    fs::write(path.join(LOG_FILE), log).unwrap();
+    boundaries
+}
+
+/// The state of [`write_v1_dir`], with the first `applied` log records replayed.
+fn v1_state(applied: usize) -> Observed {
+    let mut records = Records::new();
+    records.insert(key("a"), (Version(2), v1::value("one")));
+    records.insert(key("b"), (Version(4), v1::value("")));
+    records.insert(key("c"), (Version(3), None));
+    let mut state = Observed {
+        records,
+        expiries: Expiries::new(),
+        max_version: Version(4),
+        generation: Some(Generation(500)),
+    };
+    if applied >= 1 {
+        state.generation = Some(Generation(600));
+    }
+    let writes = [
+        ("a", 5, v1::value("uno")),
+        ("b", 6, None),
+        ("d", 9, v1::value("four")),
+    ];
+    for (name, version, value) in writes.into_iter().take(applied.saturating_sub(1)) {
+        state.records.insert(key(name), (Version(version), value));
+        state.max_version = Version(version);
+    }
+    state
+}
+
+#[test]
+fn a_version_1_directory_opens_without_expiries_and_is_upgraded() {
+    let tmp = TempDir::new().unwrap();
+    let path = tmp.path();
+    write_v1_dir(path);
+
+    let mut dir = open_manual(path).unwrap();
+    assert_eq!(dir.recovery().upgraded_from_format, Some(1));
+    assert_eq!(dir.recovery().log_records, 4);
+    assert!(!dir.recovery().finished_compaction);
+    assert_eq!(observe(&dir), v1_state(4));
+    assert!(dir.expiries().is_empty());
+    // Rewritten before open returned: both files are of the current version, the log
+    // holds only its header.
+    assert_eq!(FORMAT_VERSION, 2);
+    assert_eq!(file_format_version(&path.join(SNAPSHOT_FILE)), 2);
+    assert_eq!(file_format_version(&path.join(LOG_FILE)), 2);
+    let header_only = fs::metadata(path.join(LOG_FILE)).unwrap().len();
+
+    // Writes, plain and expiring, go into a version 2 log.
+    dir.record_write_expiring(key("c"), Version(10), Bytes::from("ttl"), 123_456)
+        .unwrap();
+    dir.record_write(key("e"), Version(11), value("plain"))
+        .unwrap();
+    assert!(fs::metadata(path.join(LOG_FILE)).unwrap().len() > header_only);
+    let expected = observe(&dir);
+    drop(dir);
+
+    let dir = open_manual(path).unwrap();
+    assert_eq!(dir.recovery().upgraded_from_format, None);
+    assert_eq!(dir.recovery().log_records, 2);
+    assert_eq!(observe(&dir), expected);
+    assert_eq!(dir.expiries(), &expiries(&[("c", 123_456)]));
+}
+
+#[test]
+fn an_empty_version_1_directory_is_upgraded() {
+    let tmp = TempDir::new().unwrap();
+    let path = tmp.path();
+    fs::write(path.join(SNAPSHOT_FILE), v1::snapshot(0, None, 0, &[])).unwrap();
+    fs::write(path.join(LOG_FILE), v1::log_header(0)).unwrap();
+    let mut dir = open(path);
+    assert!(!dir.recovery().created);
+    assert_eq!(dir.recovery().upgraded_from_format, Some(1));
+    assert!(dir.records().is_empty());
+    assert_eq!(dir.generation(), None);
+    dir.record_write_expiring(key("k"), Version(1), Bytes::from("v"), 5)
+        .unwrap();
+    drop(dir);
+    assert_eq!(open(path).expiry("k"), Some(5));
+
+    // A version 1 initialization cut short (log, no snapshot) is initialized afresh.
+    let tmp = TempDir::new().unwrap();
+    let path = tmp.path();
+    fs::write(path.join(LOG_FILE), v1::log_header(0)).unwrap();
+    let dir = open(path);
+    assert!(dir.recovery().created);
+    assert_eq!(file_format_version(&path.join(LOG_FILE)), 2);
+    assert_eq!(file_format_version(&path.join(SNAPSHOT_FILE)), 2);
+}
+
+/// A crash at any byte of a version 1 log's last appends (the previous build's), then an
+/// open by this build: each cut recovers exactly a prefix, and the upgrade leaves a
+/// directory that reopens to the same state.
+#[test]
+fn a_version_1_log_cut_at_any_byte_is_recovered_and_upgraded() {
+    let tmp = TempDir::new().unwrap();
+    let source = tmp.path().join("source");
+    let boundaries = write_v1_dir(&source);
+    let log = fs::read(source.join(LOG_FILE)).unwrap();
+    for cut in boundaries[0]..=log.len() {
+        let target = tmp.path().join(format!("cut-{cut}"));
+        copy_data(&source, &target);
+        fs::write(target.join(LOG_FILE), &log[..cut]).unwrap();
+        let acknowledged = boundaries.iter().rposition(|&end| end <= cut).unwrap();
+        let dir =
+            open_manual(&target).unwrap_or_else(|error| panic!("cut at {cut} refused: {error}"));
+        assert_eq!(observe(&dir), v1_state(acknowledged), "cut at {cut}");
+        assert_eq!(
+            dir.recovery().torn_bytes_dropped as usize,
+            cut - boundaries[acknowledged]
+        );
+        assert_eq!(dir.recovery().upgraded_from_format, Some(1));
+        drop(dir);
+        let dir = open_manual(&target).unwrap();
+        assert_eq!(
+            observe(&dir),
+            v1_state(acknowledged),
+            "cut at {cut}, reopened"
+        );
+        assert_eq!(dir.recovery().torn_bytes_dropped, 0);
+        assert_eq!(dir.recovery().upgraded_from_format, None);
+        drop(dir);
+        fs::remove_dir_all(&target).unwrap();
+    }
+}
+
+#[test]
+fn an_interrupted_upgrade_is_finished_on_open() {
+    let tmp = TempDir::new().unwrap();
+    let path = tmp.path().join("data");
+    let before = tmp.path().join("before");
+    write_v1_dir(&path);
+    copy_data(&path, &before);
+    drop(open_manual(&path).unwrap());
+    // The crash came after the version 2 snapshot was installed, before the log was
+    // replaced: the stale log is still of version 1.
+    fs::copy(before.join(LOG_FILE), path.join(LOG_FILE)).unwrap();
+    assert_eq!(file_format_version(&path.join(LOG_FILE)), 1);
+
+    let dir = open_manual(&path).unwrap();
+    assert!(dir.recovery().finished_compaction);
+    assert_eq!(dir.recovery().upgraded_from_format, Some(1));
+    assert_eq!(observe(&dir), v1_state(4));
+    drop(dir);
+    let dir = open_manual(&path).unwrap();
+    assert!(!dir.recovery().finished_compaction);
+    assert_eq!(observe(&dir), v1_state(4));
+}
+
+#[test]
+fn mismatched_or_unknown_format_versions_are_refused() {
+    let tmp = TempDir::new().unwrap();
+    // A version 1 snapshot beside a version 2 log of the same epoch: never written so.
+    let path = tmp.path().join("v1-snapshot");
+    drop(open(&path));
+    fs::write(path.join(SNAPSHOT_FILE), v1::snapshot(0, None, 0, &[])).unwrap();
+    let files = data_files(&path);
+    let error = open_manual(&path).unwrap_err();
+    assert!(matches!(error, OpenError::Corrupt { .. }), "{error:?}");
+    assert!(
+        error.to_string().contains("log format version 2"),
+        "{error}"
+    );
+    assert_eq!(data_files(&path), files);
+
+    // A version 2 snapshot beside a version 1 log of the same epoch (not a stale one).
+    let path = tmp.path().join("v1-log");
+    drop(open(&path));
+    fs::write(path.join(LOG_FILE), v1::log_header(0)).unwrap();
+    let error = open_manual(&path).unwrap_err();
+    assert!(
+        error.to_string().contains("log format version 1"),
+        "{error}"
+    );
+
+    // A log of a later version.
+    let path = tmp.path().join("v3-log");
+    drop(open(&path));
+    let mut header = v1::log_header(0);
+    header[8] = 3;
+    let covered = header.len() - 4;
+    let crc = crc32fast::hash(&header[..covered]);
+    header[covered..].copy_from_slice(&crc.to_le_bytes());
+    fs::write(path.join(LOG_FILE), header).unwrap();
+    let error = open_manual(&path).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("format version 3; this build reads versions 1 to 2"),
+        "{error}"
+    );
+
+    // An expiry in a version 1 file: version 1 had none.
+    let path = tmp.path().join("v1-expiry");
+    write_v1_dir(&path);
+    let mut log = fs::read(path.join(LOG_FILE)).unwrap();
+    let mut payload = vec![1];
+    v1::record(&mut payload, "z", 10, Some(b"x"));
+    payload[1 + 8 + 2] = 2; // the value tag, after kind, version and key "z"
+    payload.splice(1 + 8 + 2 + 1..1 + 8 + 2 + 1, 7u64.to_le_bytes());
+    let len = (payload.len() as u32).to_le_bytes();
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&len);
+    hasher.update(&payload);
+    log.extend_from_slice(&len);
+    log.extend_from_slice(&hasher.finalize().to_le_bytes());
+    log.extend_from_slice(&payload);
+    fs::write(path.join(LOG_FILE), log).unwrap();
+    let error = open_manual(&path).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("bad value tag 2 for format version 1"),
+        "{error}"
+    );
 }

@@ -1,5 +1,5 @@
-//! Random sequences of writes, deletes, generations, compactions, forgets and restarts,
-//! checked against a plain in-memory model.
+//! Random sequences of writes (with and without expiries), deletes, generations,
+//! compactions, forgets and restarts, checked against a plain in-memory model.
 // Test helpers outside #[test] fns are not covered by clippy.toml's allow-*-in-tests.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -7,13 +7,15 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use bytes::Bytes;
-use leviathan_gossip_durable::{DataDir, Options, Records, WriteError};
+use leviathan_gossip_durable::{DataDir, Expiries, Options, Records, WriteError};
 use leviathan_gossip_wire::{ClusterId, Generation, Key, NodeName, Version};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
 enum Op {
     Set(usize, Vec<u8>),
+    /// A set with an expiry.
+    SetExpiring(usize, Vec<u8>, u64),
     Del(usize),
     /// A write whose version is not above the maximum: must be refused.
     StaleWrite(usize, u64),
@@ -28,8 +30,10 @@ const KEYS: [&str; 5] = ["a", "b", "c", "d", "e"];
 fn op() -> impl Strategy<Value = Op> {
     let key = 0..KEYS.len();
     prop_oneof![
-        6 => (key.clone(), proptest::collection::vec(any::<u8>(), 0..48))
+        4 => (key.clone(), proptest::collection::vec(any::<u8>(), 0..48))
             .prop_map(|(k, v)| Op::Set(k, v)),
+        3 => (key.clone(), proptest::collection::vec(any::<u8>(), 0..48), any::<u64>())
+            .prop_map(|(k, v, at)| Op::SetExpiring(k, v, at)),
         2 => key.clone().prop_map(Op::Del),
         1 => (key.clone(), 0..4u64).prop_map(|(k, back)| Op::StaleWrite(k, back)),
         2 => (0..2_000u64).prop_map(Op::Generation),
@@ -53,6 +57,7 @@ fn options() -> impl Strategy<Value = Options> {
 #[derive(Debug, Default)]
 struct Model {
     records: Records,
+    expiries: Expiries,
     max_version: Version,
     generation: Option<Generation>,
     /// Tombstones forgotten since the last compaction: a restart may bring them back,
@@ -63,12 +68,18 @@ struct Model {
 impl Model {
     fn check(&self, dir: &DataDir) {
         assert_eq!(dir.records(), &self.records);
+        assert_eq!(dir.expiries(), &self.expiries);
+        for key in KEYS {
+            assert_eq!(dir.expiry(key), self.expiries.get(key).copied(), "{key}");
+        }
         assert_eq!(dir.max_version(), self.max_version);
         assert_eq!(dir.generation(), self.generation);
     }
 
     /// After a restart: everything the model holds, plus possibly forgotten tombstones.
     fn check_reopened(&mut self, dir: &DataDir) {
+        // Forgotten tombstones may come back, but never with an expiry.
+        assert_eq!(dir.expiries(), &self.expiries);
         assert_eq!(dir.max_version(), self.max_version);
         assert_eq!(dir.generation(), self.generation);
         for (key, record) in &self.records {
@@ -109,7 +120,19 @@ fn run(ops: Vec<Op>, options: Options) {
                 dir.record_write(key.clone(), version, value.clone())
                     .unwrap();
                 model.forgotten.remove(&key);
+                model.expiries.remove(&key);
                 model.records.insert(key, (version, value));
+                model.max_version = version;
+            }
+            Op::SetExpiring(k, value, expires_at) => {
+                let key = Key::new(KEYS[k]).unwrap();
+                let version = Version(model.max_version.0 + 1);
+                let value = Bytes::from(value);
+                dir.record_write_expiring(key.clone(), version, value.clone(), expires_at)
+                    .unwrap();
+                model.forgotten.remove(&key);
+                model.expiries.insert(key.clone(), expires_at);
+                model.records.insert(key, (version, Some(value)));
                 model.max_version = version;
             }
             Op::Del(k) => {
@@ -117,6 +140,7 @@ fn run(ops: Vec<Op>, options: Options) {
                 let version = Version(model.max_version.0 + 1);
                 dir.record_write(key.clone(), version, None).unwrap();
                 model.forgotten.remove(&key);
+                model.expiries.remove(&key);
                 model.records.insert(key, (version, None));
                 model.max_version = version;
             }
