@@ -32,6 +32,7 @@ use std::hint::black_box;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use leviathan_gossip_core::delta::{build_deltas, order_candidates};
 use leviathan_gossip_core::digest::{DeltaCandidate, DigestCursor, reconcile_page, requests_len};
+use leviathan_gossip_core::quarantine::Quarantine;
 use leviathan_gossip_core::state::ClusterState;
 use leviathan_gossip_wire::{COUNT_LEN, Digest, NodeDelta};
 use rand::SeedableRng;
@@ -71,7 +72,7 @@ fn anti_entropy(c: &mut Criterion) {
     ];
     let mut reconciled = Vec::new();
     for (name, page) in pages {
-        let result = reconcile_page(&state, &own.name, page);
+        let result = reconcile_page(&state, &own.name, &Quarantine::default(), page);
         eprintln!(
             "reconcile {name}: {} entries in page → {} candidates, {} requests",
             page.entries.len(),
@@ -79,7 +80,14 @@ fn anti_entropy(c: &mut Criterion) {
             result.requests.len()
         );
         c.bench_function(&format!("reconcile_page/{name}/10k"), |b| {
-            b.iter(|| reconcile_page(black_box(&state), &own.name, black_box(page)));
+            b.iter(|| {
+                reconcile_page(
+                    black_box(&state),
+                    &own.name,
+                    &Quarantine::default(),
+                    black_box(page),
+                )
+            });
         });
         reconciled.push((name, result));
     }

@@ -64,6 +64,7 @@ fn node_knowing(state: &ClusterState, start: Instant) -> (Node, Instant) {
             gc_watermark: Version(0),
             from_version: Version(0),
             records: n.records_after(Version(0)).collect(),
+            to_version: n.max_version(),
         })
         .collect();
     // Setup only: a packet far above the datagram limit, handed over decoded.
@@ -134,8 +135,7 @@ impl Writer {
         }
         let deltas = build_deltas(&self.owner, &candidates, budget);
         for delta in &deltas {
-            self.held
-                .insert(delta.node.name.clone(), delta.to_version());
+            self.held.insert(delta.node.name.clone(), delta.to_version);
         }
         self.next += deltas.len();
         common::packet(&self.sender, heartbeat, Message::Ack(Ack { deltas }))

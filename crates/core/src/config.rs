@@ -49,6 +49,22 @@ pub struct NodeConfig {
     /// How long a peer stays suspect before it is declared dead. Default 30 s. Dead peers
     /// are still gossiped with now and then, so they rejoin when they come back.
     pub dead_after: Duration,
+    /// How long this node keeps the tombstone of a key it deleted before dropping it and
+    /// raising its garbage-collection watermark. Default 5 minutes. A peer that was away
+    /// for less than this gets the tombstone as an ordinary delta; one away for longer
+    /// gets a reset (this node's whole live state) instead, so nothing comes back either
+    /// way: shorter saves memory, longer saves resets.
+    pub tombstone_grace: Duration,
+    /// How long a dead or departed peer stays listed (as dead or left) before it is
+    /// removed from state and digests. Default 10 minutes. A removed peer that comes back
+    /// is discovered again.
+    pub remove_after: Duration,
+    /// How long news of a removed peer's incarnation is ignored after its removal, so
+    /// peers that have not removed it yet do not bring it back. Default 10 minutes; at
+    /// least `tombstone_grace` (a peer lagging by less than the grace period must not
+    /// revive a removed node). A packet from the peer itself, or a newer generation of
+    /// it, ends the quarantine at once.
+    pub quarantine: Duration,
     /// A timer that fires later than this is taken as a stall of this node (GC pause, CPU
     /// starvation, a suspended VM): the stall is forgiven to every peer instead of counted
     /// as their silence. Default 500 ms.
@@ -67,6 +83,9 @@ impl Default for NodeConfig {
             phi_threshold: 8.0,
             phi: PhiConfig::default(),
             dead_after: Duration::from_secs(30),
+            tombstone_grace: Duration::from_secs(5 * 60),
+            remove_after: Duration::from_secs(10 * 60),
+            quarantine: Duration::from_secs(10 * 60),
             local_pause_threshold: Duration::from_millis(500),
         }
     }
@@ -144,6 +163,31 @@ impl NodeConfig {
                 "must be at least the health check interval",
             ));
         }
+        let gc_settings = [
+            ("tombstone_grace", self.tombstone_grace),
+            ("remove_after", self.remove_after),
+        ];
+        for (field, value) in gc_settings {
+            if value < self.gossip_interval {
+                return Err(ConfigError::new(
+                    field,
+                    format!(
+                        "{value:?} is shorter than the gossip interval ({:?})",
+                        self.gossip_interval
+                    ),
+                ));
+            }
+        }
+        if self.quarantine < self.tombstone_grace {
+            return Err(ConfigError::new(
+                "quarantine",
+                format!(
+                    "{:?} is shorter than tombstone_grace ({:?}): a peer lagging by less \
+                     than the grace period could bring a removed node back",
+                    self.quarantine, self.tombstone_grace
+                ),
+            ));
+        }
         Ok(())
     }
 }
@@ -162,7 +206,9 @@ mod tests {
     #[test]
     fn bad_fields_are_named() {
         type Breakage = fn(&mut NodeConfig);
-        let cases: [(&str, Breakage); 4] = [
+        let cases: [(&str, Breakage); 6] = [
+            ("quarantine", |c| c.quarantine = c.tombstone_grace / 2),
+            ("tombstone_grace", |c| c.tombstone_grace = Duration::ZERO),
             ("fanout", |c| c.fanout = 0),
             ("max_packet_size", |c| c.max_packet_size = 100),
             ("phi_threshold", |c| c.phi_threshold = f64::NAN),

@@ -23,14 +23,17 @@ pub fn order_candidates(candidates: &mut [DeltaCandidate], rng: &mut impl Rng) {
     candidates.sort_by(|a, b| {
         a.lag.cmp(&b.lag).then_with(|| match a.lag {
             Lag::NeverSeen => std::cmp::Ordering::Equal,
-            Lag::Behind | Lag::HeartbeatOnly => b.missing.cmp(&a.missing),
+            Lag::Reset | Lag::Behind | Lag::HeartbeatOnly => b.missing.cmp(&a.missing),
         })
     });
 }
 
 /// Builds deltas for ordered `candidates` whose encoding (the `u16` count included) takes
 /// at most `budget` bytes. Each node's records go in version order and stop where the
-/// budget does, so every delta is a valid prefix of what the peer lacks.
+/// budget does, so every delta is a valid prefix of what the peer lacks; a delta that
+/// holds them all says it reaches our `max_version` (beyond its last record when our last
+/// versions were collected tombstones). A [`Lag::HeartbeatOnly`] candidate gets a delta
+/// without records.
 pub fn build_deltas(
     state: &ClusterState,
     candidates: &[DeltaCandidate],
@@ -53,6 +56,7 @@ pub fn build_deltas(
             gc_watermark: node.gc_watermark(),
             from_version: candidate.from_version,
             records: Vec::new(),
+            to_version: candidate.from_version,
         };
         let mut used = delta.header_len();
         if used > remaining {
@@ -60,13 +64,38 @@ pub fn build_deltas(
             continue;
         }
         misfits = 0;
-        for record in node.records_after(candidate.from_version) {
-            let len = record.encoded_len();
-            if used + len > remaining {
-                break;
+        let mut complete = true;
+        if candidate.lag != Lag::HeartbeatOnly {
+            for record in node.records_after(candidate.from_version) {
+                let len = record.encoded_len();
+                if used + len > remaining {
+                    complete = false;
+                    break;
+                }
+                used += len;
+                delta.records.push(record);
             }
-            used += len;
-            delta.records.push(record);
+        }
+        delta.to_version = delta.last_version();
+        if complete && candidate.lag != Lag::HeartbeatOnly {
+            // Saying so may take a longer varint (its distance from the last version);
+            // when it does not fit, the peer simply asks again.
+            let last = delta.last_version();
+            let bare = |to_version| NodeDelta {
+                node: delta.node.clone(),
+                from_version: last,
+                records: Vec::new(),
+                to_version,
+                ..delta
+            };
+            let reach = node.max_version().max(last);
+            let extra = bare(reach)
+                .header_len()
+                .saturating_sub(bare(last).header_len());
+            if used + extra <= remaining {
+                used += extra;
+                delta.to_version = reach;
+            }
         }
         remaining -= used;
         deltas.push(delta);

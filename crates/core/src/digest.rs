@@ -6,6 +6,7 @@ use leviathan_gossip_wire::{
     string_len,
 };
 
+use crate::quarantine::Quarantine;
 use crate::state::{ClusterState, NodeState};
 
 /// Where the next digest page starts. Pages walk the sorted names and wrap around, so
@@ -58,6 +59,10 @@ pub enum Lag {
     /// The peer never saw this incarnation: it gets the node before all others, so
     /// membership spreads even while bulk state is pending.
     NeverSeen,
+    /// The peer knows less than our garbage-collection watermark: it may hold values whose
+    /// tombstones are gone, so it gets the node's whole state from version 0 (a reset),
+    /// which it takes in place of what it had.
+    Reset,
     /// The peer misses records of this incarnation.
     Behind,
     /// The peer has every record but an older heartbeat or status.
@@ -90,8 +95,14 @@ pub struct Reconciliation {
 
 /// Compares a digest page with our state: every node of ours inside the page's range that
 /// the page omits is unknown to the peer; every entry is compared with our knowledge.
-/// `own` is this node's name: we never ask others about ourselves.
-pub fn reconcile_page(state: &ClusterState, own: &NodeName, digest: &Digest) -> Reconciliation {
+/// `own` is this node's name: we never ask others about ourselves, nor about removed
+/// incarnations still in `quarantine`.
+pub fn reconcile_page(
+    state: &ClusterState,
+    own: &NodeName,
+    quarantine: &Quarantine,
+    digest: &Digest,
+) -> Reconciliation {
     let mut result = Reconciliation::default();
     let mut entries = digest.entries.iter().peekable();
     let ours = match &digest.start {
@@ -103,7 +114,7 @@ pub fn reconcile_page(state: &ClusterState, own: &NodeName, digest: &Digest) -> 
     // for efficiency; an unsorted page merely yields extra requests or candidates.
     for (name, node) in ours {
         while let Some(entry) = entries.next_if(|entry| entry.name < *name) {
-            request_unknown(&mut result, own, entry);
+            request_unknown(&mut result, own, quarantine, entry);
         }
         match entries.next_if(|entry| entry.name == *name) {
             Some(entry) => compare(&mut result, own, node, entry),
@@ -111,7 +122,7 @@ pub fn reconcile_page(state: &ClusterState, own: &NodeName, digest: &Digest) -> 
         }
     }
     for entry in entries {
-        request_unknown(&mut result, own, entry);
+        request_unknown(&mut result, own, quarantine, entry);
     }
     result
 }
@@ -122,6 +133,7 @@ pub fn reconcile_page(state: &ClusterState, own: &NodeName, digest: &Digest) -> 
 pub fn reconcile_news(
     state: &ClusterState,
     own: &NodeName,
+    quarantine: &Quarantine,
     page: &Digest,
     news: &[DigestEntry],
 ) -> Reconciliation {
@@ -134,7 +146,7 @@ pub fn reconcile_news(
         seen.push(&entry.name);
         match state.get(&entry.name) {
             Some(node) => compare(&mut result, own, node, entry),
-            None => request_unknown(&mut result, own, entry),
+            None => request_unknown(&mut result, own, quarantine, entry),
         }
     }
     result
@@ -151,8 +163,16 @@ pub fn reconcile_requests(state: &ClusterState, requests: &[DigestEntry]) -> Vec
         .collect()
 }
 
-fn request_unknown(result: &mut Reconciliation, own: &NodeName, entry: &DigestEntry) {
-    if entry.name == *own || !digest_entry_is_coherent(entry) {
+fn request_unknown(
+    result: &mut Reconciliation,
+    own: &NodeName,
+    quarantine: &Quarantine,
+    entry: &DigestEntry,
+) {
+    if entry.name == *own
+        || !digest_entry_is_coherent(entry)
+        || quarantine.holds(&entry.name, entry.generation)
+    {
         return;
     }
     result.requests.push(DigestEntry {
@@ -171,8 +191,13 @@ fn compare(result: &mut Reconciliation, own: &NodeName, node: &NodeState, entry:
         return;
     }
     let ours = node.id().generation;
+    // A peer past a watermark we lag behind cannot help by itself (only a reset from
+    // version 0 can), but asking tells it to send one.
     let peer_ahead = entry.generation > ours
-        || (entry.generation == ours && entry.max_version > node.max_version());
+        || (entry.generation == ours
+            && (entry.max_version > node.max_version()
+                || (entry.gc_watermark > node.gc_watermark()
+                    && node.max_version() < entry.gc_watermark)));
     if peer_ahead && entry.name != *own {
         result.requests.push(node.digest_entry());
     }
@@ -187,7 +212,17 @@ fn lag_of(node: &NodeState, entry: &DigestEntry) -> Option<DeltaCandidate> {
     if entry.generation > ours {
         return None;
     }
-    if entry.max_version < node.max_version() {
+    if node.gc_watermark() > entry.gc_watermark && entry.max_version < node.gc_watermark() {
+        return Some(DeltaCandidate {
+            name: node.id().name.clone(),
+            lag: Lag::Reset,
+            from_version: Version(0),
+            missing: node.records_after_count(Version(0)),
+        });
+    }
+    // Our records are current as of our horizon; a peer resetting to a higher watermark
+    // must not take records that a tombstone it never saw may have replaced.
+    if entry.max_version < node.max_version() && node.horizon() >= entry.gc_watermark {
         return Some(DeltaCandidate {
             name: node.id().name.clone(),
             lag: Lag::Behind,
@@ -195,10 +230,13 @@ fn lag_of(node: &NodeState, entry: &DigestEntry) -> Option<DeltaCandidate> {
             missing: node.records_after_count(entry.max_version),
         });
     }
-    (entry.heartbeat < node.heartbeat() || entry.status < node.status()).then(|| DeltaCandidate {
+    let news = entry.heartbeat < node.heartbeat()
+        || entry.status < node.status()
+        || entry.gc_watermark < node.gc_watermark();
+    news.then(|| DeltaCandidate {
         name: node.id().name.clone(),
         lag: Lag::HeartbeatOnly,
-        from_version: node.max_version(),
+        from_version: entry.max_version.min(node.max_version()),
         missing: 0,
     })
 }
@@ -293,7 +331,7 @@ mod tests {
                 status: NodeStatus::Alive,
             }],
         };
-        let result = reconcile_page(&state, &own, &digest);
+        let result = reconcile_page(&state, &own, &Quarantine::default(), &digest);
         let candidates: Vec<&str> = result.candidates.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(candidates, ["b", "c"]);
         assert!(result.candidates.iter().all(|c| c.lag == Lag::NeverSeen));

@@ -17,6 +17,9 @@ pub enum Event {
     PeersDead(Vec<NodeName>),
     /// Peers that announced a graceful leave.
     PeersLeft(Vec<NodeName>),
+    /// Dead or departed peers removed from state after `remove_after`: forget them. One
+    /// that comes back is discovered again.
+    PeersRemoved(Vec<NodeName>),
     /// A peer came back as a new incarnation: drop what you held for it; its new keys
     /// arrive as [`Event::Updates`].
     PeerRestarted {
@@ -47,6 +50,7 @@ impl Event {
             Event::PeersRecovered(_) => "peers_recover",
             Event::PeersDead(_) => "peers_dead",
             Event::PeersLeft(_) => "peers_left",
+            Event::PeersRemoved(_) => "peers_removed",
             Event::PeerRestarted { .. } => "peer_restarted",
             Event::Updates(_) => "updates",
             Event::Deleted { .. } => "delete",
@@ -75,6 +79,7 @@ pub(crate) struct EventBatch {
     recovered: Vec<NodeName>,
     dead: Vec<NodeName>,
     left: Vec<NodeName>,
+    removed: Vec<NodeName>,
     restarted: Vec<(NodeName, Generation)>,
     updates: Vec<Update>,
     deleted: Vec<(NodeName, Key, Version)>,
@@ -96,6 +101,9 @@ impl EventBatch {
     pub(crate) fn left(&mut self, node: NodeName) {
         self.left.push(node);
     }
+    pub(crate) fn removed(&mut self, node: NodeName) {
+        self.removed.push(node);
+    }
     pub(crate) fn restarted(&mut self, node: NodeName, generation: Generation) {
         self.restarted.push((node, generation));
     }
@@ -115,6 +123,7 @@ impl EventBatch {
             (&mut self.suspected, Event::PeersSuspected),
             (&mut self.dead, Event::PeersDead),
             (&mut self.left, Event::PeersLeft),
+            (&mut self.removed, Event::PeersRemoved),
         ];
         let mut membership = Vec::new();
         for (list, make) in lists {

@@ -21,6 +21,9 @@
 //! * [`delta`] — deltas in scuttle-depth order that fit a byte budget;
 //! * [`peer_selection`] — whom to gossip with each round;
 //! * [`failure_detector`] and [`membership`] — φ-accrual and live/suspect/dead/left;
+//! * [`quarantine`] and [`expiry`] — the lifecycle: removed peers kept out for a while,
+//!   keys written with a time to live (tombstone garbage collection and resets live in
+//!   [`state`] and [`node`]);
 //! * [`config`], [`event`], [`stats`], [`error`] — the vocabulary around them.
 //!
 //! ```
@@ -63,17 +66,20 @@ pub mod delta;
 pub mod digest;
 pub mod error;
 pub mod event;
+pub mod expiry;
 pub mod failure_detector;
 pub mod membership;
 pub mod news;
 pub mod node;
 pub mod peer_selection;
+pub mod quarantine;
 pub mod state;
 pub mod stats;
 
 pub use config::{ConfigError, NodeConfig};
 pub use error::{RestoreError, WriteError};
 pub use event::{Event, Update};
+pub use expiry::Expired;
 pub use failure_detector::{FailureDetector, PhiAccrualDetector, PhiConfig};
 pub use membership::{Member, MemberState};
 pub use node::{Node, Transmit};

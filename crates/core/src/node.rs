@@ -22,10 +22,12 @@ use crate::digest::{
 };
 use crate::error::{RestoreError, WriteError};
 use crate::event::{Event, EventBatch, Update};
+use crate::expiry::{Expired, Expiries};
 use crate::failure_detector::{FailureDetector, PhiAccrualDetector};
 use crate::membership::{Health, Member, MemberState};
 use crate::news::NewsQueue;
-use crate::state::{ClusterState, InvalidDelta, NodeState, Versioned};
+use crate::quarantine::Quarantine;
+use crate::state::{ClusterState, InvalidDelta, NodeState, Versioned, check_order};
 use crate::stats::Stats;
 
 /// A datagram to send.
@@ -45,7 +47,9 @@ pub struct Transmit {
 ///   received, [`Node::handle_timeout`] when [`Node::poll_timeout`]'s deadline has passed;
 /// * outputs — after every input, drain [`Node::poll_transmit`] (send each) and
 ///   [`Node::poll_event`] (deliver each), then re-arm the timer from [`Node::poll_timeout`];
-/// * commands — [`Node::set`], [`Node::delete`], [`Node::leave`];
+///   after a timeout, also drain [`Node::poll_expired`] (issue each expiry with
+///   [`Node::expire`]) and, with a durable store, [`Node::poll_collected`];
+/// * commands — [`Node::set`], [`Node::set_with_ttl`], [`Node::delete`], [`Node::leave`];
 /// * queries — [`Node::get`], [`Node::version`], [`Node::members`], [`Node::stats`].
 ///
 /// Time is whatever `now` the caller passes (real or simulated) and randomness comes from
@@ -60,6 +64,18 @@ pub struct Node {
     detector: PhiAccrualDetector,
     cursor: DigestCursor,
     news: NewsQueue,
+    /// Versions and times of this node's own tombstones, oldest first, until collected.
+    own_tombstones: VecDeque<(Version, Instant)>,
+    /// Own tombstones collected and not yet handed to [`Node::poll_collected`].
+    collected: VecDeque<Key>,
+    /// Deadlines of own keys written with a time to live.
+    expiries: Expiries,
+    /// Expiries due and not yet handed to [`Node::poll_expired`].
+    expired: VecDeque<Expired>,
+    /// Removed peers whose gossip is ignored for a while.
+    quarantine: Quarantine,
+    /// The `now` of the latest input, the time of commands that take none.
+    clock: Instant,
     rng: ChaCha8Rng,
     timers: Timers,
     transmits: VecDeque<Transmit>,
@@ -102,6 +118,12 @@ impl Node {
             seeds,
             cursor: DigestCursor::default(),
             news: NewsQueue::default(),
+            own_tombstones: VecDeque::new(),
+            collected: VecDeque::new(),
+            expiries: Expiries::default(),
+            expired: VecDeque::new(),
+            quarantine: Quarantine::default(),
+            clock: now,
             rng: ChaCha8Rng::seed_from_u64(rng_seed),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -127,6 +149,7 @@ impl Node {
     /// than `local_pause_threshold` (it was stalled), runs them first, as
     /// [`Node::handle_timeout`] would.
     pub fn handle_packet(&mut self, from: SocketAddr, packet: Packet, now: Instant) {
+        self.clock = self.clock.max(now);
         // A node waking from a stall may be handed datagrams before its overdue timers.
         // Notice the stall first, so it is forgiven to peers before a fresh heartbeat is
         // timed: forgiving it afterwards would push those arrivals into the future.
@@ -143,6 +166,13 @@ impl Node {
         if packet.header.sender == self.identity.name {
             self.stats.dropped_from_self += 1;
             return;
+        }
+        // First-hand: a removed peer that talks to us is alive after all.
+        if self
+            .quarantine
+            .holds(&packet.header.sender, packet.header.generation)
+        {
+            self.quarantine.lift(&packet.header.sender);
         }
         let kind = packet.message.kind();
         self.stats.messages_received.add(kind, 1);
@@ -163,6 +193,7 @@ impl Node {
             header.generation,
             header.heartbeat,
             None,
+            None,
             now,
             &mut batch,
         );
@@ -172,6 +203,8 @@ impl Node {
     /// Runs every timer whose deadline is at or before `now`: heartbeat, health check,
     /// gossip round. Calling it early is harmless.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.clock = self.clock.max(now);
+        self.expired.extend(self.expiries.take_due(now));
         let Some(lateness) = now.checked_duration_since(self.timers.earliest()) else {
             return;
         };
@@ -190,6 +223,9 @@ impl Node {
             .fire(Timer::HealthCheck, now, self.config.health_check_interval)
         {
             self.check_health(now, &mut batch);
+            self.remove_departed(now, &mut batch);
+            self.collect_own_tombstones(now);
+            self.quarantine.expire(now);
         }
         if self
             .timers
@@ -214,7 +250,23 @@ impl Node {
 
     /// When [`Node::handle_timeout`] must next be called.
     pub fn poll_timeout(&self) -> Instant {
-        self.timers.earliest()
+        let timers = self.timers.earliest();
+        self.expiries
+            .next_deadline()
+            .map_or(timers, |deadline| deadline.min(timers))
+    }
+
+    /// The next own key whose time to live ran out: issue its deletion with
+    /// [`Node::expire`] (after making it durable, if writes are). Expiry is left to the
+    /// caller so that it goes through the same path, and the same order, as every write.
+    pub fn poll_expired(&mut self) -> Option<Expired> {
+        self.expired.pop_front()
+    }
+
+    /// The next own key whose tombstone garbage collection dropped: a durable store may
+    /// forget it too.
+    pub fn poll_collected(&mut self) -> Option<Key> {
+        self.collected.pop_front()
     }
 
     // ----- commands -----
@@ -223,9 +275,54 @@ impl Node {
     /// gossip. Refused if the value could never fit in a packet, or after `leave`.
     pub fn set(&mut self, key: Key, value: Bytes) -> Result<Version, WriteError> {
         self.prepare_set(&key, &value)?;
+        self.expiries.cancel(&key);
         let version = self.own_state_mut().write(key, Some(value));
         self.news.changed(&self.identity.name);
         Ok(version)
+    }
+
+    /// Sets one of this node's keys for `ttl` from `now`: then the node deletes it (see
+    /// [`Node::poll_expired`]), unless it was written again meanwhile. Peers see an ordinary
+    /// write, then an ordinary deletion: they never expire keys on their own clocks.
+    pub fn set_with_ttl(
+        &mut self,
+        key: Key,
+        value: Bytes,
+        ttl: Duration,
+        now: Instant,
+    ) -> Result<Version, WriteError> {
+        let version = self.set(key.clone(), value)?;
+        self.expiries.insert(key, version, now + ttl);
+        Ok(version)
+    }
+
+    /// Makes `key`, restored from a durable store, expire at `deadline` (now, if it has
+    /// passed). Returns false, changing nothing, if the key holds no live value.
+    pub fn restore_expiry(&mut self, key: &Key, deadline: Instant) -> bool {
+        let Some(version) = self.version(self.identity.name.as_str(), key.as_str()) else {
+            return false;
+        };
+        self.expiries.insert(key.clone(), version, deadline);
+        true
+    }
+
+    /// Deletes an expired key, if it still holds the write that expired. Returns the
+    /// tombstone's version, or `None` if the key was written again or deleted since.
+    pub fn expire(&mut self, expired: &Expired) -> Result<Option<Version>, WriteError> {
+        if self.prepare_expire(expired)?.is_none() {
+            return Ok(None);
+        }
+        self.delete(&expired.key)
+    }
+
+    /// The version [`Node::expire`] would give the tombstone now, `None` if there is
+    /// nothing to expire, or why it would refuse. Changes nothing.
+    pub fn prepare_expire(&self, expired: &Expired) -> Result<Option<Version>, WriteError> {
+        let own = self.identity.name.as_str();
+        if self.version(own, expired.key.as_str()) != Some(expired.version) {
+            return Ok(None);
+        }
+        self.prepare_delete(&expired.key)
     }
 
     /// The version [`Node::set`] would give this write now, or why it would refuse it.
@@ -249,7 +346,9 @@ impl Node {
         if self.prepare_delete(key)?.is_none() {
             return Ok(None);
         }
+        self.expiries.cancel(key);
         let version = self.own_state_mut().write(key.clone(), None);
+        self.own_tombstones.push_back((version, self.clock));
         self.news.changed(&self.identity.name);
         Ok(Some(version))
     }
@@ -286,6 +385,16 @@ impl Node {
                 max_version,
             });
         }
+        let mut tombstones: Vec<Version> = records
+            .iter()
+            .filter(|(_, record)| record.value.is_none())
+            .map(|(_, record)| record.version)
+            .collect();
+        tombstones.sort();
+        // Their age is unknown: the grace period starts again now.
+        let clock = self.clock;
+        self.own_tombstones
+            .extend(tombstones.into_iter().map(|version| (version, clock)));
         self.own_state_mut().restore(records, max_version);
         Ok(())
     }
@@ -306,6 +415,7 @@ impl Node {
             gc_watermark: own.gc_watermark(),
             from_version: own.max_version(),
             records: Vec::new(),
+            to_version: own.max_version(),
         };
         let (live, _) = self.peer_addresses();
         let mut targets: Vec<SocketAddr> = live
@@ -478,9 +588,10 @@ impl Node {
             self.observe_digest_entry(entry, now, batch);
         }
         // News first: its requests are for fresh changes, and take precedence.
+        let own = &self.identity.name;
         let mut reconciliation =
-            reconcile_news(&self.state, &self.identity.name, &syn.digest, &syn.news);
-        let page = reconcile_page(&self.state, &self.identity.name, &syn.digest);
+            reconcile_news(&self.state, own, &self.quarantine, &syn.digest, &syn.news);
+        let page = reconcile_page(&self.state, own, &self.quarantine, &syn.digest);
         reconciliation.requests.extend(page.requests);
         reconciliation.candidates.extend(page.candidates);
         order_candidates(&mut reconciliation.candidates, &mut self.rng);
@@ -600,19 +711,23 @@ impl Node {
             entry.generation,
             entry.heartbeat,
             Some(entry.status),
+            Some(entry.gc_watermark),
             now,
             batch,
         );
     }
 
-    /// Takes a heartbeat (and status) of a known peer's incarnation, from a digest entry or
-    /// first-hand from a packet header. Other generations are left to deltas.
+    /// Takes a heartbeat (and status and watermark) of a known peer's incarnation, from a
+    /// digest entry or first-hand from a packet header. Other generations are left to
+    /// deltas.
+    #[allow(clippy::too_many_arguments)]
     fn observe_incarnation(
         &mut self,
         name: &NodeName,
         generation: Generation,
         heartbeat: Heartbeat,
         status: Option<NodeStatus>,
+        gc_watermark: Option<Version>,
         now: Instant,
         batch: &mut EventBatch,
     ) {
@@ -627,6 +742,9 @@ impl Node {
         }
         let heartbeat_grew = node.observe_heartbeat(heartbeat);
         let left = status.is_some_and(|status| node.observe_status(status));
+        if let Some(watermark) = gc_watermark {
+            self.follow_watermark(name, watermark);
+        }
         if left {
             self.news.changed(name);
             self.mark_left(name, now, batch);
@@ -649,6 +767,12 @@ impl Node {
             }
             return;
         }
+        if self.quarantine.holds(name, delta.node.generation) {
+            self.stats.ignored_quarantined += 1;
+            return;
+        }
+        // A newer generation of a removed peer: it restarted, and is welcome.
+        self.quarantine.lift(name);
         let known = self.state.get(name).map(|node| node.id().generation);
         match known {
             Some(generation) if delta.node.generation < generation => {
@@ -679,6 +803,8 @@ impl Node {
         let name = delta.node.name.clone();
         let mut node = NodeState::new(delta.node.clone(), delta.heartbeat);
         node.observe_status(delta.status);
+        // Nothing held, nothing to drop: a delta from version 0 is a reset already.
+        node.begin_reset(delta.gc_watermark);
         let applied = match node.apply(delta) {
             Ok(applied) => applied,
             Err(_) => {
@@ -728,7 +854,8 @@ impl Node {
         // records would leave a gap.
         let heartbeat_grew = node.observe_heartbeat(delta.heartbeat);
         let left = node.observe_status(delta.status);
-        let applied = match node.apply(delta) {
+        let watermark_before = node.gc_watermark();
+        let applied = match merge_records(node, delta, &mut self.stats) {
             Ok(applied) => applied,
             Err(InvalidDelta::Gap) => {
                 self.stats.dropped_gap_deltas += 1;
@@ -739,7 +866,7 @@ impl Node {
                 Vec::new()
             }
         };
-        if left || !applied.is_empty() {
+        if left || !applied.is_empty() || node.gc_watermark() != watermark_before {
             self.news.changed(name);
         }
         if left {
@@ -767,6 +894,80 @@ impl Node {
                 }),
                 None => batch.deleted(node.clone(), record.key, record.version),
             }
+        }
+    }
+
+    // ----- garbage collection -----
+
+    /// A peer's digest says `name`'s watermark is `watermark`: if we hold every record up
+    /// to it, drop our tombstones below it. (If not, `compare` asks for a reset.)
+    fn follow_watermark(&mut self, name: &NodeName, watermark: Version) {
+        let Some(node) = self.state.get_mut(name) else {
+            return;
+        };
+        let before = node.gc_watermark();
+        let collected = node.collect_tombstones(watermark);
+        self.stats.tombstones_collected += collected.len() as u64;
+        if node.gc_watermark() != before {
+            self.news.changed(name);
+        }
+    }
+
+    /// Drops this node's own tombstones older than the grace period and raises its
+    /// watermark over them.
+    fn collect_own_tombstones(&mut self, now: Instant) {
+        let grace = self.config.tombstone_grace;
+        let mut through = None;
+        while let Some((version, written)) = self.own_tombstones.front().copied() {
+            if now.saturating_duration_since(written) < grace {
+                break;
+            }
+            self.own_tombstones.pop_front();
+            through = Some(version);
+        }
+        let Some(through) = through else {
+            return;
+        };
+        let collected = self.own_state_mut().collect_tombstones(through);
+        debug!(node = %self.identity.name, watermark = through.0, collected = collected.len(), "collected own tombstones");
+        self.stats.tombstones_collected += collected.len() as u64;
+        self.collected.extend(collected);
+        self.news.changed(&self.identity.name);
+    }
+
+    /// Removes peers dead or departed for `remove_after`, and quarantines them.
+    fn remove_departed(&mut self, now: Instant, batch: &mut EventBatch) {
+        let now_ms = self.detector.millis_since_epoch(now);
+        let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let remove_after = millis(self.config.remove_after);
+        let dead_after = millis(self.config.dead_after);
+        let departed: Vec<(NodeName, Generation)> = self
+            .state
+            .values()
+            .filter(|node| {
+                let Some(health) = node.health() else {
+                    return false;
+                };
+                let last = health.arrivals.last_arrival_ms();
+                let since = match health.state {
+                    MemberState::Left => last,
+                    MemberState::Dead => last
+                        .saturating_add(u64::from(health.suspected_after_ms))
+                        .saturating_add(dead_after),
+                    MemberState::Live | MemberState::Suspect => return false,
+                };
+                now_ms.saturating_sub(since) >= remove_after
+            })
+            .map(|node| (node.id().name.clone(), node.id().generation))
+            .collect();
+        for (name, generation) in departed {
+            info!(node = %self.identity.name, peer = %name, "peer removed");
+            self.state.remove(&name);
+            self.news.forget(&name);
+            self.quarantine
+                .insert(name.clone(), generation, now + self.config.quarantine);
+            self.stats.peers_removed += 1;
+            batch.removed(name);
         }
     }
 
@@ -891,6 +1092,46 @@ impl Node {
             .get_mut(&self.identity.name)
             .unwrap_or_else(|| unreachable!("own state is always present"))
     }
+}
+
+/// Merges a delta of a known incarnation's records under the garbage-collection rules, and
+/// returns what changed for the application:
+///
+/// * a delta above our watermark teaches us a newer one: if we hold every record up to
+///   it, we drop our tombstones below it; if not, we may hold values whose tombstones are
+///   gone, so only a reset (a delta from version 0) is taken, in place of all we held;
+/// * while a reset is under way, only deltas from peers at its watermark or beyond are
+///   taken: a peer below it may relay values a collected tombstone replaced.
+fn merge_records(
+    node: &mut NodeState,
+    delta: &NodeDelta,
+    stats: &mut Stats,
+) -> Result<Vec<leviathan_gossip_wire::Record>, InvalidDelta> {
+    check_order(delta)?;
+    let ours = node.gc_watermark();
+    if delta.gc_watermark > ours {
+        if node.max_version() >= delta.gc_watermark {
+            let collected = node.collect_tombstones(delta.gc_watermark);
+            stats.tombstones_collected += collected.len() as u64;
+        } else if delta.from_version == Version(0) {
+            stats.resets_received += 1;
+            node.begin_reset(delta.gc_watermark);
+        } else {
+            stats.dropped_below_watermark += 1;
+            return Ok(Vec::new());
+        }
+    } else if delta.gc_watermark < ours && node.is_resetting() {
+        stats.dropped_below_watermark += 1;
+        return Ok(Vec::new());
+    }
+    let hidden = node.hides_applied_records();
+    let applied = node.apply(delta)?;
+    if hidden {
+        // The application still sees the records from before the reset: what changed for
+        // it is known once the reset completes.
+        return Ok(node.finish_reset().unwrap_or_default());
+    }
+    Ok(applied)
 }
 
 /// News items a responder pushes unasked in one SynAck.

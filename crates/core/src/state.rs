@@ -63,27 +63,136 @@ impl NodeState {
     pub fn max_version(&self) -> Version {
         self.max_version
     }
-    /// A key's current version and value, tombstones included.
+    /// A key's current version and value, tombstones included, as the application sees
+    /// it: while a reset is in progress, the view from before it.
     pub fn record(&self, key: &str) -> Option<&Versioned> {
-        self.records.as_ref()?.by_key.get(key)
+        self.visible()?.get(key)
     }
-    /// Live (not deleted) keys with their values.
+    /// Live (not deleted) keys with their values, as the application sees them.
     pub fn live_records(&self) -> impl Iterator<Item = (&Key, &Versioned)> {
-        self.records
-            .iter()
-            .flat_map(|records| records.by_key.iter())
+        self.visible()
+            .into_iter()
+            .flat_map(|by_key| by_key.iter())
             .filter(|(_, v)| v.value.is_some())
+    }
+    /// Number of records held, tombstones and a pending reset's old view included: what
+    /// this node costs in memory.
+    pub fn held_record_count(&self) -> usize {
+        self.records.as_ref().map_or(0, |records| {
+            records.by_key.len() + records.before_reset.as_ref().map_or(0, |old| old.len())
+        })
+    }
+
+    /// The records the application sees: the view from before a reset in progress, else
+    /// the current records.
+    fn visible(&self) -> Option<&HashMap<Key, Versioned>> {
+        let records = self.records.as_deref()?;
+        Some(records.before_reset.as_ref().unwrap_or(&records.by_key))
     }
     /// Number of live keys.
     pub fn live_key_count(&self) -> usize {
         self.live_records().count()
     }
 
-    /// Versions up to this one may have been garbage-collected (0 until GC exists).
+    /// Tombstones up to this version have been garbage-collected by the owner: a replica
+    /// that knows less than it cannot be brought up to date by a delta.
     pub fn gc_watermark(&self) -> Version {
         self.records
             .as_ref()
             .map_or(Version(0), |records| records.gc_watermark)
+    }
+
+    /// Whether a reset is under way: the watermark is above `max_version`, so records
+    /// between them are still to come (the reset was cut into several packets).
+    pub fn is_resetting(&self) -> bool {
+        self.max_version < self.gc_watermark()
+    }
+
+    /// How far this node's knowledge is trustworthy: every record it holds is current as
+    /// of at least this version (`max_version`, or the watermark during a reset).
+    pub fn horizon(&self) -> Version {
+        self.max_version.max(self.gc_watermark())
+    }
+
+    /// Drops every tombstone at or below `through` and raises the watermark to it. Only
+    /// sound when `max_version >= through` (every record up to it is known, so no value
+    /// held can be older than a collected tombstone); otherwise nothing changes. Returns
+    /// the keys whose tombstones were dropped.
+    pub fn collect_tombstones(&mut self, through: Version) -> Vec<Key> {
+        if through <= self.gc_watermark() || self.max_version < through {
+            return Vec::new();
+        }
+        let records = self.records.get_or_insert_with(Box::default);
+        records.gc_watermark = through;
+        let collected: Vec<(Version, Key)> = records
+            .by_version
+            .range(..=through)
+            .filter(|(_, key)| records.by_key.get(*key).is_some_and(|v| v.value.is_none()))
+            .map(|(version, key)| (*version, key.clone()))
+            .collect();
+        for (version, key) in &collected {
+            records.by_version.remove(version);
+            records.by_key.remove(key);
+        }
+        collected.into_iter().map(|(_, key)| key).collect()
+    }
+
+    /// Starts replacing this incarnation's records by a reset from a peer whose watermark
+    /// is `watermark`: anything held may predate a collected tombstone, so it all goes. The
+    /// application keeps seeing the old records until the reset completes
+    /// ([`NodeState::finish_reset`]); a reset that restarts keeps the oldest view.
+    pub fn begin_reset(&mut self, watermark: Version) {
+        self.max_version = Version(0);
+        if self.records.is_none() && watermark == Version(0) {
+            return;
+        }
+        let records = self.records.get_or_insert_with(Box::default);
+        let old = std::mem::take(&mut records.by_key);
+        if records.before_reset.is_none() && !old.is_empty() {
+            records.before_reset = Some(old);
+        }
+        records.by_version.clear();
+        records.gc_watermark = watermark;
+    }
+
+    /// Ends a reset whose records have all arrived (`max_version` reached the watermark):
+    /// the application's view switches to the new records. Returns what changed for the
+    /// application, as records in key order (`value: None`: the key is gone, at its
+    /// tombstone's version or, if collected, the watermark's). `None` while no reset
+    /// awaits completion.
+    pub fn finish_reset(&mut self) -> Option<Vec<Record>> {
+        if self.is_resetting() {
+            return None;
+        }
+        let records = self.records.as_deref_mut()?;
+        let old = records.before_reset.take()?;
+        let watermark = records.gc_watermark;
+        let mut changes: Vec<Record> = Vec::new();
+        for (key, versioned) in &records.by_key {
+            let unchanged = old.get(key).is_some_and(|o| o.version == versioned.version);
+            if !unchanged && versioned.value.is_some() {
+                changes.push(Record {
+                    key: key.clone(),
+                    version: versioned.version,
+                    value: versioned.value.clone(),
+                });
+            }
+        }
+        for (key, versioned) in old.iter() {
+            if versioned.value.is_none() {
+                continue;
+            }
+            match records.by_key.get(key) {
+                Some(now) if now.value.is_some() => {}
+                now => changes.push(Record {
+                    key: key.clone(),
+                    version: now.map_or(watermark, |tombstone| tombstone.version),
+                    value: None,
+                }),
+            }
+        }
+        changes.sort_by(|a, b| a.key.cmp(&b.key));
+        Some(changes)
     }
 
     /// The local judgement of the incarnation's liveness (`None`: the local node itself).
@@ -164,13 +273,7 @@ impl NodeState {
         if delta.from_version > self.max_version {
             return Err(InvalidDelta::Gap);
         }
-        let mut previous = delta.from_version;
-        for record in &delta.records {
-            if record.version <= previous {
-                return Err(InvalidDelta::Unordered);
-            }
-            previous = record.version;
-        }
+        check_order(delta)?;
         let mut applied = Vec::new();
         for record in &delta.records {
             // Records at or below max_version are known already (or superseded).
@@ -187,7 +290,18 @@ impl NodeState {
             self.max_version = record.version;
             applied.push(record.clone());
         }
+        // The sender had nothing more up to `to_version`: its last versions were
+        // collected tombstones.
+        self.max_version = self.max_version.max(delta.to_version);
         Ok(applied)
+    }
+
+    /// Whether the application sees the records from before a reset in progress (so
+    /// records applied now are not yet news to it).
+    pub fn hides_applied_records(&self) -> bool {
+        self.records
+            .as_ref()
+            .is_some_and(|records| records.before_reset.is_some())
     }
 
     /// Current records with a version above `after`, in version order.
@@ -237,6 +351,24 @@ struct Records {
     by_version: BTreeMap<Version, Key>,
     /// Kept here, not in [`NodeState`]: only a node with records can have collected any.
     gc_watermark: Version,
+    /// During a reset, the records the application saw before it, until it completes.
+    before_reset: Option<HashMap<Key, Versioned>>,
+}
+
+/// Checks that a delta's versions strictly increase from its `from_version` and end at or
+/// below its `to_version`.
+pub fn check_order(delta: &NodeDelta) -> Result<(), InvalidDelta> {
+    let mut previous = delta.from_version;
+    for record in &delta.records {
+        if record.version <= previous {
+            return Err(InvalidDelta::Unordered);
+        }
+        previous = record.version;
+    }
+    if delta.to_version < previous {
+        return Err(InvalidDelta::Unordered);
+    }
+    Ok(())
 }
 
 /// Why a delta was refused; nothing changed. Remote peers can trigger both.
@@ -308,12 +440,14 @@ mod tests {
             gc_watermark: Version(0),
             from_version: Version(3),
             records: owner.records_after(Version(3)).collect(),
+            to_version: Version(5),
         };
         assert_eq!(replica.apply(&delta), Err(InvalidDelta::Gap));
         assert_eq!(replica.max_version(), Version(0));
         let full = NodeDelta {
             from_version: Version(0),
             records: owner.records_after(Version(0)).take(2).collect(),
+            to_version: Version(2),
             ..delta
         };
         assert_eq!(replica.apply(&full).map(|r| r.len()), Ok(2));

@@ -68,6 +68,18 @@ pub struct Stats {
     pub ignored_claims_about_self: u64,
     /// Records applied from peers.
     pub records_applied: u64,
+    /// Resets received: a peer's whole state for a node whose collected tombstones this
+    /// node had not all seen, taken in place of what it held.
+    pub resets_received: u64,
+    /// Node deltas whose records were refused because they could hold values that a
+    /// garbage-collected tombstone replaced (the sender knew less than the watermark).
+    pub dropped_below_watermark: u64,
+    /// Tombstones dropped by garbage collection, this node's own and replicas'.
+    pub tombstones_collected: u64,
+    /// Dead or departed peers removed from state.
+    pub peers_removed: u64,
+    /// Node deltas or digest entries about a removed incarnation in quarantine, ignored.
+    pub ignored_quarantined: u64,
     /// Times this node found itself stalled and forgave the stall to its peers.
     pub local_pauses: u64,
     /// Gossip rounds run.

@@ -185,7 +185,7 @@ fn large_cluster(n: usize, seed: u64) -> Vec<(PeerSpec, View, View)> {
 fn full_delta(spec: &PeerSpec, index: usize) -> NodeDelta {
     let big = spec.big_counters;
     let first = counter(big, spec.first_version);
-    let records = spec
+    let records: Vec<Record> = spec
         .records
         .iter()
         .enumerate()
@@ -205,6 +205,7 @@ fn full_delta(spec: &PeerSpec, index: usize) -> NodeDelta {
         status: NodeStatus::Alive,
         gc_watermark: Version(0),
         from_version: Version(0),
+        to_version: records.last().map_or(Version(0), |r| r.version),
         records,
     }
 }
@@ -754,14 +755,17 @@ fn contents(state: &NodeState) -> (Version, Vec<Record>) {
 /// The delta `source` would send a peer it believes holds everything up to `from`,
 /// truncated to its first `keep` records.
 fn delta_from(source: &NodeState, from: Version, keep: usize) -> NodeDelta {
-    NodeDelta {
+    let mut delta = NodeDelta {
         node: source.id().clone(),
         heartbeat: source.heartbeat(),
         status: source.status(),
         gc_watermark: Version(0),
         from_version: from,
         records: source.records_after(from).take(keep).collect(),
-    }
+        to_version: from,
+    };
+    delta.to_version = delta.last_version();
+    delta
 }
 
 /// The replica holds a prefix of the owner's current state: every current record of the
@@ -894,7 +898,7 @@ proptest! {
         let missing = owner.records_after(from).count();
         let prefix = delta_from(&owner, from, keep.index(missing + 1));
         apply_checked(&mut replica, &prefix, &owner);
-        prop_assert_eq!(replica.max_version(), prefix.to_version());
+        prop_assert_eq!(replica.max_version(), prefix.to_version);
         let rest = delta_from(&owner, replica.max_version(), usize::MAX);
         apply_checked(&mut replica, &rest, &owner);
         prop_assert_eq!(contents(&replica), contents(&owner));

@@ -80,6 +80,20 @@ pub struct Config {
     /// Timer lateness taken as a stall of this node and forgiven to peers. Default 500 ms.
     #[serde(with = "humantime_serde")]
     pub local_pause_threshold: Duration,
+    /// How long the tombstone of a deleted (or expired) key is kept before garbage
+    /// collection drops it; a peer away for longer gets this node's whole state (a reset)
+    /// instead of the tombstone. Default 5 min; at least `gossip_interval`.
+    #[serde(with = "humantime_serde")]
+    pub tombstone_grace: Duration,
+    /// How long a dead or departed peer stays listed before it is removed. Default 10 min;
+    /// at least `gossip_interval`.
+    #[serde(with = "humantime_serde")]
+    pub remove_after: Duration,
+    /// How long second-hand news of a removed peer is ignored, so peers that have not
+    /// removed it yet do not bring it back (the peer itself, or a restart of it, is
+    /// welcome at once). Default 10 min; at least `tombstone_grace`.
+    #[serde(with = "humantime_serde")]
+    pub quarantine: Duration,
     /// This incarnation's generation. Default: none, meaning the start time in
     /// milliseconds since the Unix epoch (so a restarted node supersedes its old self).
     /// With a `data_dir`, the generation also always exceeds the previous run's, even if
@@ -115,6 +129,9 @@ impl Default for Config {
             phi_first_heartbeat_estimate: None,
             dead_after: node.dead_after,
             local_pause_threshold: node.local_pause_threshold,
+            tombstone_grace: node.tombstone_grace,
+            remove_after: node.remove_after,
+            quarantine: node.quarantine,
             generation: None,
             data_dir: None,
             event_buffer: 4096,
@@ -263,6 +280,9 @@ impl Config {
             },
             dead_after: self.dead_after,
             local_pause_threshold: self.local_pause_threshold,
+            tombstone_grace: self.tombstone_grace,
+            remove_after: self.remove_after,
+            quarantine: self.quarantine,
         };
         config.validate()?;
         Ok(config)

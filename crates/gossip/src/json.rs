@@ -27,7 +27,8 @@ pub fn event(event: &Event) -> Value {
         | Event::PeersSuspected(list)
         | Event::PeersRecovered(list)
         | Event::PeersDead(list)
-        | Event::PeersLeft(list) => peers(list),
+        | Event::PeersLeft(list)
+        | Event::PeersRemoved(list) => peers(list),
         Event::PeerRestarted { node, generation } => {
             json!({ "event": name, "node": node.as_str(), "generation": generation.0 })
         }

@@ -13,7 +13,10 @@
 //!   before the `Deleted`s, so across keys one input's events need not be in version order).
 //! * **No resurrection**: a value reported for a key at a version at or below a deletion of
 //!   that key the observer already reported, or at a version the owner used for a
-//!   deletion, brings a deleted key back.
+//!   deletion, brings a deleted key back. (A deletion learnt from a reset, after its
+//!   tombstone was garbage-collected, is reported at the owner's watermark: it must match
+//!   an owner deletion of the key between the last version reported and that watermark.)
+//!   A removed peer's records are forgotten with it (`PeersRemoved`).
 //! * **Ground truth**: every reported (key, version, value) is one the owner wrote in that
 //!   generation; an owner never writes two things under one (generation, version).
 //!
@@ -282,6 +285,17 @@ impl InvariantChecker {
                         .insert(subject, *generation);
                 }
             }
+            Event::PeersRemoved(nodes) => {
+                // Forgotten: if the node is discovered again, its records are reported
+                // afresh from the start.
+                let track = self.observers.entry(observer).or_default();
+                for node in nodes {
+                    if let Some(subject) = lookup.index_of(node) {
+                        track.views.remove(&subject);
+                        track.seen.retain(|(seen, _), _| *seen != subject);
+                    }
+                }
+            }
             Event::PeersDiscovered(_)
             | Event::PeersSuspected(_)
             | Event::PeersRecovered(_)
@@ -366,6 +380,17 @@ impl InvariantChecker {
                 ViolationKind::DeletedKeyResurrected,
                 format!("{context}, but the owner deleted the key at that version"),
             )),
+            // A reset reports a deletion whose tombstone was garbage-collected at the
+            // watermark: the owner must have deleted the key after the last version
+            // reported and at or below the watermark.
+            _ if record.value.is_none()
+                && self.deleted_between(
+                    subject,
+                    generation,
+                    record.key,
+                    previous.map_or(Version(0), |last| last.version),
+                    record.version,
+                ) => {}
             Some(write) => found.push((
                 ViolationKind::UnknownWrite,
                 format!(
@@ -381,6 +406,25 @@ impl InvariantChecker {
         for (kind, description) in found {
             self.report(at, kind, Some(observer), description);
         }
+    }
+
+    /// Whether `node`'s `generation` deleted `key` at a version in `(after, through]`.
+    fn deleted_between(
+        &self,
+        node: NodeIndex,
+        generation: Generation,
+        key: &Key,
+        after: Version,
+        through: Version,
+    ) -> bool {
+        self.writes.get(&(node, generation)).is_some_and(|writes| {
+            writes.iter().any(|(version, write)| {
+                *version > after
+                    && *version <= through
+                    && write.key == *key
+                    && write.value.is_none()
+            })
+        })
     }
 
     /// Which generation of `subject` the observer's report is about.

@@ -1109,6 +1109,7 @@ fn event_tag(event: &Event) -> u64 {
         Event::PeerRestarted { generation, .. } => (6, generation.0 as usize),
         Event::Updates(updates) => (7, updates.len()),
         Event::Deleted { version, .. } => (8, version.0 as usize),
+        Event::PeersRemoved(peers) => (9, peers.len()),
     };
     kind << 56 ^ len as u64
 }

@@ -66,6 +66,12 @@ impl MembershipView {
                 self.set(observer, node, MemberState::Live);
                 return;
             }
+            Event::PeersRemoved(peers) => {
+                for peer in peers {
+                    self.forget(observer, peer);
+                }
+                return;
+            }
             Event::Updates(_) | Event::Deleted { .. } => return,
         };
         for peer in peers {
@@ -83,6 +89,32 @@ impl MembershipView {
             if let Some(count) = counts.get_mut(observer.0) {
                 *count = 0;
             }
+        }
+    }
+
+    /// `observer` removed `subject` from its state: it no longer lists it.
+    fn forget(&mut self, observer: NodeIndex, subject: &NodeName) {
+        let Some(subject) = self.by_name.get(subject) else {
+            return;
+        };
+        let cell = observer
+            .0
+            .saturating_mul(self.nodes)
+            .saturating_add(subject.0);
+        let Some(old) = self.states.get_mut(cell) else {
+            return;
+        };
+        let was = std::mem::replace(old, UNKNOWN);
+        if was == UNKNOWN {
+            return;
+        }
+        if let Some(count) = self.known_count.get_mut(observer.0) {
+            *count = count.saturating_sub(1);
+        }
+        if was == code(MemberState::Live)
+            && let Some(count) = self.live_count.get_mut(observer.0)
+        {
+            *count = count.saturating_sub(1);
         }
     }
 
@@ -135,7 +167,8 @@ impl MembershipView {
         self.live_count.get(observer.0).copied().unwrap_or(0)
     }
 
-    /// How many peers `observer` has heard of, whatever their state.
+    /// How many peers `observer` lists, whatever their state (removed peers no longer
+    /// count).
     pub fn known_count(&self, observer: NodeIndex) -> usize {
         self.known_count.get(observer.0).copied().unwrap_or(0)
     }

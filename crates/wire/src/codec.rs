@@ -18,7 +18,7 @@ use crate::message::{
 /// First two bytes of every packet: ASCII "LG".
 pub const MAGIC: [u8; 2] = *b"LG";
 /// Wire format version this build speaks.
-pub const WIRE_VERSION: u8 = 2;
+pub const WIRE_VERSION: u8 = 3;
 /// Encoded size of every element count (`u16`).
 pub const COUNT_LEN: usize = 2;
 
@@ -228,7 +228,7 @@ impl DigestEntry {
 
 impl NodeDelta {
     /// Smallest possible encoded delta.
-    const MIN_LEN: usize = 2 + 7 + 1 + 1 + 1 + 1 + 1 + COUNT_LEN;
+    const MIN_LEN: usize = 2 + 7 + 1 + 1 + 1 + 1 + 1 + COUNT_LEN + 1;
 
     /// Encoded size of this delta's header (everything but the records).
     pub fn header_len(&self) -> usize {
@@ -237,11 +237,20 @@ impl NodeDelta {
             self.heartbeat,
             self.gc_watermark,
             self.from_version,
-        )
+        ) - 1
+            + varint_len(self.to_version_offset())
     }
 
-    /// Encoded size of a delta header with these fields, for builders that size a delta
-    /// before making it.
+    /// `to_version` is encoded after the records as its distance above
+    /// [`NodeDelta::last_version`]: one byte in the usual case, and never below it.
+    fn to_version_offset(&self) -> u64 {
+        self.to_version.0.saturating_sub(self.last_version().0)
+    }
+
+    /// Encoded size of a delta header with these fields and `to_version` equal to its last
+    /// record's version, for builders that size a delta before making it (a larger
+    /// `to_version` adds the bytes of its varint distance minus one; see
+    /// [`NodeDelta::header_len`]).
     pub fn header_len_for(
         node: &NodeId,
         heartbeat: Heartbeat,
@@ -256,6 +265,7 @@ impl NodeDelta {
             + varint_len(gc_watermark.0)
             + varint_len(from_version.0)
             + COUNT_LEN
+            + 1
     }
 
     /// Exact encoded size.
@@ -275,13 +285,14 @@ impl NodeDelta {
         for record in &self.records {
             record.encode(buf);
         }
+        put_varint(buf, self.to_version_offset());
     }
 
     fn decode(reader: &mut Reader<'_>) -> Result<NodeDelta, DecodeError> {
         let name = reader.string("delta node name", |s| NodeName::new(s))?;
         let address = reader.address()?;
         let generation = Generation(reader.varint("delta generation")?);
-        Ok(NodeDelta {
+        let mut delta = NodeDelta {
             node: NodeId {
                 name,
                 address,
@@ -292,7 +303,18 @@ impl NodeDelta {
             gc_watermark: Version(reader.varint("delta gc watermark")?),
             from_version: Version(reader.varint("delta from version")?),
             records: reader.list("records", Record::MIN_LEN, Record::decode)?,
-        })
+            to_version: Version(0),
+        };
+        let offset = reader.varint("delta to version")?;
+        delta.to_version = delta
+            .last_version()
+            .0
+            .checked_add(offset)
+            .map(Version)
+            .ok_or(DecodeError::BadVarint {
+                field: "delta to version",
+            })?;
+        Ok(delta)
     }
 }
 

@@ -199,12 +199,17 @@ pub struct NodeDelta {
     pub from_version: Version,
     /// Records in increasing version order.
     pub records: Vec<Record>,
+    /// After applying the delta the receiver holds every current record up to this
+    /// version: the last record's version (or `from_version` when there is none), or more
+    /// when the sender had nothing above it — its last versions were tombstones it has
+    /// garbage-collected. Never below the last record's version or `from_version`.
+    pub to_version: Version,
 }
 
 impl NodeDelta {
-    /// The version the receiver holds after applying this delta: the last record's, or
+    /// The smallest `to_version` this delta may carry: its last record's version, or
     /// `from_version` when there is none.
-    pub fn to_version(&self) -> Version {
+    pub fn last_version(&self) -> Version {
         self.records
             .last()
             .map_or(self.from_version, |record| record.version)

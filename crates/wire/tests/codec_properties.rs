@@ -148,15 +148,21 @@ fn node_delta(max_value: usize) -> impl Strategy<Value = NodeDelta> {
         counter(),
         counter(),
         vec(record(max_value), 0..4),
+        prop_oneof![Just(0u64), 0..300u64],
     )
         .prop_map(
-            |(node, heartbeat, status, gc_watermark, from_version, records)| NodeDelta {
-                node,
-                heartbeat: Heartbeat(heartbeat),
-                status,
-                gc_watermark: Version(gc_watermark),
-                from_version: Version(from_version),
-                records,
+            |(node, heartbeat, status, gc_watermark, from_version, records, beyond)| {
+                let mut delta = NodeDelta {
+                    node,
+                    heartbeat: Heartbeat(heartbeat),
+                    status,
+                    gc_watermark: Version(gc_watermark),
+                    from_version: Version(from_version),
+                    records,
+                    to_version: Version(0),
+                };
+                delta.to_version = Version(delta.last_version().0.saturating_add(beyond));
+                delta
             },
         )
 }
@@ -408,12 +414,12 @@ proptest! {
         with_delta.push(delta.clone());
         prop_assert_eq!(encoded_len_of(&header, ack(with_delta)), without + delta.encoded_len());
 
-        let bare = NodeDelta { records: Vec::new(), ..delta.clone() };
+        let bare = NodeDelta { records: Vec::new(), to_version: delta.from_version, ..delta.clone() };
         let mut with_bare = deltas;
-        with_bare.push(bare);
-        prop_assert_eq!(encoded_len_of(&header, ack(with_bare)), without + delta.header_len());
+        with_bare.push(bare.clone());
+        prop_assert_eq!(encoded_len_of(&header, ack(with_bare)), without + bare.header_len());
         prop_assert_eq!(
-            delta.header_len(),
+            bare.header_len(),
             NodeDelta::header_len_for(
                 &delta.node,
                 delta.heartbeat,
@@ -432,8 +438,12 @@ proptest! {
         record in record(LARGE_VALUE),
     ) {
         let ack = |delta: &NodeDelta| Message::Ack(Ack { deltas: vec![delta.clone()] });
+        // With `to_version` at the last record's, its encoding is one byte either way.
+        let mut delta = delta;
+        delta.to_version = delta.last_version();
         let mut longer = delta.clone();
         longer.records.push(record.clone());
+        longer.to_version = longer.last_version();
         prop_assert_eq!(
             encoded_len_of(&header, ack(&longer)),
             encoded_len_of(&header, ack(&delta)) + record.encoded_len()
@@ -541,7 +551,9 @@ proptest! {
         // A delta's record count ends its header.
         let mut one_record = delta;
         one_record.records = vec![record];
-        let count_at = after_kind + COUNT_LEN + one_record.header_len() - COUNT_LEN;
+        one_record.to_version = one_record.last_version();
+        // The header ends with the record count, then a one-byte `to_version` distance.
+        let count_at = after_kind + COUNT_LEN + one_record.header_len() - COUNT_LEN - 1;
         let ack = packet_of(&header, Message::Ack(Ack { deltas: vec![one_record] }));
         prop_assert_eq!(
             Packet::decode(&with_count(ack.encode().to_vec(), count_at, u16::MAX)),
@@ -593,11 +605,12 @@ fn protocol_md_example_is_exact() -> Result<(), Box<dyn std::error::Error>> {
                     version: Version(300),
                     value: Some(Bytes::from_static(b"v")),
                 }],
+                to_version: Version(300),
             }],
         }),
     };
     let expected: &[u8] = &[
-        0x4c, 0x47, 0x02, // magic, wire version
+        0x4c, 0x47, 0x03, // magic, wire version
         0x04, b'd', b'e', b'm', b'o', // cluster id
         0x02, b'n', b'1', // sender
         0x80, 0xd0, 0x95, 0xff, 0xbc, 0x31, // generation
@@ -612,6 +625,7 @@ fn protocol_md_example_is_exact() -> Result<(), Box<dyn std::error::Error>> {
         0x00, 0x01, // 1 record
         0x01, b'k', 0xac, 0x02, // key, version
         0x01, 0x01, b'v', // value
+        0x00, // to version: the last record's
     ];
     assert_eq!(packet.encode().as_ref(), expected);
     assert_eq!(Packet::decode(expected), Ok(packet));

@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 
 use bytes::Bytes;
 use leviathan_gossip_core::digest::{DeltaCandidate, DigestCursor, Lag, reconcile_page};
+use leviathan_gossip_core::quarantine::Quarantine;
 use leviathan_gossip_core::state::{ClusterState, NodeState};
 use leviathan_gossip_core::{NodeConfig, delta};
 use leviathan_gossip_wire::{
@@ -151,7 +152,9 @@ pub fn newcomer() -> NodeId {
 /// Candidates for a newcomer: every node of `state` (10,000 `NeverSeen`), from
 /// `reconcile_page` as the responder computes them.
 pub fn newcomer_candidates(state: &ClusterState, own: &NodeName) -> Vec<DeltaCandidate> {
-    let candidates = reconcile_page(state, own, &newcomer_page(&newcomer())).candidates;
+    let quarantine = Quarantine::default();
+    let candidates =
+        reconcile_page(state, own, &quarantine, &newcomer_page(&newcomer())).candidates;
     assert!(candidates.iter().all(|c| c.lag == Lag::NeverSeen));
     candidates
 }
@@ -209,6 +212,7 @@ pub fn full_single_delta(sender: &NodeId) -> (NodeState, NodeDelta) {
         gc_watermark: Version(0),
         from_version: Version(0),
         records: Vec::new(),
+        to_version: Version(0),
     };
     let mut used = header.encoded_len() + 1 + COUNT_LEN + delta.header_len();
     for record in owner.records_after(Version(0)) {
@@ -218,6 +222,7 @@ pub fn full_single_delta(sender: &NodeId) -> (NodeState, NodeDelta) {
         }
         delta.records.push(record);
     }
+    delta.to_version = delta.last_version();
     let replica = NodeState::new(owner.id().clone(), Heartbeat(1000));
     let packet = Packet {
         header,

@@ -68,6 +68,7 @@ fn every_message_round_trips_with_exact_length() {
                 value: None,
             },
         ],
+        to_version: Version(600),
     };
     let entry = DigestEntry {
         name: NodeName::new("n3").unwrap(),
