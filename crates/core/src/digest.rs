@@ -171,7 +171,7 @@ fn request_unknown(
 ) {
     if entry.name == *own
         || !digest_entry_is_coherent(entry)
-        || quarantine.holds(&entry.name, entry.generation)
+        || quarantine.holds(&entry.name, entry.generation, entry.heartbeat)
     {
         return;
     }

@@ -82,5 +82,5 @@ pub use event::{Event, Update};
 pub use expiry::Expired;
 pub use failure_detector::{FailureDetector, PhiAccrualDetector, PhiConfig};
 pub use membership::{Member, MemberState};
-pub use node::{Node, Transmit};
+pub use node::{Footprint, Node, Transmit};
 pub use stats::Stats;

@@ -55,8 +55,12 @@ pub struct Member {
     pub phi: Option<f64>,
     /// Highest heartbeat known.
     pub heartbeat: Heartbeat,
-    /// Highest version known of its key-value map.
+    /// Every record of its key-value map up to this version is known (during a reset,
+    /// how far the reset got).
     pub max_version: Version,
+    /// Its tombstones up to this version were garbage-collected: a peer knowing less gets a
+    /// reset. `max(max_version, gc_watermark)` never goes back for one incarnation.
+    pub gc_watermark: Version,
     /// Number of live keys known.
     pub key_count: usize,
     /// Whether this is the local node.

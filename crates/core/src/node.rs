@@ -107,6 +107,7 @@ impl Node {
             heartbeat: Heartbeat(0),
         };
         let own_state = NodeState::new(identity.clone(), Heartbeat(0));
+        let quarantine = Quarantine::new(alive_margin(&config));
         let node = Node {
             detector: PhiAccrualDetector::new(config.phi.clone(), now)
                 .with_usual_threshold(config.phi_threshold),
@@ -122,7 +123,7 @@ impl Node {
             collected: VecDeque::new(),
             expiries: Expiries::default(),
             expired: VecDeque::new(),
-            quarantine: Quarantine::default(),
+            quarantine,
             clock: now,
             rng: ChaCha8Rng::seed_from_u64(rng_seed),
             transmits: VecDeque::new(),
@@ -168,12 +169,7 @@ impl Node {
             return;
         }
         // First-hand: a removed peer that talks to us is alive after all.
-        if self
-            .quarantine
-            .holds(&packet.header.sender, packet.header.generation)
-        {
-            self.quarantine.lift(&packet.header.sender);
-        }
+        self.quarantine.lift(&packet.header.sender);
         let kind = packet.message.kind();
         self.stats.messages_received.add(kind, 1);
         self.stats
@@ -494,6 +490,7 @@ impl Node {
                     phi,
                     heartbeat: node.heartbeat(),
                     max_version: node.max_version(),
+                    gc_watermark: node.gc_watermark(),
                     key_count: node.live_key_count(),
                     is_local,
                 }
@@ -504,6 +501,18 @@ impl Node {
     /// Counters of traffic and refused input.
     pub fn stats(&self) -> &Stats {
         &self.stats
+    }
+
+    /// What this node holds in memory, in items: what garbage collection and removal keep
+    /// bounded.
+    pub fn footprint(&self) -> Footprint {
+        Footprint {
+            nodes: self.state.len(),
+            records: self.state.values().map(NodeState::held_record_count).sum(),
+            quarantined: self.quarantine.len(),
+            own_tombstones: self.own_tombstones.len(),
+            expiries: self.expiries.len(),
+        }
     }
 
     /// Largest value `set` accepts for `key`: a delta holding only that record, in a packet
@@ -767,11 +776,14 @@ impl Node {
             }
             return;
         }
-        if self.quarantine.holds(name, delta.node.generation) {
+        if self
+            .quarantine
+            .holds(name, delta.node.generation, delta.heartbeat)
+        {
             self.stats.ignored_quarantined += 1;
             return;
         }
-        // A newer generation of a removed peer: it restarted, and is welcome.
+        // A restart, or a heartbeat that proves the removed peer alive: welcome back.
         self.quarantine.lift(name);
         let known = self.state.get(name).map(|node| node.id().generation);
         match known {
@@ -941,7 +953,7 @@ impl Node {
         let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         let remove_after = millis(self.config.remove_after);
         let dead_after = millis(self.config.dead_after);
-        let departed: Vec<(NodeName, Generation)> = self
+        let departed: Vec<(NodeName, Generation, Heartbeat)> = self
             .state
             .values()
             .filter(|node| {
@@ -958,14 +970,21 @@ impl Node {
                 };
                 now_ms.saturating_sub(since) >= remove_after
             })
-            .map(|node| (node.id().name.clone(), node.id().generation))
+            .map(|node| {
+                (
+                    node.id().name.clone(),
+                    node.id().generation,
+                    node.heartbeat(),
+                )
+            })
             .collect();
-        for (name, generation) in departed {
+        for (name, generation, heartbeat) in departed {
             info!(node = %self.identity.name, peer = %name, "peer removed");
             self.state.remove(&name);
             self.news.forget(&name);
+            let release = now + self.config.quarantine;
             self.quarantine
-                .insert(name.clone(), generation, now + self.config.quarantine);
+                .insert(name.clone(), generation, heartbeat, release);
             self.stats.peers_removed += 1;
             batch.removed(name);
         }
@@ -1132,6 +1151,29 @@ fn merge_records(
         return Ok(node.finish_reset().unwrap_or_default());
     }
     Ok(applied)
+}
+
+/// Counts of what a node holds, from [`Node::footprint`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Footprint {
+    /// Nodes in state, this one included (live, suspect, dead and left).
+    pub nodes: usize,
+    /// Records held for all of them, tombstones and a pending reset's old view included.
+    pub records: usize,
+    /// Removed incarnations in quarantine.
+    pub quarantined: usize,
+    /// Own tombstones awaiting garbage collection.
+    pub own_tombstones: usize,
+    /// Own keys with a pending time-to-live deadline.
+    pub expiries: usize,
+}
+
+/// Heartbeats beyond the one known at removal that prove a removed peer kept running: half
+/// of those it beats in the `dead_after + remove_after` of silence that precede a removal.
+fn alive_margin(config: &NodeConfig) -> u64 {
+    let silence = config.dead_after + config.remove_after;
+    let beats = silence.as_millis() / config.heartbeat_interval.as_millis().max(1);
+    u64::try_from(beats / 2).unwrap_or(u64::MAX)
 }
 
 /// News items a responder pushes unasked in one SynAck.

@@ -2,13 +2,16 @@
 //!
 //! Each node removes a dead or departed peer on its own clock, so for a while after one
 //! node forgets an incarnation its peers still gossip it. Quarantine ignores that second-hand
-//! news for a set time; a packet from the peer itself (it is alive after all) or a newer
-//! generation (it restarted) ends the quarantine at once.
+//! news for a set time, unless it proves the peer alive: a packet from the peer itself, a
+//! newer generation (it restarted), or a heartbeat well beyond the one it had when removed.
+//! A peer is removed only after `dead_after + remove_after` of silence; had it been alive all
+//! that time (on the far side of a partition, say) its heartbeat grew by that span, whereas
+//! a lagging peer's news of a dead node is at most a few heartbeats newer than ours.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
-use leviathan_gossip_wire::{Generation, NodeName};
+use leviathan_gossip_wire::{Generation, Heartbeat, NodeName};
 
 /// Most incarnations held at once. Beyond it the oldest is released early: memory stays
 /// bounded under any churn, at the cost of a lagging peer possibly reviving the oldest
@@ -18,35 +21,74 @@ pub const MAX_QUARANTINED: usize = 16_384;
 /// Incarnations removed lately, each ignored until its release time.
 #[derive(Debug, Clone, Default)]
 pub struct Quarantine {
-    by_name: HashMap<NodeName, (Generation, Instant)>,
-    by_release: BTreeMap<(Instant, NodeName), Generation>,
+    /// Heartbeats beyond the removed one that prove the peer kept running.
+    alive_margin: u64,
+    by_name: HashMap<NodeName, Removed>,
+    by_release: BTreeMap<(Instant, NodeName), ()>,
+}
+
+/// What was known of a removed incarnation.
+#[derive(Debug, Clone, Copy)]
+struct Removed {
+    generation: Generation,
+    heartbeat: Heartbeat,
+    release: Instant,
 }
 
 impl Quarantine {
-    /// Quarantines `name`'s incarnation `generation` (and older ones) until `release`.
-    pub fn insert(&mut self, name: NodeName, generation: Generation, release: Instant) {
+    /// An empty quarantine where a heartbeat more than `alive_margin` beyond the removed
+    /// one proves a peer alive.
+    pub fn new(alive_margin: u64) -> Self {
+        Quarantine {
+            alive_margin,
+            ..Quarantine::default()
+        }
+    }
+
+    /// Quarantines `name`'s incarnation `generation`, last known at `heartbeat`, and
+    /// older ones, until `release`.
+    pub fn insert(
+        &mut self,
+        name: NodeName,
+        generation: Generation,
+        heartbeat: Heartbeat,
+        release: Instant,
+    ) {
         self.lift(&name);
         if self.by_name.len() >= MAX_QUARANTINED
-            && let Some(((_, oldest), _)) = self.by_release.pop_first()
+            && let Some(((_, oldest), ())) = self.by_release.pop_first()
         {
             self.by_name.remove(&oldest);
         }
-        self.by_release.insert((release, name.clone()), generation);
-        self.by_name.insert(name, (generation, release));
+        self.by_release.insert((release, name.clone()), ());
+        let removed = Removed {
+            generation,
+            heartbeat,
+            release,
+        };
+        self.by_name.insert(name, removed);
     }
 
-    /// Whether news of `name` at `generation` is to be ignored. Generation 0 (a request
-    /// placeholder, "I know nothing of it") counts as the quarantined one.
-    pub fn holds(&self, name: &NodeName, generation: Generation) -> bool {
-        self.by_name
-            .get(name)
-            .is_some_and(|(quarantined, _)| generation <= *quarantined)
+    /// Whether second-hand news of `name` at `generation` and `heartbeat` is to be
+    /// ignored: an older or the removed generation, without a heartbeat that proves it
+    /// alive. Generation 0 (a request placeholder) counts as the removed one.
+    pub fn holds(&self, name: &NodeName, generation: Generation, heartbeat: Heartbeat) -> bool {
+        self.by_name.get(name).is_some_and(|removed| {
+            generation < removed.generation
+                || (generation <= removed.generation
+                    && heartbeat.0 <= removed.heartbeat.0.saturating_add(self.alive_margin))
+        })
+    }
+
+    /// Whether `name` is in quarantine at all.
+    pub fn contains(&self, name: &NodeName) -> bool {
+        self.by_name.contains_key(name)
     }
 
     /// Ends `name`'s quarantine, if any.
     pub fn lift(&mut self, name: &NodeName) {
-        if let Some((_, release)) = self.by_name.remove(name) {
-            self.by_release.remove(&(release, name.clone()));
+        if let Some(removed) = self.by_name.remove(name) {
+            self.by_release.remove(&(removed.release, name.clone()));
         }
     }
 
@@ -84,15 +126,24 @@ mod tests {
     #[test]
     fn holds_old_generations_until_released_or_lifted() {
         let start = Instant::now();
-        let mut quarantine = Quarantine::default();
-        quarantine.insert(name("a"), Generation(5), start + Duration::from_secs(10));
-        quarantine.insert(name("b"), Generation(5), start + Duration::from_secs(20));
-        assert!(quarantine.holds(&name("a"), Generation(5)));
-        assert!(quarantine.holds(&name("a"), Generation(0)));
-        assert!(!quarantine.holds(&name("a"), Generation(6)), "a restart");
-        quarantine.expire(start + Duration::from_secs(10));
-        assert!(!quarantine.holds(&name("a"), Generation(5)));
-        assert!(quarantine.holds(&name("b"), Generation(5)));
+        let mut quarantine = Quarantine::new(100);
+        let hb = Heartbeat;
+        let at = |s| start + Duration::from_secs(s);
+        quarantine.insert(name("a"), Generation(5), hb(40), at(10));
+        quarantine.insert(name("b"), Generation(5), hb(40), at(20));
+        assert!(quarantine.holds(&name("a"), Generation(5), hb(140)));
+        assert!(quarantine.holds(&name("a"), Generation(0), hb(0)));
+        assert!(
+            !quarantine.holds(&name("a"), Generation(5), hb(141)),
+            "alive"
+        );
+        assert!(
+            !quarantine.holds(&name("a"), Generation(6), hb(1)),
+            "a restart"
+        );
+        quarantine.expire(at(10));
+        assert!(!quarantine.holds(&name("a"), Generation(5), hb(40)));
+        assert!(quarantine.holds(&name("b"), Generation(5), hb(40)));
         quarantine.lift(&name("b"));
         assert!(quarantine.is_empty());
     }
@@ -100,15 +151,12 @@ mod tests {
     #[test]
     fn stays_bounded() {
         let start = Instant::now();
-        let mut quarantine = Quarantine::default();
+        let mut quarantine = Quarantine::new(0);
         for i in 0..MAX_QUARANTINED + 10 {
             let release = start + Duration::from_millis(i as u64);
-            quarantine.insert(name(&format!("n{i}")), Generation(1), release);
+            quarantine.insert(name(&format!("n{i}")), Generation(1), Heartbeat(1), release);
         }
         assert_eq!(quarantine.len(), MAX_QUARANTINED);
-        assert!(
-            !quarantine.holds(&name("n0"), Generation(1)),
-            "oldest released"
-        );
+        assert!(!quarantine.contains(&name("n0")), "oldest released");
     }
 }

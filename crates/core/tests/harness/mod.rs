@@ -113,6 +113,8 @@ pub enum Kind {
     Dead,
     /// [`Event::PeersLeft`].
     Left,
+    /// [`Event::PeersRemoved`].
+    Removed,
 }
 
 impl Kind {
@@ -123,7 +125,8 @@ impl Kind {
             | (Kind::Suspected, Event::PeersSuspected(peers))
             | (Kind::Recovered, Event::PeersRecovered(peers))
             | (Kind::Dead, Event::PeersDead(peers))
-            | (Kind::Left, Event::PeersLeft(peers)) => peers,
+            | (Kind::Left, Event::PeersLeft(peers))
+            | (Kind::Removed, Event::PeersRemoved(peers)) => peers,
             _ => &[],
         }
     }
@@ -714,6 +717,12 @@ impl Network {
         let node = &mut host.node;
         let max = node.config().max_packet_size;
         let generation = node.identity().generation;
+        // The owner issues its expiries as deletions, as a runtime does.
+        while let Some(expired) = node.poll_expired() {
+            node.expire(&expired)
+                .unwrap_or_else(|e| panic!("seed {seed}: {address} refused an expiry: {e}"));
+        }
+        while node.poll_collected().is_some() {}
         let mut outgoing = Vec::new();
         while let Some(transmit) = node.poll_transmit() {
             let len = transmit.packet.encoded_len();
@@ -743,15 +752,18 @@ impl Network {
                 member.id.name.clone(),
                 member.id.generation.0,
             );
+            // A reset may lower max_version below the watermark it brings; how far the
+            // knowledge is trustworthy never goes back.
+            let horizon = member.max_version.max(member.gc_watermark);
             let seen = self.max_versions.entry(key).or_default();
             assert!(
-                member.max_version >= *seen,
-                "seed {seed}: {observer} saw {}'s max version go back from {} to {}",
+                horizon >= *seen,
+                "seed {seed}: {observer} saw {}'s horizon go back from {} to {}",
                 member.id,
                 seen,
-                member.max_version
+                horizon
             );
-            *seen = member.max_version;
+            *seen = horizon;
         }
         let deadline = node.poll_timeout();
         if !host.stalled && host.timer_at != Some(deadline) {

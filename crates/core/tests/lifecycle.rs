@@ -1,0 +1,323 @@
+//! Lifecycle scenarios over the deterministic network of `harness`: tombstone garbage
+//! collection and resets, removal of dead and departed peers with quarantine, keys with a
+//! time to live. Each test runs one fixed seed and names it in its assertion messages; the
+//! harness checks packet sizes and that no node's knowledge of a peer (its horizon,
+//! `max(max_version, gc_watermark)`) ever goes back.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod harness;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use harness::{Kind, Network};
+use leviathan_gossip_core::{Event, MemberState, NodeConfig};
+use leviathan_gossip_wire::{Key, Version};
+
+const SEEDS: [u16; 2] = [1, 2];
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Defaults with lifecycle timers short enough for a test.
+fn config(grace: u64, remove_after: u64, quarantine: u64) -> NodeConfig {
+    NodeConfig {
+        tombstone_grace: secs(grace),
+        remove_after: secs(remove_after),
+        quarantine: secs(quarantine),
+        ..NodeConfig::default()
+    }
+}
+
+fn start(net: &mut Network, n: u16) {
+    for port in 1..=n {
+        net.add_node(port, &SEEDS);
+        net.run_for(ms(u64::from(port) * 37 % 97));
+    }
+}
+
+/// Every node's `Deleted` events for `owner`'s `key`.
+fn deletions(net: &Network, observer: u16, owner: u16, key: &str) -> Vec<Version> {
+    let owner = net.name(owner);
+    net.events(observer)
+        .iter()
+        .filter_map(|logged| match &logged.event {
+            Event::Deleted {
+                node,
+                key: deleted,
+                version,
+            } if node.as_str() == owner && deleted.as_str() == key => Some(*version),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether `observer` ever reported a value of `owner`'s `key` after its deletion.
+fn reported_after_deletion(net: &Network, observer: u16, owner: u16, key: &str) -> bool {
+    let owner = net.name(owner);
+    let events = net.events(observer);
+    let Some(deleted) = events.iter().position(|logged| {
+        matches!(&logged.event, Event::Deleted { node, key: k, .. }
+            if node.as_str() == owner && k.as_str() == key)
+    }) else {
+        return false;
+    };
+    events[deleted..].iter().any(|logged| match &logged.event {
+        Event::Updates(updates) => updates
+            .iter()
+            .any(|u| u.node.as_str() == owner && u.key.as_str() == key),
+        _ => false,
+    })
+}
+
+#[test]
+fn tombstones_are_collected_everywhere_after_the_grace_period() {
+    let mut net = Network::with_config(0x6c01, config(20, 600, 600));
+    let seed = net.seed();
+    start(&mut net, 6);
+    for k in 0..5 {
+        net.set(3, &format!("key-{k}"), "x");
+    }
+    net.run_for(secs(10));
+    for k in 0..3 {
+        net.delete(3, &format!("key-{k}"));
+    }
+    let records_before: usize = (1..=6).map(|p| net.node(p).footprint().records).sum();
+    net.run_for(secs(40));
+    for observer in 1..=6 {
+        let member = net
+            .members(observer)
+            .into_iter()
+            .find(|m| m.id.name.as_str() == "node-3")
+            .unwrap();
+        assert_eq!(
+            member.gc_watermark,
+            Version(8),
+            "seed {seed}: node {observer}"
+        );
+        assert_eq!(member.key_count, 2, "seed {seed}: node {observer}");
+        // Only the two live records are left of node 3's eight writes.
+        assert_eq!(
+            net.node(observer).footprint().records,
+            2,
+            "seed {seed}: node {observer} still holds tombstones"
+        );
+        if observer != 3 {
+            for k in 0..3 {
+                let key = format!("key-{k}");
+                assert_eq!(deletions(&net, observer, 3, &key).len(), 1, "seed {seed}");
+            }
+        }
+    }
+    assert_eq!(records_before, 6 * 5, "seed {seed}");
+    assert!(net.node(3).stats().tombstones_collected >= 3, "seed {seed}");
+}
+
+/// A peer cut off through a deletion, its collection and more writes, some of them
+/// overwrites, rejoins: it must take a reset (node 3's state spans several packets), drop
+/// the deleted keys without ever showing them again, and report each deletion once.
+#[test]
+fn a_peer_away_past_the_grace_period_takes_a_multi_packet_reset() {
+    let mut net = Network::with_config(0x6c02, config(10, 600, 600));
+    let seed = net.seed();
+    start(&mut net, 6);
+    let big = "v".repeat(200);
+    for k in 0..30 {
+        net.set(3, &format!("key-{k:02}"), &big);
+    }
+    let spread = net.run_until(secs(60), ms(250), |net| {
+        (1..=6).all(|p| net.get(p, 3, "key-29").is_some())
+    });
+    assert!(spread.is_some(), "seed {seed}: the keys did not spread");
+
+    net.partition(&[&[6]]);
+    for k in 0..10 {
+        net.delete(3, &format!("key-{k:02}"));
+    }
+    for k in 10..15 {
+        net.set(3, &format!("key-{k:02}"), "rewritten");
+    }
+    net.run_for(secs(30));
+    let watermark = net
+        .members(1)
+        .into_iter()
+        .find(|m| m.id.name.as_str() == "node-3")
+        .unwrap()
+        .gc_watermark;
+    assert!(watermark > Version(30), "seed {seed}: not collected yet");
+    assert_eq!(net.get(6, 3, "key-00").as_deref(), Some(big.as_str()));
+
+    net.heal();
+    let took = net.run_until(secs(60), ms(100), |net| {
+        (0..10).all(|k| net.get(6, 3, &format!("key-{k:02}")).is_none())
+            && (10..15)
+                .all(|k| net.get(6, 3, &format!("key-{k:02}")).as_deref() == Some("rewritten"))
+            && net.get(6, 3, "key-29").is_some()
+    });
+    let took = took.unwrap_or_else(|| panic!("seed {seed}: node 6 did not catch up"));
+    println!("seed {seed}: node 6 caught up {took:?} after the heal");
+    assert!(
+        net.node(6).stats().resets_received >= 1,
+        "seed {seed}: caught up without a reset"
+    );
+    net.run_for(secs(30));
+    for k in 0..10 {
+        let key = format!("key-{k:02}");
+        assert_eq!(net.get(6, 3, &key), None, "seed {seed}");
+        assert_eq!(deletions(&net, 6, 3, &key).len(), 1, "seed {seed}: {key}");
+        assert!(
+            !reported_after_deletion(&net, 6, 3, &key),
+            "seed {seed}: {key}"
+        );
+    }
+    assert_eq!(net.node(6).entries("node-3").len(), 20, "seed {seed}");
+}
+
+#[test]
+fn a_dead_peer_is_removed_and_lagging_peers_do_not_bring_it_back() {
+    let mut net = Network::with_config(0x6c03, config(10, 20, 120));
+    let seed = net.seed();
+    start(&mut net, 6);
+    net.set(6, "k", "v");
+    net.run_for(secs(10));
+    net.crash(6);
+    let gone = net.run_until(secs(120), ms(500), |net| {
+        (1..=5).all(|p| {
+            !net.members(p)
+                .iter()
+                .any(|m| m.id.name.as_str() == "node-6")
+        })
+    });
+    let gone = gone.unwrap_or_else(|| panic!("seed {seed}: node 6 was not removed"));
+    println!("seed {seed}: node 6 removed everywhere {gone:?} after its crash");
+    // Removal times differ by node; gossip among them must not revive it.
+    net.run_for(secs(60));
+    for observer in 1..=5 {
+        assert_eq!(
+            net.times(observer, Kind::Removed, 6).len(),
+            1,
+            "seed {seed}: node {observer}"
+        );
+        assert_eq!(
+            net.times(observer, Kind::Discovered, 6).len(),
+            1,
+            "seed {seed}"
+        );
+        assert!(
+            net.members(observer)
+                .iter()
+                .all(|m| m.id.name.as_str() != "node-6")
+        );
+        assert_eq!(net.get(observer, 6, "k"), None, "seed {seed}");
+        assert_eq!(net.node(observer).footprint().nodes, 5, "seed {seed}");
+    }
+    // A restart is a new generation: welcome at once, quarantine or not.
+    net.restart(6);
+    let back = net.run_until(secs(30), ms(250), |net| {
+        (1..=5).all(|p| net.member_state(p, 6) == Some(MemberState::Live))
+    });
+    assert!(
+        back.is_some(),
+        "seed {seed}: the restarted node was kept out"
+    );
+}
+
+#[test]
+fn a_departed_peer_is_removed_after_remove_after() {
+    let mut net = Network::with_config(0x6c04, config(10, 20, 60));
+    let seed = net.seed();
+    start(&mut net, 5);
+    net.run_for(secs(10));
+    net.leave(5);
+    net.run_for(secs(2));
+    net.crash(5);
+    net.run_for(secs(15));
+    assert!(
+        (1..=4).all(|p| net.member_state(p, 5) == Some(MemberState::Left)),
+        "seed {seed}"
+    );
+    net.run_for(secs(10));
+    for observer in 1..=4 {
+        assert_eq!(net.member_state(observer, 5), None, "seed {seed}");
+        assert_eq!(
+            net.times(observer, Kind::Removed, 5).len(),
+            1,
+            "seed {seed}"
+        );
+    }
+}
+
+/// A node cut off long enough to be removed everywhere (and to remove everyone) is alive
+/// all along: once the network heals, talking first-hand lifts the quarantine both ways.
+#[test]
+fn a_removed_peer_that_is_alive_comes_back_when_it_talks() {
+    let mut net = Network::with_config(0x6c05, config(10, 10, 600));
+    let seed = net.seed();
+    start(&mut net, 5);
+    net.set(5, "k", "v1");
+    net.run_for(secs(10));
+    net.partition(&[&[5]]);
+    net.run_for(secs(90));
+    assert!(
+        (1..=4).all(|p| net.member_state(p, 5).is_none()),
+        "seed {seed}: node 5 not removed"
+    );
+    net.set(5, "k", "v2");
+    net.heal();
+    let back = net.run_until(secs(120), ms(250), |net| {
+        (1..=4).all(|p| {
+            net.member_state(p, 5) == Some(MemberState::Live)
+                && net.get(p, 5, "k").as_deref() == Some("v2")
+        }) && (1..=4).all(|p| net.member_state(5, p) == Some(MemberState::Live))
+    });
+    let back = back.unwrap_or_else(|| panic!("seed {seed}: node 5 stayed out"));
+    println!("seed {seed}: node 5 back everywhere {back:?} after the heal");
+}
+
+#[test]
+fn a_key_with_a_ttl_is_deleted_by_its_owner_everywhere() {
+    let mut net = Network::new(0x6c06);
+    let seed = net.seed();
+    start(&mut net, 5);
+    net.run_for(secs(5));
+    let now = net.now();
+    let key = Key::new("lease").unwrap();
+    let renewed = Key::new("renewed").unwrap();
+    net.with_node(2, |node| {
+        node.set_with_ttl(key.clone(), Bytes::from("held"), secs(10), now)
+            .unwrap();
+        node.set_with_ttl(renewed.clone(), Bytes::from("a"), secs(10), now)
+            .unwrap();
+    });
+    net.run_for(secs(5));
+    assert!((1..=5).all(|p| net.get(p, 2, "lease").as_deref() == Some("held")));
+    // Written again without a TTL: it no longer expires.
+    net.set(2, "renewed", "b");
+    let expired = net.run_until(secs(15), ms(100), |net| {
+        (1..=5).all(|p| net.get(p, 2, "lease").is_none())
+    });
+    let expired = expired.unwrap_or_else(|| panic!("seed {seed}: the lease never expired"));
+    println!("seed {seed}: expired everywhere {expired:?} after half its TTL");
+    net.run_for(secs(20));
+    for observer in 1..=5 {
+        assert_eq!(
+            net.get(observer, 2, "renewed").as_deref(),
+            Some("b"),
+            "seed {seed}"
+        );
+        if observer != 2 {
+            assert_eq!(
+                deletions(&net, observer, 2, "lease").len(),
+                1,
+                "seed {seed}"
+            );
+        }
+    }
+    assert_eq!(net.node(2).footprint().expiries, 0, "seed {seed}");
+}
