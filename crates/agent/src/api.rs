@@ -39,6 +39,10 @@ pub struct MemberView {
     pub heartbeat: u64,
     /// Highest version of its key-value map known.
     pub max_version: u64,
+    /// Its garbage-collection watermark as known: every tombstone at or below this
+    /// version has been dropped (0: none yet).
+    #[serde(default)]
+    pub gc_watermark: u64,
     /// Number of live keys known.
     pub keys: usize,
     /// Whether this is the answering node.
@@ -55,6 +59,7 @@ impl From<&Member> for MemberView {
             phi: member.phi.filter(|phi| phi.is_finite()),
             heartbeat: member.heartbeat.0,
             max_version: member.max_version.0,
+            gc_watermark: member.gc_watermark.0,
             keys: member.key_count,
             local: member.is_local,
         }
@@ -90,6 +95,11 @@ pub struct WriteResponse {
     pub key: String,
     /// The version of the write (or of the deletion's tombstone).
     pub version: u64,
+    /// The time to live the write was given, in milliseconds (a `PUT` with `?ttl=`):
+    /// the node deletes the key that long after the write unless it is written again.
+    /// Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_ms: Option<u64>,
 }
 
 /// `GET /v1/health`: `200` while the node runs, `503` once it left or is down.

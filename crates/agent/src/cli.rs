@@ -39,6 +39,12 @@ pub mod env {
     pub const HEARTBEAT_INTERVAL: &str = "LEVIATHAN_GOSSIP_HEARTBEAT_INTERVAL";
     /// `--health-check-interval`.
     pub const HEALTH_CHECK_INTERVAL: &str = "LEVIATHAN_GOSSIP_HEALTH_CHECK_INTERVAL";
+    /// `--tombstone-grace`.
+    pub const TOMBSTONE_GRACE: &str = "LEVIATHAN_GOSSIP_TOMBSTONE_GRACE";
+    /// `--remove-after`.
+    pub const REMOVE_AFTER: &str = "LEVIATHAN_GOSSIP_REMOVE_AFTER";
+    /// `--quarantine`.
+    pub const QUARANTINE: &str = "LEVIATHAN_GOSSIP_QUARANTINE";
     /// `--log-level`.
     pub const LOG_LEVEL: &str = "LEVIATHAN_GOSSIP_LOG_LEVEL";
     /// `--log-json`.
@@ -115,6 +121,18 @@ pub struct AgentArgs {
     /// Period of failure-detector checks, e.g. 500ms [default: from the preset].
     #[arg(long, env = env::HEALTH_CHECK_INTERVAL, value_parser = parse_duration, value_name = "DURATION")]
     pub health_check_interval: Option<Duration>,
+    /// How long the tombstone of a deleted or expired key is kept before garbage
+    /// collection drops it, e.g. 5m; at least the gossip interval [default: from the preset].
+    #[arg(long, env = env::TOMBSTONE_GRACE, value_parser = parse_duration, value_name = "DURATION")]
+    pub tombstone_grace: Option<Duration>,
+    /// How long a dead or departed peer stays listed before it is removed, e.g. 10m; at
+    /// least the gossip interval [default: from the preset].
+    #[arg(long, env = env::REMOVE_AFTER, value_parser = parse_duration, value_name = "DURATION")]
+    pub remove_after: Option<Duration>,
+    /// How long second-hand news of a removed peer is ignored, e.g. 10m; at least
+    /// --tombstone-grace [default: from the preset].
+    #[arg(long, env = env::QUARANTINE, value_parser = parse_duration, value_name = "DURATION")]
+    pub quarantine: Option<Duration>,
     /// Log filter: a level (error, warn, info, debug, trace) or `tracing` directives
     /// [default: $RUST_LOG, else info].
     #[arg(long, env = env::LOG_LEVEL, value_name = "FILTER")]
@@ -179,6 +197,10 @@ pub enum ClientCommand {
         /// Connection and output.
         #[command(flatten)]
         client: ClientArgs,
+        /// Time to live, e.g. 30s or 1h: the agent deletes the key once it has run out,
+        /// unless it is set again meanwhile [default: kept until deleted].
+        #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+        ttl: Option<Duration>,
         /// The key.
         key: String,
         /// The value (UTF-8 text); omit to read bytes from stdin.
@@ -244,6 +266,12 @@ mod tests {
             "lan",
             "--gossip-interval",
             "250ms",
+            "--tombstone-grace",
+            "2m",
+            "--remove-after",
+            "3m",
+            "--quarantine",
+            "4m",
             "--log-json",
         ])
         .unwrap();
@@ -254,6 +282,9 @@ mod tests {
         assert_eq!(args.seeds.unwrap().len(), 3);
         assert_eq!(args.preset, Some(Preset::Lan));
         assert_eq!(args.gossip_interval, Some(Duration::from_millis(250)));
+        assert_eq!(args.tombstone_grace, Some(Duration::from_secs(120)));
+        assert_eq!(args.remove_after, Some(Duration::from_secs(180)));
+        assert_eq!(args.quarantine, Some(Duration::from_secs(240)));
         assert_eq!(args.log_json, Some(true));
     }
 
@@ -290,7 +321,23 @@ mod tests {
         let cli = parse(&["set", "k1"]).unwrap();
         assert!(matches!(
             cli.command,
-            Command::Client(ClientCommand::Set { value: None, .. })
+            Command::Client(ClientCommand::Set {
+                value: None,
+                ttl: None,
+                ..
+            })
         ));
+        let cli = parse(&["set", "--ttl", "1m 30s", "k1", "v1"]).unwrap();
+        let Command::Client(ClientCommand::Set { ttl, value, .. }) = cli.command else {
+            panic!("not set");
+        };
+        assert_eq!(ttl, Some(Duration::from_secs(90)));
+        assert_eq!(value.as_deref(), Some("v1"));
+        assert_eq!(
+            parse(&["set", "--ttl", "soon", "k1"])
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
     }
 }

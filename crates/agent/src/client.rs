@@ -131,6 +131,23 @@ impl AdminClient {
         self.json(Method::PUT, path, value.into()).await
     }
 
+    /// `PUT /v1/kv/{key}?ttl=…`: sets one of the agent's keys, which it deletes once `ttl`
+    /// has run out unless the key is written again meanwhile.
+    pub async fn set_with_ttl(
+        &self,
+        key: &str,
+        value: impl Into<Bytes>,
+        ttl: Duration,
+    ) -> Result<WriteResponse, ClientError> {
+        let ttl = humantime::format_duration(ttl).to_string();
+        let path = format!(
+            "/v1/kv/{}?ttl={}",
+            encode_segment(key),
+            encode_segment(&ttl)
+        );
+        self.json(Method::PUT, path, value.into()).await
+    }
+
     /// `DELETE /v1/kv/{key}`; `None` if the key was not set.
     pub async fn del(&self, key: &str) -> Result<Option<WriteResponse>, ClientError> {
         let path = format!("/v1/kv/{}", encode_segment(key));

@@ -1,6 +1,8 @@
 //! The client subcommands: one admin API call each, printed as tables and text, or as the
 //! API's JSON with `--json`. A missing key (`get`, `del`) and any API error exit with 1.
 
+use std::time::Duration;
+
 use serde::Serialize;
 use tokio::io::AsyncReadExt;
 
@@ -49,14 +51,27 @@ pub async fn run(command: ClientCommand) -> Result<(), Failure> {
             client: args,
             key,
             value,
+            ttl,
         } => {
             let value = match value {
                 Some(text) => text.into_bytes(),
                 None => read_stdin().await?,
             };
-            let written = client(&args).set(&key, value).await.map_err(failed)?;
+            let agent = client(&args);
+            let written = match ttl {
+                Some(ttl) => agent.set_with_ttl(&key, value, ttl).await,
+                None => agent.set(&key, value).await,
+            }
+            .map_err(failed)?;
             print_as(&args, &written, || {
-                format!("{}/{} = v{}\n", written.node, written.key, written.version)
+                let expiry = written.ttl_ms.map_or_else(String::new, |ms| {
+                    let ttl = humantime::format_duration(Duration::from_millis(ms));
+                    format!(" (expires in {ttl})")
+                });
+                format!(
+                    "{}/{} = v{}{expiry}\n",
+                    written.node, written.key, written.version
+                )
             })
         }
         ClientCommand::Del { client: args, key } => {

@@ -5,7 +5,7 @@
 //! | `GET /v1/members`        | [`MembersResponse`]                                       |
 //! | `GET /v1/kv[?node=N]`    | [`EntriesResponse`]                                       |
 //! | `GET /v1/kv/{node}/{key}`| [`EntryView`], or `404` if absent                         |
-//! | `PUT /v1/kv/{key}`       | body = the value's bytes; [`WriteResponse`]               |
+//! | `PUT /v1/kv/{key}[?ttl=D]`| body = the value's bytes; [`WriteResponse`]              |
 //! | `DELETE /v1/kv/{key}`    | [`WriteResponse`], or `404` if the key was not set        |
 //! | `GET /v1/events`         | server-sent events, one per event, data = the event JSON  |
 //! | `GET /v1/health`         | [`HealthResponse`]; `503` once left or down               |
@@ -14,6 +14,10 @@
 //!
 //! Every error is a `4xx`/`5xx` with an [`ErrorResponse`] body. Keys and node names are
 //! path segments: percent-encode `/`, `%`, `?`, `#` and spaces.
+//!
+//! `ttl` (a humantime duration such as `30s` or `1h 30m`, or a number of seconds) makes
+//! the node delete the key once it has run out, unless it is written again meanwhile
+//! ([`Gossip::set_with_ttl`]); a `PUT` without it keeps the key for good.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -173,7 +177,9 @@ impl From<BytesRejection> for ApiError {
 impl From<GossipError> for ApiError {
     fn from(error: GossipError) -> Self {
         let status = match &error {
-            GossipError::InvalidKey { .. } => StatusCode::BAD_REQUEST,
+            GossipError::InvalidKey { .. } | GossipError::InvalidTtl { .. } => {
+                StatusCode::BAD_REQUEST
+            }
             GossipError::Write(WriteError::ValueTooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             GossipError::Write(WriteError::Left) => StatusCode::CONFLICT,
             GossipError::Shutdown => StatusCode::SERVICE_UNAVAILABLE,
@@ -201,7 +207,7 @@ async fn index() -> Json<serde_json::Value> {
             "GET /v1/members",
             "GET /v1/kv?node=NODE",
             "GET /v1/kv/{node}/{key}",
-            "PUT /v1/kv/{key}",
+            "PUT /v1/kv/{key}?ttl=DURATION",
             "DELETE /v1/kv/{key}",
             "GET /v1/events",
             "GET /v1/health",
@@ -279,20 +285,54 @@ async fn entry(
     }))
 }
 
+/// Query of `PUT /v1/kv/{key}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetQuery {
+    ttl: Option<String>,
+}
+
 async fn set(
     State(state): State<AdminState>,
     path: Result<Path<String>, PathRejection>,
+    query: Result<Query<SetQuery>, QueryRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<WriteResponse>, ApiError> {
     let Path(key) = path?;
+    let Query(query) = query?;
+    let ttl = query.ttl.as_deref().map(parse_ttl).transpose()?;
     let value = body?;
     let node = state.node()?;
-    let version = node.set(&key, value)?;
+    let version = match ttl {
+        Some(ttl) => node.set_with_ttl(&key, value, ttl)?,
+        None => node.set(&key, value)?,
+    };
     Ok(Json(WriteResponse {
         node: node.identity().name.to_string(),
         key,
         version: version.0,
+        ttl_ms: ttl.map(|ttl| u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX)),
     }))
+}
+
+/// A `ttl` query value: a humantime duration (`30s`, `1h 30m`) or a number of seconds.
+fn parse_ttl(text: &str) -> Result<Duration, ApiError> {
+    let text = text.trim();
+    let parsed = if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        text.parse::<u64>()
+            .map(Duration::from_secs)
+            .map_err(|error| error.to_string())
+    } else {
+        humantime::parse_duration(text).map_err(|error| error.to_string())
+    };
+    parsed.map_err(|problem| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "invalid ttl {text:?}: {problem} (expected e.g. 30s, 5m or a number of seconds)"
+            ),
+        )
+    })
 }
 
 async fn delete(
@@ -311,6 +351,7 @@ async fn delete(
         node: node.identity().name.to_string(),
         key,
         version: version.0,
+        ttl_ms: None,
     }))
 }
 

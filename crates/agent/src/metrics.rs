@@ -8,6 +8,10 @@
 //! | `leviathan_gossip_members`                     | gauge   | `state`  |
 //! | `leviathan_gossip_phi`                         | gauge   | `peer`   |
 //! | `leviathan_gossip_keys`                        | gauge   |          |
+//! | `leviathan_gossip_records_held`                | gauge   |          |
+//! | `leviathan_gossip_own_tombstones`              | gauge   |          |
+//! | `leviathan_gossip_expiring_keys`               | gauge   |          |
+//! | `leviathan_gossip_quarantined`                 | gauge   |          |
 //! | `leviathan_gossip_messages_sent_total`         | counter | `kind`   |
 //! | `leviathan_gossip_messages_received_total`     | counter | `kind`   |
 //! | `leviathan_gossip_bytes_sent_total`            | counter | `kind`   |
@@ -15,6 +19,9 @@
 //! | `leviathan_gossip_packets_dropped_total`       | counter | `reason` |
 //! | `leviathan_gossip_ignored_total`               | counter | `reason` |
 //! | `leviathan_gossip_records_applied_total`       | counter |          |
+//! | `leviathan_gossip_resets_received_total`       | counter |          |
+//! | `leviathan_gossip_tombstones_collected_total`  | counter |          |
+//! | `leviathan_gossip_peers_removed_total`         | counter |          |
 //! | `leviathan_gossip_local_pauses_total`          | counter |          |
 //! | `leviathan_gossip_gossip_rounds_total`         | counter |          |
 //! | `leviathan_gossip_round_duration_seconds_total`| counter |          |
@@ -22,8 +29,9 @@
 //!
 //! `kind` is `syn`, `synack` or `ack`; `state` is `live`, `suspect`, `dead` or `left` (the
 //! node itself counted); dropped `reason` is `malformed`, `foreign_cluster`, `from_self`,
-//! `gap_delta` or `unordered_delta`; ignored `reason` is `stale_generation` or
-//! `claim_about_self`. Counters restart from zero when the node restarts.
+//! `gap_delta`, `unordered_delta` or `below_watermark`; ignored `reason` is
+//! `stale_generation`, `claim_about_self` or `quarantined`. Counters restart from zero when
+//! the node restarts.
 
 use std::fmt;
 
@@ -126,12 +134,37 @@ impl Collector for NodeCollector {
         )?;
 
         let keys = node.entries(node.identity().name.as_str()).len();
-        gauge(
-            &mut encoder,
-            "keys",
-            "Live keys this node owns",
-            i64::try_from(keys).unwrap_or(i64::MAX),
-        )?;
+        let footprint = node.footprint();
+        for (name, help, value) in [
+            ("keys", "Live keys this node owns", keys),
+            (
+                "records_held",
+                "Records held for every known node, tombstones included",
+                footprint.records,
+            ),
+            (
+                "own_tombstones",
+                "Tombstones of this node's deleted keys awaiting garbage collection",
+                footprint.own_tombstones,
+            ),
+            (
+                "expiring_keys",
+                "Keys of this node with a pending time-to-live deadline",
+                footprint.expiries,
+            ),
+            (
+                "quarantined",
+                "Removed peer incarnations whose second-hand news is ignored",
+                footprint.quarantined,
+            ),
+        ] {
+            gauge(
+                &mut encoder,
+                name,
+                help,
+                i64::try_from(value).unwrap_or(i64::MAX),
+            )?;
+        }
 
         let per_kind = [
             (
@@ -173,11 +206,13 @@ impl Collector for NodeCollector {
             ("from_self", stats.dropped_from_self),
             ("gap_delta", stats.dropped_gap_deltas),
             ("unordered_delta", stats.dropped_unordered_deltas),
+            ("below_watermark", stats.dropped_below_watermark),
         ];
         family(
             &mut encoder,
             "packets_dropped",
-            "Input dropped: undecodable datagrams, other clusters, own name, bad deltas",
+            "Input dropped: undecodable datagrams, other clusters, own name, bad deltas, \
+             deltas older than a garbage-collection watermark",
             MetricType::Counter,
             "reason",
             &dropped,
@@ -186,11 +221,13 @@ impl Collector for NodeCollector {
         let ignored = [
             ("stale_generation", stats.stale_generation),
             ("claim_about_self", stats.ignored_claims_about_self),
+            ("quarantined", stats.ignored_quarantined),
         ];
         family(
             &mut encoder,
             "ignored",
-            "Remote state ignored: older generations, claims about this node",
+            "Remote state ignored: older generations, claims about this node, news of \
+             removed peers in quarantine",
             MetricType::Counter,
             "reason",
             &ignored,
@@ -202,6 +239,22 @@ impl Collector for NodeCollector {
                 "records_applied",
                 "Key-value records applied from peers",
                 stats.records_applied,
+            ),
+            (
+                "resets_received",
+                "Resets received: a peer's whole state for a node, in place of tombstones \
+                 collected before this node saw them",
+                stats.resets_received,
+            ),
+            (
+                "tombstones_collected",
+                "Tombstones dropped by garbage collection, this node's and replicas'",
+                stats.tombstones_collected,
+            ),
+            (
+                "peers_removed",
+                "Dead or departed peers removed from state after remove_after",
+                stats.peers_removed,
             ),
             (
                 "local_pauses",
@@ -299,6 +352,9 @@ mod tests {
         .await
         .unwrap();
         gossip.set("k", "v").unwrap();
+        gossip
+            .set_with_ttl("t", "v", std::time::Duration::from_secs(3600))
+            .unwrap();
         let gossip = Arc::new(gossip);
         let text = Metrics::new(NodeSlot::new(Arc::clone(&gossip)))
             .encode()
@@ -307,7 +363,16 @@ mod tests {
             "leviathan_gossip_up 1",
             "leviathan_gossip_members{state=\"live\"} 1",
             "leviathan_gossip_members{state=\"suspect\"} 0",
-            "leviathan_gossip_keys 1",
+            "leviathan_gossip_keys 2",
+            "leviathan_gossip_expiring_keys 1",
+            "leviathan_gossip_own_tombstones 0",
+            "leviathan_gossip_quarantined 0",
+            "leviathan_gossip_records_held ",
+            "leviathan_gossip_packets_dropped_total{reason=\"below_watermark\"} 0",
+            "leviathan_gossip_ignored_total{reason=\"quarantined\"} 0",
+            "leviathan_gossip_resets_received_total 0",
+            "leviathan_gossip_tombstones_collected_total 0",
+            "leviathan_gossip_peers_removed_total 0",
             "leviathan_gossip_messages_sent_total{kind=\"syn\"} ",
             "leviathan_gossip_bytes_received_total{kind=\"ack\"} ",
             "leviathan_gossip_packets_dropped_total{reason=\"malformed\"} 0",

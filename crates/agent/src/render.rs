@@ -35,6 +35,7 @@ pub fn event_lines(event: &Value) -> Vec<String> {
         "peers_recover" => vec![format!("sees {} recovered", peers())],
         "peers_dead" => vec![format!("declares {} dead", peers())],
         "peers_left" => vec![format!("sees {} leave", peers())],
+        "peers_removed" => vec![format!("forgets {} (removed)", peers())],
         "peer_restarted" => vec![format!(
             "sees {} restarted (generation {})",
             field("node"),
@@ -177,6 +178,10 @@ mod tests {
             (
                 json!({"event":"peers_suspend","peers":["node2"]}),
                 "suspects node2",
+            ),
+            (
+                json!({"event":"peers_removed","peers":["node2","node3"]}),
+                "forgets node2, node3 (removed)",
             ),
             (
                 json!({"event":"peer_restarted","node":"node2","generation":7}),

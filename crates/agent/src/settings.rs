@@ -206,7 +206,7 @@ impl Settings {
             config.data_dir = Some(data_dir.clone());
             set("data_dir", source("data_dir", "--data-dir", env::DATA_DIR));
         }
-        let intervals = [
+        let durations = [
             (
                 args.gossip_interval,
                 &mut config.gossip_interval,
@@ -228,8 +228,29 @@ impl Settings {
                 "--health-check-interval",
                 env::HEALTH_CHECK_INTERVAL,
             ),
+            (
+                args.tombstone_grace,
+                &mut config.tombstone_grace,
+                "tombstone_grace",
+                "--tombstone-grace",
+                env::TOMBSTONE_GRACE,
+            ),
+            (
+                args.remove_after,
+                &mut config.remove_after,
+                "remove_after",
+                "--remove-after",
+                env::REMOVE_AFTER,
+            ),
+            (
+                args.quarantine,
+                &mut config.quarantine,
+                "quarantine",
+                "--quarantine",
+                env::QUARANTINE,
+            ),
         ];
-        for (value, field, name, flag, var) in intervals {
+        for (value, field, name, flag, var) in durations {
             if let Some(value) = value {
                 *field = value;
                 set(name, source(name, flag, var));
@@ -365,7 +386,7 @@ fn top_level<T: for<'de> Deserialize<'de>>(
 }
 
 /// The library `Config` fields, as named in files.
-const CONFIG_FIELDS: [&str; 20] = [
+const CONFIG_FIELDS: [&str; 23] = [
     "name",
     "cluster_id",
     "listen",
@@ -383,6 +404,9 @@ const CONFIG_FIELDS: [&str; 20] = [
     "phi_first_heartbeat_estimate",
     "dead_after",
     "local_pause_threshold",
+    "tombstone_grace",
+    "remove_after",
+    "quarantine",
     "generation",
     "data_dir",
     "event_buffer",
@@ -553,6 +577,70 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(error.field, "config");
+    }
+
+    #[test]
+    fn config_fields_lists_every_field_of_the_library_config() {
+        let every_option_set = Config {
+            advertise: Some("127.0.0.1:1".parse().unwrap()),
+            phi_first_heartbeat_estimate: Some(Duration::from_secs(1)),
+            generation: Some(1),
+            data_dir: Some(PathBuf::from("/tmp")),
+            ..Config::default()
+        };
+        let table = toml::Table::try_from(every_option_set).unwrap();
+        let fields: Vec<&str> = table.keys().map(String::as_str).collect();
+        let mut listed = CONFIG_FIELDS.to_vec();
+        listed.sort_unstable();
+        assert_eq!(fields, listed);
+    }
+
+    #[test]
+    fn garbage_collection_settings_layer_and_are_validated_together() {
+        let settings = resolve_with_file(
+            "tombstone_grace = \"1m\"\nremove_after = \"2m\"",
+            AgentArgs {
+                quarantine: Some(Duration::from_secs(90)),
+                ..AgentArgs::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(settings.config.tombstone_grace, Duration::from_secs(60));
+        assert_eq!(settings.config.remove_after, Duration::from_secs(120));
+        assert_eq!(settings.config.quarantine, Duration::from_secs(90));
+        assert!(matches!(
+            settings.origin("tombstone_grace"),
+            Origin::File(_)
+        ));
+        assert_eq!(settings.origin("quarantine"), Origin::Flag("--quarantine"));
+
+        let error = resolve_with_file(
+            "tombstone_grace = \"10m\"",
+            AgentArgs {
+                quarantine: Some(Duration::from_secs(60)),
+                ..AgentArgs::default()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(error.field, "quarantine");
+        assert_eq!(error.origin, Some(Origin::Flag("--quarantine")));
+        assert!(error.problem.contains("tombstone_grace"), "{error}");
+
+        let error = Settings::resolve(
+            &AgentArgs {
+                remove_after: Some(Duration::from_millis(10)),
+                ..AgentArgs::default()
+            },
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(error.field, "remove_after");
+        assert_eq!(error.origin, Some(Origin::Flag("--remove-after")));
+
+        let error =
+            resolve_with_file("tombstone_grace = \"0s\"", AgentArgs::default()).unwrap_err();
+        assert_eq!(error.field, "tombstone_grace");
+        assert!(matches!(error.origin, Some(Origin::File(_))));
     }
 
     #[test]

@@ -66,7 +66,7 @@ fn help_and_usage_errors() {
 
 #[test]
 fn bad_settings_exit_2_naming_the_field() {
-    let cases: [(&str, &[&str], &[(&str, &str)], &str); 7] = [
+    let cases: [(&str, &[&str], &[(&str, &str)], &str); 10] = [
         ("fanout = 0", &[], &[], "`fanout` (from file "),
         ("fanuot = 3", &[], &[], "`fanuot`"),
         ("gossip_interval = \"soon\"", &[], &[], "`gossip_interval`"),
@@ -84,6 +84,24 @@ fn bad_settings_exit_2_naming_the_field() {
             "`cluster_id` (from environment LEVIATHAN_GOSSIP_CLUSTER_ID)",
         ),
         ("", &["--log-level", "info,[="], &[], "`log_level`"),
+        (
+            "tombstone_grace = \"10m\"",
+            &["--quarantine", "1m"],
+            &[],
+            "`quarantine` (from flag --quarantine): 60s is shorter than tombstone_grace",
+        ),
+        (
+            "",
+            &[],
+            &[("LEVIATHAN_GOSSIP_REMOVE_AFTER", "1ms")],
+            "`remove_after` (from environment LEVIATHAN_GOSSIP_REMOVE_AFTER)",
+        ),
+        (
+            "tombstone_grace = \"0s\"",
+            &[],
+            &[],
+            "`tombstone_grace` (from file ",
+        ),
     ];
     for (file, flags, env, expected) in cases {
         let file_guard = ConfigFile::new(file);
@@ -116,6 +134,7 @@ fn flags_win_over_the_environment_which_wins_over_the_file() {
                 ("LEVIATHAN_GOSSIP_NAME", "env"),
                 ("LEVIATHAN_GOSSIP_SEEDS", "127.0.0.1:1,127.0.0.1:2"),
                 ("LEVIATHAN_GOSSIP_GOSSIP_INTERVAL", "250ms"),
+                ("LEVIATHAN_GOSSIP_TOMBSTONE_GRACE", "2m"),
             ],
         );
         assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
@@ -126,6 +145,7 @@ fn flags_win_over_the_environment_which_wins_over_the_file() {
     assert_eq!(settings["cluster_id"].as_str(), Some("file"));
     assert_eq!(settings["fanout"].as_integer(), Some(4));
     assert_eq!(settings["gossip_interval"].as_str(), Some("250ms"));
+    assert_eq!(settings["tombstone_grace"].as_str(), Some("2m"));
     assert_eq!(settings["seeds"].as_array().unwrap().len(), 2);
     assert_eq!(settings["agent"]["admin"].as_str(), Some("127.0.0.1:9001"));
 
@@ -138,8 +158,15 @@ fn flags_win_over_the_environment_which_wins_over_the_file() {
         "127.0.0.1:9002",
         "--preset",
         "local",
+        "--tombstone-grace",
+        "45s",
+        "--quarantine",
+        "50s",
     ]);
     assert_eq!(settings["name"].as_str(), Some("flag"));
+    assert_eq!(settings["tombstone_grace"].as_str(), Some("45s"));
+    assert_eq!(settings["quarantine"].as_str(), Some("50s"));
+    assert_eq!(settings["remove_after"].as_str(), Some("1m"));
     assert_eq!(settings["seeds"].as_array().unwrap().len(), 1);
     assert_eq!(settings["agent"]["admin"].as_str(), Some("127.0.0.1:9002"));
     assert_eq!(settings["heartbeat_interval"].as_str(), Some("100ms"));
@@ -198,6 +225,19 @@ async fn client_subcommands_read_and_write_a_cluster() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 
+    let (code, stdout, stderr) = cli(&["set", "--admin", &a1, "--ttl", "1h", "brief", "x"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout, "a1/brief = v2 (expires in 1h)\n");
+    let (code, stdout, _) = cli(&[
+        "set", "--json", "--admin", &a1, "--ttl", "90s", "brief", "y",
+    ]);
+    assert_eq!(code, Some(0));
+    let written: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(written["ttl_ms"], 90_000);
+    let (code, _, stderr) = cli(&["set", "--admin", &a1, "--ttl", "0s", "brief", "z"]);
+    assert_eq!(code, Some(1), "a zero ttl is refused by the agent");
+    assert!(stderr.contains("invalid ttl"), "{stderr}");
+
     let (code, stdout, _) = cli(&["get", "--json", "--admin", &a2, "a1", "greeting"]);
     assert_eq!(code, Some(0));
     let entry: serde_json::Value = serde_json::from_str(&stdout).unwrap();
@@ -226,7 +266,7 @@ async fn client_subcommands_read_and_write_a_cluster() {
     let (code, stdout, _) = cli(&["del", "--admin", &a1, "greeting"]);
     assert_eq!(
         (code, stdout.as_str()),
-        (Some(0), "deleted a1/greeting (v2)\n")
+        (Some(0), "deleted a1/greeting (v4)\n")
     );
     let (code, _, stderr) = cli(&["del", "--admin", &a1, "greeting"]);
     assert_eq!(code, Some(1), "{stderr}");

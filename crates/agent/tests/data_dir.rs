@@ -88,3 +88,47 @@ async fn a_killed_agent_restarts_with_every_acknowledged_write() {
     }
     let _ = std::fs::remove_dir_all(&data);
 }
+
+#[tokio::test]
+async fn time_to_live_deadlines_survive_a_kill() {
+    let data = scratch_dir("ttl-data");
+    let args = [OsStr::new("--data-dir"), data.as_os_str()];
+    let gossip = free_udp();
+    let mut durable = Agent::spawn_with("t", gossip, &[], &args);
+    durable.ready().await;
+    let client = durable.client();
+    let written = std::time::Instant::now();
+    client
+        .set_with_ttl("brief", "gone after a second", Duration::from_secs(1))
+        .await
+        .unwrap();
+    let lasting = client
+        .set_with_ttl("lasting", "an hour", Duration::from_secs(3600))
+        .await
+        .unwrap();
+    durable.kill();
+    drop(durable);
+    tokio::time::sleep(Duration::from_millis(1200).saturating_sub(written.elapsed())).await;
+
+    let restarted = Agent::spawn_with("t", gossip, &[], &args);
+    restarted.ready().await;
+    let client = &restarted.client();
+    eventually(
+        "the overdue key to be expired after the restart",
+        || async move {
+            client
+                .get("t", "brief")
+                .await
+                .unwrap()
+                .is_none()
+                .then_some(())
+        },
+    )
+    .await;
+    let entry = client.get("t", "lasting").await.unwrap().unwrap();
+    assert_eq!(
+        (entry.value, entry.version),
+        ("an hour".into(), lasting.version)
+    );
+    let _ = std::fs::remove_dir_all(&data);
+}

@@ -4,6 +4,7 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use common::{Agent, PATIENCE, cluster, eventually, free_udp};
 use leviathan_gossip_agent::api::{ErrorResponse, value_bytes};
@@ -78,6 +79,77 @@ async fn writes_and_deletes_on_one_agent_reach_the_others() {
                 .any(|d| d["node"] == "a1" && d["key"] == "k1" && d["value"] == "hello");
         delete |= event["event"] == "delete" && event["node"] == "a1" && event["key"] == "k1";
     }
+}
+
+#[tokio::test]
+async fn a_key_put_with_a_ttl_expires_everywhere_and_a_plain_put_keeps_it() {
+    let agents = cluster(2).await;
+    let (a1, a2) = (&agents[0], &agents[1]);
+    let written = a1
+        .client()
+        .set_with_ttl("short", "v", Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(written.ttl_ms, Some(1000));
+    // The API's own forms: seconds, and a humantime duration.
+    let (status, body) = a1
+        .client()
+        .request(Method::PUT, "/v1/kv/renewed?ttl=1", "v")
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::OK, "{body:?}");
+    let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(answer["ttl_ms"], 1000);
+    let (status, _) = a1
+        .client()
+        .request(Method::PUT, "/v1/kv/long?ttl=1h%2030m", "v")
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::OK);
+    let plain = a1.client().set("renewed", "kept").await.unwrap();
+    assert_eq!(plain.ttl_ms, None);
+
+    let client = &a2.client();
+    eventually("a2 to receive a1's keys", || async move {
+        let short = client.get("a1", "short").await.unwrap()?;
+        let renewed = client.get("a1", "renewed").await.unwrap()?;
+        (renewed.value == "kept").then_some(short)
+    })
+    .await;
+    eventually("a1/short to expire on a2", || async move {
+        client
+            .get("a1", "short")
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    for agent in [a1, a2] {
+        let client = agent.client();
+        assert!(client.get("a1", "short").await.unwrap().is_none());
+        let renewed = client.get("a1", "renewed").await.unwrap();
+        assert_eq!(
+            renewed.map(|e| e.value),
+            Some("kept".into()),
+            "{}",
+            agent.name
+        );
+        assert!(client.get("a1", "long").await.unwrap().is_some());
+    }
+
+    for (path, expected) in [
+        ("/v1/kv/k?ttl=soon", "invalid ttl \"soon\""),
+        ("/v1/kv/k?ttl=0s", "invalid ttl"),
+        ("/v1/kv/k?ttl=", "invalid ttl"),
+        ("/v1/kv/k?tll=1s", "tll"),
+    ] {
+        let (status, body) = a1.client().request(Method::PUT, path, "v").await.unwrap();
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
+        let error: ErrorResponse = serde_json::from_slice(&body).unwrap();
+        assert!(error.error.contains(expected), "{path}: {}", error.error);
+    }
+    assert!(a1.client().get("a1", "k").await.unwrap().is_none());
 }
 
 #[tokio::test]

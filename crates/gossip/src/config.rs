@@ -99,10 +99,12 @@ pub struct Config {
     /// With a `data_dir`, the generation also always exceeds the previous run's, even if
     /// the clock went back.
     pub generation: Option<u64>,
-    /// Directory keeping this node's own keys, versions and generation across restarts
-    /// (created if missing). Every `set` and `del` is on disk (fsync'd) before it returns;
-    /// a directory of another node or cluster, or a corrupt one, is refused at start.
-    /// Default: none (nothing persisted: a restarted node starts empty).
+    /// Directory keeping this node's own keys, versions, generation and the deadlines of
+    /// keys written with a time to live across restarts (created if missing). Every `set`,
+    /// `set_with_ttl` and `del` is on disk (fsync'd) before it returns, and so is each
+    /// expired key's deletion before it is applied; a directory of another node or
+    /// cluster, or a corrupt one, is refused at start. Default: none (nothing persisted: a
+    /// restarted node starts empty).
     pub data_dir: Option<PathBuf>,
     /// Events buffered per subscriber before a slow one starts missing them. Default 4096.
     pub event_buffer: usize,
@@ -206,7 +208,9 @@ impl Config {
         }
     }
 
-    /// One machine (demos, tests): 100 ms rounds and heartbeats, dead after 5 s.
+    /// One machine (demos, tests): 100 ms rounds and heartbeats, dead after 5 s; tombstones
+    /// kept 30 s, dead or departed peers removed (and quarantined) after 1 min, so a
+    /// session on one machine shows the whole life cycle.
     pub fn local() -> Self {
         Config {
             gossip_interval: Duration::from_millis(100),
@@ -216,6 +220,9 @@ impl Config {
             phi_acceptable_pause: Duration::from_millis(500),
             dead_after: Duration::from_secs(5),
             local_pause_threshold: Duration::from_millis(300),
+            tombstone_grace: Duration::from_secs(30),
+            remove_after: Duration::from_secs(60),
+            quarantine: Duration::from_secs(60),
             ..Config::default()
         }
     }
@@ -314,7 +321,7 @@ mod tests {
 
     #[test]
     fn bad_fields_are_named() {
-        let cases: [(&str, &str); 7] = [
+        let cases: [(&str, &str); 10] = [
             ("fanout = 0", "fanout"),
             ("max_packet_size = 10", "max_packet_size"),
             ("listen = \"0.0.0.0:1\"", "advertise"),
@@ -322,6 +329,12 @@ mod tests {
             ("cluster_id = \"\"", "cluster_id"),
             ("gossip_interval = \"0s\"", "gossip_interval"),
             ("phi_threshold = -1.0", "phi_threshold"),
+            ("tombstone_grace = \"10ms\"", "tombstone_grace"),
+            ("remove_after = \"0s\"", "remove_after"),
+            (
+                "tombstone_grace = \"10m\"\nquarantine = \"5m\"",
+                "quarantine",
+            ),
         ];
         for (toml_text, field) in cases {
             let config: Config = toml::from_str(toml_text).unwrap();

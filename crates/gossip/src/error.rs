@@ -2,6 +2,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use leviathan_gossip_core::{ConfigError, RestoreError, WriteError};
 use leviathan_gossip_durable::OpenError;
@@ -53,6 +54,15 @@ pub enum Error {
         key: String,
         /// What is wrong with it.
         reason: InvalidName,
+    },
+    /// The time to live given to [`crate::Gossip::set_with_ttl`] cannot work: zero, or
+    /// too large to represent as a deadline.
+    #[error("invalid ttl {ttl:?}: {reason}")]
+    InvalidTtl {
+        /// The time to live as given.
+        ttl: Duration,
+        /// What is wrong with it.
+        reason: &'static str,
     },
     /// The write was refused (value too large, or the node has left).
     #[error(transparent)]

@@ -7,12 +7,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use leviathan_gossip_core::state::Versioned;
-use leviathan_gossip_core::{Event, Member, Node, Stats, Transmit};
+use leviathan_gossip_core::{Event, Expired, Footprint, Member, Node, Stats, Transmit};
 use leviathan_gossip_durable::DataDir;
 use leviathan_gossip_wire::{Generation, Key, NodeId, Version};
 use tokio::net::UdpSocket;
-use tokio::sync::{broadcast, watch};
-use tokio::task::JoinHandle;
+use tokio::sync::{Notify, broadcast, watch};
+use tokio::task::{JoinHandle, JoinSet};
 use tracing::{Instrument, debug, info, info_span, trace, warn};
 
 use crate::config::Config;
@@ -20,6 +20,9 @@ use crate::error::{Error, RecvError, StartError};
 
 /// Largest datagram the receive buffer takes: the largest UDP payload.
 const RECEIVE_BUFFER: usize = 65_536;
+/// How long after a failed attempt the deletion of an expired key is tried again, when
+/// the data directory refused it without poisoning itself.
+const EXPIRY_RETRY: Duration = Duration::from_secs(5);
 
 /// A running gossip node. Cheap to share behind an `Arc`; every method takes `&self`.
 ///
@@ -38,11 +41,15 @@ struct Shared {
     node: Mutex<Node>,
     /// Where this node's own writes are made durable, if configured. Locked before `node`
     /// and held across the fsync, which serialises writes while the driver task, which
-    /// only needs `node`, keeps gossiping.
+    /// only needs `node`, keeps gossiping (it deletes expired keys through this lock on a
+    /// blocking thread, see [`Chores::run_durably`]).
     durable: Option<Mutex<DataDir>>,
     socket: UdpSocket,
     events: broadcast::Sender<Event>,
     rounds: Mutex<RoundTiming>,
+    /// Wakes the driver task to recompute its deadline: a key was given a time to live,
+    /// which may be due before the timer the task sleeps on.
+    wake: Notify,
 }
 
 /// How long this node's gossip rounds took: building the round's messages in the core
@@ -99,7 +106,7 @@ impl Gossip {
         let rng_seed = rand::random::<u64>();
         let mut node = Node::new(node_config, identity, seeds, now, rng_seed)?;
         if let Some(dir) = &durable {
-            restore(&mut node, dir)?;
+            restore(&mut node, dir, now)?;
         }
         let (events, _) = broadcast::channel(config.event_buffer);
         let shared = Arc::new(Shared {
@@ -108,6 +115,7 @@ impl Gossip {
             socket,
             events,
             rounds: Mutex::new(RoundTiming::default()),
+            wake: Notify::new(),
         });
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(drive(Arc::clone(&shared), stopped).instrument(span));
@@ -150,6 +158,57 @@ impl Gossip {
             written, version,
             "writes are serialised by the store's lock"
         );
+        Ok(written)
+    }
+
+    /// Sets one of this node's keys, like [`Gossip::set`], for `ttl`: then this node deletes
+    /// it, unless it was written or deleted again meanwhile (a later [`Gossip::set`] keeps
+    /// the key with no time to live; a later `set_with_ttl` replaces the deadline).
+    ///
+    /// Expiry is a delete the owner issues when the deadline passes on its own clock:
+    /// peers receive an ordinary write, then an ordinary deletion (a
+    /// [`Event::Deleted`] event), and never expire keys on their clocks, so every node
+    /// agrees on when the key went whatever their clocks say. The deletion spreads like
+    /// any other, within a few gossip rounds of the deadline. A node that is stopped at the
+    /// deadline takes the key's value with it, so peers keep it until it comes back (or is
+    /// removed as dead).
+    ///
+    /// With a `data_dir`, the write and its deadline are on disk when this returns, the
+    /// deadline as wall-clock time: a node restarted after the deadline deletes the key
+    /// as soon as it starts, one restarted before it keeps the key until then. Without a
+    /// data directory the deadline lives and dies with the node, like its keys.
+    ///
+    /// Refused, with nothing written, for the reasons [`Gossip::set`] gives and for a
+    /// zero `ttl` or one too large to represent as a deadline
+    /// ([`Error::InvalidTtl`]).
+    pub fn set_with_ttl(
+        &self,
+        key: impl AsRef<str>,
+        value: impl Into<Bytes>,
+        ttl: Duration,
+    ) -> Result<Version, Error> {
+        let key = parse_key(key.as_ref())?;
+        self.ensure_running()?;
+        let value = value.into();
+        let now = Instant::now();
+        let expires_at = ttl_deadline(ttl, now)?;
+        let Some(durable) = &self.shared.durable else {
+            let version = self.shared.lock().set_with_ttl(key, value, ttl, now)?;
+            self.shared.wake.notify_one();
+            return Ok(version);
+        };
+        let mut store = durable.lock().unwrap_or_else(PoisonError::into_inner);
+        let version = self.shared.lock().prepare_set(&key, &value)?;
+        store
+            .record_write_expiring(key.clone(), version, value.clone(), expires_at)
+            .map_err(durable_error)?;
+        let written = self.shared.lock().set_with_ttl(key, value, ttl, now)?;
+        debug_assert_eq!(
+            written, version,
+            "writes are serialised by the store's lock"
+        );
+        drop(store);
+        self.shared.wake.notify_one();
         Ok(written)
     }
 
@@ -216,6 +275,13 @@ impl Gossip {
     /// Counters of traffic and dropped input.
     pub fn stats(&self) -> Stats {
         self.shared.lock().stats().clone()
+    }
+
+    /// What the node holds in memory, in items (nodes, records, tombstones awaiting
+    /// garbage collection, pending expiries, quarantined incarnations): what
+    /// `tombstone_grace`, `remove_after` and `quarantine` keep bounded.
+    pub fn footprint(&self) -> Footprint {
+        self.shared.lock().footprint()
     }
 
     /// Durations of the gossip rounds run so far.
@@ -335,10 +401,19 @@ fn drain_transmits(node: &mut Node) -> Vec<Transmit> {
     std::iter::from_fn(|| node.poll_transmit()).collect()
 }
 
-/// The node's task: feeds datagrams and timeouts to the core, sends what it queues.
+/// The node's task: feeds datagrams and timeouts to the core, sends what it queues, and
+/// deletes the keys whose time to live ran out.
+///
+/// Without a data directory an expired key is deleted at once, under the node's lock.
+/// With one, the deletion must be on disk first: that fsync (and waiting for the store's
+/// lock, which a `set` may hold across its own) runs on tokio's blocking pool
+/// (`spawn_blocking`, which works on current-thread and multi-thread runtimes alike), so
+/// this task keeps gossiping meanwhile. Those jobs are waited for before the task ends, so
+/// the data directory is released when [`Gossip::shutdown`] returns.
 async fn drive(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     let mut buffer = vec![0u8; RECEIVE_BUFFER];
     let mut round_started = None;
+    let mut housekeeping = JoinSet::new();
     loop {
         let deadline = shared.lock().poll_timeout();
         tokio::select! {
@@ -361,14 +436,138 @@ async fn drive(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
                 if node.stats().gossip_rounds > rounds_before {
                     round_started = Some(started);
                 }
+                let chores = Chores::take(&mut node);
+                if shared.durable.is_none() {
+                    chores.run_in_memory(&mut node);
+                } else if !chores.is_empty() {
+                    drop(node);
+                    let shared = Arc::clone(&shared);
+                    housekeeping.spawn_blocking(move || chores.run_durably(&shared));
+                }
             }
+            () = shared.wake.notified() => {}
         }
         shared.flush().await;
         if let Some(started) = round_started.take() {
             shared.record_round(started.elapsed());
         }
+        while let Some(done) = housekeeping.try_join_next() {
+            report_housekeeping(done);
+        }
+    }
+    while let Some(done) = housekeeping.join_next().await {
+        report_housekeeping(done);
     }
     debug!("gossip task stopped");
+}
+
+fn report_housekeeping(done: Result<(), tokio::task::JoinError>) {
+    if let Err(error) = done {
+        warn!(%error, "deleting expired keys failed abnormally");
+    }
+}
+
+/// What the core left for the runtime after a timeout: keys whose time to live ran out,
+/// and own tombstones garbage collection dropped.
+#[derive(Debug)]
+struct Chores {
+    expired: Vec<Expired>,
+    collected: Vec<Key>,
+}
+
+impl Chores {
+    fn take(node: &mut Node) -> Chores {
+        Chores {
+            expired: std::iter::from_fn(|| node.poll_expired()).collect(),
+            collected: std::iter::from_fn(|| node.poll_collected()).collect(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.expired.is_empty() && self.collected.is_empty()
+    }
+
+    /// Without a data directory: deletes the expired keys now; collected tombstones need
+    /// nothing more.
+    fn run_in_memory(self, node: &mut Node) {
+        for expired in &self.expired {
+            match node.expire(expired) {
+                Ok(Some(version)) => {
+                    debug!(key = %expired.key, version = version.0, "expired");
+                }
+                Ok(None) => {}
+                // The node left: it accepts no writes, expiries included.
+                Err(error) => debug!(key = %expired.key, %error, "not expired"),
+            }
+        }
+    }
+
+    /// With a data directory (blocking: runs on tokio's blocking pool): forgets collected
+    /// tombstones, and deletes each expired key through the same path as
+    /// [`Gossip::del`]: the store's lock, the tombstone's version, the tombstone on disk,
+    /// then the node.
+    ///
+    /// If the directory refuses the tombstone, the key stays, here and on peers: the
+    /// failure is logged (warn), and the deletion tried again [`EXPIRY_RETRY`] later
+    /// unless the directory is poisoned (it then refuses every write until the node
+    /// restarts, and the restarted node deletes the key at once: its deadline is on disk).
+    fn run_durably(self, shared: &Shared) {
+        let Some(durable) = &shared.durable else {
+            return;
+        };
+        let mut store = durable.lock().unwrap_or_else(PoisonError::into_inner);
+        for key in &self.collected {
+            store.forget(key.as_str());
+        }
+        for expired in &self.expired {
+            let version = match shared.lock().prepare_expire(expired) {
+                Ok(Some(version)) => version,
+                // Written again or deleted since the deadline passed.
+                Ok(None) => continue,
+                Err(error) => {
+                    debug!(key = %expired.key, %error, "not expired");
+                    continue;
+                }
+            };
+            if let Err(error) = store.record_write(expired.key.clone(), version, None) {
+                let retry = !store.is_poisoned();
+                warn!(
+                    key = %expired.key,
+                    %error,
+                    retry_in = ?retry.then_some(EXPIRY_RETRY),
+                    "cannot record the expiry of a key in the data directory; the key \
+                     stays until the deletion succeeds (or the node restarts, if never)"
+                );
+                if retry {
+                    retry_expiry(shared, expired);
+                }
+                continue;
+            }
+            match shared.lock().expire(expired) {
+                Ok(Some(written)) if written == version => {
+                    debug!(key = %expired.key, version = version.0, "expired");
+                }
+                // The node left meanwhile: the tombstone is on disk, so the key is gone
+                // after a restart, as its deadline says.
+                outcome => debug!(key = %expired.key, ?outcome, "expiry recorded, not applied"),
+            }
+        }
+    }
+}
+
+/// Arms `expired`'s deadline again, [`EXPIRY_RETRY`] from now, if the key still holds the
+/// write that expired.
+fn retry_expiry(shared: &Shared, expired: &Expired) {
+    let mut node = shared.lock();
+    let own = node.identity().name.clone();
+    if node.version(own.as_str(), expired.key.as_str()) != Some(expired.version) {
+        return;
+    }
+    if let Some(deadline) = Instant::now().checked_add(EXPIRY_RETRY) {
+        node.restore_expiry(&expired.key, deadline);
+    }
+    drop(node);
+    shared.wake.notify_one();
 }
 
 async fn resolve_seeds(seeds: &[String]) -> Result<Vec<SocketAddr>, StartError> {
@@ -386,8 +585,10 @@ async fn resolve_seeds(seeds: &[String]) -> Result<Vec<SocketAddr>, StartError> 
 }
 
 /// Loads the data directory's records (this node's own, from its previous runs) into a
-/// fresh node.
-fn restore(node: &mut Node, dir: &DataDir) -> Result<(), StartError> {
+/// fresh node, with the deadlines of those written with a time to live: the wall-clock
+/// deadline on disk becomes an [`Instant`] as far from `now` as it is from the wall clock
+/// now (`now` itself if it passed, so the key is deleted on the first timeout).
+fn restore(node: &mut Node, dir: &DataDir, now: Instant) -> Result<(), StartError> {
     let records = dir.records().iter().map(|(key, (version, value))| {
         let versioned = Versioned {
             version: *version,
@@ -396,16 +597,51 @@ fn restore(node: &mut Node, dir: &DataDir) -> Result<(), StartError> {
         (key.clone(), versioned)
     });
     node.restore_own_records(records, dir.max_version())?;
+    let wall_now = unix_millis_now();
+    let mut overdue = 0usize;
+    for (key, &expires_at) in dir.expiries() {
+        let ahead = Duration::from_millis(expires_at.saturating_sub(wall_now));
+        if ahead.is_zero() {
+            overdue += 1;
+        }
+        let Some(deadline) = now.checked_add(ahead) else {
+            warn!(%key, expires_at, "expiry too far ahead to schedule; the key is kept");
+            continue;
+        };
+        if !node.restore_expiry(key, deadline) {
+            debug!(%key, "expiry of a key that holds no value ignored");
+        }
+    }
     let recovery = dir.recovery();
     info!(
         path = %dir.path().display(),
         records = dir.records().len(),
+        expiring = dir.expiries().len(),
+        overdue,
         max_version = dir.max_version().0,
         log_records = recovery.log_records,
         torn_bytes_dropped = recovery.torn_bytes_dropped,
         "restored this node's state from its data directory"
     );
     Ok(())
+}
+
+/// The wall-clock deadline, in milliseconds since the Unix epoch, of a time to live of
+/// `ttl` from `now`; refused if `ttl` is zero or the deadline cannot be represented.
+fn ttl_deadline(ttl: Duration, now: Instant) -> Result<u64, Error> {
+    let invalid = |reason: &'static str| Error::InvalidTtl { ttl, reason };
+    if ttl.is_zero() {
+        return Err(invalid("must be greater than zero"));
+    }
+    if now.checked_add(ttl).is_none() {
+        return Err(invalid("too large: the deadline cannot be represented"));
+    }
+    // Rounded up to the millisecond: never before the in-memory deadline.
+    let millis = u64::try_from(ttl.as_nanos().div_ceil(1_000_000))
+        .map_err(|_| invalid("too large: the deadline cannot be represented"))?;
+    unix_millis_now()
+        .checked_add(millis)
+        .ok_or_else(|| invalid("too large: the deadline cannot be represented"))
 }
 
 fn durable_error(error: leviathan_gossip_durable::WriteError) -> Error {
@@ -424,10 +660,14 @@ fn parse_key(key: &str) -> Result<Key, Error> {
 /// Start time in milliseconds since the Unix epoch: a restarted node gets a larger
 /// generation than its previous run unless the clock went back.
 fn generation_from_clock() -> u64 {
+    unix_millis_now().max(1)
+}
+
+/// The wall clock in milliseconds since the Unix epoch (0 if it is set before 1970).
+fn unix_millis_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(1, |elapsed| {
+        .map_or(0, |elapsed| {
             u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
         })
-        .max(1)
 }

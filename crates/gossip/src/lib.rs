@@ -32,6 +32,20 @@
 //! # let _ = value; Ok(()) }
 //! ```
 //!
+//! # Keys with a time to live
+//!
+//! [`Gossip::set_with_ttl`] writes a key that this node deletes when its time to live
+//! runs out (a later [`Gossip::set`] keeps it for good). The deletion is the owner's: peers
+//! see an ordinary delete and never expire keys on their own clocks. With a `data_dir` the
+//! deadline is kept on disk, as wall-clock time, across restarts.
+//!
+//! # Forgetting
+//!
+//! Deleted keys leave tombstones, which replicate the deletion; each node drops its own
+//! after `tombstone_grace` (a peer away for longer gets a reset, the owner's whole live
+//! state, instead). Dead and departed peers are removed after `remove_after`
+//! ([`Event::PeersRemoved`]), and second-hand news of them is ignored for `quarantine`.
+//!
 //! # Layers
 //!
 //! This crate is the tokio runtime: a UDP socket, timers and the [`Gossip`] handle around
@@ -42,9 +56,9 @@
 //! # Events
 //!
 //! [`Gossip::events`] subscribes to [`Event`]s: `PeersDiscovered`, `PeersSuspected`,
-//! `PeersRecovered`, `PeersDead`, `PeersLeft`, `PeerRestarted`, `Updates` and `Deleted`
-//! (the original library's `peers_discover`, `peers_suspend`, `peers_recover`, `updates`
-//! and `delete`, plus what Serf and Cassandra users expect). Events are sent over a
+//! `PeersRecovered`, `PeersDead`, `PeersLeft`, `PeersRemoved`, `PeerRestarted`, `Updates`
+//! and `Deleted` (the original library's `peers_discover`, `peers_suspend`,
+//! `peers_recover`, `updates` and `delete`, plus what Serf and Cassandra users expect). Events are sent over a
 //! channel by the node's task after it released its lock, so a slow subscriber never
 //! stalls gossip; it is told how many events it missed instead.
 
@@ -58,7 +72,7 @@ pub use error::{Error, RecvError, StartError};
 pub use gossip::{Events, Gossip, RoundTiming};
 
 pub use leviathan_gossip_core::{
-    ConfigError, Event, Member, MemberState, Stats, Update, WriteError,
+    ConfigError, Event, Footprint, Member, MemberState, Stats, Update, WriteError,
 };
 pub use leviathan_gossip_wire::{Generation, Heartbeat, Key, NodeId, NodeName, Version};
 
