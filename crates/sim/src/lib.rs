@@ -41,6 +41,7 @@
 //! then [`experiments`] (what the `leviathan-gossip-sim` binary runs).
 
 pub mod convergence;
+mod data_dir;
 pub mod experiments;
 pub mod invariants;
 pub mod network;

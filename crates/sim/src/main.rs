@@ -7,6 +7,7 @@
 //! cargo run --release -p leviathan-gossip-sim -- detection --nodes 1000 --loss 0,0.1,0.3 --slow-fraction 0,0.05
 //! cargo run --release -p leviathan-gossip-sim -- cost --nodes 100,1000 --writes-per-node-per-sec 0,0.01,0.1
 //! cargo run --release -p leviathan-gossip-sim -- partition --nodes 100,1000 --duration 60
+//! cargo run --release -p leviathan-gossip-sim -- churn --nodes 100 --hours 24
 //! ```
 //!
 //! Every run prints its seed, the simulator's speed (simulated node-seconds per wall
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, Parser, Subcommand};
 use leviathan_gossip_sim::Latency;
 use leviathan_gossip_sim::experiments::{
-    ClusterSpec, RunInfo, Table, cost, detection, dissemination, formation, partition,
+    ClusterSpec, RunInfo, Table, churn, cost, detection, dissemination, formation, partition,
 };
 use serde::Serialize;
 
@@ -95,6 +96,32 @@ enum Experiment {
         /// Seconds the halves stay apart.
         #[arg(long, default_value_t = 60)]
         duration: u64,
+    },
+    /// Hours of crashes, restarts, leaves, stalls and writes: memory per node over time.
+    Churn {
+        #[command(flatten)]
+        common: Common,
+        /// Simulated hours of churn.
+        #[arg(long, default_value_t = 24.0)]
+        hours: f64,
+        /// Fraction of the nodes hit by a churn event per simulated minute.
+        #[arg(long, default_value_t = 0.01)]
+        churn_per_minute: f64,
+        /// Writes per node per simulated minute.
+        #[arg(long, default_value_t = 1.0)]
+        writes_per_minute: f64,
+        /// Minutes between footprint samples.
+        #[arg(long, default_value_t = 60)]
+        sample_minutes: u64,
+        /// Tombstone grace period, seconds (default: the core's, 300).
+        #[arg(long)]
+        tombstone_grace_s: Option<u64>,
+        /// Seconds a dead or departed peer stays listed (default: the core's, 600).
+        #[arg(long)]
+        remove_after_s: Option<u64>,
+        /// Quarantine of removed peers, seconds (default: the core's, 600).
+        #[arg(long)]
+        quarantine_s: Option<u64>,
     },
 }
 
@@ -265,6 +292,40 @@ fn run(experiment: Experiment) -> Result<()> {
                 options.cooldown = Duration::from_secs(cooldown);
                 cost::run(&options).map(|o| (o.run.clone(), o))
             })
+        }
+        Experiment::Churn {
+            common,
+            hours,
+            churn_per_minute,
+            writes_per_minute,
+            sample_minutes,
+            tombstone_grace_s,
+            remove_after_s,
+            quarantine_s,
+        } => {
+            let mut specs = common.specs(None, 120);
+            for spec in &mut specs {
+                let config = &mut spec.node_config;
+                let secs = Duration::from_secs;
+                config.tombstone_grace = tombstone_grace_s.map_or(config.tombstone_grace, secs);
+                config.remove_after = remove_after_s.map_or(config.remove_after, secs);
+                config.quarantine = quarantine_s.map_or(config.quarantine, secs);
+            }
+            let mut totals = Vec::new();
+            let result = execute("churn", &common, specs, churn::table, |spec| {
+                let mut options =
+                    churn::Options::new(spec, Duration::from_secs_f64(hours * 3600.0));
+                options.churn_per_minute = churn_per_minute;
+                options.writes_per_minute = writes_per_minute;
+                options.sample_every = Duration::from_secs(sample_minutes * 60);
+                let outcome = churn::run(&options)?;
+                totals.push(churn::totals(&outcome));
+                Ok((outcome.run.clone(), outcome))
+            });
+            for line in totals {
+                println!("{line}");
+            }
+            result
         }
         Experiment::Partition { common, duration } => {
             let specs = common.specs(None, 120);

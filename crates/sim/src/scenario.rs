@@ -47,8 +47,11 @@ pub enum Action {
     /// are lost; datagrams to it are dropped until it restarts.
     Crash(NodeIndex),
     /// Starts the node again (crashing it first if it runs): same name, address and seeds,
-    /// the next generation, empty state.
+    /// the next generation, empty state (no data directory, or a lost one).
     Restart(NodeIndex),
+    /// Starts the node again (crashing it first if it runs) with its data directory: the
+    /// next generation, its own keys, versions, tombstones and TTL deadlines restored.
+    RestartWithData(NodeIndex),
     /// Fault injection: restarts without raising the generation, breaking the rule that
     /// a restart is a new incarnation. The checks must report it (the owner reuses versions).
     RestartSameGeneration(NodeIndex),
@@ -80,6 +83,19 @@ pub enum Action {
         /// The value.
         value: Bytes,
     },
+    /// `Node::set_with_ttl` on the node; recorded as ground truth. The owner deletes the
+    /// key when the TTL runs out (the simulation issues `Node::poll_expired`'s expiries,
+    /// as a runtime does, and records the deletions as ground truth).
+    SetWithTtl {
+        /// The owner.
+        node: NodeIndex,
+        /// The key.
+        key: Key,
+        /// The value.
+        value: Bytes,
+        /// Its time to live.
+        ttl: Duration,
+    },
     /// `Node::delete` on the node; recorded as ground truth.
     Delete {
         /// The owner.
@@ -96,10 +112,12 @@ impl Action {
             Action::Start(node)
             | Action::Crash(node)
             | Action::Restart(node)
+            | Action::RestartWithData(node)
             | Action::RestartSameGeneration(node)
             | Action::Leave(node)
             | Action::Stall { node, .. }
             | Action::Set { node, .. }
+            | Action::SetWithTtl { node, .. }
             | Action::Delete { node, .. } => Some(*node),
             Action::Partition(_) | Action::Heal | Action::SetLink(_) => None,
         }
@@ -109,7 +127,10 @@ impl Action {
     pub(crate) fn waits_for_stall(&self) -> bool {
         matches!(
             self,
-            Action::Leave(_) | Action::Set { .. } | Action::Delete { .. }
+            Action::Leave(_)
+                | Action::Set { .. }
+                | Action::SetWithTtl { .. }
+                | Action::Delete { .. }
         )
     }
 }

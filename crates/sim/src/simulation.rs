@@ -22,12 +22,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use leviathan_gossip_core::{ConfigError, Event, Node, NodeConfig, Transmit};
-use leviathan_gossip_wire::{Generation, Key, NodeId, NodeName, Packet};
+use leviathan_gossip_wire::{Generation, Key, NodeId, NodeName, Packet, Version};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use thiserror::Error;
 
+use crate::data_dir::DataDirModel;
 use crate::invariants::{InvariantChecker, Lookup, Violation, ViolationKind, Write};
 use crate::network::{Delivery, NetworkModel, chance};
 use crate::queue::Queue;
@@ -362,6 +363,8 @@ pub(crate) struct Slot {
     timer_at: Option<Duration>,
     stalled_until: Duration,
     traffic: Traffic,
+    /// What the node's data directory would hold, for restarts with it.
+    data_dir: DataDirModel,
 }
 
 impl Slot {
@@ -378,6 +381,7 @@ impl Slot {
             timer_at: None,
             stalled_until: Duration::ZERO,
             traffic: Traffic::default(),
+            data_dir: DataDirModel::default(),
         }
     }
 }
@@ -438,6 +442,12 @@ impl Simulation {
         self.at(at, Action::Restart(node));
     }
 
+    /// Schedules a restart of `node` with its data directory (new generation, own keys
+    /// restored) at `at`.
+    pub fn restart_with_data(&mut self, at: Duration, node: NodeIndex) {
+        self.at(at, Action::RestartWithData(node));
+    }
+
     /// Schedules a graceful leave of `node` at `at`.
     pub fn leave(&mut self, at: Duration, node: NodeIndex) {
         self.at(at, Action::Leave(node));
@@ -458,6 +468,27 @@ impl Simulation {
     pub fn set(&mut self, at: Duration, node: NodeIndex, key: Key, value: impl Into<Bytes>) {
         let value = value.into();
         self.at(at, Action::Set { node, key, value });
+    }
+
+    /// Schedules `node` to set `key` to `value` for `ttl` at `at`.
+    pub fn set_with_ttl(
+        &mut self,
+        at: Duration,
+        node: NodeIndex,
+        key: Key,
+        value: impl Into<Bytes>,
+        ttl: Duration,
+    ) {
+        let value = value.into();
+        self.at(
+            at,
+            Action::SetWithTtl {
+                node,
+                key,
+                value,
+                ttl,
+            },
+        );
     }
 
     /// Schedules `node` to delete `key` at `at`.
@@ -627,13 +658,19 @@ impl Simulation {
                     self.counters.ignored_actions += 1;
                 }
             }
-            Action::Restart(index) | Action::RestartSameGeneration(index) => {
-                let bump = matches!(action, Action::Restart(_));
+            Action::Restart(index)
+            | Action::RestartWithData(index)
+            | Action::RestartSameGeneration(index) => {
+                let bump = !matches!(action, Action::RestartSameGeneration(_));
+                let keep_data = matches!(action, Action::RestartWithData(_));
                 self.stop(index);
-                if let Some(slot) = self.slots.get_mut(index.0)
-                    && bump
-                {
-                    slot.generation = Generation(slot.generation.0.saturating_add(1));
+                if let Some(slot) = self.slots.get_mut(index.0) {
+                    if bump {
+                        slot.generation = Generation(slot.generation.0.saturating_add(1));
+                    }
+                    if !keep_data {
+                        slot.data_dir = DataDirModel::default();
+                    }
                 }
                 self.start(index, observer);
             }
@@ -671,37 +708,69 @@ impl Simulation {
                 let result = self
                     .running_node_mut(node)
                     .map(|n| n.set(key.clone(), value.clone()));
-                match result {
-                    None => self.counters.ignored_actions += 1,
-                    Some(Err(_)) => self.counters.refused_writes += 1,
-                    Some(Ok(version)) => {
-                        let generation = self.generation(node);
-                        let write = Write {
-                            key,
-                            value: Some(value),
-                        };
-                        self.checker
-                            .record_write(now, node, generation, version, write);
-                        self.after_input(node, false, observer);
-                    }
-                }
+                self.acknowledge(node, key, Some(value), None, result, observer);
+            }
+            Action::SetWithTtl {
+                node,
+                key,
+                value,
+                ttl,
+            } => {
+                let instant = self.base + now;
+                let result = self
+                    .running_node_mut(node)
+                    .map(|n| n.set_with_ttl(key.clone(), value.clone(), ttl, instant));
+                self.acknowledge(node, key, Some(value), Some(now + ttl), result, observer);
             }
             Action::Delete { node, key } => {
                 let result = self.running_node_mut(node).map(|n| n.delete(&key));
-                match result {
-                    None => self.counters.ignored_actions += 1,
-                    Some(Err(_)) => self.counters.refused_writes += 1,
-                    Some(Ok(None)) => {}
-                    Some(Ok(Some(version))) => {
-                        let generation = self.generation(node);
-                        let write = Write { key, value: None };
-                        self.checker
-                            .record_write(now, node, generation, version, write);
-                        self.after_input(node, false, observer);
-                    }
+                if matches!(result, Some(Ok(None))) {
+                    return; // the key was not set: nothing written
                 }
+                let result = result.map(|r| r.map(Option::unwrap_or_default));
+                self.acknowledge(node, key, None, None, result, observer);
             }
         }
+    }
+
+    /// Books the outcome of a write command on `node`: ground truth and data directory if
+    /// it was applied, a counter if not.
+    fn acknowledge<E>(
+        &mut self,
+        node: NodeIndex,
+        key: Key,
+        value: Option<Bytes>,
+        deadline: Option<Duration>,
+        result: Option<Result<Version, E>>,
+        observer: &mut dyn FnMut(&TimedEvent),
+    ) {
+        match result {
+            None => self.counters.ignored_actions += 1,
+            Some(Err(_)) => self.counters.refused_writes += 1,
+            Some(Ok(version)) => {
+                self.book_write(node, key, version, value, deadline);
+                self.after_input(node, false, observer);
+            }
+        }
+    }
+
+    /// Ground truth and data directory of one write `node` made.
+    fn book_write(
+        &mut self,
+        node: NodeIndex,
+        key: Key,
+        version: Version,
+        value: Option<Bytes>,
+        deadline: Option<Duration>,
+    ) {
+        let generation = self.generation(node);
+        if let Some(slot) = self.slots.get_mut(node.0) {
+            slot.data_dir
+                .record(key.clone(), version, value.clone(), deadline);
+        }
+        let write = Write { key, value };
+        self.checker
+            .record_write(self.now, node, generation, version, write);
     }
 
     /// Starts (or restarts) `index` with its slot's current generation.
@@ -718,18 +787,25 @@ impl Simulation {
         };
         let seeds = self.seeds.iter().copied();
         // The config was validated when the simulation was built.
-        let Ok(node) = Node::new(self.node_config.clone(), identity, seeds, instant, rng_seed)
+        let Ok(mut node) = Node::new(self.node_config.clone(), identity, seeds, instant, rng_seed)
         else {
             self.counters.ignored_actions += 1;
             return;
         };
+        let restored = slot.data_dir.restore_into(&mut node, self.base);
         slot.node = Some(node);
         slot.started = true;
         slot.left = false;
         slot.incarnation += 1;
         slot.stalled_until = Duration::ZERO;
+        let generation = slot.generation;
         self.running += 1;
-        self.checker.node_started(index, slot.generation);
+        self.checker.node_started(index, generation);
+        for (key, version, value) in restored {
+            let write = Write { key, value };
+            self.checker
+                .record_write(self.now, index, generation, version, write);
+        }
         self.after_input(index, false, observer);
     }
 
@@ -768,6 +844,23 @@ impl Simulation {
             self.transmit_buf = transmits;
             return;
         };
+        // The owner issues its expiries as deletions, as the runtime does, and its data
+        // directory forgets collected tombstones.
+        while let Some(expired) = node.poll_expired() {
+            if let Ok(Some(version)) = node.expire(&expired) {
+                slot.data_dir
+                    .record(expired.key.clone(), version, None, None);
+                let write = Write {
+                    key: expired.key,
+                    value: None,
+                };
+                self.checker
+                    .record_write(now, index, generation, version, write);
+            }
+        }
+        while let Some(key) = node.poll_collected() {
+            slot.data_dir.forget(&key);
+        }
         while let Some(transmit) = node.poll_transmit() {
             transmits.push(transmit);
         }

@@ -1,5 +1,7 @@
-//! Random scenarios: for each seed, a minute of crashes, restarts, leaves, partitions,
-//! stalls, writes and deletes over a lossy, duplicating, reordering network; then the
+//! Random scenarios: for each seed, a minute of crashes, restarts (with and without the
+//! data directory), leaves, partitions, stalls, writes, deletes and writes with a time to
+//! live over a lossy, duplicating, reordering network, with lifecycle timers short enough
+//! that tombstones are collected, resets sent and dead peers removed meanwhile; then the
 //! network heals, every node is restarted or left running, writes stop, and the cluster
 //! must converge without ever having broken an invariant.
 //!
@@ -11,6 +13,7 @@
 
 use std::time::Duration;
 
+use leviathan_gossip_core::NodeConfig;
 use leviathan_gossip_sim::{Action, Latency, LinkModel, NetworkModel, NodeIndex, Simulation};
 use leviathan_gossip_wire::Key;
 use rand::seq::IndexedRandom;
@@ -35,8 +38,15 @@ fn chaos(seed: u64, nodes: usize) -> (Simulation, Duration) {
         loss: rng.random_range(0.0..0.2),
         duplicate: rng.random_range(0.0..0.1),
     };
+    let lifecycle = NodeConfig {
+        tombstone_grace: Duration::from_secs(10),
+        remove_after: Duration::from_secs(15),
+        quarantine: Duration::from_secs(20),
+        ..NodeConfig::default()
+    };
     let mut sim = Simulation::builder(seed)
         .nodes(nodes)
+        .node_config(lifecycle)
         .network(NetworkModel::new(link))
         .encode_packets(seed.is_multiple_of(2))
         .build()
@@ -55,12 +65,19 @@ fn chaos(seed: u64, nodes: usize) -> (Simulation, Duration) {
                 key: keys.choose(&mut rng).unwrap().clone(),
                 value: format!("{seed}-{}", at.as_millis()).into(),
             },
-            35..=49 => Action::Delete {
+            35..=44 => Action::Delete {
                 node,
                 key: keys.choose(&mut rng).unwrap().clone(),
             },
+            45..=49 => Action::SetWithTtl {
+                node,
+                key: keys.choose(&mut rng).unwrap().clone(),
+                value: format!("{seed}-{}-ttl", at.as_millis()).into(),
+                ttl: Duration::from_millis(rng.random_range(500..20_000)),
+            },
             50..=59 => Action::Crash(node),
-            60..=71 => Action::Restart(node),
+            60..=65 => Action::Restart(node),
+            66..=71 => Action::RestartWithData(node),
             72..=75 => Action::Leave(node),
             76..=85 => Action::Stall {
                 node,

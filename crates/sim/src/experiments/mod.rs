@@ -5,11 +5,14 @@
 //! * [`formation`] — N nodes joining through 2 seeds until everyone sees everyone live;
 //! * [`detection`] — time to suspect crashed nodes, false suspicions under loss and stalls;
 //! * [`cost`] — bytes and messages per node per second, idle and under a write load;
-//! * [`partition`] — split in two, heal, time to reconverge.
+//! * [`partition`] — split in two, heal, time to reconverge;
+//! * [`churn`] — hours of crashes, restarts, leaves, stalls and writes: memory per node
+//!   over time, and no resurrection.
 //!
 //! Shared here: the cluster settings every experiment takes ([`ClusterSpec`]), forming a
 //! cluster, quantiles, progress reports and tables.
 
+pub mod churn;
 pub mod cost;
 pub mod detection;
 pub mod dissemination;
