@@ -122,6 +122,10 @@ enum Experiment {
         /// Quarantine of removed peers, seconds (default: the core's, 600).
         #[arg(long)]
         quarantine_s: Option<u64>,
+        /// Check invariants per (observer, node) rather than per (observer, key): for long
+        /// runs at large N, where per-key memory grows to gigabytes.
+        #[arg(long)]
+        per_node_checks: bool,
     },
 }
 
@@ -302,9 +306,11 @@ fn run(experiment: Experiment) -> Result<()> {
             tombstone_grace_s,
             remove_after_s,
             quarantine_s,
+            per_node_checks,
         } => {
             let mut specs = common.specs(None, 120);
             for spec in &mut specs {
+                spec.per_key_checks = !per_node_checks;
                 let config = &mut spec.node_config;
                 let secs = Duration::from_secs;
                 config.tombstone_grace = tombstone_grace_s.map_or(config.tombstone_grace, secs);

@@ -186,6 +186,7 @@ pub struct SimulationBuilder {
     encode_packets: bool,
     record_events: bool,
     max_recorded_violations: usize,
+    per_key_checks: bool,
 }
 
 impl SimulationBuilder {
@@ -231,6 +232,14 @@ impl SimulationBuilder {
     /// is large; observe events with [`Simulation::run_until_with`] instead.
     pub fn record_events(mut self, record: bool) -> Self {
         self.record_events = record;
+        self
+    }
+
+    /// Whether the invariant checks remember every observer's last version of every key
+    /// (default) or only per node, for long runs at large N where the per-key memory would
+    /// grow to gigabytes (see [`InvariantChecker::without_per_key_tracking`]).
+    pub fn per_key_checks(mut self, per_key: bool) -> Self {
+        self.per_key_checks = per_key;
         self
     }
 
@@ -290,7 +299,11 @@ impl SimulationBuilder {
             groups: None,
             rng,
             node_seeds,
-            checker: InvariantChecker::new(self.max_recorded_violations),
+            checker: if self.per_key_checks {
+                InvariantChecker::new(self.max_recorded_violations)
+            } else {
+                InvariantChecker::new(self.max_recorded_violations).without_per_key_tracking()
+            },
             encode_packets: self.encode_packets,
             record_events: self.record_events,
             events: Vec::new(),
@@ -421,6 +434,7 @@ impl Simulation {
             encode_packets: false,
             record_events: false,
             max_recorded_violations: 1000,
+            per_key_checks: true,
         }
     }
 

@@ -94,31 +94,15 @@ impl MembershipView {
 
     /// `observer` removed `subject` from its state: it no longer lists it.
     fn forget(&mut self, observer: NodeIndex, subject: &NodeName) {
-        let Some(subject) = self.by_name.get(subject) else {
-            return;
-        };
-        let cell = observer
-            .0
-            .saturating_mul(self.nodes)
-            .saturating_add(subject.0);
-        let Some(old) = self.states.get_mut(cell) else {
-            return;
-        };
-        let was = std::mem::replace(old, UNKNOWN);
-        if was == UNKNOWN {
-            return;
-        }
-        if let Some(count) = self.known_count.get_mut(observer.0) {
-            *count = count.saturating_sub(1);
-        }
-        if was == code(MemberState::Live)
-            && let Some(count) = self.live_count.get_mut(observer.0)
-        {
-            *count = count.saturating_sub(1);
-        }
+        self.put(observer, subject, UNKNOWN);
     }
 
     fn set(&mut self, observer: NodeIndex, subject: &NodeName, state: MemberState) {
+        self.put(observer, subject, code(state));
+    }
+
+    /// Stores `observer`'s view of `subject` and keeps the counts in step.
+    fn put(&mut self, observer: NodeIndex, subject: &NodeName, new: u8) {
         let Some(subject) = self.by_name.get(subject) else {
             return;
         };
@@ -129,18 +113,19 @@ impl MembershipView {
         let Some(old) = self.states.get_mut(cell) else {
             return;
         };
-        let new = code(state);
-        let was_live = *old == code(MemberState::Live);
-        let was_unknown = *old == UNKNOWN;
-        *old = new;
-        if was_unknown && let Some(count) = self.known_count.get_mut(observer.0) {
-            *count += 1;
-        }
-        if let Some(count) = self.live_count.get_mut(observer.0) {
-            match (was_live, state == MemberState::Live) {
-                (false, true) => *count += 1,
-                (true, false) => *count = count.saturating_sub(1),
-                _ => {}
+        let was = std::mem::replace(old, new);
+        let live = code(MemberState::Live);
+        let changes = [
+            (&mut self.known_count, was != UNKNOWN, new != UNKNOWN),
+            (&mut self.live_count, was == live, new == live),
+        ];
+        for (counts, before, after) in changes {
+            if let Some(count) = counts.get_mut(observer.0) {
+                match (before, after) {
+                    (false, true) => *count += 1,
+                    (true, false) => *count = count.saturating_sub(1),
+                    _ => {}
+                }
             }
         }
     }

@@ -47,8 +47,15 @@ fn difference_kinds(sim: &Simulation) -> Vec<DifferenceKind> {
     kinds
 }
 
+/// Both with per-key tracking and with the per-node checks long runs use.
 #[test]
 fn a_lowered_version_is_reported() {
+    for per_key in [true, false] {
+        lowered_version_is_reported(per_key);
+    }
+}
+
+fn lowered_version_is_reported(per_key: bool) {
     let owner = NodeIndex(0);
     let done = Rc::new(Cell::new(false));
     let flag = done.clone();
@@ -70,6 +77,7 @@ fn a_lowered_version_is_reported() {
     let mut sim = Simulation::builder(21)
         .nodes(8)
         .network(network)
+        .per_key_checks(per_key)
         .build()
         .unwrap();
     for (i, k) in ["a", "b", "c"].iter().enumerate() {
@@ -86,8 +94,15 @@ fn a_lowered_version_is_reported() {
     assert!(difference_kinds(&sim).contains(&DifferenceKind::StaleData));
 }
 
+/// Both with per-key tracking and with the per-node checks long runs use.
 #[test]
 fn a_stale_record_replayed_after_a_delete_is_a_resurrection() {
+    for per_key in [true, false] {
+        stale_record_replayed_after_a_delete_is_a_resurrection(per_key);
+    }
+}
+
+fn stale_record_replayed_after_a_delete_is_a_resurrection(per_key: bool) {
     let owner = NodeIndex(0);
     let stale: Rc<RefCell<Option<Record>>> = Rc::default();
     let replayed = Rc::new(Cell::new(false));
@@ -119,6 +134,7 @@ fn a_stale_record_replayed_after_a_delete_is_a_resurrection() {
     let mut sim = Simulation::builder(22)
         .nodes(8)
         .network(network)
+        .per_key_checks(per_key)
         .build()
         .unwrap();
     sim.set(secs(5), owner, key("doomed"), Bytes::from_static(b"old"));
@@ -207,4 +223,48 @@ fn a_lost_update_shows_in_the_convergence_check() {
     assert_eq!(differences.len(), 1, "{differences:?}");
     assert_eq!(differences[0].observer, victim);
     assert_eq!(differences[0].kind, DifferenceKind::StaleData);
+}
+
+#[test]
+fn a_reset_stripped_of_its_watermark_leaves_a_deleted_key_behind() {
+    let (owner, sleeper) = (NodeIndex(0), NodeIndex(6));
+    let stripped = Rc::new(Cell::new(0u32));
+    let count = stripped.clone();
+    // Resets of the owner's state lose their watermark: the receiver takes them as
+    // ordinary deltas from version 0 and keeps what it held, a deleted key included.
+    let network = NetworkModel::default().with_tamper(move |_: &Delivery, packet: &mut Packet| {
+        for_each_delta(packet, |delta| {
+            if about(delta, owner)
+                && delta.from_version == Version(0)
+                && delta.gc_watermark > Version(0)
+            {
+                delta.gc_watermark = Version(0);
+                count.set(count.get() + 1);
+            }
+        });
+    });
+    let config = leviathan_gossip_core::NodeConfig {
+        tombstone_grace: secs(10),
+        ..leviathan_gossip_core::NodeConfig::default()
+    };
+    let mut sim = Simulation::builder(26)
+        .nodes(8)
+        .node_config(config)
+        .network(network)
+        .build()
+        .unwrap();
+    sim.set(secs(2), owner, key("doomed"), "old");
+    sim.set(secs(2), owner, key("kept"), "v");
+    // The sleeper misses the delete and its collection.
+    sim.stall(secs(10), sleeper, secs(40));
+    sim.delete(secs(12), owner, key("doomed"));
+    sim.run_until(secs(120));
+    assert!(stripped.get() > 0, "no reset was sent");
+    let differences = sim.check_converged();
+    assert!(
+        differences
+            .iter()
+            .any(|d| d.observer == sleeper && d.kind == DifferenceKind::StaleData),
+        "{differences:?}"
+    );
 }

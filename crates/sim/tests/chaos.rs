@@ -11,8 +11,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod common;
+
 use std::time::Duration;
 
+use common::assert_healthy;
 use leviathan_gossip_core::NodeConfig;
 use leviathan_gossip_sim::{Action, Latency, LinkModel, NetworkModel, NodeIndex, Simulation};
 use leviathan_gossip_wire::Key;
@@ -115,20 +118,6 @@ fn random_scenarios_keep_the_invariants_and_converge() {
             }
         }
         sim.run_until(chaos_end + Duration::from_secs(150));
-        if let Err(failure) = sim.check() {
-            panic!("{failure}");
-        }
-        let differences = sim.check_converged();
-        assert!(
-            differences.is_empty(),
-            "seed {seed}: {} differences, first: {}",
-            differences.len(),
-            differences
-                .iter()
-                .take(5)
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ")
-        );
+        assert_healthy(&sim);
     }
 }

@@ -6,8 +6,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod common;
+
 use std::time::Duration;
 
+use common::{assert_healthy, value_at};
 use leviathan_gossip_core::{Event, NodeConfig};
 use leviathan_gossip_sim::experiments::{ClusterSpec, churn};
 use leviathan_gossip_sim::{NodeIndex, Simulation};
@@ -27,31 +30,6 @@ fn with_grace(grace: u64) -> NodeConfig {
         tombstone_grace: secs(grace),
         ..NodeConfig::default()
     }
-}
-
-fn assert_healthy(sim: &Simulation) {
-    if let Err(failure) = sim.check() {
-        panic!("{failure}");
-    }
-    let differences = sim.check_converged();
-    assert!(
-        differences.is_empty(),
-        "seed {}: {} differences, first: {}",
-        sim.seed(),
-        differences.len(),
-        differences
-            .iter()
-            .take(5)
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; ")
-    );
-}
-
-fn value_at(sim: &Simulation, observer: usize, owner: usize, k: &str) -> Option<String> {
-    let node = sim.node(NodeIndex(observer))?;
-    let value = node.get(&NodeIndex(owner).name(), k)?;
-    Some(String::from_utf8_lossy(value).into_owned())
 }
 
 fn resets_received(sim: &Simulation, nodes: impl IntoIterator<Item = usize>) -> u64 {

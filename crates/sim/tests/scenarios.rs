@@ -4,8 +4,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod common;
+
 use std::time::Duration;
 
+use common::{assert_healthy, value_at};
 use leviathan_gossip_core::{Event, MemberState};
 use leviathan_gossip_sim::{
     Action, Latency, LinkModel, MembershipView, NetworkModel, NodeIndex, Simulation,
@@ -18,33 +21,6 @@ fn secs(s: u64) -> Duration {
 
 fn key(k: &str) -> Key {
     Key::new(k).unwrap()
-}
-
-/// Asserts no invariant was violated and the cluster converged, naming the seed.
-fn assert_healthy(sim: &Simulation) {
-    if let Err(failure) = sim.check() {
-        panic!("{failure}");
-    }
-    let differences = sim.check_converged();
-    assert!(
-        differences.is_empty(),
-        "seed {}: {} differences after {:?}, first: {}",
-        sim.seed(),
-        differences.len(),
-        sim.now(),
-        differences
-            .iter()
-            .take(5)
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; ")
-    );
-}
-
-fn value_at(sim: &Simulation, observer: usize, owner: usize, k: &str) -> Option<String> {
-    let node = sim.node(NodeIndex(observer))?;
-    let value = node.get(&NodeIndex(owner).name(), k)?;
-    Some(String::from_utf8_lossy(value).into_owned())
 }
 
 #[test]

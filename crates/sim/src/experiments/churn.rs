@@ -113,8 +113,12 @@ pub struct Outcome {
     pub first_differences: Vec<String>,
 }
 
-/// How long the cluster gets, after churn stops and everyone is back, to converge.
-const SETTLE: Duration = Duration::from_secs(120);
+/// How long the cluster gets, after churn stops and everyone is back, to converge: the
+/// longest TTL written (keys set in the last minutes still expire meanwhile), plus two
+/// minutes.
+const SETTLE: Duration = Duration::from_secs(MAX_TTL_S + 120);
+/// Longest time to live of a TTL write, seconds.
+const MAX_TTL_S: u64 = 600;
 
 /// Runs the experiment.
 pub fn run(options: &Options) -> Result<Outcome, SimError> {
@@ -364,7 +368,7 @@ impl Driver {
         self.next_key += 1;
         let value = Bytes::from_static(b"a value of a few dozen bytes, as a service would");
         if roll < 7 {
-            let ttl = Duration::from_secs(rng.random_range(30..=600));
+            let ttl = Duration::from_secs(rng.random_range(30..=MAX_TTL_S));
             sim.set_with_ttl(at, node, key, value, ttl);
         } else {
             live.push(key.clone());

@@ -47,6 +47,9 @@ pub struct ClusterSpec {
     pub encode_packets: bool,
     /// Stop waiting for a cluster to form after this much virtual time.
     pub formation_limit: Duration,
+    /// Per-key invariant checks (default); off, only per node (for long runs at large N,
+    /// see [`crate::InvariantChecker::without_per_key_tracking`]).
+    pub per_key_checks: bool,
 }
 
 impl ClusterSpec {
@@ -60,6 +63,7 @@ impl ClusterSpec {
             node_config: NodeConfig::default(),
             encode_packets: false,
             formation_limit: Duration::from_secs(120),
+            per_key_checks: true,
         }
     }
 
@@ -76,6 +80,7 @@ impl ClusterSpec {
             .node_config(self.node_config.clone())
             .network(NetworkModel::new(link))
             .encode_packets(self.encode_packets)
+            .per_key_checks(self.per_key_checks)
             .build()
     }
 
