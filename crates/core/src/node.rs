@@ -751,8 +751,14 @@ impl Node {
         }
         let heartbeat_grew = node.observe_heartbeat(heartbeat);
         let left = status.is_some_and(|status| node.observe_status(status));
-        if let Some(watermark) = gc_watermark {
-            self.follow_watermark(name, watermark);
+        // A higher watermark: if we hold every record up to it, drop our tombstones below
+        // it. (If not, `compare` asks for a reset.)
+        if let Some(watermark) = gc_watermark.filter(|w| *w > node.gc_watermark()) {
+            let collected = node.collect_tombstones(watermark);
+            self.stats.tombstones_collected += collected.len() as u64;
+            if node.gc_watermark() == watermark {
+                self.news.changed(name);
+            }
         }
         if left {
             self.news.changed(name);
@@ -910,20 +916,6 @@ impl Node {
     }
 
     // ----- garbage collection -----
-
-    /// A peer's digest says `name`'s watermark is `watermark`: if we hold every record up
-    /// to it, drop our tombstones below it. (If not, `compare` asks for a reset.)
-    fn follow_watermark(&mut self, name: &NodeName, watermark: Version) {
-        let Some(node) = self.state.get_mut(name) else {
-            return;
-        };
-        let before = node.gc_watermark();
-        let collected = node.collect_tombstones(watermark);
-        self.stats.tombstones_collected += collected.len() as u64;
-        if node.gc_watermark() != before {
-            self.news.changed(name);
-        }
-    }
 
     /// Drops this node's own tombstones older than the grace period and raises its
     /// watermark over them.
