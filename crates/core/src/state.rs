@@ -458,4 +458,78 @@ mod tests {
         unordered.records.reverse();
         assert_eq!(replica.apply(&unordered), Err(InvalidDelta::Unordered));
     }
+
+    #[test]
+    fn a_reset_in_two_parts_keeps_the_old_view_until_it_completes() {
+        // The owner: a, b, c set; b deleted; c rewritten; d set; then b's tombstone (v5)
+        // collected, so the watermark is 5 and the current records are a@1, c@4, d@6.
+        let mut owner = node();
+        owner.write(key("a"), Some(Bytes::from_static(b"1")));
+        owner.write(key("b"), Some(Bytes::from_static(b"2")));
+        owner.write(key("c"), Some(Bytes::from_static(b"3")));
+        owner.write(key("c"), Some(Bytes::from_static(b"3'")));
+        owner.write(key("b"), None);
+        owner.write(key("d"), Some(Bytes::from_static(b"4")));
+        assert_eq!(owner.collect_tombstones(Version(5)), [key("b")]);
+        assert_eq!(owner.records_after_count(Version(0)), 3);
+
+        // A replica that stopped at version 3: it holds a, b and the first c.
+        let mut replica = node();
+        let first = NodeDelta {
+            node: owner.id().clone(),
+            heartbeat: Heartbeat(0),
+            status: NodeStatus::Alive,
+            gc_watermark: Version(0),
+            from_version: Version(0),
+            records: vec![
+                Record {
+                    key: key("a"),
+                    version: Version(1),
+                    value: Some(Bytes::from_static(b"1")),
+                },
+                Record {
+                    key: key("b"),
+                    version: Version(2),
+                    value: Some(Bytes::from_static(b"2")),
+                },
+                Record {
+                    key: key("c"),
+                    version: Version(3),
+                    value: Some(Bytes::from_static(b"3")),
+                },
+            ],
+            to_version: Version(3),
+        };
+        replica.apply(&first).unwrap();
+
+        // The reset arrives in two parts: a@1 and c@4, then d@6 reaching version 6.
+        let reset: Vec<Record> = owner.records_after(Version(0)).collect();
+        replica.begin_reset(Version(5));
+        let part = |records: &[Record], from: u64, to: u64| NodeDelta {
+            gc_watermark: Version(5),
+            from_version: Version(from),
+            records: records.to_vec(),
+            to_version: Version(to),
+            ..first.clone()
+        };
+        replica.apply(&part(&reset[..2], 0, 4)).unwrap();
+        assert!(replica.is_resetting());
+        assert_eq!(replica.finish_reset(), None);
+        // Meanwhile the application still sees the old view, b included.
+        assert!(replica.record("b").is_some_and(|r| r.value.is_some()));
+        assert_eq!(replica.horizon(), Version(5));
+
+        replica.apply(&part(&reset[2..], 4, 6)).unwrap();
+        let changes = replica.finish_reset().unwrap();
+        let summary: Vec<(&str, u64, bool)> = changes
+            .iter()
+            .map(|r| (r.key.as_str(), r.version.0, r.value.is_some()))
+            .collect();
+        // b went (at the watermark: its tombstone is gone), c and d changed, a did not.
+        assert_eq!(summary, [("b", 5, false), ("c", 4, true), ("d", 6, true)]);
+        assert_eq!(replica.record("b").map(|r| r.version), None);
+        assert_eq!(replica.max_version(), Version(6));
+        assert_eq!(replica.live_key_count(), 3);
+        assert_eq!(replica.finish_reset(), None, "reported once");
+    }
 }
