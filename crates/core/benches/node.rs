@@ -65,6 +65,7 @@ fn node_knowing(state: &ClusterState, start: Instant) -> (Node, Instant) {
             from_version: Version(0),
             records: n.records_after(Version(0)).collect(),
             to_version: n.max_version(),
+            complete: true,
         })
         .collect();
     // Setup only: a packet far above the datagram limit, handed over decoded.

@@ -8,6 +8,10 @@ use thiserror::Error;
 
 use crate::failure_detector::PhiConfig;
 
+/// Time allowed, beyond `dead_after + remove_after`, for a node to detect a peer's death:
+/// part of the shortest accepted `quarantine`.
+pub const QUARANTINE_MARGIN: Duration = Duration::from_secs(60);
+
 /// Smallest accepted `max_packet_size`: a page with one worst-case digest entry (names of
 /// [`leviathan_gossip_wire::MAX_NAME_LEN`] bytes) and a delta with one worst-case empty record both fit in it.
 pub const MIN_PACKET_SIZE: usize = 1024;
@@ -60,10 +64,14 @@ pub struct NodeConfig {
     /// is discovered again.
     pub remove_after: Duration,
     /// How long news of a removed peer's incarnation is ignored after its removal, so
-    /// peers that have not removed it yet do not bring it back. Default 10 minutes; at
+    /// peers that have not removed it yet do not bring it back. Default 15 minutes. At
     /// least `tombstone_grace` (a peer lagging by less than the grace period must not
-    /// revive a removed node). A packet from the peer itself, or a newer generation of
-    /// it, ends the quarantine at once.
+    /// revive a removed node) and at least `dead_after + remove_after` plus a minute: a
+    /// node that hears of the dead peer just before the others remove it keeps it about
+    /// that long (detection, `dead_after`, `remove_after`), and must remove it before the
+    /// others' quarantine ends, or it hands the peer back to them, again and again. A
+    /// packet from the peer itself, or a newer generation of it, ends the quarantine at
+    /// once.
     pub quarantine: Duration,
     /// A timer that fires later than this is taken as a stall of this node (GC pause, CPU
     /// starvation, a suspended VM): the stall is forgiven to every peer instead of counted
@@ -85,7 +93,7 @@ impl Default for NodeConfig {
             dead_after: Duration::from_secs(30),
             tombstone_grace: Duration::from_secs(5 * 60),
             remove_after: Duration::from_secs(10 * 60),
-            quarantine: Duration::from_secs(10 * 60),
+            quarantine: Duration::from_secs(15 * 60),
             local_pause_threshold: Duration::from_millis(500),
         }
     }
@@ -185,6 +193,20 @@ impl NodeConfig {
                     "{:?} is shorter than tombstone_grace ({:?}): a peer lagging by less \
                      than the grace period could bring a removed node back",
                     self.quarantine, self.tombstone_grace
+                ),
+            ));
+        }
+        let zombie_floor = self.dead_after + self.remove_after + QUARANTINE_MARGIN;
+        if self.quarantine < zombie_floor {
+            return Err(ConfigError::new(
+                "quarantine",
+                format!(
+                    "{:?} is shorter than dead_after + remove_after + {}s ({:?}): a node \
+                     that hears of a dead peer just before the others remove it would \
+                     hand it back to them after their quarantine",
+                    self.quarantine,
+                    QUARANTINE_MARGIN.as_secs(),
+                    zombie_floor
                 ),
             ));
         }

@@ -57,6 +57,7 @@ pub fn build_deltas(
             from_version: candidate.from_version,
             records: Vec::new(),
             to_version: candidate.from_version,
+            complete: false,
         };
         let mut used = delta.header_len();
         if used > remaining {
@@ -81,20 +82,22 @@ pub fn build_deltas(
             // Saying so may take a longer varint (its distance from the last version);
             // when it does not fit, the peer simply asks again.
             let last = delta.last_version();
-            let bare = |to_version| NodeDelta {
+            let reach = node.max_version().max(last);
+            let bare = |to_version, complete| NodeDelta {
                 node: delta.node.clone(),
                 from_version: last,
                 records: Vec::new(),
                 to_version,
+                complete,
                 ..delta
             };
-            let reach = node.max_version().max(last);
-            let extra = bare(reach)
+            let extra = bare(reach, true)
                 .header_len()
-                .saturating_sub(bare(last).header_len());
+                .saturating_sub(bare(last, false).header_len());
             if used + extra <= remaining {
                 used += extra;
                 delta.to_version = reach;
+                delta.complete = true;
             }
         }
         remaining -= used;

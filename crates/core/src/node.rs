@@ -76,6 +76,8 @@ pub struct Node {
     quarantine: Quarantine,
     /// The `now` of the latest input, the time of commands that take none.
     clock: Instant,
+    /// When own tombstones are next collected.
+    next_collection: Instant,
     rng: ChaCha8Rng,
     timers: Timers,
     transmits: VecDeque<Transmit>,
@@ -108,6 +110,7 @@ impl Node {
         };
         let own_state = NodeState::new(identity.clone(), Heartbeat(0));
         let quarantine = Quarantine::new(alive_margin(&config));
+        let config_grace = config.tombstone_grace;
         let node = Node {
             detector: PhiAccrualDetector::new(config.phi.clone(), now)
                 .with_usual_threshold(config.phi_threshold),
@@ -125,6 +128,7 @@ impl Node {
             expired: VecDeque::new(),
             quarantine,
             clock: now,
+            next_collection: now + config_grace / 2,
             rng: ChaCha8Rng::seed_from_u64(rng_seed),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -288,7 +292,10 @@ impl Node {
         now: Instant,
     ) -> Result<Version, WriteError> {
         let version = self.set(key.clone(), value)?;
-        self.expiries.insert(key, version, now + ttl);
+        // A deadline beyond what the clock can represent never comes.
+        if let Some(deadline) = now.checked_add(ttl) {
+            self.expiries.insert(key, version, deadline);
+        }
         Ok(version)
     }
 
@@ -403,6 +410,9 @@ impl Node {
             return;
         }
         info!(node = %self.identity.name, "leaving the cluster");
+        // A node that left writes nothing more, deletions on expiry included.
+        self.expiries = Expiries::default();
+        self.expired.clear();
         let own = self.own_state();
         let announcement = NodeDelta {
             node: self.identity.clone(),
@@ -412,6 +422,7 @@ impl Node {
             from_version: own.max_version(),
             records: Vec::new(),
             to_version: own.max_version(),
+            complete: false,
         };
         let (live, _) = self.peer_addresses();
         let mut targets: Vec<SocketAddr> = live
@@ -917,10 +928,16 @@ impl Node {
 
     // ----- garbage collection -----
 
-    /// Drops this node's own tombstones older than the grace period and raises its
-    /// watermark over them.
+    /// Every half grace period, drops this node's own tombstones older than the grace
+    /// period and raises its watermark over them. In steps, not continuously: a peer's
+    /// reset restarts whenever the watermark rises, so a multi-packet reset needs the
+    /// watermark to stay put for a while (here half a grace period).
     fn collect_own_tombstones(&mut self, now: Instant) {
+        if now < self.next_collection {
+            return;
+        }
         let grace = self.config.tombstone_grace;
+        self.next_collection = now + grace / 2;
         let mut through = None;
         while let Some((version, written)) = self.own_tombstones.front().copied() {
             if now.saturating_duration_since(written) < grace {
@@ -1108,6 +1125,8 @@ impl Node {
 /// Merges a delta of a known incarnation's records under the garbage-collection rules, and
 /// returns what changed for the application:
 ///
+/// * a reset ends with a complete delta (all of its sender's records) that reaches the
+///   watermark: only then is a key missing from the new records known to be gone;
 /// * a delta above our watermark teaches us a newer one: if we hold every record up to
 ///   it, we drop our tombstones below it; if not, we may hold values whose tombstones are
 ///   gone, so only a reset (a delta from version 0) is taken, in place of all we held;
@@ -1139,8 +1158,12 @@ fn merge_records(
     let applied = node.apply(delta)?;
     if hidden {
         // The application still sees the records from before the reset: what changed for
-        // it is known once the reset completes.
-        return Ok(node.finish_reset().unwrap_or_default());
+        // it is known once the reset completes, when a delta holding all its sender's
+        // records arrives (a cut one may leave out a rewritten key, not a deleted one).
+        if delta.complete {
+            return Ok(node.finish_reset().unwrap_or_default());
+        }
+        return Ok(Vec::new());
     }
     Ok(applied)
 }

@@ -441,6 +441,7 @@ mod tests {
             from_version: Version(3),
             records: owner.records_after(Version(3)).collect(),
             to_version: Version(5),
+            complete: true,
         };
         assert_eq!(replica.apply(&delta), Err(InvalidDelta::Gap));
         assert_eq!(replica.max_version(), Version(0));
@@ -448,6 +449,7 @@ mod tests {
             from_version: Version(0),
             records: owner.records_after(Version(0)).take(2).collect(),
             to_version: Version(2),
+            complete: false,
             ..delta
         };
         assert_eq!(replica.apply(&full).map(|r| r.len()), Ok(2));
@@ -499,6 +501,7 @@ mod tests {
                 },
             ],
             to_version: Version(3),
+            complete: true,
         };
         replica.apply(&first).unwrap();
 
@@ -510,6 +513,7 @@ mod tests {
             from_version: Version(from),
             records: records.to_vec(),
             to_version: Version(to),
+            complete: to == 6,
             ..first.clone()
         };
         replica.apply(&part(&reset[..2], 0, 4)).unwrap();

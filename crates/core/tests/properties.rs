@@ -206,6 +206,7 @@ fn full_delta(spec: &PeerSpec, index: usize) -> NodeDelta {
         gc_watermark: Version(0),
         from_version: Version(0),
         to_version: records.last().map_or(Version(0), |r| r.version),
+        complete: false,
         records,
     }
 }
@@ -763,6 +764,7 @@ fn delta_from(source: &NodeState, from: Version, keep: usize) -> NodeDelta {
         from_version: from,
         records: source.records_after(from).take(keep).collect(),
         to_version: from,
+        complete: false,
     };
     delta.to_version = delta.last_version();
     delta

@@ -91,7 +91,8 @@ pub struct Config {
     pub remove_after: Duration,
     /// How long second-hand news of a removed peer is ignored, so peers that have not
     /// removed it yet do not bring it back (the peer itself, or a restart of it, is
-    /// welcome at once). Default 10 min; at least `tombstone_grace`.
+    /// welcome at once). Default 15 min; at least `tombstone_grace` and at least
+    /// `dead_after + remove_after + 1 min` (see `NodeConfig::quarantine`).
     #[serde(with = "humantime_serde")]
     pub quarantine: Duration,
     /// This incarnation's generation. Default: none, meaning the start time in
@@ -209,7 +210,7 @@ impl Config {
     }
 
     /// One machine (demos, tests): 100 ms rounds and heartbeats, dead after 5 s; tombstones
-    /// kept 30 s, dead or departed peers removed (and quarantined) after 1 min, so a
+    /// kept 30 s, dead or departed peers removed after 1 min (quarantined 3 min), so a
     /// session on one machine shows the whole life cycle.
     pub fn local() -> Self {
         Config {
@@ -222,7 +223,7 @@ impl Config {
             local_pause_threshold: Duration::from_millis(300),
             tombstone_grace: Duration::from_secs(30),
             remove_after: Duration::from_secs(60),
-            quarantine: Duration::from_secs(60),
+            quarantine: Duration::from_secs(180),
             ..Config::default()
         }
     }

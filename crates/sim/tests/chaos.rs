@@ -44,7 +44,7 @@ fn chaos(seed: u64, nodes: usize) -> (Simulation, Duration) {
     let lifecycle = NodeConfig {
         tombstone_grace: Duration::from_secs(10),
         remove_after: Duration::from_secs(15),
-        quarantine: Duration::from_secs(20),
+        quarantine: Duration::from_secs(120),
         ..NodeConfig::default()
     };
     let mut sim = Simulation::builder(seed)

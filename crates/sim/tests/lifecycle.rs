@@ -166,7 +166,7 @@ fn hours_of_churn_keep_memory_bounded_and_nothing_comes_back() {
         cluster.node_config = NodeConfig {
             tombstone_grace: secs(grace),
             remove_after: secs(120),
-            quarantine: secs(grace.max(120)),
+            quarantine: secs(grace.max(240)),
             ..NodeConfig::default()
         };
         let mut options = churn::Options::new(cluster, secs(2 * 3600));

@@ -241,10 +241,18 @@ impl NodeDelta {
             + varint_len(self.to_version_offset())
     }
 
-    /// `to_version` is encoded after the records as its distance above
-    /// [`NodeDelta::last_version`]: one byte in the usual case, and never below it.
+    /// Encoded after the records: 0 for an incomplete delta (its `to_version` is its last
+    /// version), else 1 + the distance of `to_version` above [`NodeDelta::last_version`].
+    /// One byte in the usual case.
     fn to_version_offset(&self) -> u64 {
-        self.to_version.0.saturating_sub(self.last_version().0)
+        if self.complete {
+            self.to_version
+                .0
+                .saturating_sub(self.last_version().0)
+                .saturating_add(1)
+        } else {
+            0
+        }
     }
 
     /// Encoded size of a delta header with these fields and `to_version` equal to its last
@@ -304,12 +312,14 @@ impl NodeDelta {
             from_version: Version(reader.varint("delta from version")?),
             records: reader.list("records", Record::MIN_LEN, Record::decode)?,
             to_version: Version(0),
+            complete: false,
         };
-        let offset = reader.varint("delta to version")?;
+        let tail = reader.varint("delta to version")?;
+        delta.complete = tail > 0;
         delta.to_version = delta
             .last_version()
             .0
-            .checked_add(offset)
+            .checked_add(tail.saturating_sub(1))
             .map(Version)
             .ok_or(DecodeError::BadVarint {
                 field: "delta to version",

@@ -204,6 +204,11 @@ pub struct NodeDelta {
     /// when the sender had nothing above it — its last versions were tombstones it has
     /// garbage-collected. Never below the last record's version or `from_version`.
     pub to_version: Version,
+    /// The records are all the sender's current records above `from_version`, and
+    /// `to_version` is the sender's max version: a receiver then holds the sender's whole
+    /// state (what ends a reset). `false` for a delta cut to fit the packet, or one that
+    /// carries no records by choice; `to_version` is then the last record's version.
+    pub complete: bool,
 }
 
 impl NodeDelta {

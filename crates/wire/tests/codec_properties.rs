@@ -148,7 +148,7 @@ fn node_delta(max_value: usize) -> impl Strategy<Value = NodeDelta> {
         counter(),
         counter(),
         vec(record(max_value), 0..4),
-        prop_oneof![Just(0u64), 0..300u64],
+        prop_oneof![Just(None), Just(Some(0u64)), (0..300u64).prop_map(Some)],
     )
         .prop_map(
             |(node, heartbeat, status, gc_watermark, from_version, records, beyond)| {
@@ -160,7 +160,10 @@ fn node_delta(max_value: usize) -> impl Strategy<Value = NodeDelta> {
                     from_version: Version(from_version),
                     records,
                     to_version: Version(0),
+                    complete: beyond.is_some(),
                 };
+                // Only a complete delta may reach beyond its last record.
+                let beyond = beyond.unwrap_or(0);
                 delta.to_version = Version(delta.last_version().0.saturating_add(beyond));
                 delta
             },
@@ -414,7 +417,7 @@ proptest! {
         with_delta.push(delta.clone());
         prop_assert_eq!(encoded_len_of(&header, ack(with_delta)), without + delta.encoded_len());
 
-        let bare = NodeDelta { records: Vec::new(), to_version: delta.from_version, ..delta.clone() };
+        let bare = NodeDelta { records: Vec::new(), to_version: delta.from_version, complete: false, ..delta.clone() };
         let mut with_bare = deltas;
         with_bare.push(bare.clone());
         prop_assert_eq!(encoded_len_of(&header, ack(with_bare)), without + bare.header_len());
@@ -441,6 +444,7 @@ proptest! {
         // With `to_version` at the last record's, its encoding is one byte either way.
         let mut delta = delta;
         delta.to_version = delta.last_version();
+        delta.complete = false;
         let mut longer = delta.clone();
         longer.records.push(record.clone());
         longer.to_version = longer.last_version();
@@ -552,6 +556,7 @@ proptest! {
         let mut one_record = delta;
         one_record.records = vec![record];
         one_record.to_version = one_record.last_version();
+        one_record.complete = false;
         // The header ends with the record count, then a one-byte `to_version` distance.
         let count_at = after_kind + COUNT_LEN + one_record.header_len() - COUNT_LEN - 1;
         let ack = packet_of(&header, Message::Ack(Ack { deltas: vec![one_record] }));
@@ -606,6 +611,7 @@ fn protocol_md_example_is_exact() -> Result<(), Box<dyn std::error::Error>> {
                     value: Some(Bytes::from_static(b"v")),
                 }],
                 to_version: Version(300),
+                complete: false,
             }],
         }),
     };

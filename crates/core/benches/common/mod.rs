@@ -213,6 +213,7 @@ pub fn full_single_delta(sender: &NodeId) -> (NodeState, NodeDelta) {
         from_version: Version(0),
         records: Vec::new(),
         to_version: Version(0),
+        complete: false,
     };
     let mut used = header.encoded_len() + 1 + COUNT_LEN + delta.header_len();
     for record in owner.records_after(Version(0)) {

@@ -141,7 +141,21 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
         driver.schedule_minute(&mut sim, &mut rng, from, to, end);
         advance(&mut sim, to, &label, &mut |e| counts.observe(&e.event));
         if sim.now() >= next_sample {
-            samples.push(sample(&sim, (sim.now() - start).as_secs_f64()));
+            let s = sample(&sim, (sim.now() - start).as_secs_f64());
+            eprintln!(
+                "  [{label}] sample at {:.2} h: {} running; nodes/node {:.1} (max {}), \
+                 records/node {:.1} (max {}), quarantined {:.1} (max {}), {} violations",
+                s.at_s / 3600.0,
+                s.running,
+                s.nodes_mean,
+                s.nodes_max,
+                s.records_mean,
+                s.records_max,
+                s.quarantined_mean,
+                s.quarantined_max,
+                s.violations
+            );
+            samples.push(s);
             next_sample += options.sample_every;
         }
     }

@@ -69,6 +69,7 @@ fn every_message_round_trips_with_exact_length() {
             },
         ],
         to_version: Version(600),
+        complete: true,
     };
     let entry = DigestEntry {
         name: NodeName::new("n3").unwrap(),
