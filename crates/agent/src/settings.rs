@@ -600,14 +600,14 @@ mod tests {
         let settings = resolve_with_file(
             "tombstone_grace = \"1m\"\nremove_after = \"2m\"",
             AgentArgs {
-                quarantine: Some(Duration::from_secs(90)),
+                quarantine: Some(Duration::from_secs(240)),
                 ..AgentArgs::default()
             },
         )
         .unwrap();
         assert_eq!(settings.config.tombstone_grace, Duration::from_secs(60));
         assert_eq!(settings.config.remove_after, Duration::from_secs(120));
-        assert_eq!(settings.config.quarantine, Duration::from_secs(90));
+        assert_eq!(settings.config.quarantine, Duration::from_secs(240));
         assert!(matches!(
             settings.origin("tombstone_grace"),
             Origin::File(_)

@@ -161,11 +161,11 @@ fn flags_win_over_the_environment_which_wins_over_the_file() {
         "--tombstone-grace",
         "45s",
         "--quarantine",
-        "50s",
+        "4m",
     ]);
     assert_eq!(settings["name"].as_str(), Some("flag"));
     assert_eq!(settings["tombstone_grace"].as_str(), Some("45s"));
-    assert_eq!(settings["quarantine"].as_str(), Some("50s"));
+    assert_eq!(settings["quarantine"].as_str(), Some("4m"));
     assert_eq!(settings["remove_after"].as_str(), Some("1m"));
     assert_eq!(settings["seeds"].as_array().unwrap().len(), 1);
     assert_eq!(settings["agent"]["admin"].as_str(), Some("127.0.0.1:9002"));
