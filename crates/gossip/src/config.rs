@@ -57,7 +57,9 @@ pub struct Config {
     pub health_check_interval: Duration,
     /// Live peers contacted per gossip round. Default 3.
     pub fanout: usize,
-    /// Largest datagram sent, in bytes. Default 1400. Use the same value cluster-wide.
+    /// Largest protocol packet sent, in bytes. Default 1400. Use the same value
+    /// cluster-wide. With a keyring each datagram carries 43 more bytes (nonce, tag and
+    /// header of the sealing).
     pub max_packet_size: usize,
     /// φ above which a peer is suspected. Default 8.
     pub phi_threshold: f64,
@@ -109,6 +111,21 @@ pub struct Config {
     pub data_dir: Option<PathBuf>,
     /// Events buffered per subscriber before a slow one starts missing them. Default 4096.
     pub event_buffer: usize,
+    /// File holding the keyring that encrypts every datagram: one base64 key (32 bytes)
+    /// per line, the first the primary, `#` comments allowed (see
+    /// [`leviathan_gossip_keyring`]). Read at start; a missing or malformed file stops the
+    /// start with the line named. Default: none (plaintext, unless `keyring` is given).
+    pub keyring_file: Option<PathBuf>,
+    /// The keyring itself, for applications that keep keys elsewhere (never serialized).
+    /// Takes precedence over `keyring_file`.
+    #[serde(skip)]
+    pub keyring: Option<leviathan_gossip_keyring::Keyring>,
+    /// With a keyring: send datagrams sealed. Default true; false only during phase 1 of
+    /// an upgrade from plaintext (see the crate docs).
+    pub encrypt_outgoing: bool,
+    /// With a keyring: also accept plaintext datagrams. Default false; true during an
+    /// upgrade from plaintext. Without a keyring plaintext is all there is.
+    pub accept_plaintext: bool,
 }
 
 impl Default for Config {
@@ -138,6 +155,10 @@ impl Default for Config {
             generation: None,
             data_dir: None,
             event_buffer: 4096,
+            keyring_file: None,
+            keyring: None,
+            encrypt_outgoing: true,
+            accept_plaintext: false,
         }
     }
 }

@@ -34,6 +34,15 @@ pub enum StartError {
     /// The data directory's records could not be restored into the node.
     #[error("data directory: {0}")]
     Restore(#[from] RestoreError),
+    /// The keyring file could not be read or holds no valid keyring (the reason names the
+    /// line; it never shows key material).
+    #[error("keyring file {path}: {reason}")]
+    Keyring {
+        /// The `keyring_file` as configured.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// A seed address could not be resolved.
     #[error("cannot resolve seed {seed:?}: {reason}")]
     ResolveSeed {
@@ -78,6 +87,10 @@ pub enum Error {
     /// The node was shut down.
     #[error("the gossip node is shut down")]
     Shutdown,
+    /// A keyring change was refused (the key is not installed, or is the primary and
+    /// cannot be removed); the keyring is unchanged.
+    #[error(transparent)]
+    Keyring(#[from] leviathan_gossip_keyring::KeyringError),
 }
 
 /// Why [`crate::Events::recv`] returned no event.

@@ -16,7 +16,9 @@ use tokio::task::{JoinHandle, JoinSet};
 use tracing::{Instrument, debug, info, info_span, trace, warn};
 
 use crate::config::Config;
+use crate::encryption::{Encryption, EncryptionStatus, TransportCounters, TransportStats};
 use crate::error::{Error, RecvError, StartError};
+use leviathan_gossip_keyring::{KeyRef, Keyring, SecretKey};
 
 /// Largest datagram the receive buffer takes: the largest UDP payload.
 const RECEIVE_BUFFER: usize = 65_536;
@@ -50,6 +52,9 @@ struct Shared {
     /// Wakes the driver task to recompute its deadline: a key was given a time to live,
     /// which may be due before the timer the task sleeps on.
     wake: Notify,
+    /// Keyring and upgrade phase, around the socket.
+    encryption: Mutex<Encryption>,
+    transport: TransportCounters,
 }
 
 /// How long this node's gossip rounds took: building the round's messages in the core
@@ -87,6 +92,8 @@ impl Gossip {
         }
         .node_name()?;
         let seeds = resolve_seeds(&config.seeds).await?;
+        let keyring = load_keyring(&config)?;
+        let encryption = Encryption::new(keyring, config.encrypt_outgoing, config.accept_plaintext);
         let clock = config.generation.unwrap_or_else(generation_from_clock);
         let mut durable = match &config.data_dir {
             Some(path) => Some(DataDir::open(path, &node_config.cluster_id, &name)?),
@@ -116,6 +123,8 @@ impl Gossip {
             events,
             rounds: Mutex::new(RoundTiming::default()),
             wake: Notify::new(),
+            encryption: Mutex::new(encryption),
+            transport: TransportCounters::default(),
         });
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(drive(Arc::clone(&shared), stopped).instrument(span));
@@ -313,6 +322,47 @@ impl Gossip {
         Ok(())
     }
 
+    /// The keyring's keys (by fingerprint, the primary first) and the upgrade phase.
+    pub fn encryption(&self) -> EncryptionStatus {
+        self.shared.encryption().status()
+    }
+
+    /// What encryption did to datagrams: sealed, opened, dropped as unauthenticated or as
+    /// refused plaintext.
+    pub fn transport_stats(&self) -> TransportStats {
+        self.shared.transport.snapshot()
+    }
+
+    /// Installs a key: datagrams sealed with it are accepted from now on. Returns whether
+    /// it was new. On a node started without a keyring, the first key starts phase 1 of
+    /// an upgrade from plaintext (still sending plaintext, accepting both); see
+    /// [`Gossip::set_encryption`]. Rotation: install the new key on every node, then
+    /// [`Gossip::use_key`] it on every node, then [`Gossip::remove_key`] the old one.
+    pub fn install_key(&self, key: SecretKey) -> bool {
+        self.shared.encryption().install(key)
+    }
+
+    /// Makes an installed key (given as the key or its fingerprint) the one that seals.
+    /// Refused, with the keyring unchanged, if it is not installed.
+    pub fn use_key(&self, key: impl Into<KeyRef>) -> Result<(), Error> {
+        Ok(self.shared.encryption().use_key(key.into())?)
+    }
+
+    /// Removes an installed key; datagrams sealed with it are dropped from now on. Refused,
+    /// with the keyring unchanged, for the primary or a key not installed.
+    pub fn remove_key(&self, key: impl Into<KeyRef>) -> Result<(), Error> {
+        Ok(self.shared.encryption().remove(key.into())?)
+    }
+
+    /// Moves through the upgrade from plaintext (with a keyring installed): phase 1
+    /// `(false, true)`, phase 2 `(true, true)`, phase 3 `(true, false)`. Each step once
+    /// every node has taken the previous one.
+    pub fn set_encryption(&self, encrypt_outgoing: bool, accept_plaintext: bool) {
+        self.shared
+            .encryption()
+            .set_phase(encrypt_outgoing, accept_plaintext);
+    }
+
     /// Stops the node and waits for its task to end. Idempotent.
     pub async fn shutdown(&self) {
         self.stop.send_replace(true);
@@ -371,9 +421,17 @@ impl Shared {
         timing.max = timing.max.max(took);
     }
 
+    fn encryption(&self) -> MutexGuard<'_, Encryption> {
+        // Every change to it is a single assignment or call: poisoning leaves it whole.
+        self.encryption
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     async fn send_all(&self, transmits: Vec<Transmit>) {
         for transmit in transmits {
-            let bytes = transmit.packet.encode();
+            let packet = transmit.packet.encode().to_vec();
+            let bytes = self.encryption().outgoing(packet, &self.transport);
             if let Err(error) = self.socket.send_to(&bytes, transmit.destination).await {
                 debug!(destination = %transmit.destination, %error, "send failed");
             }
@@ -422,7 +480,10 @@ async fn drive(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
             received = shared.socket.recv_from(&mut buffer) => match received {
                 Ok((len, from)) => {
                     let datagram = buffer.get(..len).unwrap_or_default();
-                    shared.lock().handle_datagram(from, datagram, Instant::now());
+                    let packet = shared.encryption().incoming(datagram, &shared.transport);
+                    if let Some(packet) = packet {
+                        shared.lock().handle_datagram(from, &packet, Instant::now());
+                    }
                 }
                 // ICMP errors from earlier sends (a peer's port closed) surface here on
                 // some platforms; they say nothing about this socket.
@@ -582,6 +643,24 @@ async fn resolve_seeds(seeds: &[String]) -> Result<Vec<SocketAddr>, StartError> 
         addresses.extend(resolved);
     }
     Ok(addresses)
+}
+
+/// The keyring of `config`: given, or read from `keyring_file`, or none.
+fn load_keyring(config: &Config) -> Result<Option<Keyring>, StartError> {
+    if let Some(keyring) = &config.keyring {
+        return Ok(Some(keyring.clone()));
+    }
+    let Some(path) = &config.keyring_file else {
+        return Ok(None);
+    };
+    let error = |reason: String| StartError::Keyring {
+        path: path.clone(),
+        reason,
+    };
+    let contents = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
+    Keyring::from_file_contents(&contents)
+        .map(Some)
+        .map_err(|e| error(e.to_string()))
 }
 
 /// Loads the data directory's records (this node's own, from its previous runs) into a

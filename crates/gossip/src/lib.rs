@@ -46,6 +46,21 @@
 //! state, instead). Dead and departed peers are removed after `remove_after`
 //! ([`Event::PeersRemoved`]), and second-hand news of them is ignored for `quarantine`.
 //!
+//! # Encryption
+//!
+//! With a keyring (`Config::keyring_file`, or `Config::keyring` from code) every datagram
+//! is sealed with XChaCha20-Poly1305 under the primary key and opened with any installed
+//! key ([`leviathan_gossip_keyring`] specifies the format). Datagrams that fail
+//! authentication, and plaintext ones once encryption is required, are dropped before
+//! parsing and counted ([`Gossip::transport_stats`]). Keys rotate at runtime with no
+//! member lost: [`Gossip::install_key`] on every node, then [`Gossip::use_key`] on every
+//! node, then [`Gossip::remove_key`]. A plaintext cluster upgrades in three phases with
+//! [`Gossip::set_encryption`]: keys installed (send plaintext, accept both), encrypting
+//! (send sealed, accept both), required (sealed only). Sealing adds 43 bytes to each
+//! datagram beyond `max_packet_size`, which bounds the protocol packet inside it: with the
+//! default 1400 a sealed datagram is at most 1443 bytes, under a 1500-byte MTU with IPv6
+//! and UDP headers (48 bytes); lower `max_packet_size` by 43 for smaller MTUs.
+//!
 //! # Layers
 //!
 //! This crate is the tokio runtime: a UDP socket, timers and the [`Gossip`] handle around
@@ -63,13 +78,16 @@
 //! stalls gossip; it is told how many events it missed instead.
 
 mod config;
+mod encryption;
 mod error;
 mod gossip;
 pub mod json;
 
 pub use config::{Config, Preset};
+pub use encryption::{EncryptionStatus, TransportStats};
 pub use error::{Error, RecvError, StartError};
 pub use gossip::{Events, Gossip, RoundTiming};
+pub use leviathan_gossip_keyring as keyring;
 
 pub use leviathan_gossip_core::{
     ConfigError, Event, Footprint, Member, MemberState, Stats, Update, WriteError,

@@ -1,0 +1,188 @@
+//! Encryption around the socket: every datagram sealed with the keyring's primary key and
+//! opened with any installed key (see [`leviathan_gossip_keyring`] for the format), and the
+//! phases of an upgrade from a plaintext cluster.
+//!
+//! | phase | `encrypt_outgoing` | `accept_plaintext` | sends | accepts |
+//! |---|---|---|---|---|
+//! | no keyring | — | — | plaintext | plaintext |
+//! | 1: keys installed everywhere | false | true | plaintext | both |
+//! | 2: encrypting | true | true | sealed | both |
+//! | 3: required (the default with a keyring) | true | false | sealed | sealed only |
+//!
+//! Every node moves to the next phase only once every node is in the current one, so at
+//! each step everyone reads what everyone sends. Datagrams that fail authentication, and
+//! plaintext ones a node does not accept, are dropped and counted before any parsing.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use leviathan_gossip_keyring::{Fingerprint, KeyRef, Keyring, KeyringError, SecretKey, is_sealed};
+use tracing::{debug, info, trace};
+
+/// A node's keyring and phase, changed at runtime through [`crate::Gossip`].
+#[derive(Debug)]
+pub(crate) struct Encryption {
+    keyring: Option<Keyring>,
+    encrypt_outgoing: bool,
+    accept_plaintext: bool,
+}
+
+/// What encryption did to the datagrams since start.
+#[derive(Debug, Default)]
+pub(crate) struct TransportCounters {
+    sealed: AtomicU64,
+    opened: AtomicU64,
+    unauthenticated: AtomicU64,
+    plaintext_refused: AtomicU64,
+}
+
+/// Counts of what encryption did to this node's datagrams since it started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TransportStats {
+    /// Datagrams sent sealed.
+    pub sealed: u64,
+    /// Sealed datagrams received that an installed key opened.
+    pub opened: u64,
+    /// Sealed datagrams (or datagrams posing as sealed) that no installed key opened —
+    /// another cluster's key, tampering or forgery — dropped unparsed.
+    pub dropped_unauthenticated: u64,
+    /// Plaintext datagrams dropped because this node requires encryption.
+    pub dropped_plaintext: u64,
+}
+
+/// The keyring and phase as [`crate::Gossip::encryption`] reports them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncryptionStatus {
+    /// Installed keys by fingerprint, the primary (which seals) first.
+    pub keys: Vec<Fingerprint>,
+    /// Whether datagrams are sent sealed.
+    pub encrypt_outgoing: bool,
+    /// Whether plaintext datagrams are accepted.
+    pub accept_plaintext: bool,
+}
+
+impl Encryption {
+    /// Encryption with `keyring` (none: plaintext) in the phase the two flags say.
+    pub(crate) fn new(
+        keyring: Option<Keyring>,
+        encrypt_outgoing: bool,
+        accept_plaintext: bool,
+    ) -> Self {
+        Encryption {
+            keyring,
+            encrypt_outgoing,
+            accept_plaintext,
+        }
+    }
+
+    /// The datagram to send for an encoded packet: sealed with the primary key, or as it is.
+    pub(crate) fn outgoing(&self, packet: Vec<u8>, counters: &TransportCounters) -> Vec<u8> {
+        let Some(keyring) = self.keyring.as_ref().filter(|_| self.encrypt_outgoing) else {
+            return packet;
+        };
+        match keyring.seal_with_rng(&packet, &mut rand::rng()) {
+            Ok(sealed) => {
+                counters.sealed.fetch_add(1, Ordering::Relaxed);
+                sealed
+            }
+            // Packets are bounded by max_packet_size, far below the sealing limit.
+            Err(error) => {
+                debug!(%error, "cannot seal a packet; sent as plaintext");
+                packet
+            }
+        }
+    }
+
+    /// The packet bytes of a received datagram, or `None` (counted) if it is to be dropped.
+    pub(crate) fn incoming(
+        &self,
+        datagram: &[u8],
+        counters: &TransportCounters,
+    ) -> Option<Vec<u8>> {
+        if is_sealed(datagram) {
+            let Some(keyring) = &self.keyring else {
+                counters.unauthenticated.fetch_add(1, Ordering::Relaxed);
+                return None;
+            };
+            return match keyring.open(datagram) {
+                Ok(packet) => {
+                    counters.opened.fetch_add(1, Ordering::Relaxed);
+                    Some(packet)
+                }
+                Err(error) => {
+                    trace!(%error, "dropped a datagram that failed authentication");
+                    counters.unauthenticated.fetch_add(1, Ordering::Relaxed);
+                    None
+                }
+            };
+        }
+        if self.keyring.is_some() && !self.accept_plaintext {
+            counters.plaintext_refused.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        Some(datagram.to_vec())
+    }
+
+    /// Installs `key`; returns whether it was new. The first key of a node started without
+    /// one starts phase 1 of an upgrade (plaintext sent, both accepted).
+    pub(crate) fn install(&mut self, key: SecretKey) -> bool {
+        match &mut self.keyring {
+            Some(keyring) => keyring.install(key),
+            None => {
+                info!(key = %key.fingerprint(), "first key installed: upgrade phase 1");
+                self.keyring = Some(Keyring::new(key));
+                self.encrypt_outgoing = false;
+                self.accept_plaintext = true;
+                true
+            }
+        }
+    }
+
+    /// Makes an installed key the primary.
+    pub(crate) fn use_key(&mut self, key: KeyRef) -> Result<(), KeyringError> {
+        let keyring = self.keyring.as_mut().ok_or(KeyringError::NotInstalled {
+            key: key.fingerprint(),
+        })?;
+        keyring.use_key(key)
+    }
+
+    /// Removes an installed key other than the primary.
+    pub(crate) fn remove(&mut self, key: KeyRef) -> Result<(), KeyringError> {
+        let keyring = self.keyring.as_mut().ok_or(KeyringError::NotInstalled {
+            key: key.fingerprint(),
+        })?;
+        keyring.remove(key)
+    }
+
+    /// Moves to the phase the two flags say (see the module docs).
+    pub(crate) fn set_phase(&mut self, encrypt_outgoing: bool, accept_plaintext: bool) {
+        self.encrypt_outgoing = encrypt_outgoing;
+        self.accept_plaintext = accept_plaintext;
+    }
+
+    /// The keyring and phase.
+    pub(crate) fn status(&self) -> EncryptionStatus {
+        let keys = self
+            .keyring
+            .iter()
+            .flat_map(|keyring| keyring.keys().map(|(key, _)| key.fingerprint()))
+            .collect();
+        let encrypting = self.keyring.is_some();
+        EncryptionStatus {
+            keys,
+            encrypt_outgoing: encrypting && self.encrypt_outgoing,
+            accept_plaintext: !encrypting || self.accept_plaintext,
+        }
+    }
+}
+
+impl TransportCounters {
+    /// A snapshot.
+    pub(crate) fn snapshot(&self) -> TransportStats {
+        TransportStats {
+            sealed: self.sealed.load(Ordering::Relaxed),
+            opened: self.opened.load(Ordering::Relaxed),
+            dropped_unauthenticated: self.unauthenticated.load(Ordering::Relaxed),
+            dropped_plaintext: self.plaintext_refused.load(Ordering::Relaxed),
+        }
+    }
+}
