@@ -222,8 +222,8 @@ impl Node {
             .timers
             .fire(Timer::HealthCheck, now, self.config.health_check_interval)
         {
-            self.check_health(now, &mut batch);
-            self.remove_departed(now, &mut batch);
+            let departed = self.check_health(now, &mut batch);
+            self.remove_departed(departed, now, &mut batch);
             self.collect_own_tombstones(now);
             self.quarantine.expire(now);
         }
@@ -957,36 +957,12 @@ impl Node {
     }
 
     /// Removes peers dead or departed for `remove_after`, and quarantines them.
-    fn remove_departed(&mut self, now: Instant, batch: &mut EventBatch) {
-        let now_ms = self.detector.millis_since_epoch(now);
-        let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-        let remove_after = millis(self.config.remove_after);
-        let dead_after = millis(self.config.dead_after);
-        let departed: Vec<(NodeName, Generation, Heartbeat)> = self
-            .state
-            .values()
-            .filter(|node| {
-                let Some(health) = node.health() else {
-                    return false;
-                };
-                let last = health.arrivals.last_arrival_ms();
-                let since = match health.state {
-                    MemberState::Left => last,
-                    MemberState::Dead => last
-                        .saturating_add(u64::from(health.suspected_after_ms))
-                        .saturating_add(dead_after),
-                    MemberState::Live | MemberState::Suspect => return false,
-                };
-                now_ms.saturating_sub(since) >= remove_after
-            })
-            .map(|node| {
-                (
-                    node.id().name.clone(),
-                    node.id().generation,
-                    node.heartbeat(),
-                )
-            })
-            .collect();
+    fn remove_departed(
+        &mut self,
+        departed: Vec<(NodeName, Generation, Heartbeat)>,
+        now: Instant,
+        batch: &mut EventBatch,
+    ) {
         for (name, generation, heartbeat) in departed {
             info!(node = %self.identity.name, peer = %name, "peer removed");
             self.state.remove(&name);
@@ -1026,9 +1002,18 @@ impl Node {
         batch.left(name.clone());
     }
 
-    fn check_health(&mut self, now: Instant, batch: &mut EventBatch) {
+    /// Judges every peer (live → suspect → dead), and returns those dead or departed for
+    /// `remove_after`, to be removed: one pass over the peers for both.
+    fn check_health(
+        &mut self,
+        now: Instant,
+        batch: &mut EventBatch,
+    ) -> Vec<(NodeName, Generation, Heartbeat)> {
         let now_ms = self.detector.millis_since_epoch(now);
-        let dead_after = u64::try_from(self.config.dead_after.as_millis()).unwrap_or(u64::MAX);
+        let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let dead_after = millis(self.config.dead_after);
+        let remove_after = millis(self.config.remove_after);
+        let mut departed = Vec::new();
         for (name, node) in self.state.iter_mut() {
             let Some(health) = node.health_mut() else {
                 continue;
@@ -1056,9 +1041,22 @@ impl Node {
                         batch.dead(name.clone());
                     }
                 }
-                MemberState::Dead | MemberState::Left => {}
+                MemberState::Dead | MemberState::Left => {
+                    let last = health.arrivals.last_arrival_ms();
+                    let since = match health.state {
+                        MemberState::Dead => last
+                            .saturating_add(u64::from(health.suspected_after_ms))
+                            .saturating_add(dead_after),
+                        _ => last,
+                    };
+                    if now_ms.saturating_sub(since) >= remove_after {
+                        let id = node.id();
+                        departed.push((id.name.clone(), id.generation, node.heartbeat()));
+                    }
+                }
             }
         }
+        departed
     }
 
     /// Our own timers fired `pause` late: we were stalled, not our peers. Shift every
