@@ -73,6 +73,14 @@ pub struct NodeConfig {
     /// packet from the peer itself, or a newer generation of it, ends the quarantine at
     /// once.
     pub quarantine: Duration,
+    /// Most nodes held in state, this one included. Default 65,536. News of further
+    /// nodes is dropped and counted (`Stats::dropped_over_limit`): a flood of invented
+    /// names cannot exhaust memory. Restarts of known nodes are always taken.
+    pub max_nodes: usize,
+    /// Most keys held per node, tombstones included. Default 10,000. Own writes of a new
+    /// key beyond it are refused ([`crate::WriteError::TooManyKeys`]); a peer's delta that
+    /// would take one of its nodes beyond it is dropped and counted.
+    pub max_keys_per_node: usize,
     /// A timer that fires later than this is taken as a stall of this node (GC pause, CPU
     /// starvation, a suspended VM): the stall is forgiven to every peer instead of counted
     /// as their silence. Default 500 ms.
@@ -91,6 +99,8 @@ impl Default for NodeConfig {
             phi_threshold: 8.0,
             phi: PhiConfig::default(),
             dead_after: Duration::from_secs(30),
+            max_nodes: 65_536,
+            max_keys_per_node: 10_000,
             tombstone_grace: Duration::from_secs(5 * 60),
             remove_after: Duration::from_secs(10 * 60),
             quarantine: Duration::from_secs(15 * 60),
@@ -143,6 +153,12 @@ impl NodeConfig {
             if value.is_zero() {
                 return Err(ConfigError::new(field, "must be greater than zero"));
             }
+        }
+        if self.max_nodes < 2 {
+            return Err(ConfigError::new("max_nodes", "must be at least 2"));
+        }
+        if self.max_keys_per_node == 0 {
+            return Err(ConfigError::new("max_keys_per_node", "must be at least 1"));
         }
         if self.fanout == 0 {
             return Err(ConfigError::new("fanout", "must be at least 1"));

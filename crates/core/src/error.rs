@@ -21,6 +21,13 @@ pub enum WriteError {
     /// The node has left the cluster; its state is frozen.
     #[error("the node has left the cluster")]
     Left,
+    /// A new key would take the node beyond `max_keys_per_node` keys held (tombstones,
+    /// kept for `tombstone_grace`, included).
+    #[error("too many keys: this node already holds {max} (tombstones included)")]
+    TooManyKeys {
+        /// The limit, `max_keys_per_node`.
+        max: usize,
+    },
 }
 
 /// Why [`crate::Node::restore_own_records`] refused; the node's state is unchanged.

@@ -333,6 +333,11 @@ impl Node {
     /// this version, then calls `set`.
     pub fn prepare_set(&self, key: &Key, value: &Bytes) -> Result<Version, WriteError> {
         self.ensure_writable()?;
+        let own = self.own_state();
+        let max_keys = self.config.max_keys_per_node;
+        if own.record(key.as_str()).is_none() && own.held_record_count() >= max_keys {
+            return Err(WriteError::TooManyKeys { max: max_keys });
+        }
         let max = self.max_value_len(key);
         if value.len() > max {
             return Err(WriteError::ValueTooLarge {
@@ -829,6 +834,12 @@ impl Node {
             self.stats.dropped_gap_deltas += 1;
             return;
         }
+        if (!restarted && self.state.len() >= self.config.max_nodes)
+            || delta.records.len() > self.config.max_keys_per_node
+        {
+            self.stats.dropped_over_limit += 1;
+            return;
+        }
         let name = delta.node.name.clone();
         let mut node = NodeState::new(delta.node.clone(), delta.heartbeat);
         node.observe_status(delta.status);
@@ -884,7 +895,8 @@ impl Node {
         let heartbeat_grew = node.observe_heartbeat(delta.heartbeat);
         let left = node.observe_status(delta.status);
         let watermark_before = node.gc_watermark();
-        let applied = match merge_records(node, delta, &mut self.stats) {
+        let max_keys = self.config.max_keys_per_node;
+        let applied = match merge_records(node, delta, max_keys, &mut self.stats) {
             Ok(applied) => applied,
             Err(InvalidDelta::Gap) => {
                 self.stats.dropped_gap_deltas += 1;
@@ -1133,9 +1145,21 @@ impl Node {
 fn merge_records(
     node: &mut NodeState,
     delta: &NodeDelta,
+    max_keys: usize,
     stats: &mut Stats,
 ) -> Result<Vec<leviathan_gossip_wire::Record>, InvalidDelta> {
     check_order(delta)?;
+    // A reset replaces what is held, so only its own records count against the limit.
+    let resets = delta.from_version == Version(0) && delta.gc_watermark > node.gc_watermark();
+    let keys_after = if resets {
+        delta.records.len()
+    } else {
+        node.key_count_after(delta)
+    };
+    if keys_after > max_keys {
+        stats.dropped_over_limit += 1;
+        return Ok(Vec::new());
+    }
     let ours = node.gc_watermark();
     if delta.gc_watermark > ours {
         if node.max_version() >= delta.gc_watermark {

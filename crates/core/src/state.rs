@@ -296,6 +296,28 @@ impl NodeState {
         Ok(applied)
     }
 
+    /// How many keys this node would hold after applying `delta` (tombstones included):
+    /// for refusing deltas beyond a limit before anything changes.
+    pub fn key_count_after(&self, delta: &NodeDelta) -> usize {
+        let held = self
+            .records
+            .as_ref()
+            .map_or(0, |records| records.by_key.len());
+        let new = delta
+            .records
+            .iter()
+            .filter(|record| {
+                record.version > self.max_version && self.record_held(record.key.as_str()).is_none()
+            })
+            .count();
+        held.saturating_add(new)
+    }
+
+    /// The current record of `key` (not the application's view during a reset).
+    fn record_held(&self, key: &str) -> Option<&Versioned> {
+        self.records.as_ref()?.by_key.get(key)
+    }
+
     /// Whether the application sees the records from before a reset in progress (so
     /// records applied now are not yet news to it).
     pub fn hides_applied_records(&self) -> bool {

@@ -76,6 +76,9 @@ pub struct Stats {
     pub dropped_below_watermark: u64,
     /// Tombstones dropped by garbage collection, this node's own and replicas'.
     pub tombstones_collected: u64,
+    /// Deltas dropped because they would take the state beyond `max_nodes` nodes or a node
+    /// beyond `max_keys_per_node` keys.
+    pub dropped_over_limit: u64,
     /// Dead or departed peers removed from state.
     pub peers_removed: u64,
     /// Node deltas or digest entries about a removed incarnation in quarantine, ignored.

@@ -312,6 +312,9 @@ impl Config {
             tombstone_grace: self.tombstone_grace,
             remove_after: self.remove_after,
             quarantine: self.quarantine,
+            // Limits on remote input keep the core's defaults for now (65,536 nodes,
+            // 10,000 keys per node).
+            ..NodeConfig::default()
         };
         config.validate()?;
         Ok(config)
