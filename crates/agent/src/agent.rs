@@ -33,6 +33,10 @@ pub async fn run(settings: Settings) -> Result<(), Failure> {
                 "invalid setting `{}`: {}",
                 error.field, error.problem
             )),
+            StartError::Keyring { path, reason } => Failure::usage(format!(
+                "invalid setting `keyring_file`: {}: {reason}",
+                path.display()
+            )),
             other => Failure::runtime(other.to_string()),
         })?;
     let gossip = Arc::new(gossip);
@@ -42,8 +46,19 @@ pub async fn run(settings: Settings) -> Result<(), Failure> {
             settings.admin
         ))
     })?;
-    let admin = AdminServer::start(listener, NodeSlot::new(Arc::clone(&gossip)))
-        .map_err(|error| Failure::runtime(format!("cannot start the admin API: {error}")))?;
+    if settings.admin_token.is_none() && !settings.admin.ip().is_loopback() {
+        warn!(
+            admin = %settings.admin,
+            "the admin API listens beyond loopback without a token: anyone who reaches it \
+             can read state, write keys and change encryption keys; set --admin-token-file"
+        );
+    }
+    let admin = AdminServer::start_with_token(
+        listener,
+        NodeSlot::new(Arc::clone(&gossip)),
+        settings.admin_token.clone(),
+    )
+    .map_err(|error| Failure::runtime(format!("cannot start the admin API: {error}")))?;
     let udp = gossip
         .local_addr()
         .map_or_else(|_| "?".to_string(), |a| a.to_string());
@@ -51,8 +66,21 @@ pub async fn run(settings: Settings) -> Result<(), Failure> {
         identity = %gossip.identity(),
         gossip = %udp,
         admin = %format!("http://{}", admin.address()),
+        admin_token = settings.admin_token.is_some(),
         "agent started"
     );
+    let encryption = gossip.encryption();
+    if encryption.keys.is_empty() {
+        info!("no encryption keys: datagrams are sent and accepted as plaintext");
+    } else {
+        let keys: Vec<String> = encryption.keys.iter().map(ToString::to_string).collect();
+        info!(
+            keys = %keys.join(","),
+            encrypt_outgoing = encryption.encrypt_outgoing,
+            accept_plaintext = encryption.accept_plaintext,
+            "encryption on (keys by fingerprint, the primary first)"
+        );
+    }
 
     let printer = tokio::spawn(print_events(Arc::clone(&gossip)));
     let reason = tokio::select! {

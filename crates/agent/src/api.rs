@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use leviathan_gossip::Member;
+use leviathan_gossip::keyring::Fingerprint;
+use leviathan_gossip::{Gossip, Member};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -116,6 +117,73 @@ pub struct HealthResponse {
     /// Members by state, the node itself included.
     #[serde(default)]
     pub members: BTreeMap<String, usize>,
+}
+
+/// `GET /v1/keys` and `PUT /v1/encryption`: the node's keyring by fingerprint (never the
+/// keys) and its encryption phase.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeysResponse {
+    /// The answering node.
+    pub node: String,
+    /// Installed keys, the primary (which seals) first, then in the order they are tried.
+    /// Empty: no keyring, plaintext only.
+    pub keys: Vec<KeyView>,
+    /// Whether datagrams are sent sealed (always `false` without keys).
+    pub encrypt_outgoing: bool,
+    /// Whether plaintext datagrams are accepted (always `true` without keys).
+    pub accept_plaintext: bool,
+}
+
+/// One installed key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyView {
+    /// Its public fingerprint: 16 hex digits.
+    pub fingerprint: String,
+    /// Whether it is the primary, the key that seals.
+    pub primary: bool,
+}
+
+/// `POST /v1/keys`, `PUT /v1/keys/primary`, `DELETE /v1/keys/{fingerprint}`: the key acted
+/// on, whether anything changed, and the keyring afterwards.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyChangeResponse {
+    /// Fingerprint of the key installed, made primary or removed.
+    pub fingerprint: String,
+    /// `false` when the key was already installed (install) or already the primary (use).
+    pub changed: bool,
+    /// The keyring and phase after the change.
+    #[serde(flatten)]
+    pub keyring: KeysResponse,
+}
+
+impl KeyChangeResponse {
+    /// The answer for a change to `fingerprint` on `node`.
+    pub fn new(node: &Gossip, fingerprint: Fingerprint, changed: bool) -> Self {
+        KeyChangeResponse {
+            fingerprint: fingerprint.to_string(),
+            changed,
+            keyring: keys_response(node),
+        }
+    }
+}
+
+/// The keyring and phase of `node`.
+pub fn keys_response(node: &Gossip) -> KeysResponse {
+    let status = node.encryption();
+    KeysResponse {
+        node: node.identity().name.to_string(),
+        keys: status
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(index, fingerprint)| KeyView {
+                fingerprint: fingerprint.to_string(),
+                primary: index == 0,
+            })
+            .collect(),
+        encrypt_outgoing: status.encrypt_outgoing,
+        accept_plaintext: status.accept_plaintext,
+    }
 }
 
 /// The body of every `4xx`/`5xx` answer.

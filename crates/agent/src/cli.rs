@@ -2,6 +2,13 @@
 //!
 //! Every agent flag has an environment variable (`LEVIATHAN_GOSSIP_<FLAG>`); a flag wins
 //! over its variable, which wins over the `--config` file. Usage errors exit with code 2.
+//!
+//! Secrets never come from the command line, where any local user reads them in the
+//! process list: keys come from a keyring file (`--keyring-file`) or
+//! [`env::KEYS`], the admin token from a file (`--admin-token-file`) or [`env::ADMIN_TOKEN`],
+//! and a key given to `keys install` or `keys use` from `--key-file`, [`env::KEY`] or
+//! stdin. Those variables are read directly, not through clap, so `--help` never shows
+//! their values.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -49,6 +56,21 @@ pub mod env {
     pub const LOG_LEVEL: &str = "LEVIATHAN_GOSSIP_LOG_LEVEL";
     /// `--log-json`.
     pub const LOG_JSON: &str = "LEVIATHAN_GOSSIP_LOG_JSON";
+    /// `--keyring-file`.
+    pub const KEYRING_FILE: &str = "LEVIATHAN_GOSSIP_KEYRING_FILE";
+    /// The agent's keyring itself (no flag): base64 keys separated by commas or
+    /// whitespace, the first the primary.
+    pub const KEYS: &str = "LEVIATHAN_GOSSIP_KEYS";
+    /// `--encrypt-outgoing`.
+    pub const ENCRYPT_OUTGOING: &str = "LEVIATHAN_GOSSIP_ENCRYPT_OUTGOING";
+    /// `--accept-plaintext`.
+    pub const ACCEPT_PLAINTEXT: &str = "LEVIATHAN_GOSSIP_ACCEPT_PLAINTEXT";
+    /// `--admin-token-file`, for the agent and for the client subcommands alike.
+    pub const ADMIN_TOKEN_FILE: &str = "LEVIATHAN_GOSSIP_ADMIN_TOKEN_FILE";
+    /// The admin token itself (no flag), for the agent and the client subcommands alike.
+    pub const ADMIN_TOKEN: &str = "LEVIATHAN_GOSSIP_ADMIN_TOKEN";
+    /// One key (base64) for `keys install` and `keys use` (no flag; or `--key-file`).
+    pub const KEY: &str = "LEVIATHAN_GOSSIP_KEY";
 }
 
 /// `leviathan-gossip`: a coordinator-free gossip cluster node, its client and a demo.
@@ -140,6 +162,24 @@ pub struct AgentArgs {
     /// Log JSON lines on stderr instead of text.
     #[arg(long, env = env::LOG_JSON, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub log_json: Option<bool>,
+    /// Keyring file: one base64 key per line, the first the primary, `#` comments; every
+    /// datagram is then sealed and authenticated. Or the keys themselves in
+    /// $LEVIATHAN_GOSSIP_KEYS (comma-separated) [default: none, plaintext].
+    #[arg(long, env = env::KEYRING_FILE, value_name = "FILE")]
+    pub keyring_file: Option<PathBuf>,
+    /// With keys: send datagrams sealed; false only in phase 1 of an upgrade from
+    /// plaintext [default: true].
+    #[arg(long, env = env::ENCRYPT_OUTGOING, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub encrypt_outgoing: Option<bool>,
+    /// With keys: also accept plaintext datagrams, during an upgrade from plaintext
+    /// [default: false].
+    #[arg(long, env = env::ACCEPT_PLAINTEXT, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub accept_plaintext: Option<bool>,
+    /// File holding the admin API's bearer token: every admin request must then carry
+    /// `Authorization: Bearer <token>`. Or the token itself in
+    /// $LEVIATHAN_GOSSIP_ADMIN_TOKEN [default: none, no authentication].
+    #[arg(long, env = env::ADMIN_TOKEN_FILE, value_name = "FILE")]
+    pub admin_token_file: Option<PathBuf>,
     /// Check the settings, print the effective ones as TOML and exit (0 if valid, 2 if not).
     #[arg(long)]
     pub check: bool,
@@ -218,6 +258,70 @@ pub enum ClientCommand {
     Watch(ClientArgs),
     /// Make the agent announce a graceful leave and exit.
     Leave(ClientArgs),
+    /// List, install, use or remove the agent's encryption keys, or generate a new one.
+    Keys {
+        /// What to do with the keys.
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Move the agent through the upgrade from plaintext: phase 1 `--encrypt-outgoing
+    /// false --accept-plaintext true`, phase 2 `true true`, phase 3 `true false`.
+    Encryption {
+        /// Connection and output.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Send datagrams sealed [default: unchanged].
+        #[arg(long, value_name = "BOOL")]
+        encrypt_outgoing: Option<bool>,
+        /// Accept plaintext datagrams too [default: unchanged].
+        #[arg(long, value_name = "BOOL")]
+        accept_plaintext: Option<bool>,
+    },
+}
+
+/// `leviathan-gossip keys …`. A key is never taken from the command line: `install` and
+/// `use` read it from `--key-file`, else $LEVIATHAN_GOSSIP_KEY, else stdin.
+#[derive(Debug, Clone, Subcommand)]
+pub enum KeysCommand {
+    /// List the agent's keys by fingerprint, the primary first, and its encryption phase.
+    List(ClientArgs),
+    /// Install a key: the agent opens datagrams sealed with it from now on (its first key
+    /// starts phase 1 of an upgrade from plaintext).
+    Install {
+        /// Connection and output.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// File holding the key (base64, `#` comments allowed) [default:
+        /// $LEVIATHAN_GOSSIP_KEY, else stdin].
+        #[arg(long, value_name = "FILE")]
+        key_file: Option<PathBuf>,
+    },
+    /// Make an installed key the primary, the one that seals.
+    Use {
+        /// Connection and output.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// The key's fingerprint (16 hex digits, as `keys list` shows it), or `-` (or
+        /// nothing) to read the key from --key-file, $LEVIATHAN_GOSSIP_KEY or stdin.
+        #[arg(value_name = "FINGERPRINT|-")]
+        key: Option<String>,
+        /// File holding the key (base64), instead of a fingerprint.
+        #[arg(long, value_name = "FILE")]
+        key_file: Option<PathBuf>,
+    },
+    /// Remove an installed key other than the primary: datagrams sealed with it are
+    /// dropped from now on.
+    Remove {
+        /// Connection and output.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// The key's fingerprint (16 hex digits).
+        #[arg(value_name = "FINGERPRINT")]
+        fingerprint: String,
+    },
+    /// Print a new random key (base64) on stdout, its fingerprint on stderr; no agent
+    /// involved. Keep it in a file only its owner reads.
+    Generate,
 }
 
 /// Flags every client subcommand takes.
@@ -229,6 +333,10 @@ pub struct ClientArgs {
     /// Print the API's JSON instead of tables and text.
     #[arg(long)]
     pub json: bool,
+    /// File holding the agent's admin token, sent as `Authorization: Bearer` [default:
+    /// $LEVIATHAN_GOSSIP_ADMIN_TOKEN, else none].
+    #[arg(long, env = env::ADMIN_TOKEN_FILE, value_name = "FILE")]
+    pub admin_token_file: Option<PathBuf>,
 }
 
 /// Parses a humantime duration (`100ms`, `1s`, `2m 30s`).
@@ -338,6 +446,78 @@ mod tests {
                 .unwrap_err()
                 .exit_code(),
             2
+        );
+    }
+
+    #[test]
+    fn keys_and_encryption_subcommands_parse() {
+        let cli = parse(&[
+            "keys",
+            "install",
+            "--key-file",
+            "/k",
+            "--admin",
+            "127.0.0.1:1",
+        ])
+        .unwrap();
+        let Command::Client(ClientCommand::Keys {
+            command: KeysCommand::Install { key_file, client },
+        }) = cli.command
+        else {
+            panic!("not keys install");
+        };
+        assert_eq!(key_file, Some(PathBuf::from("/k")));
+        assert_eq!(client.admin, "127.0.0.1:1");
+        let cli = parse(&["keys", "use", "0011223344556677"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Client(ClientCommand::Keys {
+                command: KeysCommand::Use { key: Some(_), .. }
+            })
+        ));
+        for args in [
+            &["keys", "list", "--json"][..],
+            &["keys", "use", "-"],
+            &["keys", "use", "--key-file", "/k"],
+            &["keys", "remove", "0011223344556677"],
+            &["keys", "generate"],
+            &[
+                "encryption",
+                "--encrypt-outgoing",
+                "true",
+                "--accept-plaintext",
+                "false",
+            ],
+            &["members", "--admin-token-file", "/token"],
+        ] {
+            parse(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        }
+        for args in [
+            &["keys"][..],
+            &["keys", "remove"],
+            &["keys", "install", "--key", "x"],
+            &["encryption", "--encrypt-outgoing", "maybe"],
+            &["agent", "--admin-token", "x"],
+            &["agent", "--keys", "x"],
+        ] {
+            assert_eq!(parse(args).unwrap_err().exit_code(), 2, "{args:?}");
+        }
+        let cli = parse(&[
+            "agent",
+            "--keyring-file",
+            "/k",
+            "--accept-plaintext",
+            "--encrypt-outgoing",
+            "false",
+        ])
+        .unwrap();
+        let Command::Agent(args) = cli.command else {
+            panic!("not the agent");
+        };
+        assert_eq!(args.keyring_file, Some(PathBuf::from("/k")));
+        assert_eq!(
+            (args.encrypt_outgoing, args.accept_plaintext),
+            (Some(false), Some(true))
         );
     }
 }

@@ -24,9 +24,13 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::net::TcpStream;
 
+use leviathan_gossip::keyring::{Fingerprint, SecretKey};
+
 use crate::api::{
-    EntriesResponse, EntryView, ErrorResponse, HealthResponse, MembersResponse, WriteResponse,
+    EntriesResponse, EntryView, ErrorResponse, HealthResponse, KeyChangeResponse, KeysResponse,
+    MembersResponse, WriteResponse,
 };
+use crate::token::AdminToken;
 
 /// Longest wait to connect and for a whole answer (not for `watch`).
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -81,6 +85,7 @@ impl std::error::Error for ClientError {}
 #[derive(Debug, Clone)]
 pub struct AdminClient {
     address: String,
+    token: Option<AdminToken>,
 }
 
 impl AdminClient {
@@ -92,7 +97,16 @@ impl AdminClient {
             .trim_end_matches('/');
         AdminClient {
             address: address.to_string(),
+            token: None,
         }
+    }
+
+    /// Sends `token` as `Authorization: Bearer <token>` with every request (none: no
+    /// header).
+    #[must_use]
+    pub fn with_token(mut self, token: Option<AdminToken>) -> Self {
+        self.token = token;
+        self
     }
 
     /// The `host:port` called.
@@ -173,6 +187,63 @@ impl AdminClient {
             .json(Method::POST, "/v1/leave".into(), Bytes::new())
             .await?;
         Ok(())
+    }
+
+    /// `GET /v1/keys`: the keyring by fingerprint and the encryption phase.
+    pub async fn keys(&self) -> Result<KeysResponse, ClientError> {
+        self.json(Method::GET, "/v1/keys".into(), Bytes::new())
+            .await
+    }
+
+    /// `POST /v1/keys`: installs `key` (sent in the body).
+    pub async fn install_key(&self, key: &SecretKey) -> Result<KeyChangeResponse, ClientError> {
+        let body = serde_json::json!({ "key": key.to_base64() }).to_string();
+        self.json(Method::POST, "/v1/keys".into(), Bytes::from(body))
+            .await
+    }
+
+    /// `PUT /v1/keys/primary`: makes the installed key named by `key` (a base64 key or a
+    /// fingerprint, sent in the body) the primary.
+    pub async fn use_key(&self, key: KeyName<'_>) -> Result<KeyChangeResponse, ClientError> {
+        let key = match key {
+            KeyName::Key(key) => key.to_base64(),
+            KeyName::Fingerprint(fingerprint) => fingerprint.to_string(),
+        };
+        let body = serde_json::json!({ "key": key }).to_string();
+        self.json(Method::PUT, "/v1/keys/primary".into(), Bytes::from(body))
+            .await
+    }
+
+    /// `DELETE /v1/keys/{fingerprint}`: removes an installed key other than the primary.
+    pub async fn remove_key(
+        &self,
+        fingerprint: &Fingerprint,
+    ) -> Result<KeyChangeResponse, ClientError> {
+        self.json(
+            Method::DELETE,
+            format!("/v1/keys/{fingerprint}"),
+            Bytes::new(),
+        )
+        .await
+    }
+
+    /// `PUT /v1/encryption`: moves through the upgrade phases; `None` leaves a setting as
+    /// it is.
+    pub async fn set_encryption(
+        &self,
+        encrypt_outgoing: Option<bool>,
+        accept_plaintext: Option<bool>,
+    ) -> Result<KeysResponse, ClientError> {
+        let mut body = serde_json::Map::new();
+        if let Some(value) = encrypt_outgoing {
+            body.insert("encrypt_outgoing".into(), value.into());
+        }
+        if let Some(value) = accept_plaintext {
+            body.insert("accept_plaintext".into(), value.into());
+        }
+        let body = Value::Object(body).to_string();
+        self.json(Method::PUT, "/v1/encryption".into(), Bytes::from(body))
+            .await
     }
 
     /// `GET /metrics`: the OpenMetrics text.
@@ -269,10 +340,14 @@ impl AdminClient {
         tokio::spawn(async move {
             let _ = connection.await;
         });
-        let request = Request::builder()
+        let mut request = Request::builder()
             .method(method)
             .uri(path)
-            .header(hyper::header::HOST, self.address.as_str())
+            .header(hyper::header::HOST, self.address.as_str());
+        if let Some(token) = &self.token {
+            request = request.header(hyper::header::AUTHORIZATION, token.header_value());
+        }
+        let request = request
             .body(Full::new(body))
             .map_err(|error| ClientError::Decode(format!("bad request: {error}")))?;
         sender
@@ -280,6 +355,15 @@ impl AdminClient {
             .await
             .map_err(ClientError::Http)
     }
+}
+
+/// A key named for [`AdminClient::use_key`]: the key itself, or its fingerprint.
+#[derive(Debug, Clone, Copy)]
+pub enum KeyName<'a> {
+    /// The key (sent in the request body).
+    Key(&'a SecretKey),
+    /// Its fingerprint.
+    Fingerprint(Fingerprint),
 }
 
 /// The server-sent events of `GET /v1/events`, each the event's JSON object.

@@ -10,10 +10,25 @@
 //! | `GET /v1/events`         | server-sent events, one per event, data = the event JSON  |
 //! | `GET /v1/health`         | [`HealthResponse`]; `503` once left or down               |
 //! | `POST /v1/leave`         | `202`; the owner of the server then leaves                |
+//! | `GET /v1/keys`           | [`KeysResponse`]: the keyring by fingerprint and the phase |
+//! | `POST /v1/keys`          | body `{"key": "<base64>"}`: installs it; [`KeyChangeResponse`] |
+//! | `PUT /v1/keys/primary`   | body `{"key": "<base64 or fingerprint>"}`: uses it; [`KeyChangeResponse`], `404` if not installed |
+//! | `DELETE /v1/keys/{fingerprint}` | removes it; [`KeyChangeResponse`], `404` if not installed, `409` for the primary |
+//! | `PUT /v1/encryption`     | body `{"encrypt_outgoing": bool, "accept_plaintext": bool}` (either may be left out): sets the phase; [`KeysResponse`], `409` without a key |
 //! | `GET /metrics`           | Prometheus/OpenMetrics text ([`crate::metrics`])          |
 //!
 //! Every error is a `4xx`/`5xx` with an [`ErrorResponse`] body. Keys and node names are
 //! path segments: percent-encode `/`, `%`, `?`, `#` and spaces.
+//!
+//! **Encryption keys** travel only in request bodies, never in a URL (which proxies and
+//! logs keep), and no answer or error repeats one: keys are shown by fingerprint, and a
+//! bad `key` gets a `400` that names the field and the problem only.
+//!
+//! **Token.** With an [`AdminToken`] ([`AdminServer::start_with_token`]), every request —
+//! every endpoint above, `/metrics` and `/v1/health` included, and unknown paths — must
+//! carry `Authorization: Bearer <token>`; otherwise the answer is `401` with
+//! `WWW-Authenticate: Bearer` and nothing else is done. The token is compared in constant
+//! time.
 //!
 //! `ttl` (a humantime duration such as `30s` or `1h 30m`, or a number of seconds) makes
 //! the node delete the key once it has run out, unless it is written again meanwhile
@@ -26,40 +41,45 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{Method, StatusCode, Uri, header};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete as delete_route, get, post, put};
 use axum::{Json, Router};
 use futures_util::Stream;
+use leviathan_gossip::keyring::{Fingerprint, KeyRef, KeyringError, SecretKey};
 use leviathan_gossip::{Error as GossipError, Gossip, MemberState, RecvError, WriteError, json};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Map, Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
 use crate::api::{
-    EntriesResponse, EntryView, ErrorResponse, HealthResponse, MemberView, MembersResponse,
-    WriteResponse,
+    EntriesResponse, EntryView, ErrorResponse, HealthResponse, KeyChangeResponse, KeysResponse,
+    MemberView, MembersResponse, WriteResponse, keys_response,
 };
 use crate::metrics::Metrics;
 use crate::slot::NodeSlot;
+use crate::token::{AdminToken, bearer};
 
 /// Largest request body accepted: above any value a datagram can carry.
 const MAX_BODY: usize = 64 * 1024;
 /// How long [`AdminServer::stop`] waits for requests in flight.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 
-/// What every handler shares: the node, the leave request, the closing signal, metrics.
+/// What every handler shares: the node, the leave request, the closing signal, metrics,
+/// the token requests must carry.
 #[derive(Debug, Clone)]
 pub struct AdminState {
     slot: NodeSlot,
     leave: Arc<Notify>,
     closing: watch::Receiver<bool>,
     metrics: Arc<Metrics>,
+    token: Option<Arc<AdminToken>>,
 }
 
 /// The router of the admin API over `state`.
@@ -69,14 +89,19 @@ pub fn router(state: AdminState) -> Router {
         .route("/v1/members", get(members))
         .route("/v1/kv", get(entries))
         .route("/v1/kv/{node}/{key}", get(entry))
-        .route("/v1/kv/{key}", axum::routing::put(set).delete(delete))
+        .route("/v1/kv/{key}", put(set).delete(delete))
         .route("/v1/events", get(events))
         .route("/v1/health", get(health))
         .route("/v1/leave", post(leave))
+        .route("/v1/keys", get(list_keys).post(install_key))
+        .route("/v1/keys/primary", put(use_key))
+        .route("/v1/keys/{fingerprint}", delete_route(remove_key))
+        .route("/v1/encryption", put(set_encryption))
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(state.clone(), authorize))
         .with_state(state)
 }
 
@@ -90,8 +115,19 @@ pub struct AdminServer {
 }
 
 impl AdminServer {
-    /// Serves the admin API of whatever node `slot` holds on `listener`, in a new task.
+    /// Serves the admin API of whatever node `slot` holds on `listener`, in a new task,
+    /// without authentication.
     pub fn start(listener: TcpListener, slot: NodeSlot) -> std::io::Result<AdminServer> {
+        Self::start_with_token(listener, slot, None)
+    }
+
+    /// Like [`AdminServer::start`]; with a `token`, every request must carry
+    /// `Authorization: Bearer <token>` (`401` otherwise).
+    pub fn start_with_token(
+        listener: TcpListener,
+        slot: NodeSlot,
+        token: Option<AdminToken>,
+    ) -> std::io::Result<AdminServer> {
         let address = listener.local_addr()?;
         let (closing, closed) = watch::channel(false);
         let leave = Arc::new(Notify::new());
@@ -100,6 +136,7 @@ impl AdminServer {
             slot,
             leave: Arc::clone(&leave),
             closing: closed.clone(),
+            token: token.map(Arc::new),
         };
         let mut shutdown = closed;
         let serve = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
@@ -181,9 +218,12 @@ impl From<GossipError> for ApiError {
                 StatusCode::BAD_REQUEST
             }
             GossipError::Write(WriteError::ValueTooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
+            GossipError::Write(WriteError::TooManyKeys { .. }) => StatusCode::INSUFFICIENT_STORAGE,
             GossipError::Write(WriteError::Left) => StatusCode::CONFLICT,
             GossipError::Shutdown => StatusCode::SERVICE_UNAVAILABLE,
             GossipError::Durable { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            GossipError::Keyring(KeyringError::NotInstalled { .. }) => StatusCode::NOT_FOUND,
+            GossipError::Keyring(KeyringError::RemovePrimary { .. }) => StatusCode::CONFLICT,
         };
         ApiError(status, error.to_string())
     }
@@ -212,6 +252,11 @@ async fn index() -> Json<serde_json::Value> {
             "GET /v1/events",
             "GET /v1/health",
             "POST /v1/leave",
+            "GET /v1/keys",
+            "POST /v1/keys",
+            "PUT /v1/keys/primary",
+            "DELETE /v1/keys/{fingerprint}",
+            "PUT /v1/encryption",
             "GET /metrics",
         ]
     }))
@@ -435,6 +480,210 @@ async fn metrics(State(state): State<AdminState>) -> Result<Response, ApiError> 
         )
     })?;
     Ok(([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response())
+}
+
+/// Lets a request through only with the token, if the server has one.
+async fn authorize(State(state): State<AdminState>, request: Request, next: Next) -> Response {
+    let Some(token) = &state.token else {
+        return next.run(request).await;
+    };
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| bearer(value.as_bytes()));
+    let problem = match presented {
+        Some(credentials) if token.matches(credentials) => return next.run(request).await,
+        Some(_) => "wrong admin token",
+        None => {
+            "this agent requires its admin token: send `Authorization: Bearer <token>` \
+             (the client subcommands: --admin-token-file or LEVIATHAN_GOSSIP_ADMIN_TOKEN)"
+        }
+    };
+    // The path is not logged: it could hold a key put in a URL by mistake.
+    debug!(method = %request.method(), problem, "admin request refused");
+    let mut response = ApiError(StatusCode::UNAUTHORIZED, problem.to_string()).into_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"leviathan-gossip\""),
+    );
+    response
+}
+
+async fn list_keys(State(state): State<AdminState>) -> Result<Json<KeysResponse>, ApiError> {
+    let node = state.node()?;
+    Ok(Json(keys_response(&node)))
+}
+
+async fn install_key(
+    State(state): State<AdminState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<KeyChangeResponse>, ApiError> {
+    let mut fields = json_object(body, &["key"])?;
+    let key = required_string(&mut fields, "key")?;
+    let key = SecretKey::from_base64(&key).map_err(|e| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("invalid `key` (not repeated here): {e}"),
+        )
+    })?;
+    let node = state.node()?;
+    let fingerprint = key.fingerprint();
+    let changed = node.install_key(key);
+    Ok(Json(KeyChangeResponse::new(&node, fingerprint, changed)))
+}
+
+async fn use_key(
+    State(state): State<AdminState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<KeyChangeResponse>, ApiError> {
+    let mut fields = json_object(body, &["key"])?;
+    let key = required_string(&mut fields, "key")?;
+    let key: KeyRef = key.parse().map_err(|e| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "invalid `key` (not repeated here): neither a fingerprint (16 hex digits) nor \
+                 a base64 key: {e}"
+            ),
+        )
+    })?;
+    let node = state.node()?;
+    let fingerprint = key.fingerprint();
+    let before = node.encryption().keys.first().copied();
+    node.use_key(key)?;
+    let changed = before != Some(fingerprint);
+    Ok(Json(KeyChangeResponse::new(&node, fingerprint, changed)))
+}
+
+async fn remove_key(
+    State(state): State<AdminState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<KeyChangeResponse>, ApiError> {
+    // Never echo the segment: it could be a key put in the URL by mistake.
+    let not_a_fingerprint = |problem: &str| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "the path must end in a key's fingerprint (16 hex digits, as GET /v1/keys \
+                 lists it){problem}"
+            ),
+        )
+    };
+    let Ok(Path(segment)) = path else {
+        return Err(not_a_fingerprint(""));
+    };
+    let fingerprint: Fingerprint = match segment.parse() {
+        Ok(fingerprint) => fingerprint,
+        Err(_) if SecretKey::from_base64(&segment).is_ok() => {
+            return Err(not_a_fingerprint(
+                "; this looks like a key itself: keys never go in a URL, which logs and \
+                 proxies keep, so treat this one as exposed",
+            ));
+        }
+        Err(_) => return Err(not_a_fingerprint("")),
+    };
+    let node = state.node()?;
+    node.remove_key(fingerprint)?;
+    Ok(Json(KeyChangeResponse::new(&node, fingerprint, true)))
+}
+
+async fn set_encryption(
+    State(state): State<AdminState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<KeysResponse>, ApiError> {
+    let mut fields = json_object(body, &["encrypt_outgoing", "accept_plaintext"])?;
+    let encrypt_outgoing = optional_bool(&mut fields, "encrypt_outgoing")?;
+    let accept_plaintext = optional_bool(&mut fields, "accept_plaintext")?;
+    if encrypt_outgoing.is_none() && accept_plaintext.is_none() {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "give `encrypt_outgoing`, `accept_plaintext` or both (booleans)".into(),
+        ));
+    }
+    let node = state.node()?;
+    let current = node.encryption();
+    if current.keys.is_empty() {
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            "no key is installed: install one first (POST /v1/keys), which starts phase 1 \
+             (plaintext sent, both accepted)"
+                .into(),
+        ));
+    }
+    let encrypt_outgoing = encrypt_outgoing.unwrap_or(current.encrypt_outgoing);
+    let accept_plaintext = accept_plaintext.unwrap_or(current.accept_plaintext);
+    if !encrypt_outgoing && !accept_plaintext {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "`encrypt_outgoing` false with `accept_plaintext` false: the node would send \
+             plaintext that its peers in the same phase refuse"
+                .into(),
+        ));
+    }
+    node.set_encryption(encrypt_outgoing, accept_plaintext);
+    Ok(Json(keys_response(&node)))
+}
+
+/// The body as a JSON object with no fields but `allowed`. Errors never repeat values.
+fn json_object(
+    body: Result<Bytes, BytesRejection>,
+    allowed: &[&str],
+) -> Result<Map<String, Value>, ApiError> {
+    let body = body?;
+    let example = allowed
+        .iter()
+        .map(|field| format!("\"{field}\": …"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(&body) else {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("the body must be a JSON object: {{{example}}}"),
+        ));
+    };
+    if let Some(unknown) = fields
+        .keys()
+        .find(|field| !allowed.contains(&field.as_str()))
+    {
+        // A field name is named only if it looks like one, not like a misplaced secret.
+        let shown = if unknown.len() <= 32
+            && unknown.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        {
+            format!("`{unknown}`")
+        } else {
+            "a field".to_string()
+        };
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("unknown field: {shown}; expected {{{example}}}"),
+        ));
+    }
+    Ok(fields)
+}
+
+fn required_string(fields: &mut Map<String, Value>, field: &str) -> Result<String, ApiError> {
+    match fields.remove(field) {
+        Some(Value::String(text)) => Ok(text),
+        Some(_) => Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("`{field}` must be a string"),
+        )),
+        None => Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("missing field `{field}`"),
+        )),
+    }
+}
+
+fn optional_bool(fields: &mut Map<String, Value>, field: &str) -> Result<Option<bool>, ApiError> {
+    match fields.remove(field) {
+        None => Ok(None),
+        Some(Value::Bool(value)) => Ok(Some(value)),
+        Some(_) => Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("`{field}` must be true or false"),
+        )),
+    }
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {

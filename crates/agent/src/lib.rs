@@ -5,6 +5,8 @@
 //! leviathan-gossip agent --name n1 …           one node: events on stdout, admin HTTP API
 //! leviathan-gossip members|kv|get|set|del|watch|leave --admin ADDR
 //!                                              the admin API from the shell
+//! leviathan-gossip keys list|install|use|remove|generate, encryption …
+//!                                              encryption keys and phases at runtime
 //! ```
 //!
 //! # Map of the crate
@@ -16,7 +18,8 @@
 //!   lines, serves the admin API, leaves on SIGINT/SIGTERM or `POST /v1/leave`.
 //! * [`http`] — the admin API's router (axum); [`api`] — its JSON shapes, shared with the
 //!   client; [`metrics`] — `GET /metrics` (prometheus-client); [`slot`] — the node an admin
-//!   API serves, swappable so the demo can crash and restart it behind a stable address.
+//!   API serves, swappable so the demo can crash and restart it behind a stable address;
+//!   [`token`] — the admin API's optional bearer token.
 //! * [`client`] — an HTTP client of the admin API; [`commands`] — the client subcommands;
 //!   [`render`] — human-readable events and tables.
 //! * [`demo`] — the in-process demo cluster.
@@ -37,6 +40,7 @@ pub mod metrics;
 pub mod render;
 pub mod settings;
 pub mod slot;
+pub mod token;
 
 use std::fmt;
 use std::process::ExitCode;

@@ -12,6 +12,11 @@
 //! | `leviathan_gossip_own_tombstones`              | gauge   |          |
 //! | `leviathan_gossip_expiring_keys`               | gauge   |          |
 //! | `leviathan_gossip_quarantined`                 | gauge   |          |
+//! | `leviathan_gossip_keyring_keys`                | gauge   |          |
+//! | `leviathan_gossip_encrypt_outgoing`            | gauge   |          |
+//! | `leviathan_gossip_accept_plaintext`            | gauge   |          |
+//! | `leviathan_gossip_datagrams_sealed_total`      | counter |          |
+//! | `leviathan_gossip_datagrams_opened_total`      | counter |          |
 //! | `leviathan_gossip_messages_sent_total`         | counter | `kind`   |
 //! | `leviathan_gossip_messages_received_total`     | counter | `kind`   |
 //! | `leviathan_gossip_bytes_sent_total`            | counter | `kind`   |
@@ -28,8 +33,11 @@
 //! | `leviathan_gossip_round_duration_max_seconds`  | gauge   |          |
 //!
 //! `kind` is `syn`, `synack` or `ack`; `state` is `live`, `suspect`, `dead` or `left` (the
-//! node itself counted); dropped `reason` is `malformed`, `foreign_cluster`, `from_self`,
-//! `gap_delta`, `unordered_delta` or `below_watermark`; ignored `reason` is
+//! node itself counted); dropped `reason` is `unauthenticated` or `plaintext` (datagrams
+//! refused by encryption before parsing: no installed key opened them, or plaintext while
+//! encryption is required), `malformed`, `foreign_cluster`, `from_self`, `gap_delta`,
+//! `unordered_delta`, `below_watermark` or `over_limit` (deltas beyond the core's
+//! `max_nodes` or `max_keys_per_node`); ignored `reason` is
 //! `stale_generation`, `claim_about_self` or `quarantined`. Counters restart from zero when
 //! the node restarts.
 
@@ -135,6 +143,8 @@ impl Collector for NodeCollector {
 
         let keys = node.entries(node.identity().name.as_str()).len();
         let footprint = node.footprint();
+        let encryption = node.encryption();
+        let transport = node.transport_stats();
         for (name, help, value) in [
             ("keys", "Live keys this node owns", keys),
             (
@@ -156,6 +166,21 @@ impl Collector for NodeCollector {
                 "quarantined",
                 "Removed peer incarnations whose second-hand news is ignored",
                 footprint.quarantined,
+            ),
+            (
+                "keyring_keys",
+                "Encryption keys installed, the primary included (0: plaintext only)",
+                encryption.keys.len(),
+            ),
+            (
+                "encrypt_outgoing",
+                "1 while datagrams are sent sealed, 0 while sent as plaintext",
+                usize::from(encryption.encrypt_outgoing),
+            ),
+            (
+                "accept_plaintext",
+                "1 while plaintext datagrams are accepted, 0 once encryption is required",
+                usize::from(encryption.accept_plaintext),
             ),
         ] {
             gauge(
@@ -201,18 +226,23 @@ impl Collector for NodeCollector {
         }
 
         let dropped = [
+            ("unauthenticated", transport.dropped_unauthenticated),
+            ("plaintext", transport.dropped_plaintext),
             ("malformed", stats.dropped_malformed),
             ("foreign_cluster", stats.dropped_foreign_cluster),
             ("from_self", stats.dropped_from_self),
             ("gap_delta", stats.dropped_gap_deltas),
             ("unordered_delta", stats.dropped_unordered_deltas),
             ("below_watermark", stats.dropped_below_watermark),
+            ("over_limit", stats.dropped_over_limit),
         ];
         family(
             &mut encoder,
             "packets_dropped",
-            "Input dropped: undecodable datagrams, other clusters, own name, bad deltas, \
-             deltas older than a garbage-collection watermark",
+            "Input dropped: datagrams no installed key authenticates, plaintext while \
+             encryption is required, undecodable datagrams, other clusters, own name, bad \
+             deltas, deltas older than a garbage-collection watermark, deltas beyond the \
+             node or key limits",
             MetricType::Counter,
             "reason",
             &dropped,
@@ -262,6 +292,16 @@ impl Collector for NodeCollector {
                 stats.local_pauses,
             ),
             ("gossip_rounds", "Gossip rounds run", stats.gossip_rounds),
+            (
+                "datagrams_sealed",
+                "Datagrams sent sealed with the primary key",
+                transport.sealed,
+            ),
+            (
+                "datagrams_opened",
+                "Sealed datagrams received that an installed key opened",
+                transport.opened,
+            ),
         ] {
             let counter = ConstCounter::new(value);
             let metric = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
@@ -376,6 +416,13 @@ mod tests {
             "leviathan_gossip_messages_sent_total{kind=\"syn\"} ",
             "leviathan_gossip_bytes_received_total{kind=\"ack\"} ",
             "leviathan_gossip_packets_dropped_total{reason=\"malformed\"} 0",
+            "leviathan_gossip_packets_dropped_total{reason=\"unauthenticated\"} 0",
+            "leviathan_gossip_packets_dropped_total{reason=\"plaintext\"} 0",
+            "leviathan_gossip_datagrams_sealed_total 0",
+            "leviathan_gossip_datagrams_opened_total 0",
+            "leviathan_gossip_keyring_keys 0",
+            "leviathan_gossip_encrypt_outgoing 0",
+            "leviathan_gossip_accept_plaintext 1",
             "leviathan_gossip_ignored_total{reason=\"stale_generation\"} 0",
             "leviathan_gossip_gossip_rounds_total ",
             "leviathan_gossip_round_duration_seconds_total ",

@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use crate::api::{EntryView, MemberView};
+use crate::api::{EntryView, KeysResponse, MemberView};
 
 /// Longest value shown in full; longer ones are cut with `…`.
 const VALUE_WIDTH: usize = 48;
@@ -139,6 +139,45 @@ pub fn entries_table(entries: &[EntryView]) -> String {
         })
         .collect();
     table(&["NODE", "KEY", "VERSION", "VALUE"], &rows)
+}
+
+/// The keyring as a table (fingerprint, primary), then the encryption phase.
+pub fn keys_text(keys: &KeysResponse) -> String {
+    let rows: Vec<Vec<String>> = keys
+        .keys
+        .iter()
+        .map(|key| {
+            let primary = if key.primary { "yes" } else { "no" };
+            vec![key.fingerprint.clone(), primary.to_string()]
+        })
+        .collect();
+    let mut text = if rows.is_empty() {
+        String::from("no keys installed\n")
+    } else {
+        table(&["FINGERPRINT", "PRIMARY"], &rows)
+    };
+    text.push_str(&format!("encryption: {}\n", phase(keys)));
+    text
+}
+
+/// The encryption phase in words, e.g. `required: sends sealed, accepts sealed only
+/// (encrypt_outgoing=true accept_plaintext=false)`.
+pub fn phase(keys: &KeysResponse) -> String {
+    let words = match (
+        keys.keys.is_empty(),
+        keys.encrypt_outgoing,
+        keys.accept_plaintext,
+    ) {
+        (true, _, _) => "off: sends and accepts plaintext (no key installed)",
+        (false, false, true) => "upgrade phase 1: sends plaintext, accepts sealed and plaintext",
+        (false, true, true) => "upgrade phase 2: sends sealed, accepts sealed and plaintext",
+        (false, true, false) => "required: sends sealed, accepts sealed only",
+        (false, false, false) => "broken: sends plaintext but accepts sealed only",
+    };
+    format!(
+        "{words} (encrypt_outgoing={} accept_plaintext={})",
+        keys.encrypt_outgoing, keys.accept_plaintext
+    )
 }
 
 /// Left-aligned columns two spaces apart, a header row first; every line ends in `\n`.

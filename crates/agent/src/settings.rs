@@ -20,19 +20,31 @@
 //! preset = "lan"
 //! log_level = "info"
 //! ```
+//!
+//! Secrets are read from files or the environment only. Keys: `keyring_file` (flag
+//! `--keyring-file`), or the keys themselves in `LEVIATHAN_GOSSIP_KEYS`; both are read and
+//! checked here, so a bad keyring is a settings error naming the line or list entry (never
+//! the key's text). The admin token: `admin_token_file` (flag `--admin-token-file`, also
+//! in `[agent]`), or the token itself in `LEVIATHAN_GOSSIP_ADMIN_TOKEN`. For each, the
+//! layering is the usual one: a flag's file beats the environment's secret, which beats
+//! the settings file's; the variable naming a file and the one holding the secret may not
+//! both be set.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use clap::ArgMatches;
 use clap::parser::ValueSource;
+use leviathan_gossip::keyring::Keyring;
 use leviathan_gossip::{Config, Preset};
 use serde::Deserialize;
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{AgentArgs, DEFAULT_ADMIN, env};
+use crate::token::AdminToken;
 
 /// Everything an agent runs with, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +61,11 @@ pub struct Settings {
     pub log_json: bool,
     /// Only check and print the settings (`--check`).
     pub check: bool,
+    /// The bearer token every admin API request must carry, if any.
+    pub admin_token: Option<AdminToken>,
+    /// The file the admin token was read from (`None` without a token, or when it came
+    /// from `LEVIATHAN_GOSSIP_ADMIN_TOKEN`).
+    pub admin_token_file: Option<PathBuf>,
     origins: BTreeMap<&'static str, Origin>,
 }
 
@@ -118,6 +135,7 @@ struct AgentTable {
     preset: Option<String>,
     log_level: Option<String>,
     log_json: Option<bool>,
+    admin_token_file: Option<PathBuf>,
 }
 
 /// What a settings file holds, split into the agent's part and the gossip `Config` part.
@@ -134,10 +152,21 @@ struct FileSettings {
 impl Settings {
     /// Layers preset, file, environment and flags. `matches` (the `agent` subcommand's clap
     /// matches) tell a flag from an environment variable; without them values in `args` are
-    /// reported as flags.
+    /// reported as flags. The secrets clap does not read (`LEVIATHAN_GOSSIP_KEYS`,
+    /// `LEVIATHAN_GOSSIP_ADMIN_TOKEN`) come from the process environment.
     pub fn resolve(
         args: &AgentArgs,
         matches: Option<&ArgMatches>,
+    ) -> Result<Settings, SettingsError> {
+        Self::resolve_with_env(args, matches, &|name| std::env::var_os(name))
+    }
+
+    /// [`Settings::resolve`] with `environment` in place of the process environment for
+    /// the variables clap does not read.
+    pub fn resolve_with_env(
+        args: &AgentArgs,
+        matches: Option<&ArgMatches>,
+        environment: &dyn Fn(&str) -> Option<OsString>,
     ) -> Result<Settings, SettingsError> {
         let source = |id: &str, flag: &'static str, var: &'static str| match matches
             .and_then(|m| m.value_source(id))
@@ -256,12 +285,59 @@ impl Settings {
                 set(name, source(name, flag, var));
             }
         }
+        let switches = [
+            (
+                args.encrypt_outgoing,
+                &mut config.encrypt_outgoing,
+                "encrypt_outgoing",
+                "--encrypt-outgoing",
+                env::ENCRYPT_OUTGOING,
+            ),
+            (
+                args.accept_plaintext,
+                &mut config.accept_plaintext,
+                "accept_plaintext",
+                "--accept-plaintext",
+                env::ACCEPT_PLAINTEXT,
+            ),
+        ];
+        for (value, field, name, flag, var) in switches {
+            if let Some(value) = value {
+                *field = value;
+                set(name, source(name, flag, var));
+            }
+        }
+        if let Some(path) = &args.keyring_file {
+            config.keyring_file = Some(path.clone());
+            set(
+                "keyring_file",
+                source("keyring_file", "--keyring-file", env::KEYRING_FILE),
+            );
+        }
+        load_keyring(&mut config, &mut origins, environment)?;
 
         // Name the origin only of a value someone set: a preset value that clashes with a
         // set one (`advertise` with `listen = 0.0.0.0:…`) is explained by the problem text.
         config.validate().map_err(|e| {
             SettingsError::new(e.field, origins.get(e.field).cloned(), e.problem.clone())
         })?;
+
+        let token_file = match &args.admin_token_file {
+            Some(path) => Some((
+                path.clone(),
+                source(
+                    "admin_token_file",
+                    "--admin-token-file",
+                    env::ADMIN_TOKEN_FILE,
+                ),
+            )),
+            None => file
+                .agent
+                .admin_token_file
+                .clone()
+                .map(|path| (path, file_origin())),
+        };
+        let (admin_token, admin_token_file) = load_admin_token(token_file, environment)?;
 
         let admin = args.admin.or(file.agent.admin);
         let admin = match admin {
@@ -289,6 +365,8 @@ impl Settings {
             log_level,
             log_json: args.log_json.or(file.agent.log_json).unwrap_or(false),
             check: args.check,
+            admin_token,
+            admin_token_file,
             origins,
         })
     }
@@ -310,6 +388,10 @@ impl Settings {
             agent.insert("log_level".into(), level.clone().into());
         }
         agent.insert("log_json".into(), self.log_json.into());
+        if let Some(path) = &self.admin_token_file {
+            let path = path.to_str().ok_or("admin_token_file is not UTF-8")?;
+            agent.insert("admin_token_file".into(), path.into());
+        }
         table.insert("agent".into(), agent.into());
         toml::to_string(&table).map_err(|e| e.to_string())
     }
@@ -339,6 +421,12 @@ impl FileSettings {
         };
         top_level(&mut agent.admin, "admin", table.remove("admin"), &origin)?;
         top_level(&mut agent.preset, "preset", table.remove("preset"), &origin)?;
+        top_level(
+            &mut agent.admin_token_file,
+            "admin_token_file",
+            table.remove("admin_token_file"),
+            &origin,
+        )?;
         let preset = agent
             .preset
             .as_deref()
@@ -385,8 +473,114 @@ fn top_level<T: for<'de> Deserialize<'de>>(
     Ok(())
 }
 
+/// Reads the keyring into `config.keyring`: from `LEVIATHAN_GOSSIP_KEYS`, or from
+/// `keyring_file` (a flag's file wins over the variable, the variable over the settings
+/// file's). Checks the phase: sending plaintext while refusing it cannot work.
+fn load_keyring(
+    config: &mut Config,
+    origins: &mut BTreeMap<&'static str, Origin>,
+    environment: &dyn Fn(&str) -> Option<OsString>,
+) -> Result<(), SettingsError> {
+    let keys = env_text(environment, env::KEYS, "keyring")?;
+    let file_origin = origins.get("keyring_file").cloned();
+    let from_env = match (&keys, &file_origin) {
+        (None, _) | (Some(_), Some(Origin::Flag(_))) => false,
+        (Some(_), Some(Origin::Env(var))) => {
+            return Err(SettingsError::new(
+                "keyring_file",
+                Some(Origin::Env(var)),
+                format!("both {var} and {} are set; keep one of them", env::KEYS),
+            ));
+        }
+        (Some(_), _) => true,
+    };
+    if let (true, Some(keys)) = (from_env, &keys) {
+        let origin = Origin::Env(env::KEYS);
+        let keyring = Keyring::from_env_value(keys)
+            .map_err(|e| SettingsError::new("keyring", Some(origin.clone()), e.to_string()))?;
+        config.keyring = Some(keyring);
+        config.keyring_file = None;
+        origins.remove("keyring_file");
+        origins.insert("keyring", origin);
+    } else if let Some(path) = &config.keyring_file {
+        let error =
+            |problem: String| SettingsError::new("keyring_file", file_origin.clone(), problem);
+        let contents = std::fs::read_to_string(path)
+            .map_err(|e| error(format!("cannot read {}: {e}", path.display())))?;
+        let keyring = Keyring::from_file_contents(&contents)
+            .map_err(|e| error(format!("{}: {e}", path.display())))?;
+        config.keyring = Some(keyring);
+    }
+    if config.keyring.is_some() && !config.encrypt_outgoing && !config.accept_plaintext {
+        return Err(SettingsError::new(
+            "encrypt_outgoing",
+            origins.get("encrypt_outgoing").cloned(),
+            "false while accept_plaintext is false too: the node would send plaintext that \
+             its peers in the same phase refuse; set encrypt_outgoing = true, or \
+             accept_plaintext = true during an upgrade from plaintext",
+        ));
+    }
+    Ok(())
+}
+
+/// The admin token: from `file` if it came from a flag, else from
+/// `LEVIATHAN_GOSSIP_ADMIN_TOKEN`, else from `file` (environment or settings file). Returns
+/// the token and the file it was read from.
+fn load_admin_token(
+    file: Option<(PathBuf, Origin)>,
+    environment: &dyn Fn(&str) -> Option<OsString>,
+) -> Result<(Option<AdminToken>, Option<PathBuf>), SettingsError> {
+    let token = env_text(environment, env::ADMIN_TOKEN, "admin_token")?;
+    let from_env = match (&token, &file) {
+        (None, _) | (Some(_), Some((_, Origin::Flag(_)))) => false,
+        (Some(_), Some((_, Origin::Env(var)))) => {
+            return Err(SettingsError::new(
+                "admin_token_file",
+                Some(Origin::Env(var)),
+                format!(
+                    "both {var} and {} are set; keep one of them",
+                    env::ADMIN_TOKEN
+                ),
+            ));
+        }
+        (Some(_), _) => true,
+    };
+    if let (true, Some(token)) = (from_env, &token) {
+        let token = AdminToken::parse(token).map_err(|e| {
+            SettingsError::new(
+                "admin_token",
+                Some(Origin::Env(env::ADMIN_TOKEN)),
+                e.to_string(),
+            )
+        })?;
+        return Ok((Some(token), None));
+    }
+    let Some((path, origin)) = file else {
+        return Ok((None, None));
+    };
+    let token = AdminToken::from_file(&path)
+        .map_err(|e| SettingsError::new("admin_token_file", Some(origin), e.to_string()))?;
+    Ok((Some(token), Some(path)))
+}
+
+/// The value of environment variable `var`, if set; `field` names it in the error if it
+/// is not UTF-8.
+fn env_text(
+    environment: &dyn Fn(&str) -> Option<OsString>,
+    var: &'static str,
+    field: &'static str,
+) -> Result<Option<String>, SettingsError> {
+    environment(var)
+        .map(|value| {
+            value.into_string().map_err(|_| {
+                SettingsError::new(field, Some(Origin::Env(var)), "the value is not UTF-8")
+            })
+        })
+        .transpose()
+}
+
 /// The library `Config` fields, as named in files.
-const CONFIG_FIELDS: [&str; 23] = [
+const CONFIG_FIELDS: [&str; 26] = [
     "name",
     "cluster_id",
     "listen",
@@ -410,6 +604,9 @@ const CONFIG_FIELDS: [&str; 23] = [
     "generation",
     "data_dir",
     "event_buffer",
+    "keyring_file",
+    "encrypt_outgoing",
+    "accept_plaintext",
 ];
 
 fn preset_name(preset: Preset) -> &'static str {
@@ -586,6 +783,7 @@ mod tests {
             phi_first_heartbeat_estimate: Some(Duration::from_secs(1)),
             generation: Some(1),
             data_dir: Some(PathBuf::from("/tmp")),
+            keyring_file: Some(PathBuf::from("/tmp/keyring")),
             ..Config::default()
         };
         let table = toml::Table::try_from(every_option_set).unwrap();
@@ -641,6 +839,212 @@ mod tests {
             resolve_with_file("tombstone_grace = \"0s\"", AgentArgs::default()).unwrap_err();
         assert_eq!(error.field, "tombstone_grace");
         assert!(matches!(error.origin, Some(Origin::File(_))));
+    }
+
+    /// A scratch directory for files the settings read, removed on drop.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(label: &str) -> Scratch {
+            let dir = std::env::temp_dir().join(format!(
+                "leviathan-gossip-settings-{}-{label}",
+                std::process::id()
+            ));
+            std::fs::create_dir_all(&dir).unwrap();
+            Scratch(dir)
+        }
+
+        fn file(&self, name: &str, contents: &str) -> PathBuf {
+            let path = self.0.join(name);
+            std::fs::write(&path, contents).unwrap();
+            path
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn with_env(args: &AgentArgs, vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let vars: BTreeMap<String, OsString> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), OsString::from(*v)))
+            .collect();
+        Settings::resolve_with_env(args, None, &|name| vars.get(name).cloned())
+    }
+
+    const KEY_A: &str = "tJHh4n7ZVapeLWuCYPURpPMTYOb95FFurI4tMI/1T3A=";
+    const KEY_B: &str = "IfWGV4BAO1ON8GsEk1KBtxxlKGTtahWbRwkkhGgDj90=";
+
+    #[test]
+    fn keys_come_from_the_environment_or_a_keyring_file() {
+        let settings = with_env(
+            &AgentArgs::default(),
+            &[(env::KEYS, &format!("{KEY_A}, {KEY_B}"))],
+        )
+        .unwrap();
+        let keyring = settings.config.keyring.as_ref().unwrap();
+        assert_eq!(keyring.len(), 2);
+        assert_eq!(keyring.primary().to_base64(), KEY_A);
+        assert_eq!(settings.origin("keyring"), Origin::Env(env::KEYS));
+
+        let scratch = Scratch::new("keyring");
+        let path = scratch.file("keyring", &format!("# cluster key\n{KEY_B}\n"));
+        let args = AgentArgs {
+            keyring_file: Some(path.clone()),
+            ..AgentArgs::default()
+        };
+        let settings = with_env(&args, &[]).unwrap();
+        let keyring = settings.config.keyring.as_ref().unwrap();
+        assert_eq!(keyring.primary().to_base64(), KEY_B);
+        assert_eq!(settings.config.keyring_file.as_ref(), Some(&path));
+        assert!(settings.config.encrypt_outgoing && !settings.config.accept_plaintext);
+        // A flag's file wins over the environment's keys.
+        let settings = with_env(&args, &[(env::KEYS, KEY_A)]).unwrap();
+        assert_eq!(
+            settings.config.keyring.unwrap().primary().to_base64(),
+            KEY_B
+        );
+        // The environment's keys win over the settings file's keyring_file.
+        let text = format!("keyring_file = {:?}", path.to_str().unwrap());
+        let settings = resolve_with_file(&text, AgentArgs::default()).unwrap();
+        assert_eq!(
+            settings.config.keyring.unwrap().primary().to_base64(),
+            KEY_B
+        );
+        let dir = std::env::temp_dir().join(format!(
+            "leviathan-gossip-settings-{}-layers",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("agent.toml");
+        std::fs::write(&config, &text).unwrap();
+        let settings = with_env(
+            &AgentArgs {
+                config: Some(config),
+                ..AgentArgs::default()
+            },
+            &[(env::KEYS, KEY_A)],
+        )
+        .unwrap();
+        let _ = std::fs::remove_dir_all(dir);
+        assert_eq!(
+            settings.config.keyring.unwrap().primary().to_base64(),
+            KEY_A
+        );
+        assert_eq!(settings.config.keyring_file, None);
+    }
+
+    #[test]
+    fn key_errors_name_the_field_and_place_but_never_the_key() {
+        let typo = "tJHh4n7ZVapeLWuCYPURpPMTYOb95FFurI4tMI/1T3A";
+        let error = with_env(
+            &AgentArgs::default(),
+            &[(env::KEYS, &format!("{KEY_A},{typo}"))],
+        )
+        .unwrap_err();
+        assert_eq!(error.field, "keyring");
+        assert_eq!(error.origin, Some(Origin::Env(env::KEYS)));
+        let text = error.to_string();
+        assert!(text.contains(env::KEYS) && text.contains("key 2"), "{text}");
+        assert!(!text.contains(typo) && !text.contains(KEY_A), "{text}");
+
+        let error = with_env(&AgentArgs::default(), &[(env::KEYS, " , ")]).unwrap_err();
+        assert_eq!(error.field, "keyring");
+
+        let scratch = Scratch::new("bad-keyring");
+        let path = scratch.file("keyring", &format!("{KEY_A}\n\n{typo}\n"));
+        let args = AgentArgs {
+            keyring_file: Some(path),
+            ..AgentArgs::default()
+        };
+        let error = with_env(&args, &[]).unwrap_err();
+        assert_eq!(error.field, "keyring_file");
+        assert_eq!(error.origin, Some(Origin::Flag("--keyring-file")));
+        assert!(error.problem.contains("line 3"), "{error}");
+        assert!(!error.to_string().contains(typo), "{error}");
+
+        let args = AgentArgs {
+            keyring_file: Some(PathBuf::from("/nonexistent/keyring")),
+            ..AgentArgs::default()
+        };
+        assert_eq!(with_env(&args, &[]).unwrap_err().field, "keyring_file");
+
+        let error = with_env(
+            &AgentArgs {
+                encrypt_outgoing: Some(false),
+                ..AgentArgs::default()
+            },
+            &[(env::KEYS, KEY_A)],
+        )
+        .unwrap_err();
+        assert_eq!(error.field, "encrypt_outgoing");
+        assert_eq!(error.origin, Some(Origin::Flag("--encrypt-outgoing")));
+        let phase1 = with_env(
+            &AgentArgs {
+                encrypt_outgoing: Some(false),
+                accept_plaintext: Some(true),
+                ..AgentArgs::default()
+            },
+            &[(env::KEYS, KEY_A)],
+        )
+        .unwrap();
+        assert!(!phase1.config.encrypt_outgoing && phase1.config.accept_plaintext);
+    }
+
+    #[test]
+    fn the_admin_token_comes_from_a_file_or_the_environment() {
+        let scratch = Scratch::new("token");
+        let path = scratch.file("token", "s3cr3t-token\n");
+        let args = AgentArgs {
+            admin_token_file: Some(path.clone()),
+            ..AgentArgs::default()
+        };
+        let settings = with_env(&args, &[]).unwrap();
+        let token = settings.admin_token.as_ref().unwrap();
+        assert!(token.matches(b"s3cr3t-token"));
+        assert_eq!(settings.admin_token_file.as_ref(), Some(&path));
+        let toml = settings.to_toml().unwrap();
+        assert!(
+            toml.contains("admin_token_file") && !toml.contains("s3cr3t"),
+            "{toml}"
+        );
+        assert!(!format!("{settings:?}").contains("s3cr3t"));
+
+        let settings = with_env(&AgentArgs::default(), &[(env::ADMIN_TOKEN, "from-env")]).unwrap();
+        assert!(settings.admin_token.unwrap().matches(b"from-env"));
+        assert_eq!(settings.admin_token_file, None);
+
+        let error =
+            with_env(&AgentArgs::default(), &[(env::ADMIN_TOKEN, "two words")]).unwrap_err();
+        assert_eq!(error.field, "admin_token");
+        assert!(!error.to_string().contains("two words"), "{error}");
+        let empty = scratch.file("empty", "\n");
+        let error = with_env(
+            &AgentArgs {
+                admin_token_file: Some(empty),
+                ..AgentArgs::default()
+            },
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(error.field, "admin_token_file");
+        assert!(error.problem.contains("empty"), "{error}");
+
+        let error = file(&format!(
+            "admin_token_file = {:?}\n[agent]\nadmin_token_file = \"x\"",
+            path.to_str().unwrap()
+        ))
+        .unwrap_err();
+        assert_eq!(error.field, "admin_token_file");
+        let settings = resolve_with_file(
+            &format!("[agent]\nadmin_token_file = {:?}", path.to_str().unwrap()),
+            AgentArgs::default(),
+        )
+        .unwrap();
+        assert!(settings.admin_token.unwrap().matches(b"s3cr3t-token"));
     }
 
     #[test]

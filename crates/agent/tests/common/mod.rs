@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use leviathan_gossip_agent::client::AdminClient;
+use leviathan_gossip_agent::token::AdminToken;
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_leviathan-gossip");
@@ -57,6 +58,8 @@ pub struct Agent {
     pub gossip: SocketAddr,
     pub admin: SocketAddr,
     pub dir: PathBuf,
+    /// The admin token its API requires, if any.
+    pub token: Option<String>,
     child: Option<Child>,
 }
 
@@ -73,10 +76,27 @@ impl Agent {
         seeds: &[SocketAddr],
         extra: &[&std::ffi::OsStr],
     ) -> Agent {
+        Self::spawn_full(name, gossip, seeds, extra, &[], None)
+    }
+
+    /// Like [`Agent::spawn_with`], with environment variables, and `token` as the admin
+    /// token its clients send (the agent learns it from `extra` or `env`).
+    pub fn spawn_full(
+        name: &str,
+        gossip: SocketAddr,
+        seeds: &[SocketAddr],
+        extra: &[&std::ffi::OsStr],
+        env: &[(&str, &str)],
+        token: Option<&str>,
+    ) -> Agent {
         let admin = free_tcp();
         let dir = scratch_dir(name);
         let seeds: Vec<String> = seeds.iter().map(ToString::to_string).collect();
-        let child = command()
+        let mut command = command();
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let child = command
             .args(["agent", "--preset", "local", "--name", name])
             .args(extra)
             .arg("--listen")
@@ -96,13 +116,18 @@ impl Agent {
             gossip,
             admin,
             dir,
+            token: token.map(str::to_string),
             child: Some(child),
         }
     }
 
-    /// A client of its admin API.
+    /// A client of its admin API (with its token, if it has one).
     pub fn client(&self) -> AdminClient {
-        AdminClient::new(&self.admin.to_string())
+        let token = self
+            .token
+            .as_deref()
+            .map(|token| AdminToken::parse(token).unwrap());
+        AdminClient::new(&self.admin.to_string()).with_token(token)
     }
 
     /// Waits until its admin API answers `/v1/health` with `ok`.
@@ -174,17 +199,33 @@ impl Drop for Agent {
 
 /// `n` agents `a1`…`an`, the first and last as seeds, each ready.
 pub async fn cluster(n: usize) -> Vec<Agent> {
+    cluster_with(n, Agent::spawn).await
+}
+
+/// `n` agents `a1`…`an` started by `spawn(name, address, seeds)`, the first and last as
+/// seeds, each ready and seeing `n` live members.
+pub async fn cluster_with(
+    n: usize,
+    spawn: impl Fn(&str, SocketAddr, &[SocketAddr]) -> Agent,
+) -> Vec<Agent> {
     let addresses: Vec<SocketAddr> = (0..n).map(|_| free_udp()).collect();
     let seeds = [addresses[0], addresses[n - 1]];
     let agents: Vec<Agent> = addresses
         .iter()
         .enumerate()
-        .map(|(i, address)| Agent::spawn(&format!("a{}", i + 1), *address, &seeds))
+        .map(|(i, address)| spawn(&format!("a{}", i + 1), *address, &seeds))
         .collect();
     for agent in &agents {
         agent.ready().await;
     }
-    for agent in &agents {
+    all_live(&agents).await;
+    agents
+}
+
+/// Waits until every agent sees every one of `agents` live.
+pub async fn all_live(agents: &[Agent]) {
+    let n = agents.len();
+    for agent in agents {
         let client = &agent.client();
         eventually(
             &format!("{} to see {n} live members", agent.name),
@@ -196,7 +237,6 @@ pub async fn cluster(n: usize) -> Vec<Agent> {
         )
         .await;
     }
-    agents
 }
 
 /// Polls `check` every 50 ms until it yields a value; panics naming `what` after
@@ -232,16 +272,30 @@ pub fn command() -> Command {
 
 /// Runs the binary with `args` (and extra environment), bounded by [`PATIENCE`].
 pub fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    run_with_stdin(args, env, None)
+}
+
+/// Like [`run`], with `stdin` written to its standard input (none: no input at all).
+pub fn run_with_stdin(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> Output {
     let mut command = command();
     command
         .args(args)
-        .stdin(Stdio::null())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     for (key, value) in env {
         command.env(key, value);
     }
-    let child = command.spawn().unwrap();
+    let mut child = command.spawn().unwrap();
+    if let Some(bytes) = stdin {
+        use std::io::Write;
+        let mut pipe = child.stdin.take().unwrap();
+        pipe.write_all(bytes).unwrap();
+    }
     wait_output(child, PATIENCE, &args.join(" "))
 }
 
