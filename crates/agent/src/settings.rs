@@ -580,7 +580,7 @@ fn env_text(
 }
 
 /// The library `Config` fields, as named in files.
-const CONFIG_FIELDS: [&str; 26] = [
+const CONFIG_FIELDS: [&str; 28] = [
     "name",
     "cluster_id",
     "listen",
@@ -604,6 +604,8 @@ const CONFIG_FIELDS: [&str; 26] = [
     "generation",
     "data_dir",
     "event_buffer",
+    "max_nodes",
+    "max_keys_per_node",
     "keyring_file",
     "encrypt_outgoing",
     "accept_plaintext",

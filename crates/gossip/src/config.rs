@@ -111,6 +111,13 @@ pub struct Config {
     pub data_dir: Option<PathBuf>,
     /// Events buffered per subscriber before a slow one starts missing them. Default 4096.
     pub event_buffer: usize,
+    /// Most nodes held in state, this one included; news of more is dropped and counted.
+    /// Default 65,536.
+    pub max_nodes: usize,
+    /// Most keys held per node, tombstones included: own writes of a new key beyond it are
+    /// refused (`WriteError::TooManyKeys`), peers' deltas beyond it dropped and counted.
+    /// Default 10,000.
+    pub max_keys_per_node: usize,
     /// File holding the keyring that encrypts every datagram: one base64 key (32 bytes)
     /// per line, the first the primary, `#` comments allowed (see
     /// [`leviathan_gossip_keyring`]). Read at start; a missing or malformed file stops the
@@ -155,6 +162,8 @@ impl Default for Config {
             generation: None,
             data_dir: None,
             event_buffer: 4096,
+            max_nodes: node.max_nodes,
+            max_keys_per_node: node.max_keys_per_node,
             keyring_file: None,
             keyring: None,
             encrypt_outgoing: true,
@@ -312,9 +321,8 @@ impl Config {
             tombstone_grace: self.tombstone_grace,
             remove_after: self.remove_after,
             quarantine: self.quarantine,
-            // Limits on remote input keep the core's defaults for now (65,536 nodes,
-            // 10,000 keys per node).
-            ..NodeConfig::default()
+            max_nodes: self.max_nodes,
+            max_keys_per_node: self.max_keys_per_node,
         };
         config.validate()?;
         Ok(config)

@@ -84,12 +84,12 @@
 //! # Overhead per datagram and the packet budget
 //!
 //! Sealing adds [`OVERHEAD`] = 43 bytes to every datagram: 3 of header, 24 of nonce, 16 of
-//! tag. The protocol's packet must leave room for them: with `max_packet_size` = 1400,
-//! the protocol's packet must fit in 1400 − 43 = **1357 bytes** (1200 → 1157). The runtime
-//! subtracts [`OVERHEAD`] from the budget it gives the core whenever it seals
-//! (`encrypt_outgoing`), so a sealed datagram never exceeds `max_packet_size` and never
-//! fragments where the plaintext one would not. That is 3 % less payload per 1400-byte
-//! packet, so slightly more packets for the same state.
+//! tag. The runtime (crate `leviathan-gossip`) keeps `max_packet_size` as the bound on the
+//! protocol's packet and seals it whole, so a sealed datagram is up to `max_packet_size`
+//! + 43 bytes: 1443 with the default 1400, under a 1500-byte MTU even with IPv6 and UDP
+//! headers (48 bytes). Keeping the protocol's budget unchanged means a value that fits a
+//! plaintext cluster still fits once it is encrypted (an upgrade never strands a large
+//! value); where the path MTU is smaller, lower `max_packet_size` by 43.
 //!
 //! Each sealed datagram costs one seal at the sender and one open at the receiver: for a
 //! 1400-byte datagram about 2.8 µs each (5.6 µs for both, some 480 MiB/s one way) on one
