@@ -85,8 +85,8 @@
 //!
 //! Sealing adds [`OVERHEAD`] = 43 bytes to every datagram: 3 of header, 24 of nonce, 16 of
 //! tag. The runtime (crate `leviathan-gossip`) keeps `max_packet_size` as the bound on the
-//! protocol's packet and seals it whole, so a sealed datagram is up to `max_packet_size`
-//! + 43 bytes: 1443 with the default 1400, under a 1500-byte MTU even with IPv6 and UDP
+//! protocol's packet and seals it whole, so a sealed datagram is up to 43 bytes longer
+//! than `max_packet_size`: 1443 with the default 1400, under a 1500-byte MTU even with IPv6 and UDP
 //! headers (48 bytes). Keeping the protocol's budget unchanged means a value that fits a
 //! plaintext cluster still fits once it is encrypted (an upgrade never strands a large
 //! value); where the path MTU is smaller, lower `max_packet_size` by 43.
