@@ -113,15 +113,6 @@ enum Experiment {
         /// Minutes between footprint samples.
         #[arg(long, default_value_t = 60)]
         sample_minutes: u64,
-        /// Tombstone grace period, seconds (default: the core's, 300).
-        #[arg(long)]
-        tombstone_grace_s: Option<u64>,
-        /// Seconds a dead or departed peer stays listed (default: the core's, 600).
-        #[arg(long)]
-        remove_after_s: Option<u64>,
-        /// Quarantine of removed peers, seconds (default: the core's, 600).
-        #[arg(long)]
-        quarantine_s: Option<u64>,
         /// Check invariants per (observer, node) rather than per (observer, key): for long
         /// runs at large N, where per-key memory grows to gigabytes.
         #[arg(long)]
@@ -160,6 +151,15 @@ struct Common {
     /// Where to write the JSON results (default target/sim/<experiment>.json).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Tombstone grace period, seconds (default: the core's, 300).
+    #[arg(long)]
+    tombstone_grace_s: Option<u64>,
+    /// Seconds a dead or departed peer stays listed (default: the core's, 600).
+    #[arg(long)]
+    remove_after_s: Option<u64>,
+    /// Quarantine of removed peers, seconds (default: the core's, 900).
+    #[arg(long)]
+    quarantine_s: Option<u64>,
 }
 
 impl Common {
@@ -189,6 +189,12 @@ impl Common {
                 if let Some(fanout) = fanout {
                     spec.node_config.fanout = fanout;
                 }
+                let config = &mut spec.node_config;
+                let secs = Duration::from_secs;
+                config.tombstone_grace =
+                    self.tombstone_grace_s.map_or(config.tombstone_grace, secs);
+                config.remove_after = self.remove_after_s.map_or(config.remove_after, secs);
+                config.quarantine = self.quarantine_s.map_or(config.quarantine, secs);
                 specs.push(spec);
             }
         }
@@ -303,19 +309,11 @@ fn run(experiment: Experiment) -> Result<()> {
             churn_per_minute,
             writes_per_minute,
             sample_minutes,
-            tombstone_grace_s,
-            remove_after_s,
-            quarantine_s,
             per_node_checks,
         } => {
             let mut specs = common.specs(None, 120);
             for spec in &mut specs {
                 spec.per_key_checks = !per_node_checks;
-                let config = &mut spec.node_config;
-                let secs = Duration::from_secs;
-                config.tombstone_grace = tombstone_grace_s.map_or(config.tombstone_grace, secs);
-                config.remove_after = remove_after_s.map_or(config.remove_after, secs);
-                config.quarantine = quarantine_s.map_or(config.quarantine, secs);
             }
             let mut totals = Vec::new();
             let result = execute("churn", &common, specs, churn::table, |spec| {

@@ -58,6 +58,10 @@ pub struct Outcome {
     pub membership_s: Option<f64>,
     /// Seconds from heal until every split-time write and delete was reported everywhere.
     pub data_s: Option<f64>,
+    /// Resets received (a peer's whole state for a node whose collected tombstones the
+    /// receiver had missed), summed over the nodes: nonzero when the split outlasted the
+    /// tombstone grace period.
+    pub resets_received: u64,
     /// Differences found by the convergence check at the end, by kind.
     pub differences: Vec<(DifferenceKind, usize)>,
     /// The first few, described.
@@ -170,6 +174,11 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
     let until = sim.now() + Duration::from_secs(5);
     advance(&mut sim, until, &label, &mut |_| {});
     let differences = sim.check_converged_sample(options.sample_observers);
+    let resets_received = sim
+        .indices()
+        .filter_map(|i| sim.node(i))
+        .map(|node| node.stats().resets_received)
+        .sum();
     let since_heal = |at: Option<Duration>| at.map(|at| (at - heal).as_secs_f64());
     Ok(Outcome {
         run: RunInfo::of(spec, &sim, formed),
@@ -178,6 +187,7 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
         dead_during_split,
         membership_s: since_heal(membership_at),
         data_s: since_heal(data_at),
+        resets_received,
         differences: count_kinds(&differences),
         first_differences: differences
             .iter()
@@ -197,6 +207,7 @@ pub fn table(outcomes: &[Outcome]) -> Table {
         "declared dead while split",
         "membership reconverged s",
         "data reconverged s",
+        "resets received",
         "differences at end",
     ]);
     for outcome in outcomes {
@@ -208,6 +219,7 @@ pub fn table(outcomes: &[Outcome]) -> Table {
             outcome.dead_during_split.to_string(),
             fmt_opt(outcome.membership_s, 2),
             fmt_opt(outcome.data_s, 2),
+            outcome.resets_received.to_string(),
             if outcome.differences.is_empty() {
                 "none".to_owned()
             } else {
