@@ -228,6 +228,7 @@ impl Collector for NodeCollector {
         let dropped = [
             ("unauthenticated", transport.dropped_unauthenticated),
             ("plaintext", transport.dropped_plaintext),
+            ("rate_limited", transport.dropped_rate_limited),
             ("malformed", stats.dropped_malformed),
             ("foreign_cluster", stats.dropped_foreign_cluster),
             ("from_self", stats.dropped_from_self),

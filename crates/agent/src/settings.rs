@@ -580,7 +580,7 @@ fn env_text(
 }
 
 /// The library `Config` fields, as named in files.
-const CONFIG_FIELDS: [&str; 28] = [
+const CONFIG_FIELDS: [&str; 29] = [
     "name",
     "cluster_id",
     "listen",
@@ -604,6 +604,7 @@ const CONFIG_FIELDS: [&str; 28] = [
     "generation",
     "data_dir",
     "event_buffer",
+    "max_datagrams_per_source",
     "max_nodes",
     "max_keys_per_node",
     "keyring_file",

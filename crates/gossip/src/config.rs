@@ -111,6 +111,10 @@ pub struct Config {
     pub data_dir: Option<PathBuf>,
     /// Events buffered per subscriber before a slow one starts missing them. Default 4096.
     pub event_buffer: usize,
+    /// Datagrams a second one source address may make this node read (sustained, and the
+    /// burst); beyond it they are dropped unread and counted. Default 1000, far above what
+    /// gossip sends (a few a second per peer); 0: no limit.
+    pub max_datagrams_per_source: u32,
     /// Most nodes held in state, this one included; news of more is dropped and counted.
     /// Default 65,536.
     pub max_nodes: usize,
@@ -162,6 +166,7 @@ impl Default for Config {
             generation: None,
             data_dir: None,
             event_buffer: 4096,
+            max_datagrams_per_source: 1000,
             max_nodes: node.max_nodes,
             max_keys_per_node: node.max_keys_per_node,
             keyring_file: None,

@@ -33,6 +33,7 @@ pub(crate) struct TransportCounters {
     opened: AtomicU64,
     unauthenticated: AtomicU64,
     plaintext_refused: AtomicU64,
+    pub(crate) rate_limited: AtomicU64,
 }
 
 /// Counts of what encryption did to this node's datagrams since it started.
@@ -47,6 +48,9 @@ pub struct TransportStats {
     pub dropped_unauthenticated: u64,
     /// Plaintext datagrams dropped because this node requires encryption.
     pub dropped_plaintext: u64,
+    /// Datagrams dropped unread because their source exceeded
+    /// `max_datagrams_per_source` a second.
+    pub dropped_rate_limited: u64,
 }
 
 /// The keyring and phase as [`crate::Gossip::encryption`] reports them.
@@ -183,6 +187,7 @@ impl TransportCounters {
             opened: self.opened.load(Ordering::Relaxed),
             dropped_unauthenticated: self.unauthenticated.load(Ordering::Relaxed),
             dropped_plaintext: self.plaintext_refused.load(Ordering::Relaxed),
+            dropped_rate_limited: self.rate_limited.load(Ordering::Relaxed),
         }
     }
 }

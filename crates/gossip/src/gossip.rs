@@ -18,6 +18,7 @@ use tracing::{Instrument, debug, info, info_span, trace, warn};
 use crate::config::Config;
 use crate::encryption::{Encryption, EncryptionStatus, TransportCounters, TransportStats};
 use crate::error::{Error, RecvError, StartError};
+use crate::rate_limit::RateLimiter;
 use leviathan_gossip_keyring::{KeyRef, Keyring, SecretKey};
 
 /// Largest datagram the receive buffer takes: the largest UDP payload.
@@ -55,6 +56,8 @@ struct Shared {
     /// Keyring and upgrade phase, around the socket.
     encryption: Mutex<Encryption>,
     transport: TransportCounters,
+    /// Allowance of datagrams per source, checked before anything is read.
+    limiter: Mutex<RateLimiter>,
 }
 
 /// How long this node's gossip rounds took: building the round's messages in the core
@@ -125,6 +128,7 @@ impl Gossip {
             wake: Notify::new(),
             encryption: Mutex::new(encryption),
             transport: TransportCounters::default(),
+            limiter: Mutex::new(RateLimiter::new(config.max_datagrams_per_source)),
         });
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(drive(Arc::clone(&shared), stopped).instrument(span));
@@ -421,6 +425,18 @@ impl Shared {
         timing.max = timing.max.max(took);
     }
 
+    /// Whether `source` is within its allowance of datagrams (counted when not).
+    fn admit(&self, source: SocketAddr) -> bool {
+        let mut limiter = self.limiter.lock().unwrap_or_else(PoisonError::into_inner);
+        if limiter.admit(source, Instant::now()) {
+            return true;
+        }
+        self.transport
+            .rate_limited
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        false
+    }
+
     fn encryption(&self) -> MutexGuard<'_, Encryption> {
         // Every change to it is a single assignment or call: poisoning leaves it whole.
         self.encryption
@@ -480,6 +496,9 @@ async fn drive(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
             received = shared.socket.recv_from(&mut buffer) => match received {
                 Ok((len, from)) => {
                     let datagram = buffer.get(..len).unwrap_or_default();
+                    if !shared.admit(from) {
+                        continue;
+                    }
                     let packet = shared.encryption().incoming(datagram, &shared.transport);
                     if let Some(packet) = packet {
                         shared.lock().handle_datagram(from, &packet, Instant::now());

@@ -82,6 +82,7 @@ mod encryption;
 mod error;
 mod gossip;
 pub mod json;
+mod rate_limit;
 
 pub use config::{Config, Preset};
 pub use encryption::{EncryptionStatus, TransportStats};
