@@ -78,6 +78,10 @@ pub struct Node {
     clock: Instant,
     /// When own tombstones are next collected.
     next_collection: Instant,
+    /// When this node last re-asserted itself under a new generation.
+    last_reassertion: Option<Instant>,
+    /// A generation taken since [`Node::poll_new_generation`] was last called.
+    new_generation: Option<Generation>,
     rng: ChaCha8Rng,
     timers: Timers,
     transmits: VecDeque<Transmit>,
@@ -129,6 +133,8 @@ impl Node {
             quarantine,
             clock: now,
             next_collection: now + config_grace / 2,
+            last_reassertion: None,
+            new_generation: None,
             rng: ChaCha8Rng::seed_from_u64(rng_seed),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -261,6 +267,13 @@ impl Node {
     /// caller so that it goes through the same path, and the same order, as every write.
     pub fn poll_expired(&mut self) -> Option<Expired> {
         self.expired.pop_front()
+    }
+
+    /// The generation this node moved to, if it re-asserted itself against a false claim
+    /// about its state since the last call: a durable store must record it, so that the
+    /// next start's generation is above it.
+    pub fn poll_new_generation(&mut self) -> Option<Generation> {
+        self.new_generation.take()
     }
 
     /// The next own key whose tombstone garbage collection dropped: a durable store may
@@ -722,13 +735,13 @@ impl Node {
     /// generations and records arrive only in deltas, which carry the node's address.
     fn observe_digest_entry(&mut self, entry: &DigestEntry, now: Instant, batch: &mut EventBatch) {
         if entry.name == self.identity.name {
-            let own = self.own_state();
-            if entry.generation > own.id().generation
-                || (entry.generation == own.id().generation
-                    && (entry.heartbeat > own.heartbeat() || entry.max_version > own.max_version()))
-            {
-                self.stats.ignored_claims_about_self += 1;
-            }
+            let claim = Claim {
+                generation: entry.generation,
+                heartbeat: entry.heartbeat,
+                max_version: entry.max_version,
+                gc_watermark: entry.gc_watermark,
+            };
+            self.check_claim_about_self(&claim, now);
             return;
         }
         self.observe_incarnation(
@@ -793,9 +806,13 @@ impl Node {
     fn apply_delta(&mut self, delta: &NodeDelta, now: Instant, batch: &mut EventBatch) {
         let name = &delta.node.name;
         if *name == self.identity.name {
-            if delta.node.generation != self.identity.generation || !delta.records.is_empty() {
-                self.stats.ignored_claims_about_self += 1;
-            }
+            let claim = Claim {
+                generation: delta.node.generation,
+                heartbeat: delta.heartbeat,
+                max_version: delta.to_version,
+                gc_watermark: delta.gc_watermark,
+            };
+            self.check_claim_about_self(&claim, now);
             return;
         }
         if self
@@ -936,6 +953,71 @@ impl Node {
                 None => batch.deleted(node.clone(), record.key, record.version),
             }
         }
+    }
+
+    // ----- claims about this node -----
+
+    /// Only this node writes its state, so a peer's claim of a newer generation, heartbeat,
+    /// version or watermark of it is false (forged, or a bug). Peers may believe it and
+    /// stop taking this node's true state; it is ignored, counted, and answered by
+    /// re-asserting: this node takes a generation above the claim, which every peer takes
+    /// in place of what it held, with its own records at their versions. At most once per
+    /// [`REASSERT_INTERVAL`] gossip intervals, so a stream of false claims causes a
+    /// bounded number of new generations.
+    fn check_claim_about_self(&mut self, claim: &Claim, now: Instant) {
+        let own = self.own_state();
+        let generation = own.id().generation;
+        let false_claim = claim.generation > generation
+            || (claim.generation == generation
+                && (claim.heartbeat > own.heartbeat()
+                    || claim.max_version > own.max_version()
+                    || claim.gc_watermark > own.gc_watermark()));
+        if !false_claim {
+            return;
+        }
+        self.stats.ignored_claims_about_self += 1;
+        let interval = self.config.gossip_interval * REASSERT_INTERVAL;
+        if self
+            .last_reassertion
+            .is_some_and(|last| now.saturating_duration_since(last) < interval)
+        {
+            return;
+        }
+        let next = Generation(claim.generation.max(generation).0.saturating_add(1));
+        if next <= generation {
+            return; // the claim is at the largest generation: nothing is above it
+        }
+        self.last_reassertion = Some(now);
+        self.become_generation(next);
+    }
+
+    /// Moves this node to `generation`, keeping its records (versions, tombstones and
+    /// deadlines) and heartbeat; peers replace the old incarnation with it.
+    fn become_generation(&mut self, generation: Generation) {
+        info!(node = %self.identity.name, generation = generation.0, "false claim about this node: re-asserting under a new generation");
+        let own = self.own_state();
+        let records: Vec<(Key, Versioned)> = own
+            .records_after(Version(0))
+            .map(|record| {
+                let versioned = Versioned {
+                    version: record.version,
+                    value: record.value,
+                };
+                (record.key, versioned)
+            })
+            .collect();
+        let max_version = own.max_version();
+        let heartbeat = own.heartbeat();
+        let status = own.status();
+        self.identity.generation = generation;
+        self.header.generation = generation;
+        let mut reborn = NodeState::new(self.identity.clone(), heartbeat);
+        reborn.observe_status(status);
+        reborn.restore(records, max_version);
+        self.state.insert(self.identity.name.clone(), reborn);
+        self.news.changed(&self.identity.name);
+        self.stats.reassertions += 1;
+        self.new_generation = Some(generation);
     }
 
     // ----- garbage collection -----
@@ -1188,6 +1270,17 @@ fn merge_records(
         return Ok(Vec::new());
     }
     Ok(applied)
+}
+
+/// Gossip intervals between two re-assertions of a node against false claims about it.
+pub const REASSERT_INTERVAL: u32 = 10;
+
+/// What a peer says of this node's own incarnation.
+struct Claim {
+    generation: Generation,
+    heartbeat: Heartbeat,
+    max_version: Version,
+    gc_watermark: Version,
 }
 
 /// Counts of what a node holds, from [`Node::footprint`].

@@ -64,8 +64,11 @@ pub struct Stats {
     pub dropped_unordered_deltas: u64,
     /// Node deltas or digest entries about an older generation than known, ignored.
     pub stale_generation: u64,
-    /// Remote claims about this node's own state, ignored.
+    /// Remote claims about this node's own state that it never had (a newer generation,
+    /// heartbeat, version or watermark of itself), ignored.
     pub ignored_claims_about_self: u64,
+    /// Times this node took a new generation to re-assert its true state over such claims.
+    pub reassertions: u64,
     /// Records applied from peers.
     pub records_applied: u64,
     /// Resets received: a peer's whole state for a node whose collected tombstones this

@@ -407,3 +407,61 @@ fn a_dead_peer_does_not_come_back_with_the_default_timings() {
             .all(|p| net.member_state(p, 5).is_none())
     );
 }
+
+/// Found in review: one forged delta giving node 3 a watermark of u64::MAX froze node 3's
+/// data on every peer (they reset to a watermark nobody could reach). Node 3 now sees the
+/// false claim about itself in gossip and re-asserts itself under a new generation, which
+/// every peer takes in place of the frozen state.
+#[test]
+fn a_false_claim_about_a_node_is_answered_by_a_new_generation() {
+    use leviathan_gossip_wire::{
+        Ack, Generation, Header, Heartbeat, Message, NodeDelta, NodeStatus, Packet,
+    };
+    let mut net = Network::new(0x7e03);
+    let seed = net.seed();
+    start(&mut net, 5);
+    net.set(3, "a", "1");
+    net.run_for(secs(10));
+    let id = net
+        .members(1)
+        .into_iter()
+        .find(|m| m.id.name.as_str() == "node-3")
+        .unwrap()
+        .id;
+    let now = net.now();
+    net.with_node(1, |node| {
+        let forged = NodeDelta {
+            node: id.clone(),
+            heartbeat: Heartbeat(0),
+            status: NodeStatus::Alive,
+            gc_watermark: Version(u64::MAX),
+            from_version: Version(0),
+            records: Vec::new(),
+            to_version: Version(0),
+            complete: true,
+        };
+        let packet = Packet {
+            header: Header {
+                cluster_id: node.config().cluster_id.clone(),
+                sender: "intruder".try_into().unwrap(),
+                generation: Generation(1),
+                heartbeat: Heartbeat(1),
+            },
+            message: Message::Ack(Ack {
+                deltas: vec![forged],
+            }),
+        };
+        node.handle_packet("127.0.0.1:9999".parse().unwrap(), packet, now);
+    });
+    net.run_for(secs(30));
+    net.set(3, "a", "2");
+    let healed = net.run_until(secs(60), ms(250), |net| {
+        (1..=5).all(|p| net.get(p, 3, "a").as_deref() == Some("2"))
+    });
+    assert!(
+        healed.is_some(),
+        "seed {seed}: node 3's writes stayed frozen"
+    );
+    assert!(net.node(3).stats().reassertions >= 1, "seed {seed}");
+    assert!(net.node(3).identity().generation > Generation(1), "seed {seed}");
+}

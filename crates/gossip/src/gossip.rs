@@ -425,6 +425,26 @@ impl Shared {
         timing.max = timing.max.max(took);
     }
 
+    /// The node took `generation` to re-assert itself against a false claim about it:
+    /// with a data directory, the next start must be above it, so it is recorded (on the
+    /// blocking pool: an fsync). A crash first is harmless: the restarted node, below the
+    /// claim again, hears of it and re-asserts itself again.
+    fn record_generation(self: &Arc<Self>, generation: Generation) {
+        if self.durable.is_none() {
+            return;
+        }
+        let shared = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let Some(durable) = &shared.durable else {
+                return;
+            };
+            let mut store = durable.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Err(error) = store.next_generation(generation.0) {
+                warn!(%error, generation = generation.0, "cannot record the new generation");
+            }
+        });
+    }
+
     /// Whether `source` is within its allowance of datagrams (counted when not).
     fn admit(&self, source: SocketAddr) -> bool {
         let mut limiter = self.limiter.lock().unwrap_or_else(PoisonError::into_inner);
@@ -454,14 +474,18 @@ impl Shared {
         }
     }
 
-    /// Sends what the core queued and publishes its events, outside the lock.
-    async fn flush(&self) {
-        let (transmits, events) = {
+    /// Sends what the core queued and publishes its events, outside the lock; records a
+    /// generation the node took to re-assert itself (see [`Shared::record_generation`]).
+    async fn flush(self: &Arc<Self>) {
+        let (transmits, events, generation) = {
             let mut node = self.lock();
             let transmits = drain_transmits(&mut node);
             let events: Vec<Event> = std::iter::from_fn(|| node.poll_event()).collect();
-            (transmits, events)
+            (transmits, events, node.poll_new_generation())
         };
+        if let Some(generation) = generation {
+            self.record_generation(generation);
+        }
         self.send_all(transmits).await;
         for event in events {
             trace!(event = event.name(), "event");

@@ -42,6 +42,13 @@ impl DataDirModel {
         self.max_version = self.max_version.max(version);
     }
 
+    /// The records held: key, version, value (`None`: tombstone).
+    pub(crate) fn records(&self) -> impl Iterator<Item = (&Key, Version, Option<&Bytes>)> {
+        self.records
+            .iter()
+            .map(|(key, (version, value))| (key, *version, value.as_ref()))
+    }
+
     /// Garbage collection dropped `key`'s tombstone.
     pub(crate) fn forget(&mut self, key: &Key) {
         if self

@@ -215,6 +215,15 @@ impl InvariantChecker {
         self.observers.remove(&node);
     }
 
+    /// A running node moved to `generation` to re-assert itself against a false claim
+    /// about it, keeping its state (and what it reported of others).
+    pub fn generation_changed(&mut self, node: NodeIndex, generation: Generation) {
+        let generations = self.generations.entry(node).or_default();
+        if !generations.contains(&generation) {
+            generations.push(generation);
+        }
+    }
+
     /// Ground truth: `node`'s `generation` wrote `write` at `version`.
     pub fn record_write(
         &mut self,

@@ -875,6 +875,20 @@ impl Simulation {
         while let Some(key) = node.poll_collected() {
             slot.data_dir.forget(&key);
         }
+        // A node that re-asserted itself under a new generation republishes its records
+        // there: they are that generation's ground truth.
+        if let Some(new) = node.poll_new_generation() {
+            slot.generation = new;
+            self.checker.generation_changed(index, new);
+            for (key, version, value) in slot.data_dir.records() {
+                let write = Write {
+                    key: key.clone(),
+                    value: value.cloned(),
+                };
+                self.checker.record_write(now, index, new, version, write);
+            }
+        }
+        let generation = slot.generation;
         while let Some(transmit) = node.poll_transmit() {
             transmits.push(transmit);
         }
