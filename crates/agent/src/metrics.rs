@@ -27,6 +27,7 @@
 //! | `leviathan_gossip_resets_received_total`       | counter |          |
 //! | `leviathan_gossip_tombstones_collected_total`  | counter |          |
 //! | `leviathan_gossip_peers_removed_total`         | counter |          |
+//! | `leviathan_gossip_reassertions_total`          | counter |          |
 //! | `leviathan_gossip_local_pauses_total`          | counter |          |
 //! | `leviathan_gossip_gossip_rounds_total`         | counter |          |
 //! | `leviathan_gossip_round_duration_seconds_total`| counter |          |
@@ -286,6 +287,12 @@ impl Collector for NodeCollector {
                 "peers_removed",
                 "Dead or departed peers removed from state after remove_after",
                 stats.peers_removed,
+            ),
+            (
+                "reassertions",
+                "New generations this node took to re-assert its state over false claims \
+                 about it",
+                stats.reassertions,
             ),
             (
                 "local_pauses",
