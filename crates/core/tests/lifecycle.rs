@@ -463,5 +463,8 @@ fn a_false_claim_about_a_node_is_answered_by_a_new_generation() {
         "seed {seed}: node 3's writes stayed frozen"
     );
     assert!(net.node(3).stats().reassertions >= 1, "seed {seed}");
-    assert!(net.node(3).identity().generation > Generation(1), "seed {seed}");
+    assert!(
+        net.node(3).identity().generation > Generation(1),
+        "seed {seed}"
+    );
 }

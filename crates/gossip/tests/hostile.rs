@@ -37,7 +37,10 @@ async fn a_flood_from_one_source_is_cut_to_its_allowance() {
             .iter()
             .any(|m| m.id.name.as_str() == "peer" && m.state == MemberState::Live)
     {
-        assert!(start.elapsed() < Duration::from_secs(8), "the peer never got in");
+        assert!(
+            start.elapsed() < Duration::from_secs(8),
+            "the peer never got in"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let dropped = target.transport_stats().dropped_rate_limited;
