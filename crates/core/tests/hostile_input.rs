@@ -1,6 +1,7 @@
-//! Limits on what remote input can make a node hold: a flood of invented nodes, or of keys
-//! of one node, is dropped and counted, never stored; local writes beyond the limit get a
-//! clear error.
+//! Hostile or foreign input to one node: another cluster's packets are dropped and
+//! counted, so two clusters never merge; a flood of invented nodes, or of keys of one
+//! node, is dropped and counted, never stored; local writes beyond the limit get a clear
+//! error.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -119,4 +120,29 @@ fn local_writes_beyond_the_key_limit_are_refused_with_the_limit() {
     node.delete(&Key::new("k1").unwrap()).unwrap();
     let refused = node.set(Key::new("k6").unwrap(), Bytes::from_static(b"v"));
     assert_eq!(refused, Err(WriteError::TooManyKeys { max: 5 }));
+}
+
+#[test]
+fn packets_of_another_cluster_are_dropped_and_counted() {
+    let now = Instant::now();
+    let mut node = node(now);
+    let mut foreign = delta_of("outsider", 1);
+    foreign.node.name = NodeName::new("outsider").unwrap();
+    let packet = Packet {
+        header: Header {
+            cluster_id: leviathan_gossip_wire::ClusterId::new("another").unwrap(),
+            sender: NodeName::new("outsider").unwrap(),
+            generation: Generation(1),
+            heartbeat: Heartbeat(1),
+        },
+        message: Message::Ack(Ack {
+            deltas: vec![foreign],
+        }),
+    };
+    let from: SocketAddr = "127.0.0.1:9300".parse().unwrap();
+    node.handle_packet(from, packet.clone(), now);
+    node.handle_datagram(from, &packet.encode(), now);
+    assert_eq!(node.stats().dropped_foreign_cluster, 2);
+    assert_eq!(node.footprint().nodes, 1, "the outsider was not merged");
+    assert!(node.poll_transmit().is_none(), "nothing is answered");
 }
