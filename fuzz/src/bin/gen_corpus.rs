@@ -1,0 +1,42 @@
+//! Writes the seed corpora: `cargo run --manifest-path fuzz/Cargo.toml --bin gen_corpus --
+//! fuzz/corpus`. Deterministic: the same files every run.
+
+use std::fs;
+use std::path::PathBuf;
+
+use leviathan_gossip_fuzz::{keyring, keyring_b, op, templates};
+
+fn main() -> std::io::Result<()> {
+    let root = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "fuzz/corpus".into()));
+    for dir in ["decode", "node", "keyring_open"] {
+        fs::create_dir_all(root.join(dir))?;
+    }
+    let packets: Vec<Vec<u8>> = templates().iter().map(|p| p.encode().to_vec()).collect();
+    for (i, bytes) in packets.iter().enumerate() {
+        fs::write(root.join("decode").join(format!("template-{i}")), bytes)?;
+        // The node target: the datagram from peer i, then a timer, a write and a timer.
+        let mut input = vec![op::RAW];
+        input.extend_from_slice(&(bytes.len() as u16).to_le_bytes());
+        input.push(i as u8);
+        input.extend_from_slice(bytes);
+        input.extend_from_slice(&[op::NEXT_TIMER, op::SET, 1, 3, b'a', b'b', b'c', op::NEXT_TIMER]);
+        input.extend_from_slice(&[op::TEMPLATE, i as u8, 1, 0]);
+        input.extend_from_slice(&[op::ADVANCE_S, 40, op::DELETE, 1, op::NEXT_TIMER]);
+        fs::write(root.join("node").join(format!("template-{i}")), input)?;
+        // The keyring target: sealed by the primary key and by the secondary key.
+        let nonce = [i as u8; 24];
+        let a = keyring().seal(bytes, nonce).map_err(std::io::Error::other)?;
+        let b = keyring_b().seal(bytes, nonce).map_err(std::io::Error::other)?;
+        fs::write(root.join("keyring_open").join(format!("sealed-a-{i}")), a)?;
+        fs::write(root.join("keyring_open").join(format!("sealed-b-{i}")), b)?;
+    }
+    // A session: every template in turn, a TTL write, timers, leave.
+    let mut session = Vec::new();
+    for i in 0..templates().len() as u8 {
+        session.extend_from_slice(&[op::TEMPLATE, i, i, 0, op::ADVANCE_MS, 0xf4, 0x01]);
+    }
+    session.extend_from_slice(&[op::SET_TTL, 2, 0xe8, 0x03, 1, b'x', op::ADVANCE_S, 2, op::NEXT_TIMER]);
+    session.extend_from_slice(&[op::LEAVE, op::NEXT_TIMER, op::ADVANCE_S, 200, op::NEXT_TIMER]);
+    fs::write(root.join("node").join("session"), session)?;
+    Ok(())
+}

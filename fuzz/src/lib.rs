@@ -1,0 +1,444 @@
+//! Shared pieces of the fuzz targets: the fixed identity and configuration of the fuzzed
+//! node, valid packet templates (also the seed corpora), and `arbitrary`-driven packet
+//! builders that give the core well-formed, deep-reaching messages.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use arbitrary::Arbitrary;
+use bytes::Bytes;
+use leviathan_gossip_core::NodeConfig;
+use leviathan_gossip_keyring::{Keyring, SecretKey};
+use leviathan_gossip_wire::{
+    Ack, ClusterId, Digest, DigestEntry, Generation, Header, Heartbeat, Key, Message, NodeDelta,
+    NodeId, NodeName, NodeStatus, Packet, Record, Syn, SynAck, Version,
+};
+
+/// Name of the fuzzed node.
+pub const OWN_NAME: &str = "self";
+/// Generation of the fuzzed node.
+pub const OWN_GENERATION: u64 = 5;
+/// Number of distinct peer addresses.
+pub const PEER_ADDRS: u8 = 4;
+
+/// The fuzzed node's address.
+pub fn own_addr() -> SocketAddr {
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 7000)
+}
+
+/// Peer address `i % PEER_ADDRS` (never the own address).
+pub fn peer_addr(i: u8) -> SocketAddr {
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2 + i % PEER_ADDRS)), 7000)
+}
+
+/// The fuzzed node's identity.
+pub fn own_identity() -> NodeId {
+    NodeId {
+        name: name(OWN_NAME),
+        address: own_addr(),
+        generation: Generation(OWN_GENERATION),
+    }
+}
+
+/// Default configuration with small limits.
+pub fn config() -> NodeConfig {
+    NodeConfig {
+        max_nodes: 64,
+        max_keys_per_node: 64,
+        ..NodeConfig::default()
+    }
+}
+
+/// A valid name (panics on an invalid literal: used with constants only).
+pub fn name(text: &str) -> NodeName {
+    NodeName::new(text).unwrap_or_else(|_| unreachable!("valid literal name"))
+}
+
+/// Pool name `n<i % 96>`.
+pub fn pool_name(i: u8) -> NodeName {
+    name(&format!("n{}", i % 96))
+}
+
+/// Pool key `k<i % 16>`.
+pub fn pool_key(i: u8) -> Key {
+    Key::new(format!("k{}", i % 16)).unwrap_or_else(|_| unreachable!("valid key"))
+}
+
+fn header(sender: &str, generation: u64, heartbeat: u64) -> Header {
+    Header {
+        cluster_id: config().cluster_id,
+        sender: name(sender),
+        generation: Generation(generation),
+        heartbeat: Heartbeat(heartbeat),
+    }
+}
+
+fn entry(n: &str, generation: u64, hb: u64, max: u64, gc: u64, status: NodeStatus) -> DigestEntry {
+    DigestEntry {
+        name: name(n),
+        generation: Generation(generation),
+        heartbeat: Heartbeat(hb),
+        max_version: Version(max),
+        gc_watermark: Version(gc),
+        status,
+    }
+}
+
+fn record(key: &str, version: u64, value: Option<&[u8]>) -> Record {
+    Record {
+        key: Key::new(key).unwrap_or_else(|_| unreachable!("valid key")),
+        version: Version(version),
+        value: value.map(Bytes::copy_from_slice),
+    }
+}
+
+fn delta(n: &str, addr: u8, generation: u64, records: Vec<Record>, complete: bool) -> NodeDelta {
+    let to = records.last().map_or(0, |r| r.version.0);
+    NodeDelta {
+        node: NodeId {
+            name: name(n),
+            address: peer_addr(addr),
+            generation: Generation(generation),
+        },
+        heartbeat: Heartbeat(3),
+        status: NodeStatus::Alive,
+        gc_watermark: Version(0),
+        from_version: Version(0),
+        records,
+        to_version: Version(to),
+        complete,
+    }
+}
+
+/// Valid packets from peers, as a real cluster would send them to the fuzzed node.
+pub fn templates() -> Vec<Packet> {
+    let alive = NodeStatus::Alive;
+    vec![
+        // A peer's first Syn: its own entry, and it has never heard of us.
+        Packet {
+            header: header("n1", 7, 2),
+            message: Message::Syn(Syn {
+                digest: Digest::full(vec![entry("n1", 7, 2, 3, 0, alive)]),
+                news: vec![],
+            }),
+        },
+        // A paged Syn that claims to know more of us than we wrote (re-assertion path).
+        Packet {
+            header: header("n2", 9, 10),
+            message: Message::Syn(Syn {
+                digest: Digest {
+                    start: Some(name("n")),
+                    end: Some(name("t")),
+                    entries: vec![
+                        entry("n2", 9, 10, 4, 0, alive),
+                        entry("n3", 2, 1, 1, 0, NodeStatus::Left),
+                        entry(OWN_NAME, OWN_GENERATION, 1, 9, 0, alive),
+                    ],
+                },
+                news: vec![entry("n1", 7, 2, 3, 0, alive)],
+            }),
+        },
+        // A SynAck: asks for our state, and sends its own.
+        Packet {
+            header: header("n1", 7, 4),
+            message: Message::SynAck(SynAck {
+                requests: vec![entry(OWN_NAME, 0, 0, 0, 0, alive)],
+                deltas: vec![delta(
+                    "n1",
+                    0,
+                    7,
+                    vec![
+                        record("k0", 1, Some(b"v0")),
+                        record("k1", 2, None),
+                        record("k2", 3, Some(b"hello")),
+                    ],
+                    true,
+                )],
+            }),
+        },
+        // An Ack with two nodes, one cut short and one that left, with a GC watermark.
+        Packet {
+            header: header("n2", 9, 11),
+            message: Message::Ack(Ack {
+                deltas: vec![
+                    delta("n2", 1, 9, vec![record("k0", 1, Some(b"x")), record("k0", 2, Some(b"y"))], false),
+                    NodeDelta {
+                        status: NodeStatus::Left,
+                        gc_watermark: Version(5),
+                        from_version: Version(5),
+                        to_version: Version(8),
+                        ..delta("n3", 2, 2, vec![record("k7", 6, Some(b"z"))], true)
+                    },
+                ],
+            }),
+        },
+        // An Ack claiming state of our own incarnation (must be refused or re-asserted).
+        Packet {
+            header: header("n4", 1, 1),
+            message: Message::Ack(Ack {
+                deltas: vec![delta(OWN_NAME, 3, OWN_GENERATION, vec![record("k3", 4, Some(b"forged"))], true)],
+            }),
+        },
+    ]
+}
+
+/// The fixed keyring of the `keyring_open` target: primary key A, installed key B.
+pub fn keyring() -> Keyring {
+    let mut keyring = Keyring::new(SecretKey::from_bytes([0xA1; 32]));
+    keyring.install(SecretKey::from_bytes([0xB2; 32]));
+    keyring
+}
+
+/// A keyring holding only key B (seals as B would).
+pub fn keyring_b() -> Keyring {
+    Keyring::new(SecretKey::from_bytes([0xB2; 32]))
+}
+
+/// A key installed nowhere.
+pub fn stranger() -> Keyring {
+    Keyring::new(SecretKey::from_bytes([0xC3; 32]))
+}
+
+// ----- arbitrary-driven packets -----
+
+/// A name: mostly from a small pool, so that messages talk about the same nodes.
+#[derive(Arbitrary, Debug, Clone)]
+pub enum FName {
+    /// `n<i % 96>`.
+    Pool(u8),
+    /// The fuzzed node itself.
+    Own,
+    /// Anything (an invalid string falls back to the pool).
+    Raw(String),
+}
+
+impl FName {
+    /// The name.
+    pub fn get(&self) -> NodeName {
+        match self {
+            FName::Pool(i) => pool_name(*i),
+            FName::Own => name(OWN_NAME),
+            FName::Raw(text) => NodeName::new(text).unwrap_or_else(|_| pool_name(text.len() as u8)),
+        }
+    }
+}
+
+/// A counter: mostly small, so that versions and generations meet.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+pub enum FNum {
+    /// 0 to 255.
+    Small(u8),
+    /// Any value.
+    Big(u64),
+    /// The fuzzed node's generation.
+    OwnGeneration,
+}
+
+impl FNum {
+    /// The value.
+    pub fn get(self) -> u64 {
+        match self {
+            FNum::Small(v) => u64::from(v),
+            FNum::Big(v) => v,
+            FNum::OwnGeneration => OWN_GENERATION,
+        }
+    }
+}
+
+/// A digest entry.
+#[derive(Arbitrary, Debug, Clone)]
+pub struct FEntry {
+    name: FName,
+    generation: FNum,
+    heartbeat: FNum,
+    max_version: FNum,
+    gc_watermark: FNum,
+    left: bool,
+}
+
+impl FEntry {
+    fn get(&self) -> DigestEntry {
+        DigestEntry {
+            name: self.name.get(),
+            generation: Generation(self.generation.get()),
+            heartbeat: Heartbeat(self.heartbeat.get()),
+            max_version: Version(self.max_version.get()),
+            gc_watermark: Version(self.gc_watermark.get()),
+            status: status(self.left),
+        }
+    }
+}
+
+fn status(left: bool) -> NodeStatus {
+    if left { NodeStatus::Left } else { NodeStatus::Alive }
+}
+
+/// A record.
+#[derive(Arbitrary, Debug, Clone)]
+pub struct FRecord {
+    key: u8,
+    version: FNum,
+    value: Option<Vec<u8>>,
+}
+
+/// A node delta; `normalize` makes it follow the sender rules (versions increasing above
+/// `from_version`, `to_version` at least the last one).
+#[derive(Arbitrary, Debug, Clone)]
+pub struct FDelta {
+    name: FName,
+    addr: u8,
+    generation: FNum,
+    heartbeat: FNum,
+    left: bool,
+    gc_watermark: FNum,
+    from_version: FNum,
+    records: Vec<FRecord>,
+    to_version: FNum,
+    complete: bool,
+    normalize: bool,
+}
+
+impl FDelta {
+    fn get(&self) -> NodeDelta {
+        let mut records: Vec<Record> = self
+            .records
+            .iter()
+            .map(|r| Record {
+                key: pool_key(r.key),
+                version: Version(r.version.get()),
+                value: r.value.as_deref().map(Bytes::copy_from_slice),
+            })
+            .collect();
+        let mut from = self.from_version.get();
+        let mut to = self.to_version.get();
+        if self.normalize {
+            records.sort_by_key(|r| r.version);
+            records.dedup_by_key(|r| r.version);
+            if let Some(first) = records.first() {
+                from = from.min(first.version.0.saturating_sub(1));
+            }
+            if let Some(last) = records.last() {
+                to = to.max(last.version.0);
+            }
+            to = to.max(from);
+        }
+        NodeDelta {
+            node: NodeId {
+                name: self.name.get(),
+                address: peer_addr(self.addr),
+                generation: Generation(self.generation.get()),
+            },
+            heartbeat: Heartbeat(self.heartbeat.get()),
+            status: status(self.left),
+            gc_watermark: Version(self.gc_watermark.get()),
+            from_version: Version(from),
+            records,
+            to_version: Version(to),
+            complete: self.complete,
+        }
+    }
+}
+
+/// The message of a structured packet.
+#[derive(Arbitrary, Debug, Clone)]
+pub enum FMessage {
+    /// A Syn; `sort` sorts and dedups the page's entries as a sender must.
+    Syn {
+        start: Option<FName>,
+        end: Option<FName>,
+        entries: Vec<FEntry>,
+        news: Vec<FEntry>,
+        sort: bool,
+    },
+    /// A SynAck.
+    SynAck { requests: Vec<FEntry>, deltas: Vec<FDelta> },
+    /// An Ack.
+    Ack { deltas: Vec<FDelta> },
+}
+
+/// A structured packet.
+#[derive(Arbitrary, Debug, Clone)]
+pub struct FPacket {
+    other_cluster: bool,
+    sender: FName,
+    generation: FNum,
+    heartbeat: FNum,
+    message: FMessage,
+}
+
+impl FPacket {
+    /// The packet.
+    pub fn get(&self) -> Packet {
+        let cluster_id = if self.other_cluster {
+            ClusterId::new("other").unwrap_or_else(|_| unreachable!("valid id"))
+        } else {
+            config().cluster_id
+        };
+        let message = match &self.message {
+            FMessage::Syn { start, end, entries, news, sort } => {
+                let mut entries: Vec<DigestEntry> = entries.iter().map(FEntry::get).collect();
+                let start = start.as_ref().map(FName::get);
+                let end = end.as_ref().map(FName::get);
+                if *sort {
+                    entries.sort_by(|a, b| a.name.cmp(&b.name));
+                    entries.dedup_by(|a, b| a.name == b.name);
+                }
+                let mut digest = Digest { start, end, entries };
+                if *sort {
+                    let covered: Vec<DigestEntry> =
+                        digest.entries.iter().filter(|e| digest.covers(&e.name)).cloned().collect();
+                    digest.entries = covered;
+                }
+                Message::Syn(Syn {
+                    digest,
+                    news: news.iter().map(FEntry::get).collect(),
+                })
+            }
+            FMessage::SynAck { requests, deltas } => Message::SynAck(SynAck {
+                requests: requests.iter().map(FEntry::get).collect(),
+                deltas: deltas.iter().map(FDelta::get).collect(),
+            }),
+            FMessage::Ack { deltas } => Message::Ack(Ack {
+                deltas: deltas.iter().map(FDelta::get).collect(),
+            }),
+        };
+        Packet {
+            header: Header {
+                cluster_id,
+                sender: self.sender.get(),
+                generation: Generation(self.generation.get()),
+                heartbeat: Heartbeat(self.heartbeat.get()),
+            },
+            message,
+        }
+    }
+}
+
+// ----- the `node` target's input format -----
+
+/// Operation codes of the `node` target's input (first byte of each operation, modulo
+/// [`OP_COUNT`]). See `fuzz_targets/node.rs`.
+pub mod op {
+    /// Raw datagram: `u16` LE length, peer byte, bytes.
+    pub const RAW: u8 = 0;
+    /// Structured packet: `u16` LE length, peer byte, bytes read by `arbitrary` as an `FPacket`.
+    pub const STRUCTURED: u8 = 1;
+    /// Template: template byte, peer byte, edit count byte, edits (`u16` LE position, byte).
+    pub const TEMPLATE: u8 = 2;
+    /// Advance by `u16` LE milliseconds, then `handle_timeout`.
+    pub const ADVANCE_MS: u8 = 3;
+    /// Advance by a byte of seconds, then `handle_timeout`.
+    pub const ADVANCE_S: u8 = 4;
+    /// Advance to `poll_timeout()`, then `handle_timeout`.
+    pub const NEXT_TIMER: u8 = 5;
+    /// `set`: key byte, length byte, value bytes.
+    pub const SET: u8 = 6;
+    /// `set_with_ttl`: key byte, `u16` LE ttl in ms, length byte, value bytes.
+    pub const SET_TTL: u8 = 7;
+    /// `delete`: key byte.
+    pub const DELETE: u8 = 8;
+    /// `leave`.
+    pub const LEAVE: u8 = 9;
+    /// Number of operation codes.
+    pub const COUNT: u8 = 10;
+}
+pub use op::COUNT as OP_COUNT;
