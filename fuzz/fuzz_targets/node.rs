@@ -76,7 +76,8 @@ impl Harness {
                 let bytes = transmit.packet.encode();
                 assert_eq!(bytes.len(), len, "encoded_len differs from the encoding");
                 assert_eq!(Packet::decode(&bytes).as_ref(), Ok(&transmit.packet), "sent packet does not round-trip");
-                assert_ne!(transmit.destination, self.node.identity().address, "sent to itself");
+                // Not checked: that the destination is not the node's own address. A peer
+                // may advertise any address, ours included (see docs/FUZZING.md).
             }
             while self.node.poll_event().is_some() {
                 progress = true;
