@@ -378,7 +378,7 @@ struct Records {
 }
 
 /// Checks that a delta's versions strictly increase from its `from_version` and end at or
-/// below its `to_version`.
+/// below its `to_version`, which is below the largest version.
 pub fn check_order(delta: &NodeDelta) -> Result<(), InvalidDelta> {
     let mut previous = delta.from_version;
     for record in &delta.records {
@@ -387,7 +387,9 @@ pub fn check_order(delta: &NodeDelta) -> Result<(), InvalidDelta> {
         }
         previous = record.version;
     }
-    if delta.to_version < previous {
+    // The largest version cannot be relayed from version 0 (its distance from the last
+    // version does not fit the wire's encoding), and no owner reaches it: refused.
+    if delta.to_version < previous || delta.to_version == Version(u64::MAX) {
         return Err(InvalidDelta::Unordered);
     }
     Ok(())
