@@ -13,6 +13,7 @@
 //! each step everyone reads what everyone sends. Datagrams that fail authentication, and
 //! plaintext ones a node does not accept, are dropped and counted before any parsing.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use leviathan_gossip_keyring::{Fingerprint, KeyRef, Keyring, KeyringError, SecretKey, is_sealed};
@@ -79,29 +80,33 @@ impl Encryption {
     }
 
     /// The datagram to send for an encoded packet: sealed with the primary key, or as it is.
-    pub(crate) fn outgoing(&self, packet: Vec<u8>, counters: &TransportCounters) -> Vec<u8> {
+    pub(crate) fn outgoing<'a>(
+        &self,
+        packet: &'a [u8],
+        counters: &TransportCounters,
+    ) -> Cow<'a, [u8]> {
         let Some(keyring) = self.keyring.as_ref().filter(|_| self.encrypt_outgoing) else {
-            return packet;
+            return Cow::Borrowed(packet);
         };
-        match keyring.seal_with_rng(&packet, &mut rand::rng()) {
+        match keyring.seal_with_rng(packet, &mut rand::rng()) {
             Ok(sealed) => {
                 counters.sealed.fetch_add(1, Ordering::Relaxed);
-                sealed
+                Cow::Owned(sealed)
             }
             // Packets are bounded by max_packet_size, far below the sealing limit.
             Err(error) => {
                 debug!(%error, "cannot seal a packet; sent as plaintext");
-                packet
+                Cow::Borrowed(packet)
             }
         }
     }
 
     /// The packet bytes of a received datagram, or `None` (counted) if it is to be dropped.
-    pub(crate) fn incoming(
+    pub(crate) fn incoming<'a>(
         &self,
-        datagram: &[u8],
+        datagram: &'a [u8],
         counters: &TransportCounters,
-    ) -> Option<Vec<u8>> {
+    ) -> Option<Cow<'a, [u8]>> {
         if is_sealed(datagram) {
             let Some(keyring) = &self.keyring else {
                 counters.unauthenticated.fetch_add(1, Ordering::Relaxed);
@@ -110,7 +115,7 @@ impl Encryption {
             return match keyring.open(datagram) {
                 Ok(packet) => {
                     counters.opened.fetch_add(1, Ordering::Relaxed);
-                    Some(packet)
+                    Some(Cow::Owned(packet))
                 }
                 Err(error) => {
                     trace!(%error, "dropped a datagram that failed authentication");
@@ -123,7 +128,7 @@ impl Encryption {
             counters.plaintext_refused.fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        Some(datagram.to_vec())
+        Some(Cow::Borrowed(datagram))
     }
 
     /// Installs `key`; returns whether it was new. The first key of a node started without
