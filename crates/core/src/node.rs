@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use leviathan_gossip_wire::{
-    Ack, COUNT_LEN, DigestEntry, Generation, Header, Heartbeat, Key, Message, NodeDelta, NodeId,
-    NodeName, NodeStatus, Packet, Syn, SynAck, Version,
+    Ack, COUNT_LEN, Digest, DigestEntry, Generation, Header, Heartbeat, Key, Message, NodeDelta,
+    NodeId, NodeName, NodeStatus, Packet, Syn, SynAck, Version,
 };
 use rand::SeedableRng;
 use rand::seq::IndexedRandom;
@@ -194,15 +194,13 @@ impl Node {
         }
         // After the message: it may have introduced the sender's current incarnation.
         let header = &packet.header;
-        self.observe_incarnation(
-            &header.sender,
-            header.generation,
-            header.heartbeat,
-            None,
-            None,
-            now,
-            &mut batch,
-        );
+        let fact = IncarnationFact {
+            generation: header.generation,
+            heartbeat: header.heartbeat,
+            status: None,
+            gc_watermark: None,
+        };
+        self.observe_incarnation(&header.sender, fact, now, &mut batch);
         batch.drain_into(&mut self.events);
     }
 
@@ -622,9 +620,10 @@ impl Node {
     }
 
     fn on_syn(&mut self, from: SocketAddr, syn: Syn, now: Instant, batch: &mut EventBatch) {
-        for entry in syn.news.iter().chain(&syn.digest.entries) {
+        for entry in &syn.news {
             self.observe_digest_entry(entry, now, batch);
         }
+        self.observe_page(&syn.digest, now, batch);
         // News first: its requests are for fresh changes, and take precedence.
         let own = &self.identity.name;
         let mut reconciliation =
@@ -744,56 +743,62 @@ impl Node {
             self.check_claim_about_self(&claim, now);
             return;
         }
-        self.observe_incarnation(
-            &entry.name,
-            entry.generation,
-            entry.heartbeat,
-            Some(entry.status),
-            Some(entry.gc_watermark),
-            now,
-            batch,
-        );
+        self.observe_incarnation(&entry.name, IncarnationFact::from_entry(entry), now, batch);
     }
 
     /// Takes a heartbeat (and status and watermark) of a known peer's incarnation, from a
     /// digest entry or first-hand from a packet header. Other generations are left to
     /// deltas.
-    #[allow(clippy::too_many_arguments)]
     fn observe_incarnation(
         &mut self,
         name: &NodeName,
-        generation: Generation,
-        heartbeat: Heartbeat,
-        status: Option<NodeStatus>,
-        gc_watermark: Option<Version>,
+        fact: IncarnationFact,
         now: Instant,
         batch: &mut EventBatch,
     ) {
         let Some(node) = self.state.get_mut(name) else {
             return;
         };
-        if generation != node.id().generation {
-            if generation < node.id().generation && generation.0 > 0 {
-                self.stats.stale_generation += 1;
-            }
-            return;
+        let mut observer = Observer {
+            own: &self.identity.name,
+            detector: &mut self.detector,
+            news: &mut self.news,
+            stats: &mut self.stats,
+        };
+        observer.observe(node, fact, now, batch);
+    }
+
+    /// Observes a Syn's digest page: both it and our state are sorted by name, so one
+    /// merge walk finds every entry's node, instead of a map lookup per entry (the
+    /// largest share of a large cluster's CPU). Entries out of order, and claims about
+    /// ourselves, are taken one by one afterwards.
+    fn observe_page(&mut self, digest: &Digest, now: Instant, batch: &mut EventBatch) {
+        let mut leftovers: Vec<&DigestEntry> = Vec::new();
+        let mut ours = match &digest.start {
+            None => self.state.range_mut::<NodeName, _>(..),
+            Some(start) => self.state.range_mut(start.clone()..),
         }
-        let heartbeat_grew = node.observe_heartbeat(heartbeat);
-        let left = status.is_some_and(|status| node.observe_status(status));
-        // A higher watermark: if we hold every record up to it, drop our tombstones below
-        // it. (If not, `compare` asks for a reset.)
-        if let Some(watermark) = gc_watermark.filter(|w| *w > node.gc_watermark()) {
-            let collected = node.collect_tombstones(watermark);
-            self.stats.tombstones_collected += collected.len() as u64;
-            if node.gc_watermark() == watermark {
-                self.news.changed(name);
+        .peekable();
+        let mut observer = Observer {
+            own: &self.identity.name,
+            detector: &mut self.detector,
+            news: &mut self.news,
+            stats: &mut self.stats,
+        };
+        let mut previous: Option<&NodeName> = None;
+        for entry in &digest.entries {
+            if entry.name == *observer.own || previous.is_some_and(|p| entry.name <= *p) {
+                leftovers.push(entry);
+                continue;
+            }
+            previous = Some(&entry.name);
+            while ours.next_if(|(name, _)| **name < entry.name).is_some() {}
+            if let Some((_, node)) = ours.next_if(|(name, _)| **name == entry.name) {
+                observer.observe(node, IncarnationFact::from_entry(entry), now, batch);
             }
         }
-        if left {
-            self.news.changed(name);
-            self.mark_left(name, now, batch);
-        } else if heartbeat_grew {
-            self.heartbeat_arrived(name, now, batch);
+        for entry in leftovers {
+            self.observe_digest_entry(entry, now, batch);
         }
     }
 
@@ -1073,17 +1078,15 @@ impl Node {
 
     /// A higher heartbeat of a known incarnation arrived.
     fn heartbeat_arrived(&mut self, name: &NodeName, now: Instant, batch: &mut EventBatch) {
-        let Some(health) = self.state.get_mut(name).and_then(NodeState::health_mut) else {
-            return;
-        };
-        if health.state == MemberState::Left {
-            return;
-        }
-        self.detector.arrival(&mut health.arrivals, now);
-        if matches!(health.state, MemberState::Suspect | MemberState::Dead) {
-            info!(node = %self.identity.name, peer = %name, "peer recovered");
-            health.state = MemberState::Live;
-            batch.recovered(name.clone());
+        if let Some(health) = self.state.get_mut(name).and_then(NodeState::health_mut) {
+            record_arrival(
+                &mut self.detector,
+                &self.identity.name,
+                name,
+                health,
+                now,
+                batch,
+            );
         }
     }
 
@@ -1361,5 +1364,96 @@ impl Timers {
         let next = *deadline + interval;
         *deadline = if next <= now { now + interval } else { next };
         true
+    }
+}
+
+/// What a digest entry or a packet header tells about a peer's incarnation.
+#[derive(Debug, Clone, Copy)]
+struct IncarnationFact {
+    generation: Generation,
+    heartbeat: Heartbeat,
+    /// Only digest entries carry a status and a watermark.
+    status: Option<NodeStatus>,
+    gc_watermark: Option<Version>,
+}
+
+impl IncarnationFact {
+    fn from_entry(entry: &DigestEntry) -> Self {
+        IncarnationFact {
+            generation: entry.generation,
+            heartbeat: entry.heartbeat,
+            status: Some(entry.status),
+            gc_watermark: Some(entry.gc_watermark),
+        }
+    }
+}
+
+/// The parts of a [`Node`] that observing a peer's incarnation touches besides the peer's
+/// own entry: borrowed apart from the state, so a walk over the state can use them.
+struct Observer<'a> {
+    own: &'a NodeName,
+    detector: &'a mut PhiAccrualDetector,
+    news: &'a mut NewsQueue,
+    stats: &'a mut Stats,
+}
+
+impl Observer<'_> {
+    /// Takes `fact` about `node`, if it is about the incarnation we know.
+    fn observe(
+        &mut self,
+        node: &mut NodeState,
+        fact: IncarnationFact,
+        now: Instant,
+        batch: &mut EventBatch,
+    ) {
+        if fact.generation != node.id().generation {
+            if fact.generation < node.id().generation && fact.generation.0 > 0 {
+                self.stats.stale_generation += 1;
+            }
+            return;
+        }
+        let heartbeat_grew = node.observe_heartbeat(fact.heartbeat);
+        let left = fact
+            .status
+            .is_some_and(|status| node.observe_status(status));
+        // A higher watermark: if we hold every record up to it, drop our tombstones below
+        // it. (If not, `compare` asks for a reset.)
+        if let Some(watermark) = fact.gc_watermark.filter(|w| *w > node.gc_watermark()) {
+            let collected = node.collect_tombstones(watermark);
+            self.stats.tombstones_collected += collected.len() as u64;
+            if node.gc_watermark() == watermark {
+                self.news.changed(&node.id().name);
+            }
+        }
+        let name = &node.id().name;
+        if left {
+            self.news.changed(name);
+            info!(node = %self.own, peer = %name, "peer left");
+            batch.left(name.clone());
+            let health = Health::new(MemberState::Left, self.detector.first_arrival(now));
+            node.set_health(health);
+        } else if heartbeat_grew && let (name, Some(health)) = node.name_and_health_mut() {
+            record_arrival(self.detector, self.own, name, health, now, batch);
+        }
+    }
+}
+
+/// A heartbeat of `name` grew: feed the detector, and a suspected or dead peer recovers.
+fn record_arrival(
+    detector: &mut PhiAccrualDetector,
+    own: &NodeName,
+    name: &NodeName,
+    health: &mut Health,
+    now: Instant,
+    batch: &mut EventBatch,
+) {
+    if health.state == MemberState::Left {
+        return;
+    }
+    detector.arrival(&mut health.arrivals, now);
+    if matches!(health.state, MemberState::Suspect | MemberState::Dead) {
+        info!(node = %own, peer = %name, "peer recovered");
+        health.state = MemberState::Live;
+        batch.recovered(name.clone());
     }
 }

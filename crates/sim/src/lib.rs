@@ -40,6 +40,7 @@
 //! [`invariants`], [`convergence`], [`view`] (membership from events, for experiments),
 //! then [`experiments`] (what the `leviathan-gossip-sim` binary runs).
 
+mod batch;
 pub mod convergence;
 mod data_dir;
 pub mod experiments;

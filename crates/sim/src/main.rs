@@ -160,6 +160,10 @@ struct Common {
     /// Quarantine of removed peers, seconds (default: the core's, 900).
     #[arg(long)]
     quarantine_s: Option<u64>,
+    /// Threads running the nodes (default: one per core). A run's results do not depend
+    /// on it.
+    #[arg(long)]
+    threads: Option<usize>,
 }
 
 impl Common {
@@ -172,6 +176,9 @@ impl Common {
                 spec.seed = self.seed;
                 spec.loss = loss;
                 spec.encode_packets = self.encode;
+                spec.threads = self.threads.unwrap_or_else(|| {
+                    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+                });
                 let limit = self.formation_limit.unwrap_or(formation_limit);
                 spec.formation_limit = Duration::from_secs(limit);
                 if let [min, max] = self.latency_ms[..] {

@@ -219,6 +219,18 @@ impl NetworkModel {
         self.overrides.get(&(from, to)).unwrap_or(&self.link)
     }
 
+    /// How long the simulation may run nodes independently: a little less than the
+    /// shortest latency any link can draw (rounding of a drawn delay may shave a
+    /// nanosecond off it). Zero when some link can deliver at once.
+    pub fn lookahead(&self) -> Duration {
+        let shortest = self
+            .overrides
+            .values()
+            .map(|link| link.latency.min())
+            .fold(self.link.latency.min(), Duration::min);
+        shortest.saturating_sub(Duration::from_micros(1))
+    }
+
     /// Checks every link's probabilities.
     pub fn validate(&self) -> Result<(), String> {
         self.link.validate()?;

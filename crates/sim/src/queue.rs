@@ -62,6 +62,13 @@ impl<T> Queue<T> {
         self.heap.peek().map(|Reverse(entry)| entry.at)
     }
 
+    /// The earliest item and its time.
+    pub(crate) fn peek(&self) -> Option<(Duration, &T)> {
+        self.heap
+            .peek()
+            .map(|Reverse(entry)| (entry.at, &entry.item))
+    }
+
     /// Removes the earliest item.
     pub(crate) fn pop(&mut self) -> Option<(Duration, T)> {
         self.heap.pop().map(|Reverse(entry)| (entry.at, entry.item))

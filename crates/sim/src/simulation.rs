@@ -28,6 +28,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use thiserror::Error;
 
+use crate::batch::{BatchMarks, Job, Workers};
 use crate::data_dir::DataDirModel;
 use crate::invariants::{InvariantChecker, Lookup, Violation, ViolationKind, Write};
 use crate::network::{Delivery, NetworkModel, chance};
@@ -49,6 +50,9 @@ pub enum SimError {
     /// Zero nodes, or more than [`MAX_NODES`], or more seeds than nodes.
     #[error("invalid cluster size: {0}")]
     Size(String),
+    /// The worker threads could not be started.
+    #[error("cannot start the simulation's threads: {0}")]
+    Threads(String),
 }
 
 /// A run broke at least one invariant. Its `Display` names the seed to replay it with.
@@ -151,6 +155,10 @@ pub struct Speed {
     pub wall: Duration,
     /// Queue items processed (timers, deliveries, actions).
     pub steps: u64,
+    /// Batches of nodes' inputs that ran on several threads.
+    pub parallel_batches: u64,
+    /// Inputs that ran in those batches.
+    pub parallel_inputs: u64,
 }
 
 impl Speed {
@@ -170,7 +178,16 @@ impl fmt::Display for Speed {
             self.wall.as_secs_f64(),
             self.node_seconds_per_wall_second(),
             self.steps as f64 / self.wall.as_secs_f64().max(1e-9) / 1e6,
-        )
+        )?;
+        if self.parallel_batches > 0 {
+            write!(
+                f,
+                ", {:.0} % of steps in parallel batches (mean {:.1})",
+                100.0 * self.parallel_inputs as f64 / self.steps.max(1) as f64,
+                self.parallel_inputs as f64 / self.parallel_batches as f64,
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -187,6 +204,7 @@ pub struct SimulationBuilder {
     record_events: bool,
     max_recorded_violations: usize,
     per_key_checks: bool,
+    threads: usize,
 }
 
 impl SimulationBuilder {
@@ -243,6 +261,14 @@ impl SimulationBuilder {
         self
     }
 
+    /// How many threads run the nodes (default 1). A run's outcome does not depend on it:
+    /// nodes run in parallel only within a window shorter than the network's shortest
+    /// latency, and everything else happens in queue order.
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
+    }
+
     /// How many violations are kept in full (default 1000; all are counted).
     pub fn max_recorded_violations(mut self, max: usize) -> Self {
         self.max_recorded_violations = max;
@@ -265,6 +291,8 @@ impl SimulationBuilder {
                 self.seeds, self.nodes
             )));
         }
+        let workers = Workers::new(self.threads).map_err(|e| SimError::Threads(e.to_string()))?;
+        let lookahead = self.network.lookahead();
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         let mut node_seeds = ChaCha8Rng::seed_from_u64(self.seed);
         node_seeds.set_stream(1);
@@ -312,6 +340,10 @@ impl SimulationBuilder {
             running: 0,
             trace: FNV_OFFSET,
             transmit_buf: Vec::new(),
+            workers,
+            lookahead,
+            marks: BatchMarks::default(),
+            jobs: Vec::new(),
         })
     }
 }
@@ -346,6 +378,13 @@ pub struct Simulation {
     running: usize,
     trace: u64,
     transmit_buf: Vec<Transmit>,
+    /// Run batches of nodes' inputs in parallel.
+    workers: Workers,
+    /// No datagram arrives sooner than this after it was sent (a little less than the
+    /// network's shortest latency): how far apart inputs of one batch may be.
+    lookahead: Duration,
+    marks: BatchMarks,
+    jobs: Vec<Job>,
 }
 
 impl fmt::Debug for Simulation {
@@ -435,6 +474,7 @@ impl Simulation {
             record_events: false,
             max_recorded_violations: 1000,
             per_key_checks: true,
+            threads: 1,
         }
     }
 
@@ -526,8 +566,32 @@ impl Simulation {
     /// (after the invariant checks saw it).
     pub fn run_until_with(&mut self, until: Duration, observer: &mut dyn FnMut(&TimedEvent)) {
         let wall = Instant::now();
-        while let Some(at) = self.queue.peek_at() {
-            if at > until {
+        while self.queue.peek_at().is_some_and(|at| at <= until) {
+            self.run_batch(until, observer);
+        }
+        self.advance_to(until);
+        self.speed.wall += wall.elapsed();
+    }
+
+    /// Takes the items of one lookahead window from the queue, in order, up to the first
+    /// action or the first second input of a node already in the batch; runs the nodes'
+    /// inputs (in parallel), then hands out their outputs in queue order. An action runs
+    /// alone.
+    fn run_batch(&mut self, until: Duration, observer: &mut dyn FnMut(&TimedEvent)) {
+        let mut jobs = std::mem::take(&mut self.jobs);
+        self.marks.next_batch(self.slots.len());
+        let mut window_end = None;
+        while let Some((at, item)) = self.queue.peek() {
+            let target = match item {
+                Item::Timer { node, .. } => Some(*node),
+                Item::Deliver(flight) => Some(flight.to),
+                Item::Action(_) => None,
+            };
+            let window_end = *window_end.get_or_insert(at + self.lookahead);
+            if at > until
+                || (!jobs.is_empty() && (at >= window_end || target.is_none()))
+                || target.is_some_and(|node| self.marks.contains(node))
+            {
                 break;
             }
             let Some((at, item)) = self.queue.pop() else {
@@ -535,10 +599,49 @@ impl Simulation {
             };
             self.advance_to(at);
             self.speed.steps += 1;
-            self.process(item, observer);
+            let job = match item {
+                Item::Timer { node, epoch } => {
+                    self.mix(at, 1, node);
+                    self.prepare_timer(at, node, epoch)
+                }
+                Item::Deliver(flight) => {
+                    self.mix(at, 2, flight.to);
+                    self.prepare_delivery(at, flight)
+                }
+                Item::Action(action) => {
+                    self.mix(at, 3, action.node().unwrap_or(NodeIndex(usize::MAX)));
+                    self.apply(action, observer);
+                    break;
+                }
+            };
+            if let Some(job) = job {
+                self.marks.insert(job.index);
+                jobs.push(job);
+            }
         }
-        self.advance_to(until);
-        self.speed.wall += wall.elapsed();
+        // Only now: while the batch was gathered, deliveries checked their senders' slots.
+        for job in &mut jobs {
+            job.node = self
+                .slots
+                .get_mut(job.index.0)
+                .and_then(|slot| slot.node.take());
+        }
+        if self.workers.run(&mut jobs, self.base) {
+            self.speed.parallel_batches += 1;
+            self.speed.parallel_inputs += jobs.len() as u64;
+        }
+        let latest = self.now;
+        for mut job in jobs.drain(..) {
+            if let Some(slot) = self.slots.get_mut(job.index.0) {
+                slot.node = job.node.take();
+            }
+            // Outputs are stamped with their own input's time, which may lie a little
+            // before the latest input of the batch.
+            self.now = job.at;
+            self.after_input(job.index, job.after_timeout, observer);
+        }
+        self.now = latest;
+        self.jobs = jobs;
     }
 
     fn advance_to(&mut self, at: Duration) {
@@ -551,73 +654,52 @@ impl Simulation {
         self.now = at;
     }
 
-    fn process(&mut self, item: Item, observer: &mut dyn FnMut(&TimedEvent)) {
-        match item {
-            Item::Timer { node, epoch } => {
-                self.mix(1, node);
-                self.fire_timer(node, epoch, observer);
-            }
-            Item::Deliver(flight) => {
-                self.mix(2, flight.to);
-                self.deliver(flight, observer);
-            }
-            Item::Action(action) => {
-                self.mix(3, action.node().unwrap_or(NodeIndex(usize::MAX)));
-                self.apply(action, observer);
-            }
-        }
-    }
-
-    fn fire_timer(&mut self, index: NodeIndex, epoch: u64, observer: &mut dyn FnMut(&TimedEvent)) {
-        let now = self.now;
-        let instant = self.base + now;
-        let Some(slot) = self.slots.get_mut(index.0) else {
-            return;
-        };
+    /// The node's timer, unless it was re-armed or the node stopped since; postponed to
+    /// the end of a stall.
+    fn prepare_timer(&mut self, now: Duration, index: NodeIndex, epoch: u64) -> Option<Job> {
+        let slot = self.slots.get_mut(index.0)?;
         if slot.timer_epoch != epoch || slot.node.is_none() {
-            return;
+            return None;
         }
         if slot.stalled_until > now {
             let until = slot.stalled_until;
             slot.timer_at = Some(until);
             self.counters.postponed += 1;
             self.queue.push(until, Item::Timer { node: index, epoch });
-            return;
+            return None;
         }
         slot.timer_at = None;
-        if let Some(node) = slot.node.as_mut() {
-            node.handle_timeout(instant);
-        }
-        self.after_input(index, true, observer);
+        Some(Job::timeout(now, index))
     }
 
-    fn deliver(&mut self, flight: Box<InFlight>, observer: &mut dyn FnMut(&TimedEvent)) {
-        let now = self.now;
+    /// The datagram's arrival, unless the network or the scenario drops it; postponed to
+    /// the end of the receiver's stall.
+    fn prepare_delivery(&mut self, now: Duration, flight: Box<InFlight>) -> Option<Job> {
         let sender_alive = self
             .slots
             .get(flight.from.0)
             .is_some_and(|slot| slot.incarnation == flight.from_incarnation && slot.node.is_some());
         if !sender_alive {
             self.counters.sender_gone += 1;
-            return;
+            return None;
         }
         if self.is_cut(flight.from, flight.to) {
             self.counters.cut += 1;
-            return;
+            return None;
         }
         let Some(slot) = self.slots.get_mut(flight.to.0) else {
             self.counters.unknown_address += 1;
-            return;
+            return None;
         };
         if slot.node.is_none() {
             self.counters.receiver_down += 1;
-            return;
+            return None;
         }
         if slot.stalled_until > now {
             let until = slot.stalled_until;
             self.counters.postponed += 1;
             self.queue.push(until, Item::Deliver(flight));
-            return;
+            return None;
         }
         let InFlight {
             from,
@@ -632,17 +714,12 @@ impl Simulation {
             self.checker
                 .check_datagram(now, from, packet.encoded_len(), max_size);
         }
-        let Some(slot) = self.slots.get_mut(to.0) else {
-            return;
-        };
+        let slot = self.slots.get_mut(to.0)?;
         let len = packet.encoded_len() as u64;
         slot.traffic.datagrams_received += 1;
         slot.traffic.bytes_received += len;
         self.counters.delivered += 1;
-        if let Some(node) = slot.node.as_mut() {
-            node.handle_packet(from.address(), packet, self.base + now);
-        }
-        self.after_input(to, false, observer);
+        Some(Job::packet(now, to, from.address(), packet))
     }
 
     fn apply(&mut self, action: Action, observer: &mut dyn FnMut(&TimedEvent)) {
@@ -717,7 +794,10 @@ impl Simulation {
                 self.groups = Some(of);
             }
             Action::Heal => self.groups = None,
-            Action::SetLink(link) => self.network.link = link,
+            Action::SetLink(link) => {
+                self.network.link = link;
+                self.lookahead = self.network.lookahead();
+            }
             Action::Set { node, key, value } => {
                 let result = self
                     .running_node_mut(node)
@@ -1031,8 +1111,8 @@ impl Simulation {
         self.slots.get_mut(index.0)?.node.as_mut()
     }
 
-    fn mix(&mut self, tag: u64, node: NodeIndex) {
-        self.trace = mix(self.trace, self.now.as_nanos() as u64);
+    fn mix(&mut self, at: Duration, tag: u64, node: NodeIndex) {
+        self.trace = mix(self.trace, at.as_nanos() as u64);
         self.trace = mix(self.trace, tag << 56 ^ node.0 as u64);
     }
 

@@ -13,6 +13,15 @@ use leviathan_gossip_wire::Key;
 /// A busy scenario: loss, duplication, jitter, a crash and restart, a partition, a stall,
 /// writes and deletes. Returns what a run produced.
 fn run(seed: u64) -> (Vec<TimedEvent>, Vec<Option<Stats>>, Vec<Traffic>, u64) {
+    run_on(seed, 12, 1)
+}
+
+/// [`run`] with `nodes` nodes (at least 12) on `threads` threads.
+fn run_on(
+    seed: u64,
+    nodes: usize,
+    threads: usize,
+) -> (Vec<TimedEvent>, Vec<Option<Stats>>, Vec<Traffic>, u64) {
     let secs = Duration::from_secs;
     let link = LinkModel {
         latency: Latency::Exponential {
@@ -24,7 +33,8 @@ fn run(seed: u64) -> (Vec<TimedEvent>, Vec<Option<Stats>>, Vec<Traffic>, u64) {
         duplicate: 0.05,
     };
     let mut sim = Simulation::builder(seed)
-        .nodes(12)
+        .nodes(nodes)
+        .threads(threads)
         .network(NetworkModel::new(link))
         .record_events(true)
         .build()
@@ -45,6 +55,13 @@ fn run(seed: u64) -> (Vec<TimedEvent>, Vec<Option<Stats>>, Vec<Traffic>, u64) {
     sim.partition(secs(30), secs(45), vec![(0..6).map(NodeIndex).collect()]);
     sim.run_until(secs(70));
     sim.check().unwrap();
+    if threads > 1 {
+        assert!(
+            sim.speed().parallel_batches > 10,
+            "seed {seed}: the run must exercise parallel batches: {:?}",
+            sim.speed()
+        );
+    }
     let stats = sim
         .indices()
         .map(|i| sim.node(i).map(|n| n.stats().clone()))
@@ -72,4 +89,32 @@ fn different_seeds_give_different_runs() {
     assert_ne!(a.3, b.3);
     assert_ne!(a.0, b.0);
     assert_ne!(a.2, b.2);
+}
+
+#[test]
+fn the_number_of_threads_does_not_change_a_run() {
+    let one = run_on(7, 80, 1);
+    let two = run_on(7, 80, 2);
+    assert_eq!(one.0, two.0, "event logs differ");
+    assert_eq!(one.1, two.1, "node stats differ");
+    assert_eq!(one.2, two.2, "traffic differs");
+    assert_eq!(one.3, two.3, "trace hashes differ");
+}
+
+#[test]
+fn parallel_batches_lose_no_datagram() {
+    // No node crashes or restarts here, so every datagram's sender is alive when it
+    // arrives: a batch that hid its nodes from the delivery checks would drop some.
+    let mut sim = Simulation::builder(11)
+        .nodes(150)
+        .threads(2)
+        .build()
+        .unwrap();
+    sim.run_until(Duration::from_secs(10));
+    sim.check().unwrap();
+    let speed = sim.speed();
+    assert!(speed.parallel_batches > 100, "seed 11: {speed:?}");
+    let counters = sim.counters();
+    assert_eq!(counters.sender_gone, 0, "seed 11: {counters:?}");
+    assert!(counters.delivered > 5_000, "seed 11: {counters:?}");
 }

@@ -50,6 +50,8 @@ pub struct ClusterSpec {
     /// Per-key invariant checks (default); off, only per node (for long runs at large N,
     /// see [`crate::InvariantChecker::without_per_key_tracking`]).
     pub per_key_checks: bool,
+    /// Threads running the nodes (the outcome does not depend on it).
+    pub threads: usize,
 }
 
 impl ClusterSpec {
@@ -64,6 +66,7 @@ impl ClusterSpec {
             encode_packets: false,
             formation_limit: Duration::from_secs(120),
             per_key_checks: true,
+            threads: 1,
         }
     }
 
@@ -81,6 +84,7 @@ impl ClusterSpec {
             .network(NetworkModel::new(link))
             .encode_packets(self.encode_packets)
             .per_key_checks(self.per_key_checks)
+            .threads(self.threads)
             .build()
     }
 
