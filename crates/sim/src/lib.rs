@@ -1,12 +1,14 @@
 //! Deterministic discrete-event simulator of leviathan-gossip clusters.
 //!
 //! A [`Simulation`] runs N real [`leviathan_gossip_core::Node`]s — the very code the UDP
-//! runtime drives, no copy of the protocol — in virtual time, on one thread, over a
+//! runtime drives, no copy of the protocol — in virtual time, over a
 //! modelled network ([`NetworkModel`]: latency distributions, loss, duplication,
 //! reordering through jitter, a fault-injecting tamper hook), through a scenario of
 //! [`Action`]s (partitions that start and heal, crashes, restarts with a new generation,
 //! graceful leaves, stalled nodes, writes and deletes). A run is a function of one `u64`
-//! seed: same seed, same run.
+//! seed: same seed, same run, on any number of threads
+//! ([`SimulationBuilder::threads`]: the nodes' inputs within one window shorter than the
+//! network's shortest latency run in parallel; everything else runs in queue order).
 //!
 //! Every run is checked ([`invariants`]): every datagram fits the packet size; versions an
 //! observer reports for a (node, generation) never go back; a deleted key never comes back;
@@ -36,7 +38,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Reading order: [`simulation`] (the event loop), [`network`], [`scenario`],
+//! Reading order: [`simulation`] (the event loop; `batch.rs` runs its batches in
+//! parallel), [`network`], [`scenario`],
 //! [`invariants`], [`convergence`], [`view`] (membership from events, for experiments),
 //! then [`experiments`] (what the `leviathan-gossip-sim` binary runs).
 

@@ -10,6 +10,12 @@
 //!                       poll_timeout        → re-arm the node's timer (new epoch)
 //! ```
 //!
+//! Items are taken in batches: those within one lookahead window (just under the
+//! network's shortest latency, so no datagram sent in it arrives in it), for distinct
+//! nodes, up to the next action. The batch's node inputs run in parallel (`batch.rs`);
+//! the steps before them (delivery checks, tamper) and after them (the outputs above)
+//! run in queue order. Outputs carry their own input's time.
+//!
 //! Virtual time is `base + now`, `base` being one real `Instant` taken at construction.
 //! Every random draw of the network and every node's RNG seed come from ChaCha8 streams
 //! seeded by the simulation's seed; nothing iterates a hash map where the order matters,
