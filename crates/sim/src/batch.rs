@@ -10,7 +10,10 @@
 //! not on the number of threads.
 
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -76,36 +79,63 @@ impl Job {
     }
 }
 
-/// Helper threads that run shares of a batch while the calling thread runs its own.
-/// They block between batches, so they take no CPU from the sequential parts.
+/// Helper threads that run jobs of a batch beside the calling thread. Between batches
+/// they spin a few hundred microseconds, then block: with more threads than free cores,
+/// that spinning takes CPU from the sequential parts. A panic in a job is raised in the
+/// caller, after which the simulation is unusable (its batch's nodes are out of their
+/// slots).
 pub(crate) struct Workers {
-    to_workers: Vec<Sender<Share>>,
-    from_workers: Receiver<Share>,
+    to_workers: Vec<Sender<Arc<SharedBatch>>>,
+    /// One message per helper per batch, once it found no job left to claim (a panic's
+    /// payload if a job panicked).
+    from_workers: Receiver<std::thread::Result<()>>,
     handles: Vec<JoinHandle<()>>,
 }
 
-/// A part of a batch, numbered so the batch is put back together in order.
-struct Share {
-    part: usize,
+/// A batch every thread takes jobs from, the next unclaimed one each time, so a thread
+/// that drew quick jobs takes more of them: inputs differ in cost by orders of magnitude
+/// (a timer with nothing due against a datagram full of news).
+struct SharedBatch {
     base: Instant,
-    jobs: Vec<Job>,
+    next: AtomicUsize,
+    jobs: Vec<Mutex<Job>>,
+}
+
+impl SharedBatch {
+    fn work(&self) {
+        loop {
+            let claimed = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some(job) = self.jobs.get(claimed) else {
+                return;
+            };
+            // Only the thread that claimed a job locks it: never contended.
+            job.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .run(self.base);
+        }
+    }
 }
 
 impl Workers {
     /// `threads` threads in all: the caller and `threads - 1` helpers.
     pub(crate) fn new(threads: usize) -> std::io::Result<Self> {
-        let (done, from_workers) = channel::<Share>();
+        let (done, from_workers) = channel();
         let mut to_workers = Vec::new();
         let mut handles = Vec::new();
         for i in 1..threads.max(1) {
-            let (to_worker, inbox) = channel::<Share>();
+            let (to_worker, inbox) = channel::<Arc<SharedBatch>>();
             let done = done.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("sim-worker-{i}"))
+                // As deep as the main thread's, so that a run does not abort only when
+                // it has helpers.
+                .stack_size(8 << 20)
                 .spawn(move || {
-                    while let Some(mut share) = receive(&inbox) {
-                        share.jobs.iter_mut().for_each(|job| job.run(share.base));
-                        if done.send(share).is_err() {
+                    while let Some(batch) = receive(&inbox) {
+                        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| batch.work()));
+                        // Let go of the batch before saying so: the caller takes it back.
+                        drop(batch);
+                        if done.send(outcome).is_err() {
                             return;
                         }
                     }
@@ -120,48 +150,57 @@ impl Workers {
         })
     }
 
-    /// Runs every job, sharing them with the helpers when the batch is worth it; returns
-    /// whether it did. `jobs` keeps its order. Each job touches only its own node, so the
-    /// order they run in does not matter.
+    /// Runs every job, with the helpers when the batch is worth it; returns whether it
+    /// used them. `jobs` keeps its order. Each job touches only its own node, so the order
+    /// they run in does not matter. A panic in a job is raised here.
     pub(crate) fn run(&self, jobs: &mut Vec<Job>, base: Instant) -> bool {
-        let threads = self.to_workers.len() + 1;
-        if threads == 1 || jobs.len() < MIN_PARALLEL_JOBS {
+        if self.to_workers.is_empty() || jobs.len() < MIN_PARALLEL_JOBS {
             jobs.iter_mut().for_each(|job| job.run(base));
             return false;
         }
-        let per_share = jobs.len().div_ceil(threads);
-        let mut sent = 0;
-        for (i, worker) in self.to_workers.iter().enumerate().rev() {
-            let start = per_share * (i + 1);
-            if start >= jobs.len() {
-                continue;
-            }
-            let share = Share {
-                part: i + 1,
-                base,
-                jobs: jobs.split_off(start),
-            };
-            // A helper that died (it cannot, short of a panic in the core) leaves its
-            // share unrun: the node stays out of its slot and the run reports it gone.
-            if worker.send(share).is_ok() {
-                sent += 1;
+        let batch = Arc::new(SharedBatch {
+            base,
+            next: AtomicUsize::new(0),
+            jobs: jobs.drain(..).map(Mutex::new).collect(),
+        });
+        // A helper that would find no job left is not woken.
+        let helpers = self
+            .to_workers
+            .iter()
+            .take(batch.jobs.len().saturating_sub(1))
+            .filter(|worker| worker.send(Arc::clone(&batch)).is_ok())
+            .count();
+        let own = std::panic::catch_unwind(AssertUnwindSafe(|| batch.work()));
+        // Every helper's report is taken before a panic is raised again, so none is left
+        // over for the next batch.
+        let mut panic = own.err();
+        for _ in 0..helpers {
+            match receive(&self.from_workers) {
+                Some(Ok(())) => {}
+                Some(Err(payload)) => panic = panic.or(Some(payload)),
+                None => break,
             }
         }
-        jobs.iter_mut().for_each(|job| job.run(base));
-        let mut shares: Vec<Share> = std::iter::from_fn(|| receive(&self.from_workers))
-            .take(sent)
-            .collect();
-        shares.sort_by_key(|share| share.part);
-        for share in shares {
-            jobs.extend(share.jobs);
+        if let Some(payload) = panic {
+            std::panic::resume_unwind(payload);
         }
+        // Every helper let go of the batch before it reported.
+        let Ok(batch) = Arc::try_unwrap(batch) else {
+            panic!("a simulation worker kept its batch: nodes would be lost");
+        };
+        jobs.extend(
+            batch
+                .jobs
+                .into_iter()
+                .map(|job| job.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner)),
+        );
         true
     }
 }
 
 /// Batches follow each other within tens of microseconds, less than waking a blocked
-/// thread takes: wait for the next message spinning, for about this many polls, before
-/// blocking.
+/// thread takes: wait for the next message spinning, for about this many polls (a few
+/// hundred microseconds), before blocking.
 const SPIN_POLLS: u32 = 20_000;
 
 /// The next message, spinning a while before blocking; `None` once the sender is gone.

@@ -160,7 +160,7 @@ impl InvariantChecker {
         self
     }
 
-    /// Violations recorded in full, in the order they happened.
+    /// Violations recorded in full, in the order they were found.
     pub fn violations(&self) -> &[Violation] {
         &self.violations
     }

@@ -6,9 +6,12 @@
 //! reordering through jitter, a fault-injecting tamper hook), through a scenario of
 //! [`Action`]s (partitions that start and heal, crashes, restarts with a new generation,
 //! graceful leaves, stalled nodes, writes and deletes). A run is a function of one `u64`
-//! seed: same seed, same run, on any number of threads
-//! ([`SimulationBuilder::threads`]: the nodes' inputs within one window shorter than the
-//! network's shortest latency run in parallel; everything else runs in queue order).
+//! seed and the times it is advanced to ([`Simulation::run_until`] closes the batch of
+//! parallel steps in progress): same seed, same `run_until` times, same run, on any number
+//! of threads ([`SimulationBuilder::threads`]: the nodes' inputs within one window shorter
+//! than the network's shortest latency run in parallel; everything else runs in queue
+//! order, so events and violations are listed in processing order, which may step back in
+//! time by less than that latency from one batch to the next).
 //!
 //! Every run is checked ([`invariants`]): every datagram fits the packet size; versions an
 //! observer reports for a (node, generation) never go back; a deleted key never comes back;

@@ -68,7 +68,7 @@ pub struct CheckFailure {
     pub seed: u64,
     /// Total number of violations.
     pub total: u64,
-    /// The first violations, in the order they happened.
+    /// The first violations, in the order they were found.
     pub violations: Vec<Violation>,
 }
 
@@ -586,14 +586,15 @@ impl Simulation {
     fn run_batch(&mut self, until: Duration, observer: &mut dyn FnMut(&TimedEvent)) {
         let mut jobs = std::mem::take(&mut self.jobs);
         self.marks.next_batch(self.slots.len());
-        let mut window_end = None;
+        // The window opens at the first input that makes a job (dropped datagrams and
+        // stale timers before it make none).
+        let mut window_end = Duration::MAX;
         while let Some((at, item)) = self.queue.peek() {
             let target = match item {
                 Item::Timer { node, .. } => Some(*node),
                 Item::Deliver(flight) => Some(flight.to),
                 Item::Action(_) => None,
             };
-            let window_end = *window_end.get_or_insert(at + self.lookahead);
             if at > until
                 || (!jobs.is_empty() && (at >= window_end || target.is_none()))
                 || target.is_some_and(|node| self.marks.contains(node))
@@ -621,6 +622,9 @@ impl Simulation {
                 }
             };
             if let Some(job) = job {
+                if jobs.is_empty() {
+                    window_end = job.at.saturating_add(self.lookahead);
+                }
                 self.marks.insert(job.index);
                 jobs.push(job);
             }
@@ -639,6 +643,7 @@ impl Simulation {
         let latest = self.now;
         for mut job in jobs.drain(..) {
             if let Some(slot) = self.slots.get_mut(job.index.0) {
+                debug_assert!(slot.node.is_none(), "two jobs for one node in a batch");
                 slot.node = job.node.take();
             }
             // Outputs are stamped with their own input's time, which may lie a little

@@ -116,6 +116,8 @@ pub struct RunInfo {
     pub formed_s: Option<f64>,
     /// Simulator speed.
     pub speed: Speed,
+    /// Threads that ran the nodes (the speed depends on it, the results do not).
+    pub threads: usize,
     /// Simulated node-seconds per wall second.
     pub node_seconds_per_wall_second: f64,
     /// Invariant violations by kind (expected: none).
@@ -140,6 +142,7 @@ impl RunInfo {
             known_s: formation.known.map(|d| d.as_secs_f64()),
             formed_s: formation.live.map(|d| d.as_secs_f64()),
             speed,
+            threads: spec.threads,
             node_seconds_per_wall_second: speed.node_seconds_per_wall_second(),
             violations: sim
                 .checker()
