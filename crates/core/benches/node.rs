@@ -55,10 +55,10 @@ fn node_knowing(state: &ClusterState, start: Instant) -> (Node, Instant) {
         node.set(record.key, record.value.unwrap()).unwrap();
     }
     let deltas = state
-        .values()
-        .filter(|n| n.id().name != own.name)
-        .map(|n| NodeDelta {
-            node: n.id().clone(),
+        .iter()
+        .filter(|(name, _)| **name != own.name)
+        .map(|(name, n)| NodeDelta {
+            node: n.node_id(name),
             heartbeat: n.heartbeat(),
             status: n.status(),
             gc_watermark: Version(0),

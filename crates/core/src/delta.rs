@@ -50,7 +50,7 @@ pub fn build_deltas(
             continue;
         };
         let mut delta = NodeDelta {
-            node: node.id().clone(),
+            node: node.node_id(&candidate.name),
             heartbeat: node.heartbeat(),
             status: node.status(),
             gc_watermark: node.gc_watermark(),

@@ -30,7 +30,7 @@ impl DigestCursor {
         }
         .peekable();
         while let Some((name, node)) = nodes.next() {
-            let entry = node.digest_entry();
+            let entry = node.digest_entry(name);
             // If this entry is the page's last, the next name becomes the end bound.
             let end_len = nodes
                 .peek()
@@ -118,7 +118,7 @@ pub fn reconcile_page(
         }
         match entries.next_if(|entry| entry.name == *name) {
             Some(entry) => compare(&mut result, own, node, entry),
-            None => result.candidates.push(never_seen(node)),
+            None => result.candidates.push(never_seen(name)),
         }
     }
     for entry in entries {
@@ -190,7 +190,7 @@ fn compare(result: &mut Reconciliation, own: &NodeName, node: &NodeState, entry:
         result.candidates.push(candidate);
         return;
     }
-    let ours = node.id().generation;
+    let ours = node.generation();
     // A peer past a watermark we lag behind cannot help by itself (only a reset from
     // version 0 can), but asking tells it to send one.
     let peer_ahead = entry.generation > ours
@@ -199,22 +199,22 @@ fn compare(result: &mut Reconciliation, own: &NodeName, node: &NodeState, entry:
                 || (entry.gc_watermark > node.gc_watermark()
                     && node.max_version() < entry.gc_watermark)));
     if peer_ahead && entry.name != *own {
-        result.requests.push(node.digest_entry());
+        result.requests.push(node.digest_entry(&entry.name));
     }
 }
 
 /// Whether (and how far) a peer at `entry` is behind our knowledge of `node`.
 fn lag_of(node: &NodeState, entry: &DigestEntry) -> Option<DeltaCandidate> {
-    let ours = node.id().generation;
+    let ours = node.generation();
     if entry.generation < ours {
-        return Some(never_seen(node));
+        return Some(never_seen(&entry.name));
     }
     if entry.generation > ours {
         return None;
     }
     if node.gc_watermark() > entry.gc_watermark && entry.max_version < node.gc_watermark() {
         return Some(DeltaCandidate {
-            name: node.id().name.clone(),
+            name: entry.name.clone(),
             lag: Lag::Reset,
             from_version: Version(0),
             missing: node.records_after_count(Version(0)),
@@ -224,7 +224,7 @@ fn lag_of(node: &NodeState, entry: &DigestEntry) -> Option<DeltaCandidate> {
     // must not take records that a tombstone it never saw may have replaced.
     if entry.max_version < node.max_version() && node.horizon() >= entry.gc_watermark {
         return Some(DeltaCandidate {
-            name: node.id().name.clone(),
+            name: entry.name.clone(),
             lag: Lag::Behind,
             from_version: entry.max_version,
             missing: node.records_after_count(entry.max_version),
@@ -234,16 +234,16 @@ fn lag_of(node: &NodeState, entry: &DigestEntry) -> Option<DeltaCandidate> {
         || entry.status < node.status()
         || entry.gc_watermark < node.gc_watermark();
     news.then(|| DeltaCandidate {
-        name: node.id().name.clone(),
+        name: entry.name.clone(),
         lag: Lag::HeartbeatOnly,
         from_version: entry.max_version.min(node.max_version()),
         missing: 0,
     })
 }
 
-fn never_seen(node: &NodeState) -> DeltaCandidate {
+fn never_seen(name: &NodeName) -> DeltaCandidate {
     DeltaCandidate {
-        name: node.id().name.clone(),
+        name: name.clone(),
         lag: Lag::NeverSeen,
         from_version: Version(0),
         // Never-seen nodes are sent in random order, not by depth: counting their records
@@ -343,8 +343,9 @@ mod tests {
     #[test]
     fn lag_follows_generation_then_version_then_heartbeat() {
         let state = cluster(&["a"]);
-        let node = &state[&NodeName::new("a").unwrap()];
-        let mut entry = node.digest_entry();
+        let name = NodeName::new("a").unwrap();
+        let node = &state[&name];
+        let mut entry = node.digest_entry(&name);
         assert_eq!(lag_of(node, &entry), None);
         entry.heartbeat = Heartbeat(0);
         assert_eq!(

@@ -61,6 +61,7 @@
 //! assert_eq!(b.get("a", "color").map(|v| &v[..]), Some(&b"blue"[..]));
 //! ```
 
+mod address;
 pub mod config;
 pub mod delta;
 pub mod digest;

@@ -498,9 +498,8 @@ impl Node {
     /// Every known member, this node included, sorted by name.
     pub fn members(&self, now: Instant) -> Vec<Member> {
         self.state
-            .values()
-            .map(|node| {
-                let name = &node.id().name;
+            .iter()
+            .map(|(name, node)| {
                 let is_local = *name == self.identity.name;
                 let health = node.health();
                 let state = if node.status() == NodeStatus::Left {
@@ -512,7 +511,7 @@ impl Node {
                     .filter(|_| state != MemberState::Left)
                     .map(|h| self.detector.phi(&h.arrivals, now));
                 Member {
-                    id: node.id().clone(),
+                    id: node.node_id(name),
                     state,
                     phi,
                     heartbeat: node.heartbeat(),
@@ -592,7 +591,7 @@ impl Node {
     /// budget, then the next digest page in the rest.
     fn next_syn(&mut self) -> Syn {
         let budget = self.body_budget();
-        let own = self.own_state().digest_entry();
+        let own = self.own_state().digest_entry(&self.identity.name);
         let mut used = COUNT_LEN + own.encoded_len();
         let mut news = vec![own];
         let state = &self.state;
@@ -602,7 +601,7 @@ impl Node {
             if name == own_name {
                 return true;
             }
-            let Some(entry) = state.get(name).map(NodeState::digest_entry) else {
+            let Some(entry) = state.get(name).map(|node| node.digest_entry(name)) else {
                 return true;
             };
             if used + entry.encoded_len() > budget / 3 {
@@ -676,10 +675,10 @@ impl Node {
                     && !syn.news.iter().any(|entry| entry.name == **name)
                     && !candidates.iter().any(|candidate| candidate.name == **name)
             })
-            .filter_map(|name| self.state.get(name))
+            .filter_map(|name| self.state.get_key_value(name))
             .take(MAX_NEWS_PUSHES)
-            .map(|node| DeltaCandidate {
-                name: node.id().name.clone(),
+            .map(|(name, node)| DeltaCandidate {
+                name: name.clone(),
                 lag: Lag::Behind,
                 from_version: Version(node.max_version().0.saturating_sub(NEWS_PUSH_VERSIONS)),
                 missing: 0,
@@ -765,7 +764,7 @@ impl Node {
             news: &mut self.news,
             stats: &mut self.stats,
         };
-        observer.observe(node, fact, now, batch);
+        observer.observe(name, node, fact, now, batch);
     }
 
     /// Observes a Syn's digest page: both it and our state are sorted by name, so one
@@ -793,8 +792,8 @@ impl Node {
             }
             previous = Some(&entry.name);
             while ours.next_if(|(name, _)| **name < entry.name).is_some() {}
-            if let Some((_, node)) = ours.next_if(|(name, _)| **name == entry.name) {
-                observer.observe(node, IncarnationFact::from_entry(entry), now, batch);
+            if let Some((name, node)) = ours.next_if(|(name, _)| **name == entry.name) {
+                observer.observe(name, node, IncarnationFact::from_entry(entry), now, batch);
             }
         }
         for entry in leftovers {
@@ -829,7 +828,7 @@ impl Node {
         }
         // A restart, or a heartbeat that proves the removed peer alive: welcome back.
         self.quarantine.lift(name);
-        let known = self.state.get(name).map(|node| node.id().generation);
+        let known = self.state.get(name).map(NodeState::generation);
         match known {
             Some(generation) if delta.node.generation < generation => {
                 self.stats.stale_generation += 1;
@@ -971,7 +970,7 @@ impl Node {
     /// bounded number of new generations.
     fn check_claim_about_self(&mut self, claim: &Claim, now: Instant) {
         let own = self.own_state();
-        let generation = own.id().generation;
+        let generation = own.generation();
         let false_claim = claim.generation > generation
             || (claim.generation == generation
                 && (claim.heartbeat > own.heartbeat()
@@ -1147,8 +1146,7 @@ impl Node {
                         _ => last,
                     };
                     if now_ms.saturating_sub(since) >= remove_after {
-                        let id = node.id();
-                        departed.push((id.name.clone(), id.generation, node.heartbeat()));
+                        departed.push((name.clone(), node.generation(), node.heartbeat()));
                     }
                 }
             }
@@ -1193,9 +1191,9 @@ impl Node {
         let mut unreachable = Vec::new();
         for node in self.state.values() {
             match node.health().map(|health| health.state) {
-                Some(MemberState::Live) => live.push(node.id().address),
+                Some(MemberState::Live) => live.push(node.address()),
                 Some(MemberState::Suspect | MemberState::Dead) => {
-                    unreachable.push(node.id().address);
+                    unreachable.push(node.address());
                 }
                 Some(MemberState::Left) | None => {}
             }
@@ -1398,16 +1396,17 @@ struct Observer<'a> {
 }
 
 impl Observer<'_> {
-    /// Takes `fact` about `node`, if it is about the incarnation we know.
+    /// Takes `fact` about `node` (called `name`), if it is about the incarnation we know.
     fn observe(
         &mut self,
+        name: &NodeName,
         node: &mut NodeState,
         fact: IncarnationFact,
         now: Instant,
         batch: &mut EventBatch,
     ) {
-        if fact.generation != node.id().generation {
-            if fact.generation < node.id().generation && fact.generation.0 > 0 {
+        if fact.generation != node.generation() {
+            if fact.generation < node.generation() && fact.generation.0 > 0 {
                 self.stats.stale_generation += 1;
             }
             return;
@@ -1422,17 +1421,16 @@ impl Observer<'_> {
             let collected = node.collect_tombstones(watermark);
             self.stats.tombstones_collected += collected.len() as u64;
             if node.gc_watermark() == watermark {
-                self.news.changed(&node.id().name);
+                self.news.changed(name);
             }
         }
-        let name = &node.id().name;
         if left {
             self.news.changed(name);
             info!(node = %self.own, peer = %name, "peer left");
             batch.left(name.clone());
             let health = Health::new(MemberState::Left, self.detector.first_arrival(now));
             node.set_health(health);
-        } else if heartbeat_grew && let (name, Some(health)) = node.name_and_health_mut() {
+        } else if heartbeat_grew && let Some(health) = node.health_mut() {
             record_arrival(self.detector, self.own, name, health, now, batch);
         }
     }

@@ -1,12 +1,15 @@
 //! The replicated data: every known node's key-value map, as this node knows it.
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
 
 use bytes::Bytes;
 use leviathan_gossip_wire::{
-    DigestEntry, Heartbeat, Key, NodeDelta, NodeId, NodeName, NodeStatus, Record, Version,
+    DigestEntry, Generation, Heartbeat, Key, NodeDelta, NodeId, NodeName, NodeStatus, Record,
+    Version,
 };
 
+use crate::address::PeerAddress;
 use crate::membership::Health;
 
 /// One key's current version and value (`None`: tombstone).
@@ -21,7 +24,10 @@ pub struct Versioned {
 /// What this node knows of one node's incarnation.
 #[derive(Debug, Clone)]
 pub struct NodeState {
-    id: NodeId,
+    // No name: the map holding the entry is keyed by it, and a second copy would cost
+    // 16 bytes per (node, peer) pair.
+    generation: Generation,
+    address: PeerAddress,
     heartbeat: Heartbeat,
     status: NodeStatus,
     max_version: Version,
@@ -41,7 +47,8 @@ impl NodeState {
     /// An incarnation known to hold nothing yet.
     pub fn new(id: NodeId, heartbeat: Heartbeat) -> Self {
         NodeState {
-            id,
+            generation: id.generation,
+            address: PeerAddress::from(id.address),
             heartbeat,
             status: NodeStatus::Alive,
             max_version: Version(0),
@@ -51,9 +58,21 @@ impl NodeState {
         }
     }
 
-    /// The node's identity.
-    pub fn id(&self) -> &NodeId {
-        &self.id
+    /// The incarnation's identity, under the name the entry is kept under.
+    pub fn node_id(&self, name: &NodeName) -> NodeId {
+        NodeId {
+            name: name.clone(),
+            address: self.address.socket_addr(),
+            generation: self.generation,
+        }
+    }
+    /// The incarnation.
+    pub fn generation(&self) -> Generation {
+        self.generation
+    }
+    /// Where the node said it can be reached.
+    pub fn address(&self) -> SocketAddr {
+        self.address.socket_addr()
     }
     /// Highest heartbeat known.
     pub fn heartbeat(&self) -> Heartbeat {
@@ -206,20 +225,15 @@ impl NodeState {
         self.health.as_mut()
     }
 
-    /// The name and the health at once, for code that needs both while it changes health.
-    pub(crate) fn name_and_health_mut(&mut self) -> (&NodeName, Option<&mut Health>) {
-        (&self.id.name, self.health.as_mut())
-    }
-
     pub(crate) fn set_health(&mut self, health: Health) {
         self.health = Some(health);
     }
 
-    /// This node's digest entry.
-    pub fn digest_entry(&self) -> DigestEntry {
+    /// The digest entry of this incarnation of `name`.
+    pub fn digest_entry(&self, name: &NodeName) -> DigestEntry {
         DigestEntry {
-            name: self.id.name.clone(),
-            generation: self.id.generation,
+            name: name.clone(),
+            generation: self.generation,
             heartbeat: self.heartbeat,
             max_version: self.max_version,
             gc_watermark: self.gc_watermark(),
@@ -435,9 +449,9 @@ mod tests {
     #[test]
     fn a_peer_entry_stays_small() {
         // Every node keeps one per peer: at 10,000 nodes each byte here is 100 MB of a
-        // simulation, 10 kB of a node. Two cache lines at most.
+        // simulation, 10 kB of a node.
         let size = std::mem::size_of::<NodeState>();
-        assert!(size <= 128, "NodeState is {size} bytes");
+        assert!(size <= 96, "NodeState is {size} bytes");
     }
 
     #[test]
@@ -463,7 +477,7 @@ mod tests {
         }
         let mut replica = node();
         let delta = NodeDelta {
-            node: owner.id().clone(),
+            node: owner.node_id(&NodeName::new("n").unwrap()),
             heartbeat: Heartbeat(0),
             status: NodeStatus::Alive,
             gc_watermark: Version(0),
@@ -507,7 +521,7 @@ mod tests {
         // A replica that stopped at version 3: it holds a, b and the first c.
         let mut replica = node();
         let first = NodeDelta {
-            node: owner.id().clone(),
+            node: owner.node_id(&NodeName::new("n").unwrap()),
             heartbeat: Heartbeat(0),
             status: NodeStatus::Alive,
             gc_watermark: Version(0),

@@ -757,7 +757,7 @@ fn contents(state: &NodeState) -> (Version, Vec<Record>) {
 /// truncated to its first `keep` records.
 fn delta_from(source: &NodeState, from: Version, keep: usize) -> NodeDelta {
     let mut delta = NodeDelta {
-        node: source.id().clone(),
+        node: source.node_id(&incarnation().name),
         heartbeat: source.heartbeat(),
         status: source.status(),
         gc_watermark: Version(0),

@@ -188,12 +188,10 @@ impl Workers {
         let Ok(batch) = Arc::try_unwrap(batch) else {
             panic!("a simulation worker kept its batch: nodes would be lost");
         };
-        jobs.extend(
-            batch
-                .jobs
-                .into_iter()
-                .map(|job| job.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner)),
-        );
+        jobs.extend(batch.jobs.into_iter().map(|job| {
+            job.into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        }));
         true
     }
 }

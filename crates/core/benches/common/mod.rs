@@ -140,7 +140,7 @@ pub fn behind(page: &Digest) -> Digest {
 /// A newcomer's first `Syn`: a full digest holding only itself.
 pub fn newcomer_page(newcomer: &NodeId) -> Digest {
     Digest::full(vec![
-        NodeState::new(newcomer.clone(), Heartbeat(1)).digest_entry(),
+        NodeState::new(newcomer.clone(), Heartbeat(1)).digest_entry(&newcomer.name),
     ])
 }
 
@@ -206,7 +206,7 @@ pub fn full_single_delta(sender: &NodeId) -> (NodeState, NodeDelta) {
     }
     let header = header(sender, Heartbeat(1));
     let mut delta = NodeDelta {
-        node: owner.id().clone(),
+        node: id(7),
         heartbeat: owner.heartbeat(),
         status: owner.status(),
         gc_watermark: Version(0),
@@ -224,7 +224,7 @@ pub fn full_single_delta(sender: &NodeId) -> (NodeState, NodeDelta) {
         delta.records.push(record);
     }
     delta.to_version = delta.last_version();
-    let replica = NodeState::new(owner.id().clone(), Heartbeat(1000));
+    let replica = NodeState::new(id(7), Heartbeat(1000));
     let packet = Packet {
         header,
         message: Message::Ack(Ack {
