@@ -41,6 +41,14 @@ pub struct Trial {
     pub writer: NodeIndex,
     /// Seconds until each of [`LEVELS`] was reached (`None`: not within the limit).
     pub seconds: Vec<Option<f64>>,
+    /// Live nodes when the write was made (the writer included).
+    pub live: usize,
+    /// How many of them had heard of the writer then (the writer included): a node that
+    /// has not cannot take the write's news, only the writer's whole state once a page
+    /// or an Ack introduces it.
+    pub knew_writer: usize,
+    /// How many held the write when the trial ended.
+    pub held_at_end: usize,
 }
 
 /// Statistics over trials for one reach level.
@@ -122,12 +130,17 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
         if let Some(slot) = arrivals.get_mut(writer.0) {
             *slot = Some(start);
         }
+        let knew_writer = live
+            .iter()
+            .filter(|&&observer| observer == writer || view.state(observer, writer).is_some())
+            .count();
         let mut holders = 1;
         let target = live.len();
         let deadline = start + options.trial_limit;
         while holders < target && sim.now() < deadline {
             let next = (sim.now() + Duration::from_secs(1)).min(deadline);
             advance(&mut sim, next, &label, &mut |event| {
+                view.observe(event);
                 let Event::Updates(updates) = &event.event else {
                     return;
                 };
@@ -156,7 +169,13 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
                 times.get(needed.max(1) - 1).copied()
             })
             .collect();
-        trials.push(Trial { writer, seconds });
+        trials.push(Trial {
+            writer,
+            seconds,
+            live: target,
+            knew_writer,
+            held_at_end: holders,
+        });
     }
     let round = spec.round();
     let reach = LEVELS
@@ -202,6 +221,8 @@ pub fn table(outcomes: &[Outcome]) -> Table {
         "p99 rounds",
         "bound (f=1)",
         "Serf 99.9% (f=3)",
+        "knew writer (min %)",
+        "held at end (min %)",
     ]);
     for outcome in outcomes {
         for reach in &outcome.reach {
@@ -209,6 +230,16 @@ pub fn table(outcomes: &[Outcome]) -> Table {
                 fmt_opt(outcome.serf_rounds_999, 0)
             } else {
                 String::new()
+            };
+            // Once per run, on its first row.
+            let least = |share: fn(&Trial) -> f64| {
+                let first = outcome
+                    .reach
+                    .first()
+                    .is_some_and(|r| std::ptr::eq(r, reach));
+                let min = outcome.trials.iter().map(share).reduce(f64::min);
+                min.filter(|_| first)
+                    .map_or(String::new(), |m| format!("{:.1}", 100.0 * m))
             };
             table.row(vec![
                 outcome.run.nodes.to_string(),
@@ -222,6 +253,8 @@ pub fn table(outcomes: &[Outcome]) -> Table {
                 fmt_opt(reach.p99_rounds, 1),
                 format!("{:.1}", outcome.push_pull_bound_rounds),
                 serf,
+                least(|t| t.knew_writer as f64 / t.live.max(1) as f64),
+                least(|t| t.held_at_end as f64 / t.live.max(1) as f64),
             ]);
         }
     }
