@@ -22,7 +22,7 @@ use leviathan_gossip_wire::Packet;
 
 use crate::scenario::NodeIndex;
 
-/// Fewer jobs than this run on the calling thread: handing them to the pool would cost
+/// Fewer jobs than this run on the calling thread: sharing them with a helper would cost
 /// more than it saves.
 const MIN_PARALLEL_JOBS: usize = 2;
 
