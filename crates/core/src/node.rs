@@ -1090,12 +1090,9 @@ impl Node {
     }
 
     fn mark_left(&mut self, name: &NodeName, now: Instant, batch: &mut EventBatch) {
-        info!(node = %self.identity.name, peer = %name, "peer left");
-        let health = Health::new(MemberState::Left, self.detector.first_arrival(now));
         if let Some(node) = self.state.get_mut(name) {
-            node.set_health(health);
+            record_departure(&self.detector, &self.identity.name, name, node, now, batch);
         }
-        batch.left(name.clone());
     }
 
     /// Judges every peer (live → suspect → dead), and returns those dead or departed for
@@ -1426,14 +1423,25 @@ impl Observer<'_> {
         }
         if left {
             self.news.changed(name);
-            info!(node = %self.own, peer = %name, "peer left");
-            batch.left(name.clone());
-            let health = Health::new(MemberState::Left, self.detector.first_arrival(now));
-            node.set_health(health);
+            record_departure(self.detector, self.own, name, node, now, batch);
         } else if heartbeat_grew && let Some(health) = node.health_mut() {
             record_arrival(self.detector, self.own, name, health, now, batch);
         }
     }
+}
+
+/// `name` announced it left: its health says so from now on.
+fn record_departure(
+    detector: &PhiAccrualDetector,
+    own: &NodeName,
+    name: &NodeName,
+    node: &mut NodeState,
+    now: Instant,
+    batch: &mut EventBatch,
+) {
+    info!(node = %own, peer = %name, "peer left");
+    node.set_health(Health::new(MemberState::Left, detector.first_arrival(now)));
+    batch.left(name.clone());
 }
 
 /// A heartbeat of `name` grew: feed the detector, and a suspected or dead peer recovers.

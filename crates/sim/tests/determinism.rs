@@ -12,16 +12,12 @@ use leviathan_gossip_wire::Key;
 
 /// A busy scenario: loss, duplication, jitter, a crash and restart, a partition, a stall,
 /// writes and deletes. Returns what a run produced.
-fn run(seed: u64) -> (Vec<TimedEvent>, Vec<Option<Stats>>, Vec<Traffic>, u64) {
+fn run(seed: u64) -> Run {
     run_on(seed, 12, 1)
 }
 
 /// [`run`] with `nodes` nodes (at least 12) on `threads` threads.
-fn run_on(
-    seed: u64,
-    nodes: usize,
-    threads: usize,
-) -> (Vec<TimedEvent>, Vec<Option<Stats>>, Vec<Traffic>, u64) {
+fn run_on(seed: u64, nodes: usize, threads: usize) -> Run {
     let secs = Duration::from_secs;
     let link = LinkModel {
         latency: Latency::Exponential {
@@ -76,10 +72,16 @@ fn the_same_seed_gives_the_same_run() {
     let first = run(42);
     let second = run(42);
     assert!(first.0.len() > 100, "a busy run logs many events");
-    assert_eq!(first.0, second.0, "event logs differ");
-    assert_eq!(first.1, second.1, "node stats differ");
-    assert_eq!(first.2, second.2, "traffic differs");
-    assert_eq!(first.3, second.3, "trace hashes differ");
+    assert_same_run(&first, &second);
+}
+
+type Run = (Vec<TimedEvent>, Vec<Option<Stats>>, Vec<Traffic>, u64);
+
+fn assert_same_run(a: &Run, b: &Run) {
+    assert_eq!(a.0, b.0, "event logs differ");
+    assert_eq!(a.1, b.1, "node stats differ");
+    assert_eq!(a.2, b.2, "traffic differs");
+    assert_eq!(a.3, b.3, "trace hashes differ");
 }
 
 #[test]
@@ -95,10 +97,7 @@ fn different_seeds_give_different_runs() {
 fn the_number_of_threads_does_not_change_a_run() {
     let one = run_on(7, 80, 1);
     let two = run_on(7, 80, 2);
-    assert_eq!(one.0, two.0, "event logs differ");
-    assert_eq!(one.1, two.1, "node stats differ");
-    assert_eq!(one.2, two.2, "traffic differs");
-    assert_eq!(one.3, two.3, "trace hashes differ");
+    assert_same_run(&one, &two);
 }
 
 #[test]
