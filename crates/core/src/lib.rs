@@ -69,6 +69,7 @@ pub mod error;
 pub mod event;
 pub mod expiry;
 pub mod failure_detector;
+mod health_check;
 pub mod membership;
 pub mod news;
 pub mod node;

@@ -24,8 +24,10 @@ use crate::error::{RestoreError, WriteError};
 use crate::event::{Event, EventBatch, Update};
 use crate::expiry::{Expired, Expiries};
 use crate::failure_detector::{FailureDetector, PhiAccrualDetector};
+use crate::health_check::{Census, HealthCheck, Verdict};
 use crate::membership::{Health, Member, MemberState};
 use crate::news::NewsQueue;
+use crate::peer_selection::{Roster, StateRoster, select_targets};
 use crate::quarantine::Quarantine;
 use crate::state::{ClusterState, InvalidDelta, NodeState, Versioned, check_order};
 use crate::stats::Stats;
@@ -62,6 +64,7 @@ pub struct Node {
     seeds: Vec<SocketAddr>,
     state: ClusterState,
     detector: PhiAccrualDetector,
+    health_check: HealthCheck,
     cursor: DigestCursor,
     news: NewsQueue,
     /// Versions and times of this node's own tombstones, oldest first, until collected.
@@ -118,6 +121,7 @@ impl Node {
         let node = Node {
             detector: PhiAccrualDetector::new(config.phi.clone(), now)
                 .with_usual_threshold(config.phi_threshold),
+            health_check: HealthCheck::new(&config),
             timers: Timers::new(now, &config),
             state: [(identity.name.clone(), own_state)].into_iter().collect(),
             config,
@@ -440,11 +444,13 @@ impl Node {
             to_version: own.max_version(),
             complete: false,
         };
-        let (live, _) = self.peer_addresses();
-        let mut targets: Vec<SocketAddr> = live
-            .choose_multiple(&mut self.rng, self.config.fanout.saturating_mul(2))
-            .copied()
-            .collect();
+        let peers = StateRoster {
+            state: &self.state,
+            census: self.health_check.census(),
+        };
+        let wanted = self.config.fanout.saturating_mul(2).min(peers.live_count());
+        let ranks = rand::seq::index::sample(&mut self.rng, peers.live_count(), wanted);
+        let (mut targets, _) = peers.addresses(&ranks.into_vec(), None);
         if let Some(seed) = self.seeds.choose(&mut self.rng)
             && !targets.contains(seed)
         {
@@ -573,14 +579,12 @@ impl Node {
 
     fn gossip_round(&mut self) {
         self.stats.gossip_rounds += 1;
-        let (live, unreachable) = self.peer_addresses();
-        let candidates = crate::peer_selection::Candidates {
-            live: &live,
-            unreachable: &unreachable,
-            seeds: &self.seeds,
+        debug_assert_eq!(self.health_check.census(), self.counted_census());
+        let peers = StateRoster {
+            state: &self.state,
+            census: self.health_check.census(),
         };
-        let targets =
-            crate::peer_selection::select_targets(&candidates, self.config.fanout, &mut self.rng);
+        let targets = select_targets(&peers, &self.seeds, self.config.fanout, &mut self.rng);
         for destination in targets {
             let syn = self.next_syn();
             self.send(destination, Message::Syn(syn));
@@ -761,6 +765,7 @@ impl Node {
         let mut observer = Observer {
             own: &self.identity.name,
             detector: &mut self.detector,
+            health_check: &mut self.health_check,
             news: &mut self.news,
             stats: &mut self.stats,
         };
@@ -781,6 +786,7 @@ impl Node {
         let mut observer = Observer {
             own: &self.identity.name,
             detector: &mut self.detector,
+            health_check: &mut self.health_check,
             news: &mut self.news,
             stats: &mut self.stats,
         };
@@ -878,11 +884,12 @@ impl Node {
             .get(&name)
             .and_then(NodeState::health)
             .map(|health| health.state);
-        if delta.status != NodeStatus::Left {
-            node.set_health(Health::new(
-                MemberState::Live,
-                self.detector.first_arrival(now),
-            ));
+        if delta.status == NodeStatus::Left {
+            self.health_check.removed(previous);
+        } else {
+            let health = Health::new(MemberState::Live, self.detector.first_arrival(now));
+            self.health_check.changed(previous, health.state);
+            node.set_health(health);
         }
         self.state.insert(name.clone(), node);
         self.news.changed(&name);
@@ -1063,7 +1070,9 @@ impl Node {
     ) {
         for (name, generation, heartbeat) in departed {
             info!(node = %self.identity.name, peer = %name, "peer removed");
-            self.state.remove(&name);
+            let removed = self.state.remove(&name);
+            let state = removed.as_ref().and_then(NodeState::health);
+            self.health_check.removed(state.map(|health| health.state));
             self.news.forget(&name);
             let release = now + self.config.quarantine;
             self.quarantine
@@ -1080,6 +1089,7 @@ impl Node {
         if let Some(health) = self.state.get_mut(name).and_then(NodeState::health_mut) {
             record_arrival(
                 &mut self.detector,
+                &mut self.health_check,
                 &self.identity.name,
                 name,
                 health,
@@ -1091,7 +1101,8 @@ impl Node {
 
     fn mark_left(&mut self, name: &NodeName, now: Instant, batch: &mut EventBatch) {
         if let Some(node) = self.state.get_mut(name) {
-            record_departure(&self.detector, &self.identity.name, name, node, now, batch);
+            let (detector, check) = (&self.detector, &mut self.health_check);
+            record_departure(detector, check, &self.identity.name, name, node, now, batch);
         }
     }
 
@@ -1103,48 +1114,24 @@ impl Node {
         batch: &mut EventBatch,
     ) -> Vec<(NodeName, Generation, Heartbeat)> {
         let now_ms = self.detector.millis_since_epoch(now);
-        let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-        let dead_after = millis(self.config.dead_after);
-        let remove_after = millis(self.config.remove_after);
         let mut departed = Vec::new();
         for (name, node) in self.state.iter_mut() {
             let Some(health) = node.health_mut() else {
                 continue;
             };
-            match health.state {
-                MemberState::Live => {
-                    let threshold = self.config.phi_threshold;
-                    if self.detector.exceeds(&health.arrivals, now, threshold) {
-                        let phi = self.detector.phi(&health.arrivals, now);
-                        info!(node = %self.identity.name, peer = %name, phi, "peer suspected");
-                        health.state = MemberState::Suspect;
-                        let after = now_ms.saturating_sub(health.arrivals.last_arrival_ms());
-                        health.suspected_after_ms = u32::try_from(after).unwrap_or(u32::MAX);
-                        batch.suspected(name.clone());
-                    }
+            match self.health_check.judge(&self.detector, health, now, now_ms) {
+                Verdict::Unchanged => {}
+                Verdict::Suspected => {
+                    let phi = self.detector.phi(&health.arrivals, now);
+                    info!(node = %self.identity.name, peer = %name, phi, "peer suspected");
+                    batch.suspected(name.clone());
                 }
-                MemberState::Suspect => {
-                    let suspected_ms = health
-                        .arrivals
-                        .last_arrival_ms()
-                        .saturating_add(u64::from(health.suspected_after_ms));
-                    if now_ms.saturating_sub(suspected_ms) >= dead_after {
-                        info!(node = %self.identity.name, peer = %name, "peer dead");
-                        health.state = MemberState::Dead;
-                        batch.dead(name.clone());
-                    }
+                Verdict::Dead => {
+                    info!(node = %self.identity.name, peer = %name, "peer dead");
+                    batch.dead(name.clone());
                 }
-                MemberState::Dead | MemberState::Left => {
-                    let last = health.arrivals.last_arrival_ms();
-                    let since = match health.state {
-                        MemberState::Dead => last
-                            .saturating_add(u64::from(health.suspected_after_ms))
-                            .saturating_add(dead_after),
-                        _ => last,
-                    };
-                    if now_ms.saturating_sub(since) >= remove_after {
-                        departed.push((name.clone(), node.generation(), node.heartbeat()));
-                    }
+                Verdict::Expired => {
+                    departed.push((name.clone(), node.generation(), node.heartbeat()));
                 }
             }
         }
@@ -1182,20 +1169,13 @@ impl Node {
         Ok(())
     }
 
-    /// Addresses of live peers, and of suspect or dead ones, in one pass over the peers.
-    fn peer_addresses(&self) -> (Vec<SocketAddr>, Vec<SocketAddr>) {
-        let mut live = Vec::new();
-        let mut unreachable = Vec::new();
-        for node in self.state.values() {
-            match node.health().map(|health| health.state) {
-                Some(MemberState::Live) => live.push(node.address()),
-                Some(MemberState::Suspect | MemberState::Dead) => {
-                    unreachable.push(node.address());
-                }
-                Some(MemberState::Left) | None => {}
-            }
+    /// The census of peers by state, counted (what [`HealthCheck`] keeps up to date).
+    fn counted_census(&self) -> Census {
+        let mut census = Census::default();
+        for health in self.state.values().filter_map(NodeState::health) {
+            census.add(Some(health.state));
         }
-        (live, unreachable)
+        census
     }
 
     fn own_state(&self) -> &NodeState {
@@ -1231,12 +1211,12 @@ fn merge_records(
     check_order(delta)?;
     // A reset replaces what is held, so only its own records count against the limit.
     let resets = delta.from_version == Version(0) && delta.gc_watermark > node.gc_watermark();
-    let keys_after = if resets {
-        delta.records.len()
+    let over_limit = if resets {
+        delta.records.len() > max_keys
     } else {
-        node.key_count_after(delta)
+        node.would_exceed_keys(delta, max_keys)
     };
-    if keys_after > max_keys {
+    if over_limit {
         stats.dropped_over_limit += 1;
         return Ok(Vec::new());
     }
@@ -1388,6 +1368,7 @@ impl IncarnationFact {
 struct Observer<'a> {
     own: &'a NodeName,
     detector: &'a mut PhiAccrualDetector,
+    health_check: &'a mut HealthCheck,
     news: &'a mut NewsQueue,
     stats: &'a mut Stats,
 }
@@ -1423,9 +1404,25 @@ impl Observer<'_> {
         }
         if left {
             self.news.changed(name);
-            record_departure(self.detector, self.own, name, node, now, batch);
+            record_departure(
+                self.detector,
+                self.health_check,
+                self.own,
+                name,
+                node,
+                now,
+                batch,
+            );
         } else if heartbeat_grew && let Some(health) = node.health_mut() {
-            record_arrival(self.detector, self.own, name, health, now, batch);
+            record_arrival(
+                self.detector,
+                self.health_check,
+                self.own,
+                name,
+                health,
+                now,
+                batch,
+            );
         }
     }
 }
@@ -1433,6 +1430,7 @@ impl Observer<'_> {
 /// `name` announced it left: its health says so from now on.
 fn record_departure(
     detector: &PhiAccrualDetector,
+    health_check: &mut HealthCheck,
     own: &NodeName,
     name: &NodeName,
     node: &mut NodeState,
@@ -1440,13 +1438,17 @@ fn record_departure(
     batch: &mut EventBatch,
 ) {
     info!(node = %own, peer = %name, "peer left");
-    node.set_health(Health::new(MemberState::Left, detector.first_arrival(now)));
+    let previous = node.health().map(|health| health.state);
+    let health = Health::new(MemberState::Left, detector.first_arrival(now));
+    health_check.changed(previous, health.state);
+    node.set_health(health);
     batch.left(name.clone());
 }
 
 /// A heartbeat of `name` grew: feed the detector, and a suspected or dead peer recovers.
 fn record_arrival(
     detector: &mut PhiAccrualDetector,
+    health_check: &mut HealthCheck,
     own: &NodeName,
     name: &NodeName,
     health: &mut Health,
@@ -1456,10 +1458,12 @@ fn record_arrival(
     if health.state == MemberState::Left {
         return;
     }
+    let previous = health.state;
     detector.arrival(&mut health.arrivals, now);
     if matches!(health.state, MemberState::Suspect | MemberState::Dead) {
         info!(node = %own, peer = %name, "peer recovered");
         health.state = MemberState::Live;
         batch.recovered(name.clone());
     }
+    health_check.changed(Some(previous), health.state);
 }

@@ -6,46 +6,148 @@
 //! 3. If no seed was chosen so far, or there are fewer live peers than seeds, with
 //!    probability `seeds / (live + unreachable + 1)` one random seed, so separately
 //!    started groups merge; with no live peer at all this probability is 1.
+//!
+//! Peers are drawn by rank, and only the ranks drawn are looked up ([`Roster`]): a node
+//! knowing 10,000 peers does not copy 10,000 addresses every round to use three.
 
 use std::net::SocketAddr;
 
 use rand::Rng;
-use rand::seq::IndexedRandom;
+use rand::seq::{IndexedRandom, index};
 
-/// The candidates of one round.
+use crate::health_check::Census;
+use crate::membership::MemberState;
+use crate::state::ClusterState;
+
+/// The peers a round draws from, in a fixed order: how many are live and how many
+/// unreachable (suspect or dead), and the addresses at given ranks among each.
+pub trait Roster {
+    /// Number of live peers.
+    fn live_count(&self) -> usize;
+
+    /// Number of suspect and dead peers.
+    fn unreachable_count(&self) -> usize;
+
+    /// The addresses of the live peers at `live_ranks` (distinct, each below
+    /// [`Self::live_count`]; in that order), and of the unreachable peer at
+    /// `unreachable_rank`.
+    fn addresses(
+        &self,
+        live_ranks: &[usize],
+        unreachable_rank: Option<usize>,
+    ) -> (Vec<SocketAddr>, Option<SocketAddr>);
+}
+
+/// A roster of address lists.
 #[derive(Debug, Default)]
-pub struct Candidates<'a> {
+pub struct Lists<'a> {
     /// Addresses of live peers.
     pub live: &'a [SocketAddr],
     /// Addresses of suspect and dead peers.
     pub unreachable: &'a [SocketAddr],
-    /// Seed addresses, this node's own address excluded.
-    pub seeds: &'a [SocketAddr],
 }
 
-/// Picks this round's targets, each at most once.
+impl Roster for Lists<'_> {
+    fn live_count(&self) -> usize {
+        self.live.len()
+    }
+
+    fn unreachable_count(&self) -> usize {
+        self.unreachable.len()
+    }
+
+    fn addresses(
+        &self,
+        live_ranks: &[usize],
+        unreachable_rank: Option<usize>,
+    ) -> (Vec<SocketAddr>, Option<SocketAddr>) {
+        let live = live_ranks
+            .iter()
+            .filter_map(|rank| self.live.get(*rank).copied())
+            .collect();
+        let unreachable = unreachable_rank.and_then(|rank| self.unreachable.get(rank).copied());
+        (live, unreachable)
+    }
+}
+
+/// A node's peers as a roster: ranks in name order, found by walking the peers only as
+/// far as the highest rank drawn.
+pub(crate) struct StateRoster<'a> {
+    pub(crate) state: &'a ClusterState,
+    /// How many peers are in each class (kept by the node, not counted here).
+    pub(crate) census: Census,
+}
+
+impl Roster for StateRoster<'_> {
+    fn live_count(&self) -> usize {
+        self.census.live
+    }
+
+    fn unreachable_count(&self) -> usize {
+        self.census.unreachable
+    }
+
+    fn addresses(
+        &self,
+        live_ranks: &[usize],
+        unreachable_rank: Option<usize>,
+    ) -> (Vec<SocketAddr>, Option<SocketAddr>) {
+        let mut live: Vec<Option<SocketAddr>> = vec![None; live_ranks.len()];
+        let mut unreachable = None;
+        let mut missing = live_ranks.len() + usize::from(unreachable_rank.is_some());
+        let (mut live_seen, mut unreachable_seen) = (0, 0);
+        for node in self.state.values() {
+            if missing == 0 {
+                break;
+            }
+            match node.health().map(|health| health.state) {
+                Some(MemberState::Live) => {
+                    if let Some(slot) = live_ranks.iter().position(|rank| *rank == live_seen)
+                        && let Some(address) = live.get_mut(slot)
+                    {
+                        *address = Some(node.address());
+                        missing -= 1;
+                    }
+                    live_seen += 1;
+                }
+                Some(MemberState::Suspect | MemberState::Dead) => {
+                    if unreachable_rank == Some(unreachable_seen) {
+                        unreachable = Some(node.address());
+                        missing -= 1;
+                    }
+                    unreachable_seen += 1;
+                }
+                Some(MemberState::Left) | None => {}
+            }
+        }
+        (live.into_iter().flatten().collect(), unreachable)
+    }
+}
+
+/// Picks this round's targets among `peers` and `seeds` (this node's own address
+/// excluded), each at most once.
 pub fn select_targets(
-    candidates: &Candidates<'_>,
+    peers: &impl Roster,
+    seeds: &[SocketAddr],
     fanout: usize,
     rng: &mut impl Rng,
 ) -> Vec<SocketAddr> {
-    let mut targets: Vec<SocketAddr> = candidates
-        .live
-        .choose_multiple(rng, fanout)
-        .copied()
-        .collect();
-    let live = candidates.live.len();
-    let unreachable = candidates.unreachable.len();
-    if unreachable > 0 && rng.random_bool(ratio(unreachable, live + 1)) {
-        push_random(&mut targets, candidates.unreachable, rng);
+    let live = peers.live_count();
+    let unreachable = peers.unreachable_count();
+    let live_ranks = index::sample(rng, live, fanout.min(live)).into_vec();
+    let unreachable_rank = (unreachable > 0 && rng.random_bool(ratio(unreachable, live + 1)))
+        .then(|| rng.random_range(..unreachable));
+    let (mut targets, extra) = peers.addresses(&live_ranks, unreachable_rank);
+    if let Some(address) = extra {
+        push_new(&mut targets, address);
     }
-    let seeds = candidates.seeds.len();
-    let seed_chosen = targets.iter().any(|t| candidates.seeds.contains(t));
-    if seeds > 0
-        && (!seed_chosen || live < seeds)
-        && (live == 0 || rng.random_bool(ratio(seeds, live + unreachable + 1)))
+    let seed_chosen = targets.iter().any(|t| seeds.contains(t));
+    if !seeds.is_empty()
+        && (!seed_chosen || live < seeds.len())
+        && (live == 0 || rng.random_bool(ratio(seeds.len(), live + unreachable + 1)))
+        && let Some(seed) = seeds.choose(rng)
     {
-        push_random(&mut targets, candidates.seeds, rng);
+        push_new(&mut targets, *seed);
     }
     targets
 }
@@ -54,11 +156,9 @@ fn ratio(numerator: usize, denominator: usize) -> f64 {
     (numerator as f64 / denominator.max(1) as f64).min(1.0)
 }
 
-fn push_random(targets: &mut Vec<SocketAddr>, from: &[SocketAddr], rng: &mut impl Rng) {
-    if let Some(address) = from.choose(rng)
-        && !targets.contains(address)
-    {
-        targets.push(*address);
+fn push_new(targets: &mut Vec<SocketAddr>, address: SocketAddr) {
+    if !targets.contains(&address) {
+        targets.push(address);
     }
 }
 
@@ -77,13 +177,9 @@ mod tests {
     #[test]
     fn a_lonely_node_always_calls_a_seed() {
         let seeds = addresses(1..3);
-        let candidates = Candidates {
-            seeds: &seeds,
-            ..Candidates::default()
-        };
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         for _ in 0..100 {
-            let targets = select_targets(&candidates, 3, &mut rng);
+            let targets = select_targets(&Lists::default(), &seeds, 3, &mut rng);
             assert_eq!(targets.len(), 1);
             assert!(seeds.contains(&targets[0]));
         }
@@ -93,15 +189,14 @@ mod tests {
     fn fanout_live_peers_are_distinct_and_unreachable_are_visited_sometimes() {
         let live = addresses(10..30);
         let unreachable = addresses(100..105);
-        let candidates = Candidates {
+        let peers = Lists {
             live: &live,
             unreachable: &unreachable,
-            seeds: &[],
         };
         let mut rng = ChaCha8Rng::seed_from_u64(4);
         let mut visits = 0;
         for _ in 0..2000 {
-            let targets = select_targets(&candidates, 3, &mut rng);
+            let targets = select_targets(&peers, &[], 3, &mut rng);
             let live_targets: Vec<_> = targets.iter().filter(|t| live.contains(t)).collect();
             assert_eq!(live_targets.len(), 3);
             let mut unique = targets.clone();

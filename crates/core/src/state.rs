@@ -317,21 +317,27 @@ impl NodeState {
         Ok(applied)
     }
 
-    /// How many keys this node would hold after applying `delta` (tombstones included):
-    /// for refusing deltas beyond a limit before anything changes.
-    pub fn key_count_after(&self, delta: &NodeDelta) -> usize {
+    /// Whether applying `delta` would leave this node holding more than `max_keys` keys
+    /// (tombstones included): for refusing deltas beyond a limit before anything changes.
+    pub fn would_exceed_keys(&self, delta: &NodeDelta, max_keys: usize) -> bool {
         let held = self
             .records
             .as_ref()
             .map_or(0, |records| records.by_key.len());
-        let new = delta
+        let newer = delta
             .records
             .iter()
-            .filter(|record| {
-                record.version > self.max_version && self.record_held(record.key.as_str()).is_none()
-            })
+            .filter(|record| record.version > self.max_version);
+        // Counting every newer record as a new key bounds the result from above, and
+        // nearly every delta is far under the limit: the exact count, a map lookup per
+        // record, is only needed near it.
+        if held.saturating_add(newer.clone().count()) <= max_keys {
+            return false;
+        }
+        let new_keys = newer
+            .filter(|record| self.record_held(record.key.as_str()).is_none())
             .count();
-        held.saturating_add(new)
+        held.saturating_add(new_keys) > max_keys
     }
 
     /// The current record of `key` (not the application's view during a reset).

@@ -102,6 +102,19 @@ fn a_node_with_too_many_keys_is_refused_whole() {
     deliver(&mut node, vec![more], now);
     assert_eq!(node.entries("fits").len(), 5);
     assert_eq!(node.stats().dropped_over_limit, 2);
+    // Newer versions of keys it holds add none: taken at the limit.
+    let mut overwrites = delta_of("fits", 5);
+    for record in &mut overwrites.records {
+        record.version = Version(record.version.0 + 5);
+        record.value = Some(Bytes::from_static(b"w"));
+    }
+    overwrites.from_version = Version(5);
+    overwrites.to_version = Version(10);
+    deliver(&mut node, vec![overwrites], now);
+    assert_eq!(node.stats().dropped_over_limit, 2);
+    let entries = node.entries("fits");
+    assert_eq!(entries.len(), 5);
+    assert!(entries.iter().all(|(_, _, value)| value.as_ref() == b"w"));
 }
 
 #[test]
