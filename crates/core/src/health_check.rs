@@ -3,9 +3,9 @@
 //! A check changes a peer only when one of its deadlines passes: φ reaching the threshold
 //! (live → suspect), `dead_after` of suspicion (suspect → dead), `remove_after` dead or
 //! departed (removal). The census of live and unreachable peers is kept up to date by
-//! every change, so the gossip round can draw its targets by rank without counting (or
-//! copying) every peer: at 10,000 peers that walk was a cache miss per peer, every round,
-//! on every node.
+//! every change, so the gossip round can draw its targets by rank without counting the
+//! peers first or copying their addresses: it walks them only as far as the highest rank
+//! drawn (three quarters of them, on average, at fanout 3).
 
 use std::time::{Duration, Instant};
 
