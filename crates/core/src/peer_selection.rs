@@ -208,4 +208,52 @@ mod tests {
         // Expected 5/21 per round.
         assert!((300..650).contains(&visits), "{visits} visits");
     }
+
+    #[test]
+    fn a_node_finds_the_peers_at_the_drawn_ranks_in_name_order() {
+        use crate::failure_detector::{FailureDetector, PhiAccrualDetector, PhiConfig};
+        use crate::membership::Health;
+        use crate::state::NodeState;
+        use leviathan_gossip_wire::{Generation, Heartbeat, NodeId, NodeName};
+
+        let now = std::time::Instant::now();
+        let detector = PhiAccrualDetector::new(PhiConfig::default(), now);
+        let peers = [
+            ("a", Some(MemberState::Live)),
+            ("b", Some(MemberState::Suspect)),
+            ("c", Some(MemberState::Live)),
+            ("d", Some(MemberState::Left)),
+            ("e", Some(MemberState::Dead)),
+            ("f", Some(MemberState::Live)),
+            ("me", None),
+        ];
+        let mut state = ClusterState::new();
+        let mut census = Census::default();
+        for (port, (name, member)) in (1..).zip(peers) {
+            let id = NodeId {
+                name: NodeName::new(name).unwrap(),
+                address: SocketAddr::from(([127, 0, 0, 1], port)),
+                generation: Generation(1),
+            };
+            let mut node = NodeState::new(id.clone(), Heartbeat(1));
+            if let Some(member) = member {
+                node.set_health(Health::new(member, detector.first_arrival(now)));
+            }
+            census.add(member);
+            state.insert(id.name, node);
+        }
+        let roster = StateRoster {
+            state: &state,
+            census,
+        };
+        assert_eq!((roster.live_count(), roster.unreachable_count()), (3, 2));
+        let port = |address: SocketAddr| address.port();
+        // Live: a, c, f (ports 1, 3, 6); unreachable: b, e (ports 2, 5).
+        let (live, unreachable) = roster.addresses(&[2, 0], Some(1));
+        assert_eq!(live.into_iter().map(port).collect::<Vec<_>>(), [6, 1]);
+        assert_eq!(unreachable.map(port), Some(5));
+        let (live, unreachable) = roster.addresses(&[1], None);
+        assert_eq!(live.into_iter().map(port).collect::<Vec<_>>(), [3]);
+        assert_eq!(unreachable, None);
+    }
 }
