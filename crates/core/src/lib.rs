@@ -70,6 +70,7 @@ pub mod event;
 pub mod expiry;
 pub mod failure_detector;
 mod health_check;
+mod health_table;
 pub mod membership;
 pub mod news;
 pub mod node;

@@ -68,8 +68,8 @@ pub struct Member {
 }
 
 /// This node's judgement of one peer incarnation's liveness: local, never gossiped. Kept
-/// inside the peer's [`crate::state::NodeState`], so a new incarnation starts afresh; 32
-/// bytes, as every node keeps one per peer.
+/// in the node's health table, in a slot the peer's [`crate::state::NodeState`] points
+/// to; a new incarnation gets a fresh one. 32 bytes, as every node keeps one per peer.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Health {
     /// Heartbeat arrival statistics.

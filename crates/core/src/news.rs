@@ -8,7 +8,8 @@
 //! everyone in O(log N) rounds while the pages remain the backstop that repairs whatever a
 //! rumour missed.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 
 use leviathan_gossip_wire::NodeName;
 
@@ -23,24 +24,32 @@ const MAX_QUEUED: usize = 256;
 #[derive(Debug, Clone, Default)]
 pub struct NewsQueue {
     /// `(sends, age)` of each queued node; `age` decreases with every change, so a
-    /// smaller age is a newer change.
+    /// smaller age is a newer change (and no two are equal).
     by_name: HashMap<NodeName, (u32, u64)>,
-    order: BTreeSet<(u32, u64, NodeName)>,
+    order: BTreeMap<(u32, u64), NodeName>,
     next_age: u64,
 }
 
 impl NewsQueue {
     /// Queues (or re-queues, with its sends reset) a node whose state changed.
     pub fn changed(&mut self, name: &NodeName) {
-        if let Some((sends, age)) = self.by_name.remove(name) {
-            self.order.remove(&(sends, age, name.clone()));
-        }
         let age = u64::MAX - self.next_age;
         self.next_age = self.next_age.wrapping_add(1);
-        self.by_name.insert(name.clone(), (0, age));
-        self.order.insert((0, age, name.clone()));
+        // One lookup for both cases: a large cluster's formation queues thousands of
+        // discoveries a second.
+        match self.by_name.entry(name.clone()) {
+            Entry::Occupied(mut queued) => {
+                let before = std::mem::replace(queued.get_mut(), (0, age));
+                let name = self.order.remove(&before).unwrap_or_else(|| name.clone());
+                self.order.insert((0, age), name);
+            }
+            Entry::Vacant(vacant) => {
+                vacant.insert((0, age));
+                self.order.insert((0, age), name.clone());
+            }
+        }
         while self.order.len() > MAX_QUEUED {
-            let Some((_, _, dropped)) = self.order.pop_last() else {
+            let Some((_, dropped)) = self.order.pop_last() else {
                 break;
             };
             self.by_name.remove(&dropped);
@@ -49,8 +58,8 @@ impl NewsQueue {
 
     /// Stops advertising `name` (it was removed or replaced).
     pub fn forget(&mut self, name: &NodeName) {
-        if let Some((sends, age)) = self.by_name.remove(name) {
-            self.order.remove(&(sends, age, name.clone()));
+        if let Some(queued) = self.by_name.remove(name) {
+            self.order.remove(&queued);
         }
     }
 
@@ -60,26 +69,30 @@ impl NewsQueue {
     pub fn send(&mut self, cluster_size: usize, mut take: impl FnMut(&NodeName) -> bool) {
         let limit = retransmit_limit(cluster_size);
         let mut sent = Vec::new();
-        for (sends, age, name) in &self.order {
+        for (queued, name) in &self.order {
             if !take(name) {
                 break;
             }
-            sent.push((*sends, *age, name.clone()));
+            sent.push(*queued);
         }
-        for (sends, age, name) in sent {
-            self.order.remove(&(sends, age, name.clone()));
+        for (sends, age) in sent {
+            let Some(name) = self.order.remove(&(sends, age)) else {
+                continue;
+            };
             if sends + 1 >= limit {
                 self.by_name.remove(&name);
             } else {
-                self.by_name.insert(name.clone(), (sends + 1, age));
-                self.order.insert((sends + 1, age, name));
+                if let Some(queued) = self.by_name.get_mut(&name) {
+                    *queued = (sends + 1, age);
+                }
+                self.order.insert((sends + 1, age), name);
             }
         }
     }
 
     /// The queued items, least-sent (then newest) first, without counting a send.
     pub fn peek(&self) -> impl Iterator<Item = &NodeName> {
-        self.order.iter().map(|(_, _, name)| name)
+        self.order.values()
     }
 
     /// Number of queued items.

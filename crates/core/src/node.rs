@@ -24,10 +24,11 @@ use crate::error::{RestoreError, WriteError};
 use crate::event::{Event, EventBatch, Update};
 use crate::expiry::{Expired, Expiries};
 use crate::failure_detector::{FailureDetector, PhiAccrualDetector};
-use crate::health_check::{Census, HealthCheck, Verdict};
+use crate::health_check::{HealthCheck, Verdict};
+use crate::health_table::{HealthSlot, HealthTable};
 use crate::membership::{Health, Member, MemberState};
 use crate::news::NewsQueue;
-use crate::peer_selection::{Roster, StateRoster, select_targets};
+use crate::peer_selection::{PeerRoster, Roster, select_targets};
 use crate::quarantine::Quarantine;
 use crate::state::{ClusterState, InvalidDelta, NodeState, Versioned, check_order};
 use crate::stats::Stats;
@@ -65,6 +66,8 @@ pub struct Node {
     state: ClusterState,
     detector: PhiAccrualDetector,
     health_check: HealthCheck,
+    /// Every peer's health, where the peer's entry points.
+    health: HealthTable,
     cursor: DigestCursor,
     news: NewsQueue,
     /// Versions and times of this node's own tombstones, oldest first, until collected.
@@ -122,6 +125,7 @@ impl Node {
             detector: PhiAccrualDetector::new(config.phi.clone(), now)
                 .with_usual_threshold(config.phi_threshold),
             health_check: HealthCheck::new(&config),
+            health: HealthTable::default(),
             timers: Timers::new(now, &config),
             state: [(identity.name.clone(), own_state)].into_iter().collect(),
             config,
@@ -444,9 +448,9 @@ impl Node {
             to_version: own.max_version(),
             complete: false,
         };
-        let peers = StateRoster {
+        let peers = PeerRoster {
             state: &self.state,
-            census: self.health_check.census(),
+            health: &self.health,
         };
         let wanted = self.config.fanout.saturating_mul(2).min(peers.live_count());
         let ranks = rand::seq::index::sample(&mut self.rng, peers.live_count(), wanted);
@@ -507,7 +511,7 @@ impl Node {
             .iter()
             .map(|(name, node)| {
                 let is_local = *name == self.identity.name;
-                let health = node.health();
+                let health = node.health_slot().and_then(|slot| self.health.health(slot));
                 let state = if node.status() == NodeStatus::Left {
                     MemberState::Left
                 } else {
@@ -544,6 +548,7 @@ impl Node {
             quarantined: self.quarantine.len(),
             own_tombstones: self.own_tombstones.len(),
             expiries: self.expiries.len(),
+            health_slots: self.health.slots(),
         }
     }
 
@@ -579,10 +584,10 @@ impl Node {
 
     fn gossip_round(&mut self) {
         self.stats.gossip_rounds += 1;
-        debug_assert_eq!(self.health_check.census(), self.counted_census());
-        let peers = StateRoster {
+        debug_assert!(self.health_is_consistent());
+        let peers = PeerRoster {
             state: &self.state,
-            census: self.health_check.census(),
+            health: &self.health,
         };
         let targets = select_targets(&peers, &self.seeds, self.config.fanout, &mut self.rng);
         for destination in targets {
@@ -765,7 +770,7 @@ impl Node {
         let mut observer = Observer {
             own: &self.identity.name,
             detector: &mut self.detector,
-            health_check: &mut self.health_check,
+            health: &mut self.health,
             news: &mut self.news,
             stats: &mut self.stats,
         };
@@ -786,7 +791,7 @@ impl Node {
         let mut observer = Observer {
             own: &self.identity.name,
             detector: &mut self.detector,
-            health_check: &mut self.health_check,
+            health: &mut self.health,
             news: &mut self.news,
             stats: &mut self.stats,
         };
@@ -879,17 +884,16 @@ impl Node {
                 return;
             }
         };
+        // The old incarnation's health goes with it; the new one's is judged afresh.
         let previous = self
             .state
-            .get(&name)
-            .and_then(NodeState::health)
+            .get_mut(&name)
+            .and_then(|old| old.set_health_slot(None))
+            .and_then(|slot| self.health.untrack(slot))
             .map(|health| health.state);
-        if delta.status == NodeStatus::Left {
-            self.health_check.removed(previous);
-        } else {
+        if delta.status != NodeStatus::Left {
             let health = Health::new(MemberState::Live, self.detector.first_arrival(now));
-            self.health_check.changed(previous, health.state);
-            node.set_health(health);
+            node.set_health_slot(self.health.track(name.clone(), health));
         }
         self.state.insert(name.clone(), node);
         self.news.changed(&name);
@@ -1070,9 +1074,13 @@ impl Node {
     ) {
         for (name, generation, heartbeat) in departed {
             info!(node = %self.identity.name, peer = %name, "peer removed");
-            let removed = self.state.remove(&name);
-            let state = removed.as_ref().and_then(NodeState::health);
-            self.health_check.removed(state.map(|health| health.state));
+            if let Some(slot) = self
+                .state
+                .remove(&name)
+                .and_then(|mut removed| removed.set_health_slot(None))
+            {
+                self.health.untrack(slot);
+            }
             self.news.forget(&name);
             let release = now + self.config.quarantine;
             self.quarantine
@@ -1086,13 +1094,13 @@ impl Node {
 
     /// A higher heartbeat of a known incarnation arrived.
     fn heartbeat_arrived(&mut self, name: &NodeName, now: Instant, batch: &mut EventBatch) {
-        if let Some(health) = self.state.get_mut(name).and_then(NodeState::health_mut) {
+        if let Some(slot) = self.state.get(name).and_then(NodeState::health_slot) {
             record_arrival(
                 &mut self.detector,
-                &mut self.health_check,
+                &mut self.health,
                 &self.identity.name,
                 name,
-                health,
+                slot,
                 now,
                 batch,
             );
@@ -1101,41 +1109,51 @@ impl Node {
 
     fn mark_left(&mut self, name: &NodeName, now: Instant, batch: &mut EventBatch) {
         if let Some(node) = self.state.get_mut(name) {
-            let (detector, check) = (&self.detector, &mut self.health_check);
-            record_departure(detector, check, &self.identity.name, name, node, now, batch);
+            let (detector, health) = (&self.detector, &mut self.health);
+            record_departure(
+                detector,
+                health,
+                &self.identity.name,
+                name,
+                node,
+                now,
+                batch,
+            );
         }
     }
 
     /// Judges every peer (live → suspect → dead), and returns those dead or departed for
-    /// `remove_after`, to be removed: one pass over the peers for both.
+    /// `remove_after`, to be removed: one pass over the health table for both.
     fn check_health(
         &mut self,
         now: Instant,
         batch: &mut EventBatch,
     ) -> Vec<(NodeName, Generation, Heartbeat)> {
         let now_ms = self.detector.millis_since_epoch(now);
-        let mut departed = Vec::new();
-        for (name, node) in self.state.iter_mut() {
-            let Some(health) = node.health_mut() else {
-                continue;
-            };
-            match self.health_check.judge(&self.detector, health, now, now_ms) {
+        let mut expired = Vec::new();
+        let (rules, detector, own) = (&self.health_check, &self.detector, &self.identity.name);
+        self.health.update_all(
+            |name, health| match rules.judge(detector, health, now, now_ms) {
                 Verdict::Unchanged => {}
                 Verdict::Suspected => {
-                    let phi = self.detector.phi(&health.arrivals, now);
-                    info!(node = %self.identity.name, peer = %name, phi, "peer suspected");
+                    let phi = detector.phi(&health.arrivals, now);
+                    info!(node = %own, peer = %name, phi, "peer suspected");
                     batch.suspected(name.clone());
                 }
                 Verdict::Dead => {
-                    info!(node = %self.identity.name, peer = %name, "peer dead");
+                    info!(node = %own, peer = %name, "peer dead");
                     batch.dead(name.clone());
                 }
-                Verdict::Expired => {
-                    departed.push((name.clone(), node.generation(), node.heartbeat()));
-                }
-            }
-        }
-        departed
+                Verdict::Expired => expired.push(name.clone()),
+            },
+        );
+        expired
+            .into_iter()
+            .filter_map(|name| {
+                let node = self.state.get(&name)?;
+                Some((name, node.generation(), node.heartbeat()))
+            })
+            .collect()
     }
 
     /// Our own timers fired `pause` late: we were stalled, not our peers. Shift every
@@ -1144,9 +1162,9 @@ impl Node {
     fn forgive_local_pause(&mut self, pause: Duration) {
         debug!(node = %self.identity.name, ?pause, "local pause detected; forgiving it to peers");
         self.stats.local_pauses += 1;
-        for health in self.state.values_mut().filter_map(NodeState::health_mut) {
-            self.detector.local_pause(&mut health.arrivals, pause);
-        }
+        let detector = &self.detector;
+        self.health
+            .update_all(|_, health| detector.local_pause(&mut health.arrivals, pause));
     }
 
     fn beat(&mut self) {
@@ -1169,13 +1187,20 @@ impl Node {
         Ok(())
     }
 
-    /// The census of peers by state, counted (what [`HealthCheck`] keeps up to date).
-    fn counted_census(&self) -> Census {
-        let mut census = Census::default();
-        for health in self.state.values().filter_map(NodeState::health) {
-            census.add(Some(health.state));
+    /// Whether the health table tracks exactly the peers whose entries point into it,
+    /// under their names, with a census that matches a recount. Debug builds check it
+    /// every gossip round.
+    fn health_is_consistent(&self) -> bool {
+        let mut pointed = 0;
+        for (name, node) in &self.state {
+            if let Some(slot) = node.health_slot() {
+                if self.health.name(slot) != Some(name) {
+                    return false;
+                }
+                pointed += 1;
+            }
         }
-        census
+        pointed == self.health.names().count() && self.health.census() == self.health.recount()
     }
 
     fn own_state(&self) -> &NodeState {
@@ -1274,6 +1299,9 @@ pub struct Footprint {
     pub own_tombstones: usize,
     /// Own keys with a pending time-to-live deadline.
     pub expiries: usize,
+    /// Slots of the health table, in use or free for reuse: the most peers tracked at
+    /// once so far.
+    pub health_slots: usize,
 }
 
 /// Heartbeats beyond the one known at removal that prove a removed peer kept running: half
@@ -1368,7 +1396,7 @@ impl IncarnationFact {
 struct Observer<'a> {
     own: &'a NodeName,
     detector: &'a mut PhiAccrualDetector,
-    health_check: &'a mut HealthCheck,
+    health: &'a mut HealthTable,
     news: &'a mut NewsQueue,
     stats: &'a mut Stats,
 }
@@ -1404,25 +1432,9 @@ impl Observer<'_> {
         }
         if left {
             self.news.changed(name);
-            record_departure(
-                self.detector,
-                self.health_check,
-                self.own,
-                name,
-                node,
-                now,
-                batch,
-            );
-        } else if heartbeat_grew && let Some(health) = node.health_mut() {
-            record_arrival(
-                self.detector,
-                self.health_check,
-                self.own,
-                name,
-                health,
-                now,
-                batch,
-            );
+            record_departure(self.detector, self.health, self.own, name, node, now, batch);
+        } else if heartbeat_grew && let Some(slot) = node.health_slot() {
+            record_arrival(self.detector, self.health, self.own, name, slot, now, batch);
         }
     }
 }
@@ -1430,7 +1442,7 @@ impl Observer<'_> {
 /// `name` announced it left: its health says so from now on.
 fn record_departure(
     detector: &PhiAccrualDetector,
-    health_check: &mut HealthCheck,
+    table: &mut HealthTable,
     own: &NodeName,
     name: &NodeName,
     node: &mut NodeState,
@@ -1438,32 +1450,39 @@ fn record_departure(
     batch: &mut EventBatch,
 ) {
     info!(node = %own, peer = %name, "peer left");
-    let previous = node.health().map(|health| health.state);
-    let health = Health::new(MemberState::Left, detector.first_arrival(now));
-    health_check.changed(previous, health.state);
-    node.set_health(health);
+    let left = Health::new(MemberState::Left, detector.first_arrival(now));
+    match node.health_slot() {
+        Some(slot) => {
+            table.update(slot, |health| *health = left);
+        }
+        None => {
+            node.set_health_slot(table.track(name.clone(), left));
+        }
+    }
     batch.left(name.clone());
 }
 
 /// A heartbeat of `name` grew: feed the detector, and a suspected or dead peer recovers.
 fn record_arrival(
     detector: &mut PhiAccrualDetector,
-    health_check: &mut HealthCheck,
+    table: &mut HealthTable,
     own: &NodeName,
     name: &NodeName,
-    health: &mut Health,
+    slot: &HealthSlot,
     now: Instant,
     batch: &mut EventBatch,
 ) {
-    if health.state == MemberState::Left {
-        return;
-    }
-    let previous = health.state;
-    detector.arrival(&mut health.arrivals, now);
-    if matches!(health.state, MemberState::Suspect | MemberState::Dead) {
-        info!(node = %own, peer = %name, "peer recovered");
+    let recovered = table.update(slot, |health| {
+        if health.state == MemberState::Left {
+            return false;
+        }
+        detector.arrival(&mut health.arrivals, now);
+        let unreachable = matches!(health.state, MemberState::Suspect | MemberState::Dead);
         health.state = MemberState::Live;
+        unreachable
+    });
+    if recovered == Some(true) {
+        info!(node = %own, peer = %name, "peer recovered");
         batch.recovered(name.clone());
     }
-    health_check.changed(Some(previous), health.state);
 }

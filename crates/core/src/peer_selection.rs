@@ -15,9 +15,10 @@ use std::net::SocketAddr;
 use rand::Rng;
 use rand::seq::{IndexedRandom, index};
 
-use crate::health_check::Census;
-use crate::membership::MemberState;
-use crate::state::ClusterState;
+use leviathan_gossip_wire::NodeName;
+
+use crate::health_table::HealthTable;
+use crate::state::{ClusterState, NodeState};
 
 /// The peers a round draws from, in a fixed order: how many are live and how many
 /// unreachable (suspect or dead), and the addresses at given ranks among each.
@@ -70,21 +71,20 @@ impl Roster for Lists<'_> {
     }
 }
 
-/// A node's peers as a roster: ranks in name order, found by walking the peers only as
-/// far as the highest rank drawn.
-pub(crate) struct StateRoster<'a> {
+/// A node's peers as a roster: ranks in the order of its health table, found by walking
+/// the table only as far as the highest rank drawn; addresses from the peers' entries.
+pub(crate) struct PeerRoster<'a> {
     pub(crate) state: &'a ClusterState,
-    /// How many peers are in each class (kept by the node, not counted here).
-    pub(crate) census: Census,
+    pub(crate) health: &'a HealthTable,
 }
 
-impl Roster for StateRoster<'_> {
+impl Roster for PeerRoster<'_> {
     fn live_count(&self) -> usize {
-        self.census.live
+        self.health.census().live
     }
 
     fn unreachable_count(&self) -> usize {
-        self.census.unreachable
+        self.health.census().unreachable
     }
 
     fn addresses(
@@ -92,35 +92,12 @@ impl Roster for StateRoster<'_> {
         live_ranks: &[usize],
         unreachable_rank: Option<usize>,
     ) -> (Vec<SocketAddr>, Option<SocketAddr>) {
-        let mut live: Vec<Option<SocketAddr>> = vec![None; live_ranks.len()];
-        let mut unreachable = None;
-        let mut missing = live_ranks.len() + usize::from(unreachable_rank.is_some());
-        let (mut live_seen, mut unreachable_seen) = (0, 0);
-        for node in self.state.values() {
-            if missing == 0 {
-                break;
-            }
-            match node.health().map(|health| health.state) {
-                Some(MemberState::Live) => {
-                    if let Some(slot) = live_ranks.iter().position(|rank| *rank == live_seen)
-                        && let Some(address) = live.get_mut(slot)
-                    {
-                        *address = Some(node.address());
-                        missing -= 1;
-                    }
-                    live_seen += 1;
-                }
-                Some(MemberState::Suspect | MemberState::Dead) => {
-                    if unreachable_rank == Some(unreachable_seen) {
-                        unreachable = Some(node.address());
-                        missing -= 1;
-                    }
-                    unreachable_seen += 1;
-                }
-                Some(MemberState::Left) | None => {}
-            }
-        }
-        (live.into_iter().flatten().collect(), unreachable)
+        let address = |name: &NodeName| self.state.get(name).map(NodeState::address);
+        let (live, unreachable) = self.health.at_ranks(live_ranks, unreachable_rank);
+        (
+            live.into_iter().filter_map(address).collect(),
+            unreachable.and_then(address),
+        )
     }
 }
 
@@ -210,25 +187,24 @@ mod tests {
     }
 
     #[test]
-    fn a_node_finds_the_peers_at_the_drawn_ranks_in_name_order() {
+    fn a_node_finds_the_addresses_of_the_peers_at_the_drawn_ranks() {
         use crate::failure_detector::{FailureDetector, PhiAccrualDetector, PhiConfig};
-        use crate::membership::Health;
-        use crate::state::NodeState;
-        use leviathan_gossip_wire::{Generation, Heartbeat, NodeId, NodeName};
+        use crate::membership::{Health, MemberState};
+        use leviathan_gossip_wire::{Generation, Heartbeat, NodeId};
+        use std::time::Instant;
 
-        let now = std::time::Instant::now();
+        let now = Instant::now();
         let detector = PhiAccrualDetector::new(PhiConfig::default(), now);
         let peers = [
-            ("a", Some(MemberState::Live)),
-            ("b", Some(MemberState::Suspect)),
-            ("c", Some(MemberState::Live)),
-            ("d", Some(MemberState::Left)),
-            ("e", Some(MemberState::Dead)),
-            ("f", Some(MemberState::Live)),
-            ("me", None),
+            ("a", MemberState::Live),
+            ("b", MemberState::Suspect),
+            ("c", MemberState::Live),
+            ("d", MemberState::Left),
+            ("e", MemberState::Dead),
+            ("f", MemberState::Live),
         ];
         let mut state = ClusterState::new();
-        let mut census = Census::default();
+        let mut health = HealthTable::default();
         for (port, (name, member)) in (1..).zip(peers) {
             let id = NodeId {
                 name: NodeName::new(name).unwrap(),
@@ -236,15 +212,16 @@ mod tests {
                 generation: Generation(1),
             };
             let mut node = NodeState::new(id.clone(), Heartbeat(1));
-            if let Some(member) = member {
-                node.set_health(Health::new(member, detector.first_arrival(now)));
-            }
-            census.add(member);
+            let slot = health.track(
+                id.name.clone(),
+                Health::new(member, detector.first_arrival(now)),
+            );
+            node.set_health_slot(slot);
             state.insert(id.name, node);
         }
-        let roster = StateRoster {
+        let roster = PeerRoster {
             state: &state,
-            census,
+            health: &health,
         };
         assert_eq!((roster.live_count(), roster.unreachable_count()), (3, 2));
         let port = |address: SocketAddr| address.port();

@@ -460,6 +460,9 @@ struct InFlight {
     to: NodeIndex,
     max_size: usize,
     packet: Packet,
+    /// The packet's encoded length, measured once when sent (measuring walks every
+    /// entry, on the simulation's one sequential thread).
+    len: usize,
 }
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
@@ -717,16 +720,19 @@ impl Simulation {
             to,
             max_size,
             mut packet,
+            mut len,
             ..
         } = *flight;
         let delivery = Delivery { at: now, from, to };
-        let len_before = packet.encoded_len();
-        if self.network.tamper(&delivery, &mut packet) && packet.encoded_len() != len_before {
-            self.checker
-                .check_datagram(now, from, packet.encoded_len(), max_size);
+        if self.network.tamper(&delivery, &mut packet) {
+            let tampered = packet.encoded_len();
+            if tampered != len {
+                self.checker.check_datagram(now, from, tampered, max_size);
+                len = tampered;
+            }
         }
         let slot = self.slots.get_mut(to.0)?;
-        let len = packet.encoded_len() as u64;
+        let len = len as u64;
         slot.traffic.datagrams_received += 1;
         slot.traffic.bytes_received += len;
         self.counters.delivered += 1;
@@ -1072,6 +1078,7 @@ impl Simulation {
                 to,
                 max_size,
                 packet: packet.clone(),
+                len,
             };
             self.queue.push(now + delay, Item::Deliver(Box::new(copy)));
         }
@@ -1082,6 +1089,7 @@ impl Simulation {
             to,
             max_size,
             packet,
+            len,
         };
         self.queue
             .push(now + delay, Item::Deliver(Box::new(flight)));

@@ -194,6 +194,8 @@ fn hours_of_churn_keep_memory_bounded_and_nothing_comes_back() {
     let peak = outcome.samples.iter().map(|s| s.records_max).max().unwrap();
     assert!(peak <= bound, "seed 24: {peak} records held by one node");
     assert!(outcome.samples.iter().all(|s| s.nodes_max <= 20));
+    // Restarted and removed peers' health slots are reused: at most the 19 other nodes.
+    assert!(outcome.samples.iter().all(|s| s.health_slots_max <= 19));
 
     let without_gc = run(3 * 3600);
     let peak = without_gc

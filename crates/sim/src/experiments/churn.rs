@@ -78,6 +78,9 @@ pub struct Sample {
     pub quarantined_mean: f64,
     /// See `quarantined_mean`.
     pub quarantined_max: usize,
+    /// Slots of the health table per running node (the most peers it tracked at once):
+    /// max.
+    pub health_slots_max: usize,
     /// Resident memory of the whole simulator process, MiB.
     pub rss_mib: Option<f64>,
     /// Invariant violations so far.
@@ -221,6 +224,7 @@ fn sample(sim: &Simulation, at_s: f64) -> Sample {
         records_max: max(|f| f.records),
         quarantined_mean: mean(|f| f.quarantined),
         quarantined_max: max(|f| f.quarantined),
+        health_slots_max: max(|f| f.health_slots),
         rss_mib: current_rss_mib(),
         violations: sim.checker().total(),
     }
@@ -423,6 +427,7 @@ pub fn table(outcomes: &[Outcome]) -> Table {
         "max",
         "quarantined mean",
         "max",
+        "health slots max",
         "RSS MiB",
         "violations",
     ]);
@@ -438,6 +443,7 @@ pub fn table(outcomes: &[Outcome]) -> Table {
                 s.records_max.to_string(),
                 format!("{:.1}", s.quarantined_mean),
                 s.quarantined_max.to_string(),
+                s.health_slots_max.to_string(),
                 s.rss_mib.map_or("—".to_owned(), |m| format!("{m:.0}")),
                 s.violations.to_string(),
             ]);
