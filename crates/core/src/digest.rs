@@ -310,7 +310,11 @@ mod tests {
             }
         }
         assert!(pages > 1);
-        assert_eq!(seen, names);
+        // Every name once, in the order of names (by their hash).
+        let mut expected: Vec<NodeName> = refs.iter().map(|n| NodeName::new(n).unwrap()).collect();
+        expected.sort();
+        let expected: Vec<String> = expected.iter().map(ToString::to_string).collect();
+        assert_eq!(seen, expected);
         // The cycle starts again from the beginning.
         assert_eq!(cursor.next_page(&state, 300).start, None);
     }
@@ -318,25 +322,32 @@ mod tests {
     #[test]
     fn omitted_nodes_in_range_are_never_seen_and_outside_range_ignored() {
         let state = cluster(&["a", "b", "c", "d"]);
-        let own = NodeName::new("a").unwrap();
-        let digest = Digest {
-            start: NodeName::new("b").ok(),
-            end: NodeName::new("d").ok(),
-            entries: vec![DigestEntry {
-                name: NodeName::new("bb").unwrap(),
-                generation: Generation(3),
-                heartbeat: Heartbeat(0),
-                max_version: Version(4),
-                gc_watermark: Version(0),
-                status: NodeStatus::Alive,
-            }],
+        // Names in their order: the page covers the second and third.
+        let ordered: Vec<&NodeName> = state.keys().collect();
+        let own = ordered[0].clone();
+        let mut digest = Digest {
+            start: Some(ordered[1].clone()),
+            end: Some(ordered[3].clone()),
+            entries: Vec::new(),
         };
+        let unknown = (0..)
+            .filter_map(|i| NodeName::new(format!("x{i}")).ok())
+            .find(|name| digest.covers(name))
+            .unwrap();
+        digest.entries = vec![DigestEntry {
+            name: unknown.clone(),
+            generation: Generation(3),
+            heartbeat: Heartbeat(0),
+            max_version: Version(4),
+            gc_watermark: Version(0),
+            status: NodeStatus::Alive,
+        }];
         let result = reconcile_page(&state, &own, &Quarantine::default(), &digest);
-        let candidates: Vec<&str> = result.candidates.iter().map(|c| c.name.as_str()).collect();
-        assert_eq!(candidates, ["b", "c"]);
+        let candidates: Vec<&NodeName> = result.candidates.iter().map(|c| &c.name).collect();
+        assert_eq!(candidates, [ordered[1], ordered[2]]);
         assert!(result.candidates.iter().all(|c| c.lag == Lag::NeverSeen));
         assert_eq!(result.requests.len(), 1);
-        assert_eq!(result.requests[0].name.as_str(), "bb");
+        assert_eq!(result.requests[0].name, unknown);
         assert_eq!(result.requests[0].generation, Generation(0));
     }
 

@@ -482,19 +482,19 @@ impl Node {
 
     /// The current value of `node`'s `key` (`None` if unknown or deleted).
     pub fn get(&self, node: &str, key: &str) -> Option<&Bytes> {
-        self.state.get(node)?.record(key)?.value.as_ref()
+        self.peer_state(node)?.record(key)?.value.as_ref()
     }
 
     /// The version of `node`'s `key`'s current value (`None` if unknown or deleted): the
     /// original library's `getn`.
     pub fn version(&self, node: &str, key: &str) -> Option<Version> {
-        let record = self.state.get(node)?.record(key)?;
+        let record = self.peer_state(node)?.record(key)?;
         record.value.as_ref().map(|_| record.version)
     }
 
     /// Every live key of `node` with its version and value.
     pub fn entries(&self, node: &str) -> Vec<(Key, Version, Bytes)> {
-        let Some(state) = self.state.get(node) else {
+        let Some(state) = self.peer_state(node) else {
             return Vec::new();
         };
         let mut entries: Vec<(Key, Version, Bytes)> = state
@@ -505,9 +505,10 @@ impl Node {
         entries
     }
 
-    /// Every known member, this node included, sorted by name.
+    /// Every known member, this node included, in alphabetical order of names.
     pub fn members(&self, now: Instant) -> Vec<Member> {
-        self.state
+        let mut members: Vec<Member> = self
+            .state
             .iter()
             .map(|(name, node)| {
                 let is_local = *name == self.identity.name;
@@ -531,7 +532,10 @@ impl Node {
                     is_local,
                 }
             })
-            .collect()
+            .collect();
+        // The state's order is the protocol's (by the names' hashes); people read names.
+        members.sort_by(|a, b| a.id.name.as_str().cmp(b.id.name.as_str()));
+        members
     }
 
     /// Counters of traffic and refused input.
@@ -839,17 +843,26 @@ impl Node {
         }
         // A restart, or a heartbeat that proves the removed peer alive: welcome back.
         self.quarantine.lift(name);
-        let known = self.state.get(name).map(NodeState::generation);
-        match known {
-            Some(generation) if delta.node.generation < generation => {
-                self.stats.stale_generation += 1;
-            }
-            Some(generation) if delta.node.generation == generation => {
-                self.merge_same_generation(delta, now, batch);
-            }
-            // Unknown node, or a newer incarnation of a known one.
-            _ => self.adopt_incarnation(delta, known.is_some(), now, batch),
+        // One lookup for the common case, a delta of an incarnation we know.
+        let Some(node) = self.state.get_mut(name) else {
+            return self.adopt_incarnation(delta, false, now, batch);
+        };
+        if delta.node.generation > node.generation() {
+            return self.adopt_incarnation(delta, true, now, batch);
         }
+        if delta.node.generation < node.generation() {
+            self.stats.stale_generation += 1;
+            return;
+        }
+        let max_keys = self.config.max_keys_per_node;
+        let mut observer = Observer {
+            own: &self.identity.name,
+            detector: &mut self.detector,
+            health: &mut self.health,
+            news: &mut self.news,
+            stats: &mut self.stats,
+        };
+        observer.merge_same_generation(name, node, delta, max_keys, now, batch);
     }
 
     /// Starts tracking a node seen for the first time or restarted with a new generation.
@@ -914,60 +927,7 @@ impl Node {
             // of a discovery or restart, would take it for a live member.
             self.mark_left(&name, now, batch);
         }
-        self.report_applied(&name, applied, batch);
-    }
-
-    fn merge_same_generation(&mut self, delta: &NodeDelta, now: Instant, batch: &mut EventBatch) {
-        let name = &delta.node.name;
-        let Some(node) = self.state.get_mut(name) else {
-            return;
-        };
-        // Heartbeat and status are facts about the incarnation, valid even when the
-        // records would leave a gap.
-        let heartbeat_grew = node.observe_heartbeat(delta.heartbeat);
-        let left = node.observe_status(delta.status);
-        let watermark_before = node.gc_watermark();
-        let max_keys = self.config.max_keys_per_node;
-        let applied = match merge_records(node, delta, max_keys, &mut self.stats) {
-            Ok(applied) => applied,
-            Err(InvalidDelta::Gap) => {
-                self.stats.dropped_gap_deltas += 1;
-                Vec::new()
-            }
-            Err(InvalidDelta::Unordered) => {
-                self.stats.dropped_unordered_deltas += 1;
-                Vec::new()
-            }
-        };
-        if left || !applied.is_empty() || node.gc_watermark() != watermark_before {
-            self.news.changed(name);
-        }
-        if left {
-            self.mark_left(name, now, batch);
-        } else if heartbeat_grew {
-            self.heartbeat_arrived(name, now, batch);
-        }
-        self.report_applied(name, applied, batch);
-    }
-
-    fn report_applied(
-        &mut self,
-        node: &NodeName,
-        applied: Vec<leviathan_gossip_wire::Record>,
-        batch: &mut EventBatch,
-    ) {
-        self.stats.records_applied += applied.len() as u64;
-        for record in applied {
-            match record.value {
-                Some(value) => batch.updated(Update {
-                    node: node.clone(),
-                    key: record.key,
-                    value,
-                    version: record.version,
-                }),
-                None => batch.deleted(node.clone(), record.key, record.version),
-            }
-        }
+        report_applied(&mut self.stats, &name, applied, batch);
     }
 
     // ----- claims about this node -----
@@ -1092,21 +1052,6 @@ impl Node {
 
     // ----- failure detection -----
 
-    /// A higher heartbeat of a known incarnation arrived.
-    fn heartbeat_arrived(&mut self, name: &NodeName, now: Instant, batch: &mut EventBatch) {
-        if let Some(slot) = self.state.get(name).and_then(NodeState::health_slot) {
-            record_arrival(
-                &mut self.detector,
-                &mut self.health,
-                &self.identity.name,
-                name,
-                slot,
-                now,
-                batch,
-            );
-        }
-    }
-
     fn mark_left(&mut self, name: &NodeName, now: Instant, batch: &mut EventBatch) {
         if let Some(node) = self.state.get_mut(name) {
             let (detector, health) = (&self.detector, &mut self.health);
@@ -1201,6 +1146,12 @@ impl Node {
             }
         }
         pointed == self.health.names().count() && self.health.census() == self.health.recount()
+    }
+
+    /// What this node knows of the node called `name` (`None`: an invalid name, or one
+    /// not known).
+    fn peer_state(&self, name: &str) -> Option<&NodeState> {
+        self.state.get(&NodeName::new(name).ok()?)
     }
 
     fn own_state(&self) -> &NodeState {
@@ -1435,6 +1386,63 @@ impl Observer<'_> {
             record_departure(self.detector, self.health, self.own, name, node, now, batch);
         } else if heartbeat_grew && let Some(slot) = node.health_slot() {
             record_arrival(self.detector, self.health, self.own, name, slot, now, batch);
+        }
+    }
+    /// Merges a delta of the incarnation of `name` we know (`node`, same generation).
+    fn merge_same_generation(
+        &mut self,
+        name: &NodeName,
+        node: &mut NodeState,
+        delta: &NodeDelta,
+        max_keys: usize,
+        now: Instant,
+        batch: &mut EventBatch,
+    ) {
+        // Heartbeat and status are facts about the incarnation, valid even when the
+        // records would leave a gap.
+        let heartbeat_grew = node.observe_heartbeat(delta.heartbeat);
+        let left = node.observe_status(delta.status);
+        let watermark_before = node.gc_watermark();
+        let applied = match merge_records(node, delta, max_keys, self.stats) {
+            Ok(applied) => applied,
+            Err(InvalidDelta::Gap) => {
+                self.stats.dropped_gap_deltas += 1;
+                Vec::new()
+            }
+            Err(InvalidDelta::Unordered) => {
+                self.stats.dropped_unordered_deltas += 1;
+                Vec::new()
+            }
+        };
+        if left || !applied.is_empty() || node.gc_watermark() != watermark_before {
+            self.news.changed(name);
+        }
+        if left {
+            record_departure(self.detector, self.health, self.own, name, node, now, batch);
+        } else if heartbeat_grew && let Some(slot) = node.health_slot() {
+            record_arrival(self.detector, self.health, self.own, name, slot, now, batch);
+        }
+        report_applied(self.stats, name, applied, batch);
+    }
+}
+
+/// Reports what a merge changed for the application, as events.
+fn report_applied(
+    stats: &mut Stats,
+    node: &NodeName,
+    applied: Vec<leviathan_gossip_wire::Record>,
+    batch: &mut EventBatch,
+) {
+    stats.records_applied += applied.len() as u64;
+    for record in applied {
+        match record.value {
+            Some(value) => batch.updated(Update {
+                node: node.clone(),
+                key: record.key,
+                value,
+                version: record.version,
+            }),
+            None => batch.deleted(node.clone(), record.key, record.version),
         }
     }
 }

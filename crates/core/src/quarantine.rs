@@ -87,6 +87,10 @@ impl Quarantine {
 
     /// Ends `name`'s quarantine, if any.
     pub fn lift(&mut self, name: &NodeName) {
+        // Called for every delta taken: skip hashing the name when nothing is held.
+        if self.by_name.is_empty() {
+            return;
+        }
         if let Some(removed) = self.by_name.remove(name) {
             self.by_release.remove(&(removed.release, name.clone()));
         }

@@ -444,7 +444,8 @@ pub enum InvalidDelta {
     Unordered,
 }
 
-/// Every known node, sorted by name (digest pages are contiguous name ranges).
+/// Every known node, in name order ([`NodeName`]: by hash, then bytes), as digest pages
+/// are contiguous ranges of that order.
 pub type ClusterState = BTreeMap<NodeName, NodeState>;
 
 #[cfg(test)]

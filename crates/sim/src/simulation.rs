@@ -1179,7 +1179,7 @@ impl Simulation {
 
     /// The index of the node called `name`.
     pub fn index_of(&self, name: &str) -> Option<NodeIndex> {
-        self.by_name.get(name).copied()
+        self.by_name.get(&NodeName::new(name).ok()?).copied()
     }
 
     /// Whether `index` is running (it may have left).

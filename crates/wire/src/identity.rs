@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::error::InvalidName;
+pub use crate::node_name::NodeName;
 
 /// Longest node name, key or cluster id in bytes. The wire could carry 255; 128 keeps the
 /// worst-case digest entry and delta header small enough that a 1 KiB packet always makes
@@ -73,10 +74,6 @@ macro_rules! bounded_string {
 }
 
 bounded_string!(
-    /// A node's name (the seed's `alias`): unique in the cluster, how nodes are addressed.
-    NodeName
-);
-bounded_string!(
     /// A user key in a node's key-value map.
     Key
 );
@@ -86,7 +83,8 @@ bounded_string!(
     ClusterId
 );
 
-fn validate(value: &str) -> Result<(), InvalidName> {
+/// Checks a name, key or cluster id: 1 to [`MAX_NAME_LEN`] bytes, no control characters.
+pub(crate) fn validate(value: &str) -> Result<(), InvalidName> {
     if value.is_empty() {
         return Err(InvalidName::Empty);
     }
@@ -148,25 +146,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_are_validated() {
-        assert_eq!(NodeName::new(""), Err(InvalidName::Empty));
-        assert_eq!(NodeName::new("a\nb"), Err(InvalidName::ControlCharacter));
-        assert_eq!(
-            NodeName::new("x".repeat(129)),
-            Err(InvalidName::TooLong(129))
-        );
-        assert!(NodeName::new("x".repeat(128)).is_ok());
+    fn keys_are_validated() {
+        assert_eq!(Key::new(""), Err(InvalidName::Empty));
+        assert_eq!(Key::new("a\nb"), Err(InvalidName::ControlCharacter));
+        assert_eq!(Key::new("x".repeat(129)), Err(InvalidName::TooLong(129)));
         assert_eq!(Key::new("k1").map(|k| k.to_string()), Ok("k1".to_string()));
     }
 
     #[test]
-    fn names_order_bytewise() {
-        let mut names: Vec<NodeName> = ["b", "a", "ab", "B"]
+    fn keys_order_bytewise() {
+        let mut keys: Vec<Key> = ["b", "a", "ab", "B"]
             .iter()
-            .filter_map(|s| NodeName::new(s).ok())
+            .filter_map(|s| Key::new(s).ok())
             .collect();
-        names.sort();
-        let sorted: Vec<&str> = names.iter().map(NodeName::as_str).collect();
+        keys.sort();
+        let sorted: Vec<&str> = keys.iter().map(Key::as_str).collect();
         assert_eq!(sorted, ["B", "a", "ab", "b"]);
     }
 }

@@ -36,6 +36,7 @@ mod codec;
 mod error;
 mod identity;
 mod message;
+mod node_name;
 
 pub use codec::{COUNT_LEN, MAGIC, WIRE_VERSION, entries_len, string_len};
 pub use error::{DecodeError, InvalidName};

@@ -125,14 +125,15 @@ pub struct Ack {
 }
 
 /// A page of a digest: entries for every node the sender knows whose name lies in
-/// `[start, end)` (byte order; `None` means unbounded on that side), sorted by name.
+/// `[start, end)` (in the order of [`NodeName`]: by its fixed hash, then bytes; `None`
+/// means unbounded on that side), sorted in that order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Digest {
     /// Inclusive lower bound of the covered names; `None`: from the smallest name.
     pub start: Option<NodeName>,
     /// Exclusive upper bound of the covered names; `None`: to the largest name.
     pub end: Option<NodeName>,
-    /// One entry per known node in the range, sorted by name.
+    /// One entry per known node in the range, in name order.
     pub entries: Vec<DigestEntry>,
 }
 
