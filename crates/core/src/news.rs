@@ -9,7 +9,7 @@
 //! rumour missed.
 
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, VecDeque};
 
 use leviathan_gossip_wire::NodeName;
 
@@ -21,13 +21,35 @@ const RETRANSMIT_MULT: u32 = 4;
 const MAX_QUEUED: usize = 256;
 
 /// Changed nodes still to be advertised, least-sent (then newest) first.
+///
+/// A change always goes first (no sends yet, newest) and the item dropped for it is always
+/// the last, so the queue is a deque sorted by urgency: while a large cluster forms, a node
+/// queues thousands of discoveries a second, each at a cost of O(1) besides one hash
+/// lookup. Only sends and re-queued changes move items within it.
 #[derive(Debug, Clone, Default)]
 pub struct NewsQueue {
-    /// `(sends, age)` of each queued node; `age` decreases with every change, so a
-    /// smaller age is a newer change (and no two are equal).
-    by_name: HashMap<NodeName, (u32, u64)>,
-    order: BTreeMap<(u32, u64), NodeName>,
+    /// Queued items, most urgent first: by sends, then newest.
+    order: VecDeque<Item>,
+    /// The key of each queued node's item in `order`.
+    by_name: HashMap<NodeName, Urgency>,
     next_age: u64,
+}
+
+/// How urgent an item is: fewer sends first, then a smaller age. Ages decrease with every
+/// change, so a smaller age is a newer change, and no two are equal.
+type Urgency = (u32, u64);
+
+#[derive(Debug, Clone)]
+struct Item {
+    sends: u32,
+    age: u64,
+    name: NodeName,
+}
+
+impl Item {
+    fn urgency(&self) -> Urgency {
+        (self.sends, self.age)
+    }
 }
 
 impl NewsQueue {
@@ -35,31 +57,37 @@ impl NewsQueue {
     pub fn changed(&mut self, name: &NodeName) {
         let age = u64::MAX - self.next_age;
         self.next_age = self.next_age.wrapping_add(1);
-        // One lookup for both cases: a large cluster's formation queues thousands of
-        // discoveries a second.
-        match self.by_name.entry(name.clone()) {
+        let name = match self.by_name.entry(name.clone()) {
             Entry::Occupied(mut queued) => {
                 let before = std::mem::replace(queued.get_mut(), (0, age));
-                let name = self.order.remove(&before).unwrap_or_else(|| name.clone());
-                self.order.insert((0, age), name);
+                let name = queued.key().clone();
+                self.take(before);
+                name
             }
             Entry::Vacant(vacant) => {
+                let name = vacant.key().clone();
                 vacant.insert((0, age));
-                self.order.insert((0, age), name.clone());
+                name
             }
-        }
+        };
+        // No sends and the newest age: more urgent than every queued item.
+        self.order.push_front(Item {
+            sends: 0,
+            age,
+            name,
+        });
         while self.order.len() > MAX_QUEUED {
-            let Some((_, dropped)) = self.order.pop_last() else {
+            let Some(dropped) = self.order.pop_back() else {
                 break;
             };
-            self.by_name.remove(&dropped);
+            self.by_name.remove(&dropped.name);
         }
     }
 
     /// Stops advertising `name` (it was removed or replaced).
     pub fn forget(&mut self, name: &NodeName) {
         if let Some(queued) = self.by_name.remove(name) {
-            self.order.remove(&queued);
+            self.take(queued);
         }
     }
 
@@ -68,31 +96,56 @@ impl NewsQueue {
     /// of `cluster_size` nodes.
     pub fn send(&mut self, cluster_size: usize, mut take: impl FnMut(&NodeName) -> bool) {
         let limit = retransmit_limit(cluster_size);
-        let mut sent = Vec::new();
-        for (queued, name) in &self.order {
-            if !take(name) {
-                break;
-            }
-            sent.push(*queued);
+        let accepted = self
+            .order
+            .iter()
+            .take_while(|item| take(&item.name))
+            .count();
+        if accepted == 0 {
+            return;
         }
-        for (sends, age) in sent {
-            let Some(name) = self.order.remove(&(sends, age)) else {
-                continue;
-            };
-            if sends + 1 >= limit {
-                self.by_name.remove(&name);
+        let mut sent: Vec<Item> = Vec::with_capacity(accepted);
+        for mut item in self.order.drain(..accepted) {
+            item.sends += 1;
+            if item.sends >= limit {
+                self.by_name.remove(&item.name);
             } else {
-                if let Some(queued) = self.by_name.get_mut(&name) {
-                    *queued = (sends + 1, age);
+                if let Some(queued) = self.by_name.get_mut(&item.name) {
+                    *queued = item.urgency();
                 }
-                self.order.insert((sends + 1, age), name);
+                sent.push(item);
             }
+        }
+        // Both runs are sorted by urgency (the sent ones kept their order): merge them.
+        let rest = std::mem::take(&mut self.order);
+        let mut merged = VecDeque::with_capacity(rest.len() + sent.len());
+        let mut sent = sent.into_iter().peekable();
+        let mut rest = rest.into_iter().peekable();
+        loop {
+            let next = match (sent.peek(), rest.peek()) {
+                (Some(a), Some(b)) if a.urgency() < b.urgency() => sent.next(),
+                (_, Some(_)) => rest.next(),
+                (Some(_), None) => sent.next(),
+                (None, None) => break,
+            };
+            merged.extend(next);
+        }
+        self.order = merged;
+    }
+
+    /// Removes the item of urgency `urgency` from the order.
+    fn take(&mut self, urgency: Urgency) {
+        if let Ok(at) = self
+            .order
+            .binary_search_by(|item| item.urgency().cmp(&urgency))
+        {
+            self.order.remove(at);
         }
     }
 
     /// The queued items, least-sent (then newest) first, without counting a send.
     pub fn peek(&self) -> impl Iterator<Item = &NodeName> {
-        self.order.values()
+        self.order.iter().map(|item| &item.name)
     }
 
     /// Number of queued items.
@@ -176,6 +229,51 @@ mod tests {
         assert_eq!(queue.len(), MAX_QUEUED);
         // The newest survive.
         assert_eq!(sent(&mut queue, 9, 1), [format!("n{}", MAX_QUEUED + 99)]);
+    }
+
+    #[test]
+    fn the_queue_behaves_like_a_sorted_list_of_its_items() {
+        use rand::{Rng, SeedableRng};
+        // The model: every queued (sends, age, name), sorted, rebuilt from scratch.
+        let mut model: Vec<(u32, u64, String)> = Vec::new();
+        let mut queue = NewsQueue::default();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let size = 9; // 4 sends per item
+        for step in 0u64..20_000 {
+            let n = rng.random_range(0..300u32);
+            match rng.random_range(0..10) {
+                0..=6 => {
+                    queue.changed(&name(n));
+                    model.retain(|(_, _, m)| *m != format!("n{n}"));
+                    model.push((0, u64::MAX - step, format!("n{n}")));
+                    model.sort();
+                    model.truncate(MAX_QUEUED);
+                }
+                7 => {
+                    queue.forget(&name(n));
+                    model.retain(|(_, _, m)| *m != format!("n{n}"));
+                }
+                _ => {
+                    let at_most = rng.random_range(0..20);
+                    let taken = sent(&mut queue, size, at_most);
+                    let expected: Vec<String> = model
+                        .iter()
+                        .take(at_most)
+                        .map(|(_, _, m)| m.clone())
+                        .collect();
+                    assert_eq!(taken, expected, "step {step}");
+                    for item in model.iter_mut().take(at_most) {
+                        item.0 += 1;
+                    }
+                    model.retain(|(sends, _, _)| *sends < 4);
+                    model.sort();
+                }
+            }
+            // Ages in the model count steps, the queue's count changes: compare orders.
+            let names: Vec<String> = queue.peek().map(ToString::to_string).collect();
+            let expected: Vec<String> = model.iter().map(|(_, _, m)| m.clone()).collect();
+            assert_eq!(names, expected, "step {step}");
+        }
     }
 
     #[test]
