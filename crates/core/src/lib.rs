@@ -84,6 +84,6 @@ pub use error::{RestoreError, WriteError};
 pub use event::{Event, Update};
 pub use expiry::Expired;
 pub use failure_detector::{FailureDetector, PhiAccrualDetector, PhiConfig};
-pub use membership::{Member, MemberState};
+pub use membership::{Member, MemberState, PeerCounts};
 pub use node::{Footprint, Node, Transmit};
 pub use stats::Stats;

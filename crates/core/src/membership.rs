@@ -44,6 +44,18 @@ impl fmt::Display for MemberState {
     }
 }
 
+/// How many peers a node lists, and in which state: kept up to date as they change, so
+/// reading it costs nothing, unlike [`crate::Node::members`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PeerCounts {
+    /// Peers listed, whatever their state (removed ones no longer count).
+    pub known: usize,
+    /// Peers seen as live.
+    pub live: usize,
+    /// Peers suspected or dead.
+    pub unreachable: usize,
+}
+
 /// A snapshot of one cluster member, for `members()`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Member {

@@ -26,7 +26,7 @@ use crate::expiry::{Expired, Expiries};
 use crate::failure_detector::{FailureDetector, PhiAccrualDetector};
 use crate::health_check::{HealthCheck, Verdict};
 use crate::health_table::{HealthSlot, HealthTable};
-use crate::membership::{Health, Member, MemberState};
+use crate::membership::{Health, Member, MemberState, PeerCounts};
 use crate::news::NewsQueue;
 use crate::peer_selection::{PeerRoster, Roster, select_targets};
 use crate::quarantine::Quarantine;
@@ -536,6 +536,16 @@ impl Node {
         // The state's order is the protocol's (by the names' hashes); people read names.
         members.sort_by(|a, b| a.id.name.as_str().cmp(b.id.name.as_str()));
         members
+    }
+
+    /// How many peers this node lists, and how many it sees as live or unreachable.
+    pub fn peer_counts(&self) -> PeerCounts {
+        let census = self.health.census();
+        PeerCounts {
+            known: self.state.len().saturating_sub(1),
+            live: census.live,
+            unreachable: census.unreachable,
+        }
     }
 
     /// Counters of traffic and refused input.
