@@ -1091,8 +1091,14 @@ impl Node {
             |name, health| match rules.judge(detector, health, now, now_ms) {
                 Verdict::Unchanged => {}
                 Verdict::Suspected => {
-                    let phi = detector.phi(&health.arrivals, now);
-                    info!(node = %own, peer = %name, phi, "peer suspected");
+                    // φ is computed only if the event is logged: a large cluster forming
+                    // raises millions of suspicions.
+                    info!(
+                        node = %own,
+                        peer = %name,
+                        phi = detector.phi(&health.arrivals, now),
+                        "peer suspected"
+                    );
                     batch.suspected(name.clone());
                 }
                 Verdict::Dead => {
