@@ -263,6 +263,34 @@ fn the_membership_view_matches_the_nodes() {
                 "seed 12: {observer} about {subject}"
             );
         }
+        // The counts every node keeps agree with its members and with the view.
+        let node = sim.node(observer).unwrap();
+        let members = node.members(now);
+        let names: Vec<&str> = members.iter().map(|m| m.id.name.as_str()).collect();
+        assert!(
+            names.is_sorted(),
+            "seed 12: members of {observer} not in alphabetical order"
+        );
+        let peers: Vec<_> = members.iter().filter(|m| !m.is_local).collect();
+        let counts = node.peer_counts();
+        let live = peers
+            .iter()
+            .filter(|m| m.state == MemberState::Live)
+            .count();
+        let unreachable = peers
+            .iter()
+            .filter(|m| matches!(m.state, MemberState::Suspect | MemberState::Dead))
+            .count();
+        assert_eq!(
+            (counts.known, counts.live, counts.unreachable),
+            (peers.len(), live, unreachable),
+            "seed 12: counts of {observer}"
+        );
+        assert_eq!(
+            (counts.known, counts.live),
+            (view.known_count(observer), view.live_count(observer)),
+            "seed 12: counts of {observer} against the view"
+        );
     }
 }
 
