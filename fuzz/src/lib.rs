@@ -112,6 +112,14 @@ fn delta(n: &str, addr: u8, generation: u64, records: Vec<Record>, complete: boo
 /// Valid packets from peers, as a real cluster would send them to the fuzzed node.
 pub fn templates() -> Vec<Packet> {
     let alive = NodeStatus::Alive;
+    // A page holds its entries in name order (by hash, then bytes) and covers them: here
+    // the last page of a cycle, from its first entry on.
+    let mut page = vec![
+        entry("n2", 9, 10, 4, 0, alive),
+        entry("n3", 2, 1, 1, 0, NodeStatus::Left),
+        entry(OWN_NAME, OWN_GENERATION, 1, 9, 0, alive),
+    ];
+    page.sort_by(|a, b| a.name.cmp(&b.name));
     vec![
         // A peer's first Syn: its own entry, and it has never heard of us.
         Packet {
@@ -126,13 +134,9 @@ pub fn templates() -> Vec<Packet> {
             header: header("n2", 9, 10),
             message: Message::Syn(Syn {
                 digest: Digest {
-                    start: Some(name("n")),
-                    end: Some(name("t")),
-                    entries: vec![
-                        entry("n2", 9, 10, 4, 0, alive),
-                        entry("n3", 2, 1, 1, 0, NodeStatus::Left),
-                        entry(OWN_NAME, OWN_GENERATION, 1, 9, 0, alive),
-                    ],
+                    start: page.first().map(|first| first.name.clone()),
+                    end: None,
+                    entries: page,
                 },
                 news: vec![entry("n1", 7, 2, 3, 0, alive)],
             }),
