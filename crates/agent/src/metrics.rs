@@ -39,7 +39,8 @@
 //! encryption is required), `malformed`, `foreign_cluster`, `from_self`, `gap_delta`,
 //! `unordered_delta`, `below_watermark` or `over_limit` (deltas beyond the core's
 //! `max_nodes` or `max_keys_per_node`); ignored `reason` is
-//! `stale_generation`, `claim_about_self` or `quarantined`. Counters restart from zero when
+//! `stale_generation`, `claim_about_self`, `implausible_generation` (more than a year ahead
+//! of the clock) or `quarantined`. Counters restart from zero when
 //! the node restarts.
 
 use std::fmt;
@@ -253,13 +254,17 @@ impl Collector for NodeCollector {
         let ignored = [
             ("stale_generation", stats.stale_generation),
             ("claim_about_self", stats.ignored_claims_about_self),
+            (
+                "implausible_generation",
+                stats.ignored_implausible_generations,
+            ),
             ("quarantined", stats.ignored_quarantined),
         ];
         family(
             &mut encoder,
             "ignored",
-            "Remote state ignored: older generations, claims about this node, news of \
-             removed peers in quarantine",
+            "Remote state ignored: older generations, claims about this node, generations \
+             more than a year ahead of the clock, news of removed peers in quarantine",
             MetricType::Counter,
             "reason",
             &ignored,

@@ -24,6 +24,7 @@ use crate::error::{RestoreError, WriteError};
 use crate::event::{Event, EventBatch, Update};
 use crate::expiry::{Expired, Expiries};
 use crate::failure_detector::{FailureDetector, PhiAccrualDetector};
+use crate::generation_horizon::GenerationHorizon;
 use crate::health_check::{HealthCheck, Verdict};
 use crate::health_table::{HealthSlot, HealthTable};
 use crate::membership::{Health, Member, MemberState, PeerCounts};
@@ -86,6 +87,8 @@ pub struct Node {
     next_collection: Instant,
     /// When this node last re-asserted itself under a new generation.
     last_reassertion: Option<Instant>,
+    /// The largest generation believed: claims beyond it are forged or corrupt.
+    horizon: GenerationHorizon,
     /// A generation taken since [`Node::poll_new_generation`] was last called.
     new_generation: Option<Generation>,
     rng: ChaCha8Rng,
@@ -121,6 +124,7 @@ impl Node {
         let own_state = NodeState::new(identity.clone(), Heartbeat(0));
         let quarantine = Quarantine::new(alive_margin(&config));
         let config_grace = config.tombstone_grace;
+        let horizon = GenerationHorizon::new(identity.generation, now);
         let node = Node {
             detector: PhiAccrualDetector::new(config.phi.clone(), now)
                 .with_usual_threshold(config.phi_threshold),
@@ -142,6 +146,7 @@ impl Node {
             clock: now,
             next_collection: now + config_grace / 2,
             last_reassertion: None,
+            horizon,
             new_generation: None,
             rng: ChaCha8Rng::seed_from_u64(rng_seed),
             transmits: VecDeque::new(),
@@ -276,8 +281,9 @@ impl Node {
     }
 
     /// The generation this node moved to, if it re-asserted itself against a false claim
-    /// about its state since the last call: a durable store must record it, so that the
-    /// next start's generation is above it.
+    /// about its state since the last call. For logs and checks only: a durable store
+    /// must not record it, since it was derived from a claim nobody verified. The next
+    /// start, below it again, re-asserts itself the first time it hears of it.
     pub fn poll_new_generation(&mut self) -> Option<Generation> {
         self.new_generation.take()
     }
@@ -289,6 +295,16 @@ impl Node {
     }
 
     // ----- commands -----
+
+    /// Reports the wall clock: `unix_millis` (milliseconds since the Unix epoch) at `now`.
+    /// Optional: without it, the node takes its own start generation for its clock (see
+    /// [`MAX_GENERATION_AHEAD`](crate::MAX_GENERATION_AHEAD)). A driver that hand-picks a
+    /// generation below the clock must call it, or peers' generations taken from the
+    /// clock may look implausibly far ahead and be refused. A clock behind what the node
+    /// assumes changes nothing.
+    pub fn set_wall_clock(&mut self, unix_millis: u64, now: Instant) {
+        self.horizon.set_wall_clock(unix_millis, now);
+    }
 
     /// Sets one of this node's keys; returns the write's version. Peers receive it by
     /// gossip. Refused if the value could never fit in a packet, or after `leave`.
@@ -883,6 +899,10 @@ impl Node {
         now: Instant,
         batch: &mut EventBatch,
     ) {
+        if !self.horizon.admits(delta.node.generation, now) {
+            self.stats.ignored_implausible_generations += 1;
+            return;
+        }
         if delta.from_version > Version(0) {
             // We hold nothing of this incarnation: anything but a delta from the start
             // would leave a gap. Its owner or another peer will send one.
@@ -950,6 +970,10 @@ impl Node {
     /// [`REASSERT_INTERVAL`] gossip intervals, so a stream of false claims causes a
     /// bounded number of new generations.
     fn check_claim_about_self(&mut self, claim: &Claim, now: Instant) {
+        if !self.horizon.admits(claim.generation, now) {
+            self.stats.ignored_implausible_generations += 1;
+            return;
+        }
         let own = self.own_state();
         let generation = own.generation();
         let false_claim = claim.generation > generation
@@ -968,10 +992,11 @@ impl Node {
         {
             return;
         }
-        let next = Generation(claim.generation.max(generation).0.saturating_add(1));
-        if next <= generation {
-            return; // the claim is at the largest generation: nothing is above it
-        }
+        // The horizon admits nothing at u64::MAX, so this never saturates.
+        let Some(next) = claim.generation.max(generation).0.checked_add(1) else {
+            return;
+        };
+        let next = Generation(next);
         self.last_reassertion = Some(now);
         self.become_generation(next);
     }

@@ -69,6 +69,10 @@ pub struct Stats {
     pub ignored_claims_about_self: u64,
     /// Times this node took a new generation to re-assert its true state over such claims.
     pub reassertions: u64,
+    /// Generations claimed more than
+    /// [`MAX_GENERATION_AHEAD`](crate::MAX_GENERATION_AHEAD) ahead of this node's clock, for
+    /// itself or for a peer's new incarnation, refused: forged or corrupt.
+    pub ignored_implausible_generations: u64,
     /// Records applied from peers.
     pub records_applied: u64,
     /// Resets received: a peer's whole state for a node whose collected tombstones this

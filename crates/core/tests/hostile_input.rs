@@ -159,3 +159,140 @@ fn packets_of_another_cluster_are_dropped_and_counted() {
     assert_eq!(node.footprint().nodes, 1, "the outsider was not merged");
     assert!(node.poll_transmit().is_none(), "nothing is answered");
 }
+
+/// A generation in milliseconds since the Unix epoch, as real nodes take them.
+const CLOCK_GENERATION: Generation = Generation(1_700_000_000_000);
+const DAY_MS: u64 = 24 * 3600 * 1000;
+
+fn clocked_node(now: Instant) -> Node {
+    let id = NodeId {
+        name: NodeName::new("local").unwrap(),
+        address: "127.0.0.1:9000".parse().unwrap(),
+        generation: CLOCK_GENERATION,
+    };
+    Node::new(config(), id, [], now, 1).unwrap()
+}
+
+/// A Syn from `attacker` whose news names `claimed` at `generation`.
+fn syn_claiming(node: &Node, claimed: &str, generation: Generation) -> Packet {
+    Packet {
+        header: Header {
+            cluster_id: node.config().cluster_id.clone(),
+            sender: NodeName::new("attacker").unwrap(),
+            generation: Generation(1),
+            heartbeat: Heartbeat(1),
+        },
+        message: Message::Syn(leviathan_gossip_wire::Syn {
+            digest: leviathan_gossip_wire::Digest {
+                start: None,
+                end: None,
+                entries: Vec::new(),
+            },
+            news: vec![leviathan_gossip_wire::DigestEntry {
+                name: NodeName::new(claimed).unwrap(),
+                generation,
+                heartbeat: Heartbeat(u64::MAX),
+                max_version: Version(0),
+                gc_watermark: Version(0),
+                status: NodeStatus::Alive,
+            }],
+        }),
+    }
+}
+
+#[test]
+fn a_forged_generation_far_ahead_of_the_clock_is_refused() {
+    let now = Instant::now();
+    let from: SocketAddr = "127.0.0.1:9200".parse().unwrap();
+    for claim in [u64::MAX, u64::MAX - 1, CLOCK_GENERATION.0 + 366 * DAY_MS] {
+        let mut node = clocked_node(now);
+        node.handle_packet(from, syn_claiming(&node, "local", Generation(claim)), now);
+        let mut forged = delta_of("local", 0);
+        forged.node.generation = Generation(claim);
+        deliver(&mut node, vec![forged], now);
+        assert_eq!(
+            node.identity().generation,
+            CLOCK_GENERATION,
+            "claim {claim}: the node moved to a forged generation"
+        );
+        assert_eq!(node.poll_new_generation(), None, "claim {claim}");
+        assert_eq!(node.stats().reassertions, 0, "claim {claim}");
+        assert_eq!(
+            node.stats().ignored_implausible_generations,
+            2,
+            "claim {claim}"
+        );
+    }
+}
+
+#[test]
+fn a_plausible_false_claim_is_refuted_below_the_horizon_and_the_horizon_does_not_ratchet() {
+    let now = Instant::now();
+    let from: SocketAddr = "127.0.0.1:9200".parse().unwrap();
+    let mut node = clocked_node(now);
+    // A day ahead: possible for a peer whose clock is wrong; refuted by re-assertion.
+    let claim = Generation(CLOCK_GENERATION.0 + DAY_MS);
+    node.handle_packet(from, syn_claiming(&node, "local", claim), now);
+    assert_eq!(node.identity().generation, Generation(claim.0 + 1));
+    // The new generation does not move the horizon: a claim a year past it is refused,
+    // however long after.
+    let later = now + std::time::Duration::from_secs(60);
+    let far = Generation(claim.0 + 1 + 365 * DAY_MS);
+    node.handle_packet(from, syn_claiming(&node, "local", far), later);
+    assert_eq!(node.identity().generation, Generation(claim.0 + 1));
+    assert_eq!(node.stats().ignored_implausible_generations, 1);
+}
+
+#[test]
+fn a_forged_incarnation_of_a_peer_far_ahead_of_the_clock_is_not_adopted() {
+    let now = Instant::now();
+    let mut node = clocked_node(now);
+    let mut peer = delta_of("peer", 1);
+    peer.node.generation = Generation(CLOCK_GENERATION.0 - DAY_MS);
+    deliver(&mut node, vec![peer.clone()], now);
+    let mut forged = peer.clone();
+    forged.node.generation = Generation(u64::MAX);
+    forged.node.address = "224.0.0.1:9100".parse().unwrap();
+    deliver(&mut node, vec![forged], now);
+    let member = node
+        .members(now)
+        .into_iter()
+        .find(|m| m.id.name.as_str() == "peer")
+        .unwrap();
+    assert_eq!(
+        member.id, peer.node,
+        "the forged incarnation replaced the peer"
+    );
+    assert_eq!(node.stats().ignored_implausible_generations, 1);
+    // A newcomer at such a generation is not taken either.
+    let mut newcomer = delta_of("newcomer", 1);
+    newcomer.node.generation = Generation(u64::MAX);
+    deliver(&mut node, vec![newcomer], now);
+    assert!(
+        node.members(now)
+            .iter()
+            .all(|m| m.id.name.as_str() != "newcomer")
+    );
+}
+
+#[test]
+fn the_wall_clock_given_by_the_driver_sets_the_horizon_when_the_generation_is_hand_picked() {
+    let now = Instant::now();
+    let mut node = node(now); // generation 1, as a test or a hand-picked config gives
+    let mut peer = delta_of("peer", 1);
+    peer.node.generation = CLOCK_GENERATION;
+    deliver(&mut node, vec![peer.clone()], now);
+    assert!(
+        node.members(now)
+            .iter()
+            .all(|m| m.id.name.as_str() != "peer"),
+        "without a clock, generation 1 is the horizon's origin"
+    );
+    node.set_wall_clock(CLOCK_GENERATION.0 + 1000, now);
+    deliver(&mut node, vec![peer], now);
+    assert!(
+        node.members(now)
+            .iter()
+            .any(|m| m.id.name.as_str() == "peer")
+    );
+}

@@ -115,6 +115,9 @@ impl Gossip {
         let now = Instant::now();
         let rng_seed = rand::random::<u64>();
         let mut node = Node::new(node_config, identity, seeds, now, rng_seed)?;
+        // Peers' generations are judged against the clock, not against a generation that
+        // `config.generation` may have hand-picked below it.
+        node.set_wall_clock(unix_millis_now(), now);
         if let Some(dir) = &durable {
             restore(&mut node, dir, now)?;
         }
@@ -425,26 +428,6 @@ impl Shared {
         timing.max = timing.max.max(took);
     }
 
-    /// The node took `generation` to re-assert itself against a false claim about it:
-    /// with a data directory, the next start must be above it, so it is recorded (on the
-    /// blocking pool: an fsync). A crash first is harmless: the restarted node, below the
-    /// claim again, hears of it and re-asserts itself again.
-    fn record_generation(self: &Arc<Self>, generation: Generation) {
-        if self.durable.is_none() {
-            return;
-        }
-        let shared = Arc::clone(self);
-        tokio::task::spawn_blocking(move || {
-            let Some(durable) = &shared.durable else {
-                return;
-            };
-            let mut store = durable.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Err(error) = store.next_generation(generation.0) {
-                warn!(%error, generation = generation.0, "cannot record the new generation");
-            }
-        });
-    }
-
     /// Whether `source` is within its allowance of datagrams (counted when not).
     fn admit(&self, source: SocketAddr) -> bool {
         let mut limiter = self.limiter.lock().unwrap_or_else(PoisonError::into_inner);
@@ -474,18 +457,22 @@ impl Shared {
         }
     }
 
-    /// Sends what the core queued and publishes its events, outside the lock; records a
-    /// generation the node took to re-assert itself (see [`Shared::record_generation`]).
+    /// Sends what the core queued and publishes its events, outside the lock. A generation
+    /// the node took to re-assert itself is not recorded in the data directory: it was
+    /// derived from a claim nobody verified (a forged one must not outlive the process).
     async fn flush(self: &Arc<Self>) {
-        let (transmits, events, generation) = {
+        let (transmits, events) = {
             let mut node = self.lock();
             let transmits = drain_transmits(&mut node);
             let events: Vec<Event> = std::iter::from_fn(|| node.poll_event()).collect();
-            (transmits, events, node.poll_new_generation())
+            if let Some(generation) = node.poll_new_generation() {
+                debug!(
+                    generation = generation.0,
+                    "re-asserted under a new generation"
+                );
+            }
+            (transmits, events)
         };
-        if let Some(generation) = generation {
-            self.record_generation(generation);
-        }
         self.send_all(transmits).await;
         for event in events {
             trace!(event = event.name(), "event");

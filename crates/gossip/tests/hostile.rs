@@ -1,10 +1,15 @@
 //! Hostile input over real UDP on 127.0.0.1: a flood of garbage from one source is cut to
-//! that source's allowance before anything is parsed, and the node keeps serving its peers.
+//! that source's allowance before anything is parsed, and the node keeps serving its peers;
+//! a forged claim about a node's generation cannot stop it from restarting.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use leviathan_gossip::wire::{
+    ClusterId, Digest, DigestEntry, Generation, Header, Heartbeat, Message, NodeName, NodeStatus,
+    Packet, Syn, Version,
+};
 use leviathan_gossip::{Config, Gossip, MemberState};
 use tokio::net::UdpSocket;
 
@@ -49,4 +54,87 @@ async fn a_flood_from_one_source_is_cut_to_its_allowance() {
     // what the bucket refilled meanwhile were parsed.
     assert!(dropped > 0, "nothing was rate-limited");
     assert!(parsed <= 200, "{parsed} garbage datagrams were parsed");
+}
+
+/// A Syn from a non-member whose news claims `victim` is at `generation`.
+fn forged_claim(cluster_id: &str, victim: &str, generation: Generation) -> Vec<u8> {
+    Packet {
+        header: Header {
+            cluster_id: ClusterId::new(cluster_id).unwrap(),
+            sender: NodeName::new("attacker").unwrap(),
+            generation: Generation(1),
+            heartbeat: Heartbeat(1),
+        },
+        message: Message::Syn(Syn {
+            digest: Digest::full(Vec::new()),
+            news: vec![DigestEntry {
+                name: NodeName::new(victim).unwrap(),
+                generation,
+                heartbeat: Heartbeat(1),
+                max_version: Version(0),
+                gc_watermark: Version(0),
+                status: NodeStatus::Alive,
+            }],
+        }),
+    }
+    .encode()
+    .to_vec()
+}
+
+async fn until(what: &str, mut condition: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !condition() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "timed out: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_generation_claim_cannot_stop_a_durable_node_from_restarting() {
+    const DAY_MS: u64 = 24 * 3600 * 1000;
+    let dir = tempfile::tempdir().unwrap();
+    let durable = || Config {
+        data_dir: Some(dir.path().to_path_buf()),
+        ..config("victim", &[])
+    };
+    let victim = Gossip::start(durable()).await.unwrap();
+    let address = victim.local_addr().unwrap();
+    let first = victim.identity().generation;
+    let attacker = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let cluster_id = durable().cluster_id;
+
+    // The largest generation there is: refused, not adopted (it used to be adopted and
+    // saved, and the next start failed with GenerationExhausted).
+    let forged = forged_claim(&cluster_id, "victim", Generation(u64::MAX));
+    attacker.send_to(&forged, address).await.unwrap();
+    until("the forged claim to be refused", || {
+        victim.stats().ignored_implausible_generations == 1
+    })
+    .await;
+    assert_eq!(victim.identity().generation, first);
+
+    // A day ahead is plausible (a peer's clock may be wrong): refuted in memory by a
+    // generation above it, which is not saved.
+    let ahead = Generation(first.0 + DAY_MS);
+    let forged = forged_claim(&cluster_id, "victim", ahead);
+    attacker.send_to(&forged, address).await.unwrap();
+    until("the plausible claim to be refuted", || {
+        victim.stats().reassertions == 1
+    })
+    .await;
+    assert_eq!(victim.identity().generation, Generation(ahead.0 + 1));
+    victim.shutdown().await;
+    drop(victim);
+
+    let restarted = Gossip::start(durable()).await.unwrap();
+    let generation = restarted.identity().generation;
+    assert!(generation > first, "{generation:?} after {first:?}");
+    assert!(
+        generation < ahead,
+        "the generation taken from a claim was saved: {generation:?}"
+    );
+    restarted.shutdown().await;
 }
