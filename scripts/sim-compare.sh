@@ -20,7 +20,7 @@ run() {
     "$sim" "$@" --out "$out/$name.raw.json" >"$out/$name.log" 2>&1
     python3 - "$out/$name.raw.json" "$out/$name.json" <<'PY'
 import json, sys
-MACHINE = {"wall", "wall_s", "node_seconds_per_wall_second", "peak_rss_mib", "speed",
+MACHINE = {"wall", "wall_s", "node_seconds_per_wall_second", "peak_rss_mib", "rss_mib", "speed",
            "command", "threads"}
 def strip(value):
     if isinstance(value, dict):

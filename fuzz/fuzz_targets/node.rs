@@ -1,8 +1,9 @@
 //! A `Node` (fixed identity, small limits) fed a sequence of operations decoded from the
 //! input (see `leviathan_gossip_fuzz::op`): raw datagrams, `arbitrary`-built packets,
 //! edited valid templates, time steps with `handle_timeout`, writes, deletes, TTL writes
-//! and `leave`. After every operation every output queue is drained (each expiry is issued
-//! with `expire`) and the invariants below are checked.
+//! and `leave`. After every operation the node is drained with `Node::drain` until it has
+//! nothing more (each expiry is issued as `Write::Expire`) and the invariants below are
+//! checked.
 #![no_main]
 
 use std::collections::HashMap;
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use arbitrary::{Arbitrary, Unstructured};
 use bytes::Bytes;
-use leviathan_gossip_core::{MemberState, Node};
+use leviathan_gossip_core::{MemberState, Node, Outputs, Write};
 use leviathan_gossip_fuzz::{
     FPacket, OP_COUNT, OWN_NAME, config, op, own_identity, peer_addr, pool_key, templates,
 };
@@ -68,9 +69,12 @@ impl Harness {
     fn drain_and_check(&mut self) {
         let max_packet = self.node.config().max_packet_size;
         loop {
-            let mut progress = false;
-            while let Some(transmit) = self.node.poll_transmit() {
-                progress = true;
+            let mut outputs = Outputs::default();
+            self.node.drain(&mut outputs);
+            if outputs.is_empty() {
+                break;
+            }
+            for transmit in &outputs.transmits {
                 let len = transmit.packet.encoded_len();
                 assert!(len <= max_packet, "transmit of {len} bytes over max_packet_size {max_packet}");
                 let bytes = transmit.packet.encode();
@@ -79,21 +83,8 @@ impl Harness {
                 // Not checked: that the destination is not the node's own address. A peer
                 // may advertise any address, ours included (see docs/FUZZING.md).
             }
-            while self.node.poll_event().is_some() {
-                progress = true;
-            }
-            while let Some(expired) = self.node.poll_expired() {
-                progress = true;
-                let _ = self.node.expire(&expired);
-            }
-            while self.node.poll_collected().is_some() {
-                progress = true;
-            }
-            while self.node.poll_new_generation().is_some() {
-                progress = true;
-            }
-            if !progress {
-                break;
+            for expired in outputs.expired {
+                let _ = self.node.write(Write::Expire(expired), self.now);
             }
         }
 

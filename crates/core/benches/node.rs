@@ -1,7 +1,7 @@
 //! A whole `Node` handling one full packet, end to end, as the runtime drives it.
 //!
 //! * `node/syn_to_synack/{in_sync,slightly_behind,newcomer}/10k`: a node that knows 10,000
-//!   nodes answering a `Syn` (`handle_packet` + `poll_transmit`): from a peer in sync (no
+//!   nodes answering a `Syn` (`handle_packet` + `poll`): from a peer in sync (no
 //!   answer is due), from a peer slightly behind (1–3 heartbeats on every node, 1–3 versions
 //!   on every fourth), and from a newcomer that knows only itself (the answer is a full
 //!   `SynAck` picked from 10,000 `NeverSeen` candidates).
@@ -32,7 +32,7 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use leviathan_gossip_core::delta::build_deltas;
 use leviathan_gossip_core::digest::{DeltaCandidate, Lag};
 use leviathan_gossip_core::state::ClusterState;
-use leviathan_gossip_core::{Node, NodeConfig};
+use leviathan_gossip_core::{Node, NodeConfig, Output, Outputs};
 use leviathan_gossip_wire::{
     Ack, Heartbeat, Key, Message, NodeDelta, NodeId, NodeName, Packet, Syn, Version,
 };
@@ -72,15 +72,15 @@ fn node_knowing(state: &ClusterState, start: Instant) -> (Node, Instant) {
     let sender = common::id(1);
     let introduction = common::packet(&sender, Heartbeat(1), Message::Ack(Ack { deltas }));
     node.handle_packet(sender.address, introduction, now);
-    while node.poll_event().is_some() {}
-    while node.poll_transmit().is_some() {}
+    node.drain(&mut Outputs::default());
     assert_eq!(node.members(now).len(), state.len());
     let mut now = now;
     for _ in 0..DRAIN_ROUNDS {
         now += NodeConfig::default().gossip_interval;
         node.handle_timeout(now);
-        while node.poll_transmit().is_some() {}
-        assert!(node.poll_event().is_none(), "no peer may be suspected");
+        let mut outputs = Outputs::default();
+        node.drain(&mut outputs);
+        assert!(outputs.events.is_empty(), "no peer may be suspected");
     }
     (node, now)
 }
@@ -178,19 +178,22 @@ fn node(c: &mut Criterion) {
     ];
     for (name, from, syn) in &cases {
         node.handle_packet(from.address, syn.clone(), now);
-        let answer = node.poll_transmit();
-        match &answer {
-            Some(transmit) => common::describe(&format!("{name}: answer"), &transmit.packet),
-            None => eprintln!("{name}: no answer due"),
+        let mut outputs = Outputs::default();
+        node.drain(&mut outputs);
+        match outputs.transmits.as_slice() {
+            [transmit] => common::describe(&format!("{name}: answer"), &transmit.packet),
+            [] => eprintln!("{name}: no answer due"),
+            more => panic!("{name}: {} answers", more.len()),
         }
-        assert_eq!(answer.is_some(), *name != "in_sync");
-        assert!(node.poll_transmit().is_none() && node.poll_event().is_none());
+        assert_eq!(outputs.transmits.len(), usize::from(*name != "in_sync"));
+        assert!(outputs.events.is_empty());
         c.bench_function(&format!("node/syn_to_synack/{name}/10k"), |b| {
             b.iter_batched(
                 || syn.clone(),
                 |syn| {
                     node.handle_packet(from.address, syn, now);
-                    node.poll_transmit()
+                    // The answer, if any, is the one output (asserted above).
+                    node.poll()
                 },
                 BatchSize::SmallInput,
             );
@@ -199,8 +202,10 @@ fn node(c: &mut Criterion) {
         c.bench_function(&format!("node/datagram_syn_to_synack/{name}/10k"), |b| {
             b.iter(|| {
                 node.handle_datagram(from.address, black_box(&datagram), now);
-                node.poll_transmit()
-                    .map(|transmit| transmit.packet.encode())
+                match node.poll() {
+                    Some(Output::Transmit(transmit)) => Some(transmit.packet.encode()),
+                    _ => None,
+                }
             });
         });
     }
@@ -217,11 +222,9 @@ fn node(c: &mut Criterion) {
             },
             |(mut node, ack)| {
                 node.handle_packet(sender.address, ack, now);
-                let mut events = 0usize;
-                while node.poll_event().is_some() {
-                    events += 1;
-                }
-                (node, events)
+                let mut outputs = Outputs::default();
+                node.drain(&mut outputs);
+                (node, outputs.events.len())
             },
             BatchSize::SmallInput,
         );
@@ -233,7 +236,9 @@ fn node(c: &mut Criterion) {
     common::assert_full(&sample);
     let before = node.stats().records_applied;
     node.handle_packet(writer.sender.address, sample, now);
-    let events = std::iter::from_fn(|| node.poll_event()).count();
+    let mut outputs = Outputs::default();
+    node.drain(&mut outputs);
+    let events = outputs.events.len();
     let applied = node.stats().records_applied - before;
     eprintln!("ack_full/behind: {applied} records applied, {events} event batches");
     assert!(applied > 0);
@@ -242,11 +247,9 @@ fn node(c: &mut Criterion) {
             || writer.next_ack(),
             |ack| {
                 node.handle_packet(common::address(1), ack, now);
-                let mut events = 0usize;
-                while node.poll_event().is_some() {
-                    events += 1;
-                }
-                events
+                let mut outputs = Outputs::default();
+                node.drain(&mut outputs);
+                outputs.events.len()
             },
             BatchSize::SmallInput,
         );

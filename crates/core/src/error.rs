@@ -6,6 +6,7 @@ use thiserror::Error;
 
 /// Why a local write (`set`, `del`) was refused. The node's state is unchanged.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum WriteError {
     /// The value could never be gossiped: a delta carrying it alone would exceed
     /// `max_packet_size`.
@@ -27,6 +28,13 @@ pub enum WriteError {
     TooManyKeys {
         /// The limit, `max_keys_per_node`.
         max: usize,
+    },
+    /// [`crate::Node::commit`] was given a write this node did not prepare, or one already
+    /// committed or abandoned (a bug in the driver).
+    #[error("version {version} was not prepared by this node, or is no longer in flight")]
+    NotPrepared {
+        /// The write's version.
+        version: Version,
     },
 }
 

@@ -6,12 +6,15 @@
 //! detector fed by gossiped heartbeats. It does no I/O and owns no clock or entropy:
 //!
 //! ```text
-//!   datagrams, timeouts, commands (with `now`)          transmits, events, deadline
-//!   ─────────────────────────────────────────▶  Node  ──────────────────────────────▶
+//!   handle_datagram / handle_timeout (with `now`)       drain(&mut impl Driver):
+//!   prepare(write) → [persist] → commit(prepared) ──▶  Node ──▶ Output::{Transmit, Event,
+//!                                                              Expired, Collected, Reasserted}
+//!                                                         poll_timeout() → next deadline
 //! ```
 //!
-//! The tokio runtime (crate `leviathan-gossip`) and the simulator drive the very same
-//! code. Reading order, top-down:
+//! That is the whole contract ([`Output`], [`Driver`], [`Write`], [`PreparedWrite`]): the
+//! tokio runtime (crate `leviathan-gossip`), the simulator, the fuzz targets and the
+//! benches drive the very same code through it. Reading order, top-down:
 //!
 //! * [`node`] — the state machine and the order to call its methods in;
 //! * [`state`] — the replicated data and its merge rules (versions never go back);
@@ -28,7 +31,7 @@
 //!
 //! ```
 //! use std::time::{Duration, Instant};
-//! use leviathan_gossip_core::{Node, NodeConfig};
+//! use leviathan_gossip_core::{Node, NodeConfig, Outputs};
 //! use leviathan_gossip_wire::{Generation, Key, NodeId, NodeName};
 //!
 //! let now = Instant::now();
@@ -41,14 +44,14 @@
 //! let mut b = Node::new(NodeConfig::default(), id("b", 2), [a.identity().address], now, 2).unwrap();
 //! a.set(Key::new("color").unwrap(), "blue".into()).unwrap();
 //!
-//! // Hand every datagram `from` wants to send to `to`; true if there was one.
+//! // Drain `from` and hand every datagram it sends to `to`; true if there was one.
 //! fn deliver(from: &mut Node, to: &mut Node, now: Instant) -> bool {
-//!     let mut any = false;
-//!     while let Some(transmit) = from.poll_transmit() {
-//!         to.handle_packet(from.identity().address, transmit.packet, now);
-//!         any = true;
+//!     let mut outputs = Outputs::default();
+//!     from.drain(&mut outputs);
+//!     for transmit in &outputs.transmits {
+//!         to.handle_packet(from.identity().address, transmit.packet.clone(), now);
 //!     }
-//!     any
+//!     !outputs.transmits.is_empty()
 //! }
 //!
 //! let mut time = now;
@@ -75,6 +78,8 @@ mod health_table;
 pub mod membership;
 pub mod news;
 pub mod node;
+mod output;
+mod own_writes;
 pub mod peer_selection;
 pub mod quarantine;
 pub mod state;
@@ -87,5 +92,7 @@ pub use expiry::Expired;
 pub use failure_detector::{FailureDetector, PhiAccrualDetector, PhiConfig};
 pub use generation_horizon::MAX_GENERATION_AHEAD;
 pub use membership::{Member, MemberState, PeerCounts};
-pub use node::{Footprint, Node, Transmit};
+pub use node::{Footprint, Node};
+pub use output::{Driver, Output, Outputs, Transmit};
+pub use own_writes::{NodeAccess, PreparedWrite, Store, Write, WriteAheadError, write_ahead};
 pub use stats::Stats;

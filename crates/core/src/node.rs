@@ -29,19 +29,12 @@ use crate::health_check::{HealthCheck, Verdict};
 use crate::health_table::{HealthSlot, HealthTable};
 use crate::membership::{Health, Member, MemberState, PeerCounts};
 use crate::news::NewsQueue;
+use crate::output::{Driver, Output, Transmit, dispatch};
+use crate::own_writes::{InFlight, PreparedWrite, Write};
 use crate::peer_selection::{PeerRoster, Roster, select_targets};
 use crate::quarantine::Quarantine;
 use crate::state::{ClusterState, InvalidDelta, NodeState, Versioned, check_order};
 use crate::stats::Stats;
-
-/// A datagram to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transmit {
-    /// Where to send it.
-    pub destination: SocketAddr,
-    /// What to send; its encoding fits the node's `max_packet_size`.
-    pub packet: Packet,
-}
 
 /// One cluster member as a deterministic state machine: no sockets, no clock, no entropy.
 ///
@@ -49,11 +42,13 @@ pub struct Transmit {
 ///
 /// * inputs — [`Node::handle_datagram`] / [`Node::handle_packet`] for every datagram
 ///   received, [`Node::handle_timeout`] when [`Node::poll_timeout`]'s deadline has passed;
-/// * outputs — after every input, drain [`Node::poll_transmit`] (send each) and
-///   [`Node::poll_event`] (deliver each), then re-arm the timer from [`Node::poll_timeout`];
-///   after a timeout, also drain [`Node::poll_expired`] (issue each expiry with
-///   [`Node::expire`]) and, with a durable store, [`Node::poll_collected`];
-/// * commands — [`Node::set`], [`Node::set_with_ttl`], [`Node::delete`], [`Node::leave`];
+/// * outputs — after every input, [`Node::drain`] hands every [`Output`] to the driver
+///   (datagrams to send, events, expiries to issue, tombstones a store may forget), then
+///   the driver re-arms its timer from [`Node::poll_timeout`];
+/// * commands — own writes in two phases, [`Node::prepare`] then [`Node::commit`] (a
+///   durable store records the [`PreparedWrite`] in between), or in one, [`Node::write`]
+///   and its shorthands [`Node::set`], [`Node::set_with_ttl`], [`Node::delete`], without a
+///   store; [`Node::leave`];
 /// * queries — [`Node::get`], [`Node::version`], [`Node::members`], [`Node::stats`].
 ///
 /// Time is whatever `now` the caller passes (real or simulated) and randomness comes from
@@ -73,11 +68,11 @@ pub struct Node {
     news: NewsQueue,
     /// Versions and times of this node's own tombstones, oldest first, until collected.
     own_tombstones: VecDeque<(Version, Instant)>,
-    /// Own tombstones collected and not yet handed to [`Node::poll_collected`].
+    /// Own tombstones collected and not yet handed out as [`Output::Collected`].
     collected: VecDeque<Key>,
     /// Deadlines of own keys written with a time to live.
     expiries: Expiries,
-    /// Expiries due and not yet handed to [`Node::poll_expired`].
+    /// Expiries due and not yet handed out as [`Output::Expired`].
     expired: VecDeque<Expired>,
     /// Removed peers whose gossip is ignored for a while.
     quarantine: Quarantine,
@@ -89,8 +84,10 @@ pub struct Node {
     last_reassertion: Option<Instant>,
     /// The largest generation believed: claims beyond it are forged or corrupt.
     horizon: GenerationHorizon,
-    /// A generation taken since [`Node::poll_new_generation`] was last called.
+    /// A generation taken and not yet handed out as [`Output::Reasserted`].
     new_generation: Option<Generation>,
+    /// Own writes prepared and not yet applied.
+    in_flight: InFlight,
     rng: ChaCha8Rng,
     timers: Timers,
     transmits: VecDeque<Transmit>,
@@ -148,6 +145,7 @@ impl Node {
             last_reassertion: None,
             horizon,
             new_generation: None,
+            in_flight: InFlight::default(),
             rng: ChaCha8Rng::seed_from_u64(rng_seed),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -255,43 +253,39 @@ impl Node {
 
     // ----- outputs -----
 
-    /// The next datagram to send, if any.
-    pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+    /// Hands every pending output to `driver`, in [`Output`]'s order. Call it after every
+    /// input and command, then re-arm the timer from [`Node::poll_timeout`].
+    pub fn drain(&mut self, driver: &mut impl Driver) {
+        while let Some(output) = self.poll() {
+            dispatch(output, driver);
+        }
     }
 
-    /// The next event for the application, if any.
-    pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+    /// The next pending output, if any: what [`Node::drain`] hands out one by one.
+    #[must_use = "an output is an instruction to the driver"]
+    pub fn poll(&mut self) -> Option<Output> {
+        if let Some(expired) = self.expired.pop_front() {
+            return Some(Output::Expired(expired));
+        }
+        if let Some(key) = self.collected.pop_front() {
+            return Some(Output::Collected(key));
+        }
+        if let Some(generation) = self.new_generation.take() {
+            return Some(Output::Reasserted(generation));
+        }
+        if let Some(transmit) = self.transmits.pop_front() {
+            return Some(Output::Transmit(transmit));
+        }
+        self.events.pop_front().map(Output::Event)
     }
 
     /// When [`Node::handle_timeout`] must next be called.
+    #[must_use]
     pub fn poll_timeout(&self) -> Instant {
         let timers = self.timers.earliest();
         self.expiries
             .next_deadline()
             .map_or(timers, |deadline| deadline.min(timers))
-    }
-
-    /// The next own key whose time to live ran out: issue its deletion with
-    /// [`Node::expire`] (after making it durable, if writes are). Expiry is left to the
-    /// caller so that it goes through the same path, and the same order, as every write.
-    pub fn poll_expired(&mut self) -> Option<Expired> {
-        self.expired.pop_front()
-    }
-
-    /// The generation this node moved to, if it re-asserted itself against a false claim
-    /// about its state since the last call. For logs and checks only: a durable store
-    /// must not record it, since it was derived from a claim nobody verified. The next
-    /// start, below it again, re-asserts itself the first time it hears of it.
-    pub fn poll_new_generation(&mut self) -> Option<Generation> {
-        self.new_generation.take()
-    }
-
-    /// The next own key whose tombstone garbage collection dropped: a durable store may
-    /// forget it too.
-    pub fn poll_collected(&mut self) -> Option<Key> {
-        self.collected.pop_front()
     }
 
     // ----- commands -----
@@ -306,19 +300,118 @@ impl Node {
         self.horizon.set_wall_clock(unix_millis, now);
     }
 
-    /// Sets one of this node's keys; returns the write's version. Peers receive it by
-    /// gossip. Refused if the value could never fit in a packet, or after `leave`.
-    pub fn set(&mut self, key: Key, value: Bytes) -> Result<Version, WriteError> {
-        self.prepare_set(&key, &value)?;
-        self.expiries.cancel(&key);
-        let version = self.own_state_mut().write(key, Some(value));
-        self.news.changed(&self.identity.name);
+    /// Checks an own write and reserves its version, changing nothing else: make the
+    /// returned [`PreparedWrite`] durable, then apply it with [`Node::commit`]. `None`:
+    /// nothing to write (a deletion of a key that holds no value, an expiry of a key
+    /// written again since). Refused, with nothing reserved, if the value could never fit
+    /// in a packet, the key would exceed `max_keys_per_node` (writes in flight counted as
+    /// new keys), or the node has left. `now` starts a time to live.
+    pub fn prepare(
+        &mut self,
+        write: Write,
+        now: Instant,
+    ) -> Result<Option<PreparedWrite>, WriteError> {
+        self.ensure_writable()?;
+        let own = self.own_state();
+        let (key, value, ttl) = match write {
+            Write::Set { key, value } => (key, Some(value), None),
+            Write::SetWithTtl { key, value, ttl } => (key, Some(value), Some(ttl)),
+            Write::Delete { key } => {
+                if own.record(key.as_str()).is_none_or(|r| r.value.is_none()) {
+                    return Ok(None);
+                }
+                (key, None, None)
+            }
+            Write::Expire(expired) => {
+                let current = own.record(expired.key.as_str());
+                if current.is_none_or(|r| r.value.is_none() || r.version != expired.version) {
+                    return Ok(None);
+                }
+                (expired.key, None, None)
+            }
+        };
+        if let Some(value) = &value {
+            let max_keys = self.config.max_keys_per_node;
+            let held = own.held_record_count() + self.in_flight.len();
+            if own.record(key.as_str()).is_none() && held >= max_keys {
+                return Err(WriteError::TooManyKeys { max: max_keys });
+            }
+            let max = self.max_value_len(&key);
+            if value.len() > max {
+                return Err(WriteError::ValueTooLarge {
+                    len: value.len(),
+                    max,
+                });
+            }
+        }
+        let version = self.in_flight.next_version(own.max_version());
+        self.in_flight.reserve(version);
+        // A deadline beyond what the clock can represent never comes.
+        let deadline = ttl.and_then(|ttl| now.checked_add(ttl));
+        Ok(Some(PreparedWrite {
+            owner: self.identity.name.clone(),
+            key,
+            version,
+            value,
+            ttl,
+            deadline,
+        }))
+    }
+
+    /// Applies a write [`Node::prepare`] returned, once durable; returns its version.
+    /// Peers receive it by gossip. Writes become visible in version order: one prepared
+    /// after another still in flight is applied when that one is committed or abandoned.
+    /// Refused, with the write released, if the node left since it was prepared (a store
+    /// that recorded it restores it on the next start), or if this node did not prepare it.
+    pub fn commit(&mut self, write: PreparedWrite) -> Result<Version, WriteError> {
+        if write.owner != self.identity.name || !self.in_flight.is_reserved(write.version) {
+            return Err(WriteError::NotPrepared {
+                version: write.version,
+            });
+        }
+        let version = write.version;
+        if let Err(error) = self.ensure_writable() {
+            self.abandon(write);
+            return Err(error);
+        }
+        self.in_flight.commit(write);
+        for ready in self.in_flight.take_ready() {
+            self.apply_own_write(ready);
+        }
         Ok(version)
     }
 
+    /// Releases a prepared write that could not be made durable: it is never applied, and
+    /// its version is skipped unless no later write took one. Writes prepared after it
+    /// that were committed are applied.
+    pub fn abandon(&mut self, write: PreparedWrite) {
+        self.in_flight.abandon(write.version);
+        for ready in self.in_flight.take_ready() {
+            self.apply_own_write(ready);
+        }
+    }
+
+    /// Prepares and commits `write` at once, for a node without a durable store. Returns
+    /// the version written (`None`: nothing to write), or why it was refused (nothing
+    /// changed).
+    pub fn write(&mut self, write: Write, now: Instant) -> Result<Option<Version>, WriteError> {
+        match self.prepare(write, now)? {
+            Some(prepared) => self.commit(prepared).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Sets one of this node's keys: [`Node::write`] with [`Write::Set`].
+    pub fn set(&mut self, key: Key, value: Bytes) -> Result<Version, WriteError> {
+        let now = self.clock;
+        let written = self.write(Write::Set { key, value }, now)?;
+        Ok(written.unwrap_or_else(|| unreachable!("a set always writes")))
+    }
+
     /// Sets one of this node's keys for `ttl` from `now`: then the node deletes it (see
-    /// [`Node::poll_expired`]), unless it was written again meanwhile. Peers see an ordinary
+    /// [`Output::Expired`]), unless it was written again meanwhile. Peers see an ordinary
     /// write, then an ordinary deletion: they never expire keys on their own clocks.
+    /// [`Node::write`] with [`Write::SetWithTtl`].
     pub fn set_with_ttl(
         &mut self,
         key: Key,
@@ -326,12 +419,16 @@ impl Node {
         ttl: Duration,
         now: Instant,
     ) -> Result<Version, WriteError> {
-        let version = self.set(key.clone(), value)?;
-        // A deadline beyond what the clock can represent never comes.
-        if let Some(deadline) = now.checked_add(ttl) {
-            self.expiries.insert(key, version, deadline);
-        }
-        Ok(version)
+        let written = self.write(Write::SetWithTtl { key, value, ttl }, now)?;
+        Ok(written.unwrap_or_else(|| unreachable!("a set always writes")))
+    }
+
+    /// Deletes one of this node's keys by writing a tombstone, which replicates like a
+    /// write. Returns the tombstone's version, or `None` if the key was not set.
+    /// [`Node::write`] with [`Write::Delete`].
+    pub fn delete(&mut self, key: &Key) -> Result<Option<Version>, WriteError> {
+        let now = self.clock;
+        self.write(Write::Delete { key: key.clone() }, now)
     }
 
     /// Makes `key`, restored from a durable store, expire at `deadline` (now, if it has
@@ -344,69 +441,6 @@ impl Node {
         true
     }
 
-    /// Deletes an expired key, if it still holds the write that expired. Returns the
-    /// tombstone's version, or `None` if the key was written again or deleted since.
-    pub fn expire(&mut self, expired: &Expired) -> Result<Option<Version>, WriteError> {
-        if self.prepare_expire(expired)?.is_none() {
-            return Ok(None);
-        }
-        self.delete(&expired.key)
-    }
-
-    /// The version [`Node::expire`] would give the tombstone now, `None` if there is
-    /// nothing to expire, or why it would refuse. Changes nothing.
-    pub fn prepare_expire(&self, expired: &Expired) -> Result<Option<Version>, WriteError> {
-        let own = self.identity.name.as_str();
-        if self.version(own, expired.key.as_str()) != Some(expired.version) {
-            return Ok(None);
-        }
-        self.prepare_delete(&expired.key)
-    }
-
-    /// The version [`Node::set`] would give this write now, or why it would refuse it.
-    /// Changes nothing: a caller that makes writes durable first records the write under
-    /// this version, then calls `set`.
-    pub fn prepare_set(&self, key: &Key, value: &Bytes) -> Result<Version, WriteError> {
-        self.ensure_writable()?;
-        let own = self.own_state();
-        let max_keys = self.config.max_keys_per_node;
-        if own.record(key.as_str()).is_none() && own.held_record_count() >= max_keys {
-            return Err(WriteError::TooManyKeys { max: max_keys });
-        }
-        let max = self.max_value_len(key);
-        if value.len() > max {
-            return Err(WriteError::ValueTooLarge {
-                len: value.len(),
-                max,
-            });
-        }
-        Ok(self.next_own_version())
-    }
-
-    /// Deletes one of this node's keys by writing a tombstone, which replicates like a
-    /// write. Returns the tombstone's version, or `None` if the key was not set.
-    pub fn delete(&mut self, key: &Key) -> Result<Option<Version>, WriteError> {
-        if self.prepare_delete(key)?.is_none() {
-            return Ok(None);
-        }
-        self.expiries.cancel(key);
-        let version = self.own_state_mut().write(key.clone(), None);
-        self.own_tombstones.push_back((version, self.clock));
-        self.news.changed(&self.identity.name);
-        Ok(Some(version))
-    }
-
-    /// The version [`Node::delete`] would give this tombstone now (`None`: the key is not
-    /// set, nothing to delete), or why it would refuse. Changes nothing.
-    pub fn prepare_delete(&self, key: &Key) -> Result<Option<Version>, WriteError> {
-        self.ensure_writable()?;
-        let own = self.own_state();
-        if own.record(key.as_str()).is_none_or(|r| r.value.is_none()) {
-            return Ok(None);
-        }
-        Ok(Some(self.next_own_version()))
-    }
-
     /// Restores this node's own records, as a durable store kept them, into a node that
     /// has not written anything yet: each keeps its version (tombstones included), and the
     /// next write continues above `max_version`. Peers receive them with the node's new
@@ -417,7 +451,7 @@ impl Node {
         records: impl IntoIterator<Item = (Key, Versioned)>,
         max_version: Version,
     ) -> Result<(), RestoreError> {
-        if self.own_state().max_version() > Version(0) {
+        if self.own_state().max_version() > Version(0) || self.in_flight.len() > 0 {
             return Err(RestoreError::AlreadyWritten);
         }
         let records: Vec<(Key, Versioned)> = records.into_iter().collect();
@@ -1162,8 +1196,24 @@ impl Node {
 
     // ----- helpers -----
 
-    fn next_own_version(&self) -> Version {
-        Version(self.own_state().max_version().0.saturating_add(1))
+    /// Applies a committed own write whose turn has come (every lower version is applied
+    /// or abandoned).
+    fn apply_own_write(&mut self, write: PreparedWrite) {
+        let PreparedWrite {
+            key,
+            version,
+            value,
+            deadline,
+            ..
+        } = write;
+        self.expiries.cancel(&key);
+        if value.is_none() {
+            self.own_tombstones.push_back((version, self.clock));
+        } else if let Some(deadline) = deadline {
+            self.expiries.insert(key.clone(), version, deadline);
+        }
+        self.own_state_mut().write_at(key, value, version);
+        self.news.changed(&self.identity.name);
     }
 
     fn ensure_writable(&self) -> Result<(), WriteError> {

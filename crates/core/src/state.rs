@@ -277,9 +277,16 @@ impl NodeState {
     /// Owner-side write: takes the next version. Returns it.
     pub fn write(&mut self, key: Key, value: Option<Bytes>) -> Version {
         let version = Version(self.max_version.0.saturating_add(1));
-        self.insert(key, Versioned { version, value });
-        self.max_version = version;
+        self.write_at(key, value, version);
         version
+    }
+
+    /// Owner-side write at `version`, reserved by the owner above every version it applied
+    /// (versions it abandoned are skipped).
+    pub fn write_at(&mut self, key: Key, value: Option<Bytes>, version: Version) {
+        debug_assert!(version > self.max_version, "own versions only grow");
+        self.insert(key, Versioned { version, value });
+        self.max_version = self.max_version.max(version);
     }
 
     /// Owner-side restore from durable storage: the records keep their versions and the

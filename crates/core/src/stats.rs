@@ -43,7 +43,7 @@ impl KindCounters {
 /// What a node has done and refused since it started.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
-    /// Messages handed out by `poll_transmit`.
+    /// Messages handed out as [`Output::Transmit`](crate::Output::Transmit).
     pub messages_sent: KindCounters,
     /// Encoded bytes of those messages.
     pub bytes_sent: KindCounters,

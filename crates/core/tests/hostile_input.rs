@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::Bytes;
-use leviathan_gossip_core::{Node, NodeConfig, WriteError};
+use leviathan_gossip_core::{Node, NodeConfig, Outputs, WriteError};
 use leviathan_gossip_wire::{
     Ack, Generation, Header, Heartbeat, Key, Message, NodeDelta, NodeId, NodeName, NodeStatus,
     Packet, Record, Version,
@@ -157,7 +157,9 @@ fn packets_of_another_cluster_are_dropped_and_counted() {
     node.handle_datagram(from, &packet.encode(), now);
     assert_eq!(node.stats().dropped_foreign_cluster, 2);
     assert_eq!(node.footprint().nodes, 1, "the outsider was not merged");
-    assert!(node.poll_transmit().is_none(), "nothing is answered");
+    let mut outputs = Outputs::default();
+    node.drain(&mut outputs);
+    assert!(outputs.transmits.is_empty(), "nothing is answered");
 }
 
 /// A generation in milliseconds since the Unix epoch, as real nodes take them.
@@ -215,7 +217,9 @@ fn a_forged_generation_far_ahead_of_the_clock_is_refused() {
             CLOCK_GENERATION,
             "claim {claim}: the node moved to a forged generation"
         );
-        assert_eq!(node.poll_new_generation(), None, "claim {claim}");
+        let mut outputs = Outputs::default();
+        node.drain(&mut outputs);
+        assert_eq!(outputs.reasserted, None, "claim {claim}");
         assert_eq!(node.stats().reassertions, 0, "claim {claim}");
         assert_eq!(
             node.stats().ignored_implausible_generations,

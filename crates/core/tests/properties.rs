@@ -24,7 +24,7 @@ use bytes::Bytes;
 use leviathan_gossip_core::config::MIN_PACKET_SIZE;
 use leviathan_gossip_core::digest::DigestCursor;
 use leviathan_gossip_core::state::{ClusterState, NodeState};
-use leviathan_gossip_core::{Node, NodeConfig};
+use leviathan_gossip_core::{Node, NodeConfig, Outputs};
 use leviathan_gossip_wire::{
     Ack, Digest, Generation, Header, Heartbeat, Key, MAX_NAME_LEN, Message, NodeDelta, NodeId,
     NodeName, NodeStatus, Packet, Record, Version,
@@ -271,7 +271,7 @@ fn feed(node: &mut Node, deltas: Vec<NodeDelta>, now: Instant) {
         message: Message::Ack(Ack { deltas }),
     };
     node.handle_packet(address(4 << 20, false), packet, now);
-    while node.poll_event().is_some() {}
+    node.drain(&mut Outputs::default());
 }
 
 /// Every packet `from` has to send, each checked against its `max_packet_size` and the
@@ -279,7 +279,9 @@ fn feed(node: &mut Node, deltas: Vec<NodeDelta>, now: Instant) {
 fn drain_checked(from: &mut Node) -> Vec<Packet> {
     let max = from.config().max_packet_size;
     let mut packets = Vec::new();
-    while let Some(transmit) = from.poll_transmit() {
+    let mut outputs = Outputs::default();
+    from.drain(&mut outputs);
+    for transmit in outputs.transmits {
         let len = transmit.packet.encoded_len();
         assert!(
             len <= max,

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::Bytes;
-use leviathan_gossip_core::{Event, Node, NodeConfig};
+use leviathan_gossip_core::{Event, Node, NodeConfig, Outputs};
 use leviathan_gossip_wire::{
     Ack, Generation, Header, Heartbeat, Key, Message, NodeDelta, NodeId, NodeName, NodeStatus,
     Packet, Record, Version,
@@ -63,7 +63,9 @@ fn deliver(node: &mut Node, delta: NodeDelta, now: Instant) -> Vec<Event> {
     };
     let from: SocketAddr = "127.0.0.1:9002".parse().unwrap();
     node.handle_packet(from, packet, now);
-    std::iter::from_fn(|| node.poll_event()).collect()
+    let mut outputs = Outputs::default();
+    node.drain(&mut outputs);
+    outputs.events
 }
 
 fn replica(now: Instant) -> Node {

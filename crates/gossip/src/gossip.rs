@@ -7,7 +7,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use leviathan_gossip_core::state::Versioned;
-use leviathan_gossip_core::{Event, Expired, Footprint, Member, Node, Stats, Transmit};
+use leviathan_gossip_core::{
+    Event, Expired, Footprint, Member, Node, NodeAccess, Outputs, PreparedWrite, Stats, Store,
+    Transmit, Write, WriteAheadError, write_ahead,
+};
 use leviathan_gossip_durable::DataDir;
 use leviathan_gossip_wire::{Generation, Key, NodeId, Version};
 use tokio::net::UdpSocket;
@@ -45,7 +48,7 @@ struct Shared {
     /// Where this node's own writes are made durable, if configured. Locked before `node`
     /// and held across the fsync, which serialises writes while the driver task, which
     /// only needs `node`, keeps gossiping (it deletes expired keys through this lock on a
-    /// blocking thread, see [`Chores::run_durably`]).
+    /// blocking thread, see [`Chores::run`]).
     durable: Option<Mutex<DataDir>>,
     socket: UdpSocket,
     events: broadcast::Sender<Event>,
@@ -159,22 +162,9 @@ impl Gossip {
     /// fsync, typically a millisecond or a few).
     pub fn set(&self, key: impl AsRef<str>, value: impl Into<Bytes>) -> Result<Version, Error> {
         let key = parse_key(key.as_ref())?;
-        self.ensure_running()?;
         let value = value.into();
-        let Some(durable) = &self.shared.durable else {
-            return Ok(self.shared.lock().set(key, value)?);
-        };
-        let mut store = durable.lock().unwrap_or_else(PoisonError::into_inner);
-        let version = self.shared.lock().prepare_set(&key, &value)?;
-        store
-            .record_write(key.clone(), version, Some(value.clone()))
-            .map_err(durable_error)?;
-        let written = self.shared.lock().set(key, value)?;
-        debug_assert_eq!(
-            written, version,
-            "writes are serialised by the store's lock"
-        );
-        Ok(written)
+        let written = self.write(Write::Set { key, value })?;
+        Ok(written.unwrap_or_else(|| unreachable!("a set always writes")))
     }
 
     /// Sets one of this node's keys, like [`Gossip::set`], for `ttl`: then this node deletes
@@ -204,52 +194,28 @@ impl Gossip {
         ttl: Duration,
     ) -> Result<Version, Error> {
         let key = parse_key(key.as_ref())?;
-        self.ensure_running()?;
         let value = value.into();
-        let now = Instant::now();
-        let expires_at = ttl_deadline(ttl, now)?;
-        let Some(durable) = &self.shared.durable else {
-            let version = self.shared.lock().set_with_ttl(key, value, ttl, now)?;
-            self.shared.wake.notify_one();
-            return Ok(version);
-        };
-        let mut store = durable.lock().unwrap_or_else(PoisonError::into_inner);
-        let version = self.shared.lock().prepare_set(&key, &value)?;
-        store
-            .record_write_expiring(key.clone(), version, value.clone(), expires_at)
-            .map_err(durable_error)?;
-        let written = self.shared.lock().set_with_ttl(key, value, ttl, now)?;
-        debug_assert_eq!(
-            written, version,
-            "writes are serialised by the store's lock"
-        );
-        drop(store);
-        self.shared.wake.notify_one();
-        Ok(written)
+        ttl_deadline(ttl, Instant::now())?;
+        let written = self.write(Write::SetWithTtl { key, value, ttl })?;
+        Ok(written.unwrap_or_else(|| unreachable!("a set always writes")))
     }
 
     /// Deletes one of this node's keys (a tombstone that replicates). Returns the deletion's
     /// version, or `None` if the key was not set. Durable on return, like [`Gossip::set`].
     pub fn del(&self, key: impl AsRef<str>) -> Result<Option<Version>, Error> {
         let key = parse_key(key.as_ref())?;
+        self.write(Write::Delete { key })
+    }
+
+    /// Every own write goes through here: without a data directory the node applies it at
+    /// once; with one, through the core's write-ahead sequence ([`write_ahead`]) under the
+    /// store's lock, which serialises writes so the store sees versions in order. The
+    /// task is woken to re-arm its timer (a time to live may bring the deadline closer).
+    fn write(&self, write: Write) -> Result<Option<Version>, Error> {
         self.ensure_running()?;
-        let Some(durable) = &self.shared.durable else {
-            return Ok(self.shared.lock().delete(&key)?);
-        };
-        let mut store = durable.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(version) = self.shared.lock().prepare_delete(&key)? else {
-            return Ok(None);
-        };
-        store
-            .record_write(key.clone(), version, None)
-            .map_err(durable_error)?;
-        let written = self.shared.lock().delete(&key)?;
-        debug_assert_eq!(
-            written,
-            Some(version),
-            "writes are serialised by the store's lock"
-        );
-        Ok(written)
+        let written = self.shared.write(write, Instant::now());
+        self.shared.wake.notify_one();
+        written
     }
 
     /// Alias of [`Gossip::del`].
@@ -319,12 +285,9 @@ impl Gossip {
     /// for the failure detector) and stops the node.
     pub async fn leave(&self) -> Result<(), Error> {
         self.ensure_running()?;
-        let transmits = {
-            let mut node = self.shared.lock();
-            node.leave();
-            drain_transmits(&mut node)
-        };
-        self.shared.send_all(transmits).await;
+        self.shared.lock().leave();
+        // A node that left writes nothing: its chores (expiries) are moot.
+        let _chores = self.shared.flush().await;
         self.shutdown().await;
         Ok(())
     }
@@ -415,6 +378,25 @@ impl Events {
 }
 
 impl Shared {
+    /// Applies an own write (see [`Gossip::write`]); also issues expiries.
+    fn write(&self, write: Write, now: Instant) -> Result<Option<Version>, Error> {
+        let Some(durable) = &self.durable else {
+            return Ok(self.lock().write(write, now)?);
+        };
+        let mut store = durable.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut node = LockedNode(&self.node);
+        write_ahead(&mut node, &mut DataDirStore(&mut store), write, now).map_err(|error| {
+            match error {
+                WriteAheadError::Store(error) => durable_error(error),
+                WriteAheadError::Refused(error) => Error::Write(error),
+                // The core may add reasons; each is a refusal with nothing changed.
+                other => Error::Durable {
+                    reason: other.to_string(),
+                },
+            }
+        })
+    }
+
     fn lock(&self) -> MutexGuard<'_, Node> {
         // The core never panics while holding the lock on remote input; if a caller's
         // panic poisoned it, the state is still consistent (every method is atomic).
@@ -457,33 +439,36 @@ impl Shared {
         }
     }
 
-    /// Sends what the core queued and publishes its events, outside the lock. A generation
-    /// the node took to re-assert itself is not recorded in the data directory: it was
-    /// derived from a claim nobody verified (a forged one must not outlive the process).
-    async fn flush(self: &Arc<Self>) {
-        let (transmits, events) = {
-            let mut node = self.lock();
-            let transmits = drain_transmits(&mut node);
-            let events: Vec<Event> = std::iter::from_fn(|| node.poll_event()).collect();
-            if let Some(generation) = node.poll_new_generation() {
-                debug!(
-                    generation = generation.0,
-                    "re-asserted under a new generation"
-                );
-            }
-            (transmits, events)
-        };
+    /// Drains the core ([`Node::drain`]): sends its datagrams and publishes its events,
+    /// outside the lock; returns its chores (expiries to issue, tombstones the store may
+    /// forget) for the task to run. A generation the node took to re-assert itself is not
+    /// recorded in the data directory: it was derived from a claim nobody verified (a
+    /// forged one must not outlive the process).
+    async fn flush(self: &Arc<Self>) -> Chores {
+        let mut outputs = Outputs::default();
+        self.lock().drain(&mut outputs);
+        let Outputs {
+            transmits,
+            events,
+            expired,
+            collected,
+            reasserted,
+            ..
+        } = outputs;
+        if let Some(generation) = reasserted {
+            debug!(
+                generation = generation.0,
+                "re-asserted under a new generation"
+            );
+        }
         self.send_all(transmits).await;
         for event in events {
             trace!(event = event.name(), "event");
             // No subscriber is not an error: events are for whoever listens.
             let _ = self.events.send(event);
         }
+        Chores { expired, collected }
     }
-}
-
-fn drain_transmits(node: &mut Node) -> Vec<Transmit> {
-    std::iter::from_fn(|| node.poll_transmit()).collect()
 }
 
 /// The node's task: feeds datagrams and timeouts to the core, sends what it queues, and
@@ -527,18 +512,18 @@ async fn drive(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
                 if node.stats().gossip_rounds > rounds_before {
                     round_started = Some(started);
                 }
-                let chores = Chores::take(&mut node);
-                if shared.durable.is_none() {
-                    chores.run_in_memory(&mut node);
-                } else if !chores.is_empty() {
-                    drop(node);
-                    let shared = Arc::clone(&shared);
-                    housekeeping.spawn_blocking(move || chores.run_durably(&shared));
-                }
             }
             () = shared.wake.notified() => {}
         }
-        shared.flush().await;
+        let chores = shared.flush().await;
+        if !chores.is_empty() {
+            let shared = Arc::clone(&shared);
+            if shared.durable.is_none() {
+                chores.run(&shared);
+            } else {
+                housekeeping.spawn_blocking(move || chores.run(&shared));
+            }
+        }
         if let Some(started) = round_started.take() {
             shared.record_round(started.elapsed());
         }
@@ -567,80 +552,53 @@ struct Chores {
 }
 
 impl Chores {
-    fn take(node: &mut Node) -> Chores {
-        Chores {
-            expired: std::iter::from_fn(|| node.poll_expired()).collect(),
-            collected: std::iter::from_fn(|| node.poll_collected()).collect(),
-        }
-    }
-
     fn is_empty(&self) -> bool {
         self.expired.is_empty() && self.collected.is_empty()
     }
 
-    /// Without a data directory: deletes the expired keys now; collected tombstones need
-    /// nothing more.
-    fn run_in_memory(self, node: &mut Node) {
-        for expired in &self.expired {
-            match node.expire(expired) {
-                Ok(Some(version)) => {
-                    debug!(key = %expired.key, version = version.0, "expired");
-                }
-                Ok(None) => {}
-                // The node left: it accepts no writes, expiries included.
-                Err(error) => debug!(key = %expired.key, %error, "not expired"),
-            }
-        }
-    }
-
-    /// With a data directory (blocking: runs on tokio's blocking pool): forgets collected
-    /// tombstones, and deletes each expired key through the same path as
-    /// [`Gossip::del`]: the store's lock, the tombstone's version, the tombstone on disk,
-    /// then the node.
+    /// Forgets collected tombstones in the data directory, and deletes each expired key
+    /// through the same path as [`Gossip::del`] ([`Shared::write`]). With a data
+    /// directory this blocks on its lock and fsync: the task runs it on tokio's blocking
+    /// pool.
     ///
     /// If the directory refuses the tombstone, the key stays, here and on peers: the
     /// failure is logged (warn), and the deletion tried again [`EXPIRY_RETRY`] later
     /// unless the directory is poisoned (it then refuses every write until the node
     /// restarts, and the restarted node deletes the key at once: its deadline is on disk).
-    fn run_durably(self, shared: &Shared) {
-        let Some(durable) = &shared.durable else {
-            return;
-        };
-        let mut store = durable.lock().unwrap_or_else(PoisonError::into_inner);
-        for key in &self.collected {
-            store.forget(key.as_str());
-        }
-        for expired in &self.expired {
-            let version = match shared.lock().prepare_expire(expired) {
-                Ok(Some(version)) => version,
-                // Written again or deleted since the deadline passed.
-                Ok(None) => continue,
-                Err(error) => {
-                    debug!(key = %expired.key, %error, "not expired");
-                    continue;
-                }
-            };
-            if let Err(error) = store.record_write(expired.key.clone(), version, None) {
-                let retry = !store.is_poisoned();
-                warn!(
-                    key = %expired.key,
-                    %error,
-                    retry_in = ?retry.then_some(EXPIRY_RETRY),
-                    "cannot record the expiry of a key in the data directory; the key \
-                     stays until the deletion succeeds (or the node restarts, if never)"
-                );
-                if retry {
-                    retry_expiry(shared, expired);
-                }
-                continue;
+    fn run(self, shared: &Shared) {
+        if let Some(durable) = &shared.durable {
+            let mut store = durable.lock().unwrap_or_else(PoisonError::into_inner);
+            for key in &self.collected {
+                store.forget(key.as_str());
             }
-            match shared.lock().expire(expired) {
-                Ok(Some(written)) if written == version => {
+        }
+        for expired in self.expired {
+            match shared.write(Write::Expire(expired.clone()), Instant::now()) {
+                Ok(Some(version)) => {
                     debug!(key = %expired.key, version = version.0, "expired");
                 }
-                // The node left meanwhile: the tombstone is on disk, so the key is gone
-                // after a restart, as its deadline says.
-                outcome => debug!(key = %expired.key, ?outcome, "expiry recorded, not applied"),
+                // Written again or deleted since the deadline passed.
+                Ok(None) => {}
+                // The node left: it accepts no writes, expiries included.
+                Err(Error::Write(error)) => debug!(key = %expired.key, %error, "not expired"),
+                Err(error) => {
+                    let retry = shared.durable.as_ref().is_some_and(|durable| {
+                        !durable
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .is_poisoned()
+                    });
+                    warn!(
+                        key = %expired.key,
+                        %error,
+                        retry_in = ?retry.then_some(EXPIRY_RETRY),
+                        "cannot record the expiry of a key in the data directory; the key \
+                         stays until the deletion succeeds (or the node restarts, if never)"
+                    );
+                    if retry {
+                        retry_expiry(shared, &expired);
+                    }
+                }
             }
         }
     }
@@ -751,6 +709,39 @@ fn ttl_deadline(ttl: Duration, now: Instant) -> Result<u64, Error> {
     unix_millis_now()
         .checked_add(millis)
         .ok_or_else(|| invalid("too large: the deadline cannot be represented"))
+}
+
+/// The node behind the runtime's lock, for [`write_ahead`]: locked for each step, never
+/// across the store's fsync.
+struct LockedNode<'a>(&'a Mutex<Node>);
+
+impl NodeAccess for LockedNode<'_> {
+    fn with_node<T>(&mut self, f: impl FnOnce(&mut Node) -> T) -> T {
+        f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// The data directory as the core's [`Store`]: a write with a time to live records its
+/// deadline on the wall clock, so a node restarted after it deletes the key at once.
+struct DataDirStore<'a>(&'a mut DataDir);
+
+impl Store for DataDirStore<'_> {
+    type Error = leviathan_gossip_durable::WriteError;
+
+    fn persist(&mut self, write: &PreparedWrite) -> Result<(), Self::Error> {
+        let (key, version) = (write.key().clone(), write.version());
+        match (write.value(), write.ttl()) {
+            (Some(value), Some(ttl)) => {
+                // Rounded up to the millisecond: never before the in-memory deadline,
+                // which was taken earlier. The ttl was checked to be representable.
+                let millis = u64::try_from(ttl.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX);
+                let expires_at = unix_millis_now().saturating_add(millis);
+                self.0
+                    .record_write_expiring(key, version, value.clone(), expires_at)
+            }
+            (value, _) => self.0.record_write(key, version, value.cloned()),
+        }
+    }
 }
 
 fn durable_error(error: leviathan_gossip_durable::WriteError) -> Error {

@@ -84,7 +84,7 @@ pub enum Action {
         value: Bytes,
     },
     /// `Node::set_with_ttl` on the node; recorded as ground truth. The owner deletes the
-    /// key when the TTL runs out (the simulation issues `Node::poll_expired`'s expiries,
+    /// key when the TTL runs out (the simulation issues the node's `Output::Expired` expiries,
     /// as a runtime does, and records the deletions as ground truth).
     SetWithTtl {
         /// The owner.

@@ -4,9 +4,13 @@
 //!   queue: (time, seq) ─▶ Timer { node, epoch }  → node.handle_timeout(now)   (stale epoch: skip)
 //!                       ├▶ Deliver { packet }     → tamper? → node.handle_packet(now)
 //!                       └▶ Action                 → crash / restart / leave / stall / write / …
-//!   after every input:  drain poll_transmit → size check → partition, loss, duplication,
+//!                                           (writes: the core's write_ahead, the node's
+//!                                            data directory as its store)
+//!   after every input:  node.drain(outputs) → expiries issued through write_ahead,
+//!                                             collected tombstones forgotten
+//!                       transmits           → size check → partition, loss, duplication,
 //!                                             latency → enqueue Deliver
-//!                       drain poll_event    → invariant checks → observer, event log
+//!                       events              → invariant checks → observer, event log
 //!                       poll_timeout        → re-arm the node's timer (new epoch)
 //! ```
 //!
@@ -27,8 +31,11 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use leviathan_gossip_core::{ConfigError, Event, Node, NodeConfig, Transmit};
-use leviathan_gossip_wire::{Generation, Key, NodeId, NodeName, Packet, Version};
+use leviathan_gossip_core::{
+    ConfigError, Event, Node, NodeConfig, Outputs, PreparedWrite, Store, Transmit,
+    Write as OwnWrite, write_ahead,
+};
+use leviathan_gossip_wire::{Generation, Key, NodeId, NodeName, Packet};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -345,7 +352,7 @@ impl SimulationBuilder {
             speed: Speed::default(),
             running: 0,
             trace: FNV_OFFSET,
-            transmit_buf: Vec::new(),
+            outputs: Outputs::default(),
             workers,
             lookahead,
             marks: BatchMarks::default(),
@@ -383,7 +390,8 @@ pub struct Simulation {
     speed: Speed,
     running: usize,
     trace: u64,
-    transmit_buf: Vec<Transmit>,
+    /// The node outputs being handled, kept to reuse its buffers.
+    outputs: Outputs,
     /// Run batches of nodes' inputs in parallel.
     workers: Workers,
     /// No datagram arrives sooner than this after it was sent (a little less than the
@@ -816,10 +824,11 @@ impl Simulation {
                 self.lookahead = self.network.lookahead();
             }
             Action::Set { node, key, value } => {
-                let result = self
-                    .running_node_mut(node)
-                    .map(|n| n.set(key.clone(), value.clone()));
-                self.acknowledge(node, key, Some(value), None, result, observer);
+                let write = OwnWrite::Set {
+                    key,
+                    value: value.clone(),
+                };
+                self.write(node, write, Some(value), observer);
             }
             Action::SetWithTtl {
                 node,
@@ -827,61 +836,55 @@ impl Simulation {
                 value,
                 ttl,
             } => {
-                let instant = self.base + now;
-                let result = self
-                    .running_node_mut(node)
-                    .map(|n| n.set_with_ttl(key.clone(), value.clone(), ttl, instant));
-                self.acknowledge(node, key, Some(value), Some(now + ttl), result, observer);
+                let write = OwnWrite::SetWithTtl {
+                    key,
+                    value: value.clone(),
+                    ttl,
+                };
+                self.write(node, write, Some(value), observer);
             }
             Action::Delete { node, key } => {
-                let result = self.running_node_mut(node).map(|n| n.delete(&key));
-                if matches!(result, Some(Ok(None))) {
-                    return; // the key was not set: nothing written
-                }
-                let result = result.map(|r| r.map(Option::unwrap_or_default));
-                self.acknowledge(node, key, None, None, result, observer);
+                self.write(node, OwnWrite::Delete { key }, None, observer)
             }
         }
     }
 
-    /// Books the outcome of a write command on `node`: ground truth and data directory if
-    /// it was applied, a counter if not.
-    fn acknowledge<E>(
+    /// An own write of `index` (`value`: what it writes, `None` for a tombstone), through
+    /// the core's write-ahead sequence with the node's data directory as the store, as the
+    /// runtime makes it; books the ground truth if it was applied, a counter if not.
+    fn write(
         &mut self,
-        node: NodeIndex,
-        key: Key,
+        index: NodeIndex,
+        write: OwnWrite,
         value: Option<Bytes>,
-        deadline: Option<Duration>,
-        result: Option<Result<Version, E>>,
         observer: &mut dyn FnMut(&TimedEvent),
     ) {
-        match result {
-            None => self.counters.ignored_actions += 1,
-            Some(Err(_)) => self.counters.refused_writes += 1,
-            Some(Ok(version)) => {
-                self.book_write(node, key, version, value, deadline);
-                self.after_input(node, false, observer);
+        let now = self.now;
+        let key = write.key().clone();
+        let Some(slot) = self.slots.get_mut(index.0) else {
+            self.counters.ignored_actions += 1;
+            return;
+        };
+        let Some(node) = slot.node.as_mut() else {
+            self.counters.ignored_actions += 1;
+            return;
+        };
+        let mut store = SimStore {
+            dir: &mut slot.data_dir,
+            now,
+        };
+        match write_ahead(node, &mut store, write, self.base + now) {
+            Ok(Some(version)) => {
+                let generation = slot.generation;
+                let write = Write { key, value };
+                self.checker
+                    .record_write(now, index, generation, version, write);
+                self.after_input(index, false, observer);
             }
+            // Nothing to write: a deletion of a key that holds no value.
+            Ok(None) => {}
+            Err(_) => self.counters.refused_writes += 1,
         }
-    }
-
-    /// Ground truth and data directory of one write `node` made.
-    fn book_write(
-        &mut self,
-        node: NodeIndex,
-        key: Key,
-        version: Version,
-        value: Option<Bytes>,
-        deadline: Option<Duration>,
-    ) {
-        let generation = self.generation(node);
-        if let Some(slot) = self.slots.get_mut(node.0) {
-            slot.data_dir
-                .record(key.clone(), version, value.clone(), deadline);
-        }
-        let write = Write { key, value };
-        self.checker
-            .record_write(self.now, node, generation, version, write);
     }
 
     /// Starts (or restarts) `index` with its slot's current generation.
@@ -946,35 +949,37 @@ impl Simulation {
     ) {
         let now = self.now;
         let instant = self.base + now;
-        let mut transmits = std::mem::take(&mut self.transmit_buf);
+        let mut outputs = std::mem::take(&mut self.outputs);
         let Some(slot) = self.slots.get_mut(index.0) else {
             return;
         };
         let generation = slot.generation;
         let Some(node) = slot.node.as_mut() else {
-            self.transmit_buf = transmits;
+            self.outputs = outputs;
             return;
         };
-        // The owner issues its expiries as deletions, as the runtime does, and its data
-        // directory forgets collected tombstones.
-        while let Some(expired) = node.poll_expired() {
-            if let Ok(Some(version)) = node.expire(&expired) {
-                slot.data_dir
-                    .record(expired.key.clone(), version, None, None);
-                let write = Write {
-                    key: expired.key,
-                    value: None,
-                };
+        node.drain(&mut outputs);
+        // The owner issues its expiries as deletions, through the same write-ahead
+        // sequence as every write, and its data directory forgets collected tombstones.
+        for expired in outputs.expired.drain(..) {
+            let key = expired.key.clone();
+            let mut store = SimStore {
+                dir: &mut slot.data_dir,
+                now,
+            };
+            let expiry = OwnWrite::Expire(expired);
+            if let Ok(Some(version)) = write_ahead(node, &mut store, expiry, instant) {
+                let write = Write { key, value: None };
                 self.checker
                     .record_write(now, index, generation, version, write);
             }
         }
-        while let Some(key) = node.poll_collected() {
+        for key in outputs.collected.drain(..) {
             slot.data_dir.forget(&key);
         }
         // A node that re-asserted itself under a new generation republishes its records
         // there: they are that generation's ground truth.
-        if let Some(new) = node.poll_new_generation() {
+        if let Some(new) = outputs.reasserted.take() {
             slot.generation = new;
             self.checker.generation_changed(index, new);
             for (key, version, value) in slot.data_dir.records() {
@@ -986,11 +991,8 @@ impl Simulation {
             }
         }
         let generation = slot.generation;
-        while let Some(transmit) = node.poll_transmit() {
-            transmits.push(transmit);
-        }
         let max_size = node.config().max_packet_size;
-        while let Some(event) = node.poll_event() {
+        for event in outputs.events.drain(..) {
             let lookup = NodeLookup {
                 by_name: &self.by_name,
                 node,
@@ -1028,10 +1030,12 @@ impl Simulation {
             let epoch = slot.timer_epoch;
             self.queue.push(at, Item::Timer { node: index, epoch });
         }
+        let mut transmits = std::mem::take(&mut outputs.transmits);
+        self.outputs = outputs;
         for transmit in transmits.drain(..) {
             self.send(index, transmit, max_size);
         }
-        self.transmit_buf = transmits;
+        self.outputs.transmits = transmits;
     }
 
     /// Puts one datagram on the network.
@@ -1332,4 +1336,23 @@ fn event_tag(event: &Event) -> u64 {
         Event::PeersRemoved(peers) => (9, peers.len()),
     };
     kind << 56 ^ len as u64
+}
+
+/// A node's data directory as the core's [`Store`]: records each write before the node
+/// applies it, with a time to live's deadline in virtual time.
+struct SimStore<'a> {
+    dir: &'a mut DataDirModel,
+    now: Duration,
+}
+
+impl Store for SimStore<'_> {
+    type Error = std::convert::Infallible;
+
+    fn persist(&mut self, write: &PreparedWrite) -> Result<(), Self::Error> {
+        let deadline = write.ttl().map(|ttl| self.now + ttl);
+        let value = write.value().cloned();
+        self.dir
+            .record(write.key().clone(), write.version(), value, deadline);
+        Ok(())
+    }
 }
