@@ -46,7 +46,7 @@
 use std::fmt;
 
 use leviathan_gossip::MemberState;
-use leviathan_gossip::core::stats::KindCounters;
+use leviathan_gossip::core::KindCounters;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;

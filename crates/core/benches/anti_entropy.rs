@@ -30,10 +30,12 @@ mod common;
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use leviathan_gossip_core::delta::{build_deltas, order_candidates};
-use leviathan_gossip_core::digest::{DeltaCandidate, DigestCursor, reconcile_page, requests_len};
-use leviathan_gossip_core::quarantine::Quarantine;
-use leviathan_gossip_core::state::ClusterState;
+use leviathan_gossip_core::internals::ClusterState;
+use leviathan_gossip_core::internals::Quarantine;
+use leviathan_gossip_core::internals::{
+    DeltaCandidate, DigestCursor, reconcile_page, requests_len,
+};
+use leviathan_gossip_core::internals::{build_deltas, order_candidates};
 use leviathan_gossip_wire::{COUNT_LEN, Digest, NodeDelta};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

@@ -25,8 +25,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use leviathan_gossip_core::failure_detector::Arrivals;
-use leviathan_gossip_core::{FailureDetector, PhiAccrualDetector, PhiConfig};
+use leviathan_gossip_core::PhiConfig;
+use leviathan_gossip_core::internals::Arrivals;
+use leviathan_gossip_core::internals::{FailureDetector, PhiAccrualDetector};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

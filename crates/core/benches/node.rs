@@ -29,9 +29,9 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use leviathan_gossip_core::delta::build_deltas;
-use leviathan_gossip_core::digest::{DeltaCandidate, Lag};
-use leviathan_gossip_core::state::ClusterState;
+use leviathan_gossip_core::internals::ClusterState;
+use leviathan_gossip_core::internals::build_deltas;
+use leviathan_gossip_core::internals::{DeltaCandidate, Lag};
 use leviathan_gossip_core::{Node, NodeConfig, Output, Outputs};
 use leviathan_gossip_wire::{
     Ack, Heartbeat, Key, Message, NodeDelta, NodeId, NodeName, Packet, Syn, Version,

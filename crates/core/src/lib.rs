@@ -14,20 +14,25 @@
 //!
 //! That is the whole contract ([`Output`], [`Driver`], [`Write`], [`PreparedWrite`]): the
 //! tokio runtime (crate `leviathan-gossip`), the simulator, the fuzz targets and the
-//! benches drive the very same code through it. Reading order, top-down:
+//! benches drive the very same code through it. Only that contract and the vocabulary
+//! around it are public; the modules are private. Reading order of the source, top-down
+//! (`src/`):
 //!
-//! * [`node`] — the state machine and the order to call its methods in;
-//! * [`state`] — the replicated data and its merge rules (versions never go back);
-//! * [`digest`] — bounded digest pages and reconciliation ("who is behind on what");
-//! * [`news`] — recently changed nodes, advertised beside the pages so changes spread in
+//! * `node.rs` — the state machine's dispatch: inputs, outputs, commands, the handshake;
+//! * `output.rs` and `own_writes.rs` — the contract with the driver;
+//! * `state.rs` — the replicated data and its merge rules (versions never go back, resets
+//!   after garbage collection);
+//! * `membership.rs` — who is live: the φ-accrual detector (`failure_detector.rs`), the
+//!   health table (`health_table.rs`) and check (`health_check.rs`), and how facts about
+//!   peers reach them;
+//! * `digest.rs` — bounded digest pages and reconciliation ("who is behind on what");
+//! * `news.rs` — recently changed nodes, advertised beside the pages so changes spread in
 //!   O(log N) rounds;
-//! * [`delta`] — deltas in scuttle-depth order that fit a byte budget;
-//! * [`peer_selection`] — whom to gossip with each round;
-//! * [`failure_detector`] and [`membership`] — φ-accrual and live/suspect/dead/left;
-//! * [`quarantine`] and [`expiry`] — the lifecycle: removed peers kept out for a while,
-//!   keys written with a time to live (tombstone garbage collection and resets live in
-//!   [`state`] and [`node`]);
-//! * [`config`], [`event`], [`stats`], [`error`] — the vocabulary around them.
+//! * `delta.rs` — deltas in scuttle-depth order that fit a byte budget;
+//! * `peer_selection.rs` — whom to gossip with each round;
+//! * `quarantine.rs`, `expiry.rs` and `generation_horizon.rs` — removed peers kept out for
+//!   a while, keys written with a time to live, generations too far ahead refused;
+//! * `config.rs`, `event.rs`, `stats.rs`, `error.rs` — the vocabulary around them.
 //!
 //! ```
 //! use std::time::{Duration, Instant};
@@ -64,35 +69,50 @@
 //! assert_eq!(b.get("a", "color").map(|v| &v[..]), Some(&b"blue"[..]));
 //! ```
 
+#![deny(missing_docs)]
+
 mod address;
-pub mod config;
-pub mod delta;
-pub mod digest;
-pub mod error;
-pub mod event;
-pub mod expiry;
-pub mod failure_detector;
+mod config;
+mod delta;
+mod digest;
+mod error;
+mod event;
+mod expiry;
+mod failure_detector;
 mod generation_horizon;
 mod health_check;
 mod health_table;
-pub mod membership;
-pub mod news;
-pub mod node;
+mod membership;
+mod news;
+mod node;
 mod output;
 mod own_writes;
-pub mod peer_selection;
-pub mod quarantine;
-pub mod state;
-pub mod stats;
+mod peer_selection;
+mod quarantine;
+mod state;
+mod stats;
 
-pub use config::{ConfigError, NodeConfig};
+pub use config::{ConfigError, MAX_PACKET_SIZE, MIN_PACKET_SIZE, NodeConfig, QUARANTINE_MARGIN};
 pub use error::{RestoreError, WriteError};
 pub use event::{Event, Update};
 pub use expiry::Expired;
-pub use failure_detector::{FailureDetector, PhiAccrualDetector, PhiConfig};
+pub use failure_detector::PhiConfig;
 pub use generation_horizon::MAX_GENERATION_AHEAD;
 pub use membership::{Member, MemberState, PeerCounts};
-pub use node::{Footprint, Node};
+pub use node::{Footprint, Node, REASSERT_INTERVAL};
 pub use output::{Driver, Output, Outputs, Transmit};
 pub use own_writes::{NodeAccess, PreparedWrite, Store, Write, WriteAheadError, write_ahead};
-pub use stats::Stats;
+pub use quarantine::MAX_QUARANTINED;
+pub use state::Versioned;
+pub use stats::{KindCounters, Stats};
+
+/// Internals reached by this crate's benches and property tests, and nothing else: not
+/// part of the API, they change without notice. Drivers use the crate root.
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::delta::{build_deltas, order_candidates};
+    pub use crate::digest::{DeltaCandidate, DigestCursor, Lag, reconcile_page, requests_len};
+    pub use crate::failure_detector::{Arrivals, FailureDetector, PhiAccrualDetector};
+    pub use crate::quarantine::Quarantine;
+    pub use crate::state::{ClusterState, NodeState};
+}

@@ -21,19 +21,16 @@ use crate::digest::{
     requests_len,
 };
 use crate::error::{RestoreError, WriteError};
-use crate::event::{Event, EventBatch, Update};
+use crate::event::{Event, EventBatch};
 use crate::expiry::{Expired, Expiries};
-use crate::failure_detector::{FailureDetector, PhiAccrualDetector};
 use crate::generation_horizon::GenerationHorizon;
-use crate::health_check::{HealthCheck, Verdict};
-use crate::health_table::{HealthSlot, HealthTable};
-use crate::membership::{Health, Member, MemberState, PeerCounts};
+use crate::membership::{Member, MemberState, Membership, Observer, PeerCounts, report_applied};
 use crate::news::NewsQueue;
 use crate::output::{Driver, Output, Transmit, dispatch};
 use crate::own_writes::{InFlight, PreparedWrite, Write};
 use crate::peer_selection::{PeerRoster, Roster, select_targets};
 use crate::quarantine::Quarantine;
-use crate::state::{ClusterState, InvalidDelta, NodeState, Versioned, check_order};
+use crate::state::{ClusterState, IncarnationFact, NodeState, Versioned};
 use crate::stats::Stats;
 
 /// One cluster member as a deterministic state machine: no sockets, no clock, no entropy.
@@ -60,10 +57,8 @@ pub struct Node {
     header: Header,
     seeds: Vec<SocketAddr>,
     state: ClusterState,
-    detector: PhiAccrualDetector,
-    health_check: HealthCheck,
-    /// Every peer's health, where the peer's entry points.
-    health: HealthTable,
+    /// Every peer's liveness, where the peer's entry points.
+    membership: Membership,
     cursor: DigestCursor,
     news: NewsQueue,
     /// Versions and times of this node's own tombstones, oldest first, until collected.
@@ -123,10 +118,7 @@ impl Node {
         let config_grace = config.tombstone_grace;
         let horizon = GenerationHorizon::new(identity.generation, now);
         let node = Node {
-            detector: PhiAccrualDetector::new(config.phi.clone(), now)
-                .with_usual_threshold(config.phi_threshold),
-            health_check: HealthCheck::new(&config),
-            health: HealthTable::default(),
+            membership: Membership::new(&config, identity.name.clone(), now),
             timers: Timers::new(now, &config),
             state: [(identity.name.clone(), own_state)].into_iter().collect(),
             config,
@@ -500,7 +492,7 @@ impl Node {
         };
         let peers = PeerRoster {
             state: &self.state,
-            health: &self.health,
+            health: self.membership.health(),
         };
         let wanted = self.config.fanout.saturating_mul(2).min(peers.live_count());
         let ranks = rand::seq::index::sample(&mut self.rng, peers.live_count(), wanted);
@@ -562,15 +554,17 @@ impl Node {
             .iter()
             .map(|(name, node)| {
                 let is_local = *name == self.identity.name;
-                let health = node.health_slot().and_then(|slot| self.health.health(slot));
+                let judgement = node
+                    .health_slot()
+                    .and_then(|slot| self.membership.judgement(slot, now));
                 let state = if node.status() == NodeStatus::Left {
                     MemberState::Left
                 } else {
-                    health.map_or(MemberState::Live, |h| h.state)
+                    judgement.map_or(MemberState::Live, |(state, _)| state)
                 };
-                let phi = health
+                let phi = judgement
                     .filter(|_| state != MemberState::Left)
-                    .map(|h| self.detector.phi(&h.arrivals, now));
+                    .map(|(_, phi)| phi);
                 Member {
                     id: node.node_id(name),
                     state,
@@ -590,7 +584,7 @@ impl Node {
 
     /// How many peers this node lists, and how many it sees as live or unreachable.
     pub fn peer_counts(&self) -> PeerCounts {
-        let census = self.health.census();
+        let census = self.membership.health().census();
         PeerCounts {
             known: self.state.len().saturating_sub(1),
             live: census.live,
@@ -612,7 +606,7 @@ impl Node {
             quarantined: self.quarantine.len(),
             own_tombstones: self.own_tombstones.len(),
             expiries: self.expiries.len(),
-            health_slots: self.health.slots(),
+            health_slots: self.membership.health().slots(),
         }
     }
 
@@ -651,7 +645,7 @@ impl Node {
         debug_assert!(self.health_is_consistent());
         let peers = PeerRoster {
             state: &self.state,
-            health: &self.health,
+            health: self.membership.health(),
         };
         let targets = select_targets(&peers, &self.seeds, self.config.fanout, &mut self.rng);
         for destination in targets {
@@ -832,9 +826,7 @@ impl Node {
             return;
         };
         let mut observer = Observer {
-            own: &self.identity.name,
-            detector: &mut self.detector,
-            health: &mut self.health,
+            membership: &mut self.membership,
             news: &mut self.news,
             stats: &mut self.stats,
         };
@@ -853,15 +845,13 @@ impl Node {
         }
         .peekable();
         let mut observer = Observer {
-            own: &self.identity.name,
-            detector: &mut self.detector,
-            health: &mut self.health,
+            membership: &mut self.membership,
             news: &mut self.news,
             stats: &mut self.stats,
         };
         let mut previous: Option<&NodeName> = None;
         for entry in &digest.entries {
-            if entry.name == *observer.own || previous.is_some_and(|p| entry.name <= *p) {
+            if entry.name == self.identity.name || previous.is_some_and(|p| entry.name <= *p) {
                 leftovers.push(entry);
                 continue;
             }
@@ -916,9 +906,7 @@ impl Node {
         }
         let max_keys = self.config.max_keys_per_node;
         let mut observer = Observer {
-            own: &self.identity.name,
-            detector: &mut self.detector,
-            health: &mut self.health,
+            membership: &mut self.membership,
             news: &mut self.news,
             stats: &mut self.stats,
         };
@@ -966,11 +954,9 @@ impl Node {
             .state
             .get_mut(&name)
             .and_then(|old| old.set_health_slot(None))
-            .and_then(|slot| self.health.untrack(slot))
-            .map(|health| health.state);
+            .and_then(|slot| self.membership.untrack(slot));
         if delta.status != NodeStatus::Left {
-            let health = Health::new(MemberState::Live, self.detector.first_arrival(now));
-            node.set_health_slot(self.health.track(name.clone(), health));
+            node.set_health_slot(self.membership.track_live(&name, now));
         }
         self.state.insert(name.clone(), node);
         self.news.changed(&name);
@@ -1108,7 +1094,7 @@ impl Node {
                 .remove(&name)
                 .and_then(|mut removed| removed.set_health_slot(None))
             {
-                self.health.untrack(slot);
+                self.membership.untrack(slot);
             }
             self.news.forget(&name);
             let release = now + self.config.quarantine;
@@ -1123,50 +1109,18 @@ impl Node {
 
     fn mark_left(&mut self, name: &NodeName, now: Instant, batch: &mut EventBatch) {
         if let Some(node) = self.state.get_mut(name) {
-            let (detector, health) = (&self.detector, &mut self.health);
-            record_departure(
-                detector,
-                health,
-                &self.identity.name,
-                name,
-                node,
-                now,
-                batch,
-            );
+            self.membership.record_departure(name, node, now, batch);
         }
     }
 
     /// Judges every peer (live → suspect → dead), and returns those dead or departed for
-    /// `remove_after`, to be removed: one pass over the health table for both.
+    /// `remove_after`, to be removed, with the incarnation each was removed at.
     fn check_health(
         &mut self,
         now: Instant,
         batch: &mut EventBatch,
     ) -> Vec<(NodeName, Generation, Heartbeat)> {
-        let now_ms = self.detector.millis_since_epoch(now);
-        let mut expired = Vec::new();
-        let (rules, detector, own) = (&self.health_check, &self.detector, &self.identity.name);
-        self.health.update_all(
-            |name, health| match rules.judge(detector, health, now, now_ms) {
-                Verdict::Unchanged => {}
-                Verdict::Suspected => {
-                    // φ is computed only if the event is logged: a large cluster forming
-                    // raises millions of suspicions.
-                    info!(
-                        node = %own,
-                        peer = %name,
-                        phi = detector.phi(&health.arrivals, now),
-                        "peer suspected"
-                    );
-                    batch.suspected(name.clone());
-                }
-                Verdict::Dead => {
-                    info!(node = %own, peer = %name, "peer dead");
-                    batch.dead(name.clone());
-                }
-                Verdict::Expired => expired.push(name.clone()),
-            },
-        );
+        let expired = self.membership.check(now, batch);
         expired
             .into_iter()
             .filter_map(|name| {
@@ -1176,15 +1130,10 @@ impl Node {
             .collect()
     }
 
-    /// Our own timers fired `pause` late: we were stalled, not our peers. Shift every
-    /// peer's silence (and with it the suspicion clock, kept relative to the last
-    /// arrival) by the stall.
+    /// Our own timers fired `pause` late: we were stalled, not our peers.
     fn forgive_local_pause(&mut self, pause: Duration) {
-        debug!(node = %self.identity.name, ?pause, "local pause detected; forgiving it to peers");
         self.stats.local_pauses += 1;
-        let detector = &self.detector;
-        self.health
-            .update_all(|_, health| detector.local_pause(&mut health.arrivals, pause));
+        self.membership.forgive_local_pause(pause);
     }
 
     fn beat(&mut self) {
@@ -1230,13 +1179,14 @@ impl Node {
         let mut pointed = 0;
         for (name, node) in &self.state {
             if let Some(slot) = node.health_slot() {
-                if self.health.name(slot) != Some(name) {
+                if self.membership.health().name(slot) != Some(name) {
                     return false;
                 }
                 pointed += 1;
             }
         }
-        pointed == self.health.names().count() && self.health.census() == self.health.recount()
+        let health = self.membership.health();
+        pointed == health.names().count() && health.census() == health.recount()
     }
 
     /// What this node knows of the node called `name` (`None`: an invalid name, or one
@@ -1257,64 +1207,6 @@ impl Node {
             .get_mut(&self.identity.name)
             .unwrap_or_else(|| unreachable!("own state is always present"))
     }
-}
-
-/// Merges a delta of a known incarnation's records under the garbage-collection rules, and
-/// returns what changed for the application:
-///
-/// * a reset ends with a complete delta (all of its sender's records) that reaches the
-///   watermark: only then is a key missing from the new records known to be gone;
-/// * a delta above our watermark teaches us a newer one: if we hold every record up to
-///   it, we drop our tombstones below it; if not, we may hold values whose tombstones are
-///   gone, so only a reset (a delta from version 0) is taken, in place of all we held;
-/// * while a reset is under way, only deltas from peers at its watermark or beyond are
-///   taken: a peer below it may relay values a collected tombstone replaced.
-fn merge_records(
-    node: &mut NodeState,
-    delta: &NodeDelta,
-    max_keys: usize,
-    stats: &mut Stats,
-) -> Result<Vec<leviathan_gossip_wire::Record>, InvalidDelta> {
-    check_order(delta)?;
-    // A reset replaces what is held, so only its own records count against the limit.
-    let resets = delta.from_version == Version(0) && delta.gc_watermark > node.gc_watermark();
-    let over_limit = if resets {
-        delta.records.len() > max_keys
-    } else {
-        node.would_exceed_keys(delta, max_keys)
-    };
-    if over_limit {
-        stats.dropped_over_limit += 1;
-        return Ok(Vec::new());
-    }
-    let ours = node.gc_watermark();
-    if delta.gc_watermark > ours {
-        if node.max_version() >= delta.gc_watermark {
-            let collected = node.collect_tombstones(delta.gc_watermark);
-            stats.tombstones_collected += collected.len() as u64;
-        } else if delta.from_version == Version(0) {
-            stats.resets_received += 1;
-            node.begin_reset(delta.gc_watermark);
-        } else {
-            stats.dropped_below_watermark += 1;
-            return Ok(Vec::new());
-        }
-    } else if delta.gc_watermark < ours && node.is_resetting() {
-        stats.dropped_below_watermark += 1;
-        return Ok(Vec::new());
-    }
-    let hidden = node.hides_applied_records();
-    let applied = node.apply(delta)?;
-    if hidden {
-        // The application still sees the records from before the reset: what changed for
-        // it is known once the reset completes, when a delta holding all its sender's
-        // records arrives (a cut one may leave out a rewritten key, not a deleted one).
-        if delta.complete {
-            return Ok(node.finish_reset().unwrap_or_default());
-        }
-        return Ok(Vec::new());
-    }
-    Ok(applied)
 }
 
 /// Gossip intervals between two re-assertions of a node against false claims about it.
@@ -1409,179 +1301,5 @@ impl Timers {
         let next = *deadline + interval;
         *deadline = if next <= now { now + interval } else { next };
         true
-    }
-}
-
-/// What a digest entry or a packet header tells about a peer's incarnation.
-#[derive(Debug, Clone, Copy)]
-struct IncarnationFact {
-    generation: Generation,
-    heartbeat: Heartbeat,
-    /// Only digest entries carry a status and a watermark.
-    status: Option<NodeStatus>,
-    gc_watermark: Option<Version>,
-}
-
-impl IncarnationFact {
-    fn from_entry(entry: &DigestEntry) -> Self {
-        IncarnationFact {
-            generation: entry.generation,
-            heartbeat: entry.heartbeat,
-            status: Some(entry.status),
-            gc_watermark: Some(entry.gc_watermark),
-        }
-    }
-}
-
-/// The parts of a [`Node`] that observing a peer's incarnation touches besides the peer's
-/// own entry: borrowed apart from the state, so a walk over the state can use them.
-struct Observer<'a> {
-    own: &'a NodeName,
-    detector: &'a mut PhiAccrualDetector,
-    health: &'a mut HealthTable,
-    news: &'a mut NewsQueue,
-    stats: &'a mut Stats,
-}
-
-impl Observer<'_> {
-    /// Takes `fact` about `node` (called `name`), if it is about the incarnation we know.
-    fn observe(
-        &mut self,
-        name: &NodeName,
-        node: &mut NodeState,
-        fact: IncarnationFact,
-        now: Instant,
-        batch: &mut EventBatch,
-    ) {
-        if fact.generation != node.generation() {
-            if fact.generation < node.generation() && fact.generation.0 > 0 {
-                self.stats.stale_generation += 1;
-            }
-            return;
-        }
-        let heartbeat_grew = node.observe_heartbeat(fact.heartbeat);
-        let left = fact
-            .status
-            .is_some_and(|status| node.observe_status(status));
-        // A higher watermark: if we hold every record up to it, drop our tombstones below
-        // it. (If not, `compare` asks for a reset.)
-        if let Some(watermark) = fact.gc_watermark.filter(|w| *w > node.gc_watermark()) {
-            let collected = node.collect_tombstones(watermark);
-            self.stats.tombstones_collected += collected.len() as u64;
-            if node.gc_watermark() == watermark {
-                self.news.changed(name);
-            }
-        }
-        if left {
-            self.news.changed(name);
-            record_departure(self.detector, self.health, self.own, name, node, now, batch);
-        } else if heartbeat_grew && let Some(slot) = node.health_slot() {
-            record_arrival(self.detector, self.health, self.own, name, slot, now, batch);
-        }
-    }
-    /// Merges a delta of the incarnation of `name` we know (`node`, same generation).
-    fn merge_same_generation(
-        &mut self,
-        name: &NodeName,
-        node: &mut NodeState,
-        delta: &NodeDelta,
-        max_keys: usize,
-        now: Instant,
-        batch: &mut EventBatch,
-    ) {
-        // Heartbeat and status are facts about the incarnation, valid even when the
-        // records would leave a gap.
-        let heartbeat_grew = node.observe_heartbeat(delta.heartbeat);
-        let left = node.observe_status(delta.status);
-        let watermark_before = node.gc_watermark();
-        let applied = match merge_records(node, delta, max_keys, self.stats) {
-            Ok(applied) => applied,
-            Err(InvalidDelta::Gap) => {
-                self.stats.dropped_gap_deltas += 1;
-                Vec::new()
-            }
-            Err(InvalidDelta::Unordered) => {
-                self.stats.dropped_unordered_deltas += 1;
-                Vec::new()
-            }
-        };
-        if left || !applied.is_empty() || node.gc_watermark() != watermark_before {
-            self.news.changed(name);
-        }
-        if left {
-            record_departure(self.detector, self.health, self.own, name, node, now, batch);
-        } else if heartbeat_grew && let Some(slot) = node.health_slot() {
-            record_arrival(self.detector, self.health, self.own, name, slot, now, batch);
-        }
-        report_applied(self.stats, name, applied, batch);
-    }
-}
-
-/// Reports what a merge changed for the application, as events.
-fn report_applied(
-    stats: &mut Stats,
-    node: &NodeName,
-    applied: Vec<leviathan_gossip_wire::Record>,
-    batch: &mut EventBatch,
-) {
-    stats.records_applied += applied.len() as u64;
-    for record in applied {
-        match record.value {
-            Some(value) => batch.updated(Update {
-                node: node.clone(),
-                key: record.key,
-                value,
-                version: record.version,
-            }),
-            None => batch.deleted(node.clone(), record.key, record.version),
-        }
-    }
-}
-
-/// `name` announced it left: its health says so from now on.
-fn record_departure(
-    detector: &PhiAccrualDetector,
-    table: &mut HealthTable,
-    own: &NodeName,
-    name: &NodeName,
-    node: &mut NodeState,
-    now: Instant,
-    batch: &mut EventBatch,
-) {
-    info!(node = %own, peer = %name, "peer left");
-    let left = Health::new(MemberState::Left, detector.first_arrival(now));
-    match node.health_slot() {
-        Some(slot) => {
-            table.update(slot, |health| *health = left);
-        }
-        None => {
-            node.set_health_slot(table.track(name.clone(), left));
-        }
-    }
-    batch.left(name.clone());
-}
-
-/// A heartbeat of `name` grew: feed the detector, and a suspected or dead peer recovers.
-fn record_arrival(
-    detector: &mut PhiAccrualDetector,
-    table: &mut HealthTable,
-    own: &NodeName,
-    name: &NodeName,
-    slot: &HealthSlot,
-    now: Instant,
-    batch: &mut EventBatch,
-) {
-    let recovered = table.update(slot, |health| {
-        if health.state == MemberState::Left {
-            return false;
-        }
-        detector.arrival(&mut health.arrivals, now);
-        let unreachable = matches!(health.state, MemberState::Suspect | MemberState::Dead);
-        health.state = MemberState::Live;
-        unreachable
-    });
-    if recovered == Some(true) {
-        info!(node = %own, peer = %name, "peer recovered");
-        batch.recovered(name.clone());
     }
 }

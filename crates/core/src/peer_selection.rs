@@ -39,7 +39,8 @@ pub trait Roster {
     ) -> (Vec<SocketAddr>, Option<SocketAddr>);
 }
 
-/// A roster of address lists.
+/// A roster of address lists: the simplest roster, for tests of the selection rules.
+#[cfg(test)]
 #[derive(Debug, Default)]
 pub struct Lists<'a> {
     /// Addresses of live peers.
@@ -48,6 +49,7 @@ pub struct Lists<'a> {
     pub unreachable: &'a [SocketAddr],
 }
 
+#[cfg(test)]
 impl Roster for Lists<'_> {
     fn live_count(&self) -> usize {
         self.live.len()

@@ -11,6 +11,7 @@ use leviathan_gossip_wire::{
 
 use crate::address::PeerAddress;
 use crate::health_table::HealthSlot;
+use crate::stats::Stats;
 
 /// One key's current version and value (`None`: tombstone).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -403,6 +404,65 @@ impl NodeState {
             })
     }
 
+    /// Merges a delta of a known incarnation's records under the garbage-collection rules, and
+    /// returns what changed for the application:
+    ///
+    /// * a reset ends with a complete delta (all of its sender's records) that reaches the
+    ///   watermark: only then is a key missing from the new records known to be gone;
+    /// * a delta above our watermark teaches us a newer one: if we hold every record up to
+    ///   it, we drop our tombstones below it; if not, we may hold values whose tombstones are
+    ///   gone, so only a reset (a delta from version 0) is taken, in place of all we held;
+    /// * while a reset is under way, only deltas from peers at its watermark or beyond are
+    ///   taken: a peer below it may relay values a collected tombstone replaced.
+    pub(crate) fn merge_records(
+        &mut self,
+        delta: &NodeDelta,
+        max_keys: usize,
+        stats: &mut Stats,
+    ) -> Result<Vec<Record>, InvalidDelta> {
+        let node = self;
+        check_order(delta)?;
+        // A reset replaces what is held, so only its own records count against the limit.
+        let resets = delta.from_version == Version(0) && delta.gc_watermark > node.gc_watermark();
+        let over_limit = if resets {
+            delta.records.len() > max_keys
+        } else {
+            node.would_exceed_keys(delta, max_keys)
+        };
+        if over_limit {
+            stats.dropped_over_limit += 1;
+            return Ok(Vec::new());
+        }
+        let ours = node.gc_watermark();
+        if delta.gc_watermark > ours {
+            if node.max_version() >= delta.gc_watermark {
+                let collected = node.collect_tombstones(delta.gc_watermark);
+                stats.tombstones_collected += collected.len() as u64;
+            } else if delta.from_version == Version(0) {
+                stats.resets_received += 1;
+                node.begin_reset(delta.gc_watermark);
+            } else {
+                stats.dropped_below_watermark += 1;
+                return Ok(Vec::new());
+            }
+        } else if delta.gc_watermark < ours && node.is_resetting() {
+            stats.dropped_below_watermark += 1;
+            return Ok(Vec::new());
+        }
+        let hidden = node.hides_applied_records();
+        let applied = node.apply(delta)?;
+        if hidden {
+            // The application still sees the records from before the reset: what changed for
+            // it is known once the reset completes, when a delta holding all its sender's
+            // records arrives (a cut one may leave out a rewritten key, not a deleted one).
+            if delta.complete {
+                return Ok(node.finish_reset().unwrap_or_default());
+            }
+            return Ok(Vec::new());
+        }
+        Ok(applied)
+    }
+
     fn insert(&mut self, key: Key, versioned: Versioned) {
         let version = versioned.version;
         let records = self.records.get_or_insert_with(Box::default);
@@ -410,6 +470,27 @@ impl NodeState {
             records.by_version.remove(&old.version);
         }
         records.by_version.insert(version, key);
+    }
+}
+
+/// What a digest entry or a packet header tells about a peer's incarnation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct IncarnationFact {
+    pub(crate) generation: Generation,
+    pub(crate) heartbeat: Heartbeat,
+    /// Only digest entries carry a status and a watermark.
+    pub(crate) status: Option<NodeStatus>,
+    pub(crate) gc_watermark: Option<Version>,
+}
+
+impl IncarnationFact {
+    pub(crate) fn from_entry(entry: &DigestEntry) -> Self {
+        IncarnationFact {
+            generation: entry.generation,
+            heartbeat: entry.heartbeat,
+            status: Some(entry.status),
+            gc_watermark: Some(entry.gc_watermark),
+        }
     }
 }
 

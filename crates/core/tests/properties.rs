@@ -21,9 +21,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use leviathan_gossip_core::config::MIN_PACKET_SIZE;
-use leviathan_gossip_core::digest::DigestCursor;
-use leviathan_gossip_core::state::{ClusterState, NodeState};
+use leviathan_gossip_core::MIN_PACKET_SIZE;
+use leviathan_gossip_core::internals::DigestCursor;
+use leviathan_gossip_core::internals::{ClusterState, NodeState};
 use leviathan_gossip_core::{Node, NodeConfig, Outputs};
 use leviathan_gossip_wire::{
     Ack, Digest, Generation, Header, Heartbeat, Key, MAX_NAME_LEN, Message, NodeDelta, NodeId,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use leviathan_gossip_core::Node;
-use leviathan_gossip_core::state::Versioned;
+use leviathan_gossip_core::Versioned;
 use leviathan_gossip_wire::{Key, Version};
 
 /// The node's own records as its data directory keeps them: every write, tombstones until

@@ -11,10 +11,11 @@
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use leviathan_gossip_core::digest::{DeltaCandidate, DigestCursor, Lag, reconcile_page};
-use leviathan_gossip_core::quarantine::Quarantine;
-use leviathan_gossip_core::state::{ClusterState, NodeState};
-use leviathan_gossip_core::{NodeConfig, delta};
+use leviathan_gossip_core::NodeConfig;
+use leviathan_gossip_core::internals::Quarantine;
+use leviathan_gossip_core::internals::{ClusterState, NodeState};
+use leviathan_gossip_core::internals::{DeltaCandidate, DigestCursor, Lag, reconcile_page};
+use leviathan_gossip_core::internals::{build_deltas, order_candidates};
 use leviathan_gossip_wire::{
     Ack, COUNT_LEN, Digest, Generation, Header, Heartbeat, Key, Message, NodeDelta, NodeId,
     NodeName, Packet, Syn, Version,
@@ -161,7 +162,7 @@ pub fn newcomer_candidates(state: &ClusterState, own: &NodeName) -> Vec<DeltaCan
 
 /// Ordered (fixed seed) like a responder does before building deltas.
 pub fn ordered(mut candidates: Vec<DeltaCandidate>) -> Vec<DeltaCandidate> {
-    delta::order_candidates(&mut candidates, &mut ChaCha8Rng::seed_from_u64(SEED));
+    order_candidates(&mut candidates, &mut ChaCha8Rng::seed_from_u64(SEED));
     candidates
 }
 
@@ -171,7 +172,7 @@ pub fn full_ack(state: &ClusterState, sender: &NodeId) -> Packet {
     let heartbeat = state[&sender.name].heartbeat();
     let budget = body_budget(&header(sender, heartbeat));
     let candidates = ordered(newcomer_candidates(state, &sender.name));
-    let deltas = delta::build_deltas(state, &candidates, budget);
+    let deltas = build_deltas(state, &candidates, budget);
     let packet = packet(sender, heartbeat, Message::Ack(Ack { deltas }));
     assert_full(&packet);
     packet
