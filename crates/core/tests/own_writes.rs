@@ -237,3 +237,117 @@ fn write_ahead_records_then_applies_and_a_store_failure_changes_nothing() {
     );
     assert_eq!(store.records.len(), 5, "a refused write is not recorded");
 }
+
+mod model {
+    //! Random interleavings of prepare, commit and abandon against a model: what the node
+    //! shows is exactly the committed writes no unresolved earlier write holds back, in
+    //! version order, and the versions it shows never go back.
+
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        /// Prepare a set (`Some(value)`) or a delete of key `key % 4`.
+        Prepare { key: u8, value: Option<u8> },
+        /// Commit the `n % len`-th write in flight.
+        Commit(usize),
+        /// Abandon the `n % len`-th write in flight.
+        Abandon(usize),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (any::<u8>(), proptest::option::of(any::<u8>()))
+                .prop_map(|(key, value)| Op::Prepare { key, value }),
+            any::<usize>().prop_map(Op::Commit),
+            any::<usize>().prop_map(Op::Abandon),
+        ]
+    }
+
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Fate {
+        InFlight,
+        Committed,
+        Abandoned,
+    }
+
+    proptest! {
+        #[test]
+        fn the_node_shows_exactly_the_committed_prefix(ops in proptest::collection::vec(op(), 1..60)) {
+            let now = Instant::now();
+            let mut node = node("a", now);
+            let mut in_flight: Vec<PreparedWrite> = Vec::new();
+            // Every write ever prepared, by version: its key, value and fate.
+            let mut history: BTreeMap<Version, (Key, Option<Bytes>, Fate)> = BTreeMap::new();
+            let mut shown: BTreeMap<Key, Version> = BTreeMap::new();
+            for op in ops {
+                match op {
+                    Op::Prepare { key: k, value: v } => {
+                        let k = key(&format!("k{}", k % 4));
+                        let write = match v {
+                            Some(v) => Write::Set { key: k.clone(), value: Bytes::from(vec![v]) },
+                            None => Write::Delete { key: k.clone() },
+                        };
+                        if let Ok(Some(prepared)) = node.prepare(write, now) {
+                            let value = prepared.value().cloned();
+                            // Above every version applied or in flight; abandoned ones
+                            // above all others may be given out again.
+                            prop_assert!(
+                                history.iter().all(|(v, (_, _, fate))| *v < prepared.version()
+                                    || *fate == Fate::Abandoned),
+                                "a version was handed out twice or below another"
+                            );
+                            history.insert(prepared.version(), (k, value, Fate::InFlight));
+                            in_flight.push(prepared);
+                        }
+                    }
+                    Op::Commit(n) | Op::Abandon(n) if !in_flight.is_empty() => {
+                        let write = in_flight.remove(n % in_flight.len());
+                        let version = write.version();
+                        let fate = if matches!(op, Op::Commit(_)) {
+                            prop_assert_eq!(node.commit(write), Ok(version));
+                            Fate::Committed
+                        } else {
+                            node.abandon(write);
+                            Fate::Abandoned
+                        };
+                        if let Some(entry) = history.get_mut(&version) {
+                            entry.2 = fate;
+                        }
+                    }
+                    Op::Commit(_) | Op::Abandon(_) => {}
+                }
+                // The model: committed writes up to the first one still in flight.
+                let mut expected: BTreeMap<Key, (Version, Option<Bytes>)> = BTreeMap::new();
+                for (version, (k, value, fate)) in &history {
+                    match fate {
+                        Fate::InFlight => break,
+                        Fate::Abandoned => {}
+                        Fate::Committed => {
+                            expected.insert(k.clone(), (*version, value.clone()));
+                        }
+                    }
+                }
+                for i in 0..4 {
+                    let k = key(&format!("k{i}"));
+                    let want = expected.get(&k);
+                    // `version` reports live values only, as `get` does.
+                    let live = want.filter(|(_, value)| value.is_some());
+                    prop_assert_eq!(node.version("a", k.as_str()), live.map(|(v, _)| *v));
+                    prop_assert_eq!(
+                        value(&node, k.as_str()),
+                        want.and_then(|(_, value)| value.clone())
+                    );
+                    if let Some(version) = node.version("a", k.as_str()) {
+                        let before = shown.insert(k.clone(), version);
+                        prop_assert!(before.is_none_or(|b| b <= version), "a version went back");
+                    }
+                }
+            }
+        }
+    }
+}
