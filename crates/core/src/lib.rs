@@ -32,6 +32,7 @@
 //! * `peer_selection.rs` — whom to gossip with each round;
 //! * `quarantine.rs`, `expiry.rs` and `generation_horizon.rs` — removed peers kept out for
 //!   a while, keys written with a time to live, generations too far ahead refused;
+//! * `timers.rs` — the periodic duties (heartbeat, health check, gossip round) as data;
 //! * `config.rs`, `event.rs`, `stats.rs`, `error.rs` — the vocabulary around them.
 //!
 //! ```
@@ -91,6 +92,7 @@ mod peer_selection;
 mod quarantine;
 mod state;
 mod stats;
+mod timers;
 
 pub use config::{ConfigError, MAX_PACKET_SIZE, MIN_PACKET_SIZE, NodeConfig, QUARANTINE_MARGIN};
 pub use error::{RestoreError, WriteError};

@@ -32,6 +32,7 @@ use crate::peer_selection::{PeerRoster, Roster, select_targets};
 use crate::quarantine::Quarantine;
 use crate::state::{ClusterState, IncarnationFact, NodeState, Versioned};
 use crate::stats::Stats;
+use crate::timers::{Timer, Timers};
 
 /// One cluster member as a deterministic state machine: no sockets, no clock, no entropy.
 ///
@@ -1255,51 +1256,4 @@ const NEWS_PUSH_VERSIONS: u64 = 4;
 fn worst_case_name() -> NodeName {
     NodeName::new("n".repeat(leviathan_gossip_wire::MAX_NAME_LEN))
         .unwrap_or_else(|_| unreachable!("a maximal ASCII name is valid"))
-}
-
-/// The node's periodic duties.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Timer {
-    Heartbeat,
-    HealthCheck,
-    Gossip,
-}
-
-/// Next deadline of each [`Timer`].
-#[derive(Debug, Clone)]
-struct Timers {
-    heartbeat: Instant,
-    health_check: Instant,
-    gossip: Instant,
-}
-
-impl Timers {
-    fn new(now: Instant, config: &NodeConfig) -> Self {
-        Timers {
-            // Gossip at once: a starting node should call its seeds immediately.
-            gossip: now,
-            heartbeat: now + config.heartbeat_interval,
-            health_check: now + config.health_check_interval,
-        }
-    }
-
-    fn earliest(&self) -> Instant {
-        self.heartbeat.min(self.health_check).min(self.gossip)
-    }
-
-    /// If `timer` is due at `now`, re-arms it one `interval` later (from `now` if it is
-    /// more than an interval late, so a stall does not cause a burst) and returns true.
-    fn fire(&mut self, timer: Timer, now: Instant, interval: Duration) -> bool {
-        let deadline = match timer {
-            Timer::Heartbeat => &mut self.heartbeat,
-            Timer::HealthCheck => &mut self.health_check,
-            Timer::Gossip => &mut self.gossip,
-        };
-        if *deadline > now {
-            return false;
-        }
-        let next = *deadline + interval;
-        *deadline = if next <= now { now + interval } else { next };
-        true
-    }
 }
