@@ -1,7 +1,6 @@
 //! User-facing configuration: serde-deserializable, validated, with presets.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -107,8 +106,9 @@ pub struct Config {
     /// `set_with_ttl` and `del` is on disk (fsync'd) before it returns, and so is each
     /// expired key's deletion before it is applied; a directory of another node or
     /// cluster, or a corrupt one, is refused at start. Default: none (nothing persisted: a
-    /// restarted node starts empty).
-    pub data_dir: Option<PathBuf>,
+    /// restarted node starts empty). Feature `durable`.
+    #[cfg(feature = "durable")]
+    pub data_dir: Option<std::path::PathBuf>,
     /// Events buffered per subscriber before a slow one starts missing them. Default 4096.
     pub event_buffer: usize,
     /// Datagrams a second one source address may make this node read (sustained, and the
@@ -126,16 +126,21 @@ pub struct Config {
     /// per line, the first the primary, `#` comments allowed (see
     /// [`leviathan_gossip_keyring`]). Read at start; a missing or malformed file stops the
     /// start with the line named. Default: none (plaintext, unless `keyring` is given).
-    pub keyring_file: Option<PathBuf>,
+    /// Feature `encryption`, like the three fields below.
+    #[cfg(feature = "encryption")]
+    pub keyring_file: Option<std::path::PathBuf>,
     /// The keyring itself, for applications that keep keys elsewhere (never serialized).
     /// Takes precedence over `keyring_file`.
+    #[cfg(feature = "encryption")]
     #[serde(skip)]
     pub keyring: Option<leviathan_gossip_keyring::Keyring>,
     /// With a keyring: send datagrams sealed. Default true; false only during phase 1 of
     /// an upgrade from plaintext (see the crate docs).
+    #[cfg(feature = "encryption")]
     pub encrypt_outgoing: bool,
     /// With a keyring: also accept plaintext datagrams. Default false; true during an
     /// upgrade from plaintext. Without a keyring plaintext is all there is.
+    #[cfg(feature = "encryption")]
     pub accept_plaintext: bool,
 }
 
@@ -164,14 +169,19 @@ impl Default for Config {
             remove_after: node.remove_after,
             quarantine: node.quarantine,
             generation: None,
+            #[cfg(feature = "durable")]
             data_dir: None,
             event_buffer: 4096,
             max_datagrams_per_source: 1000,
             max_nodes: node.max_nodes,
             max_keys_per_node: node.max_keys_per_node,
+            #[cfg(feature = "encryption")]
             keyring_file: None,
+            #[cfg(feature = "encryption")]
             keyring: None,
+            #[cfg(feature = "encryption")]
             encrypt_outgoing: true,
+            #[cfg(feature = "encryption")]
             accept_plaintext: false,
         }
     }

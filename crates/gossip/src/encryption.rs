@@ -14,10 +14,14 @@
 //! plaintext ones a node does not accept, are dropped and counted before any parsing.
 
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use leviathan_gossip_keyring::{Fingerprint, KeyRef, Keyring, KeyringError, SecretKey, is_sealed};
 use tracing::{debug, info, trace};
+
+use crate::config::Config;
+use crate::error::StartError;
+use crate::transport::TransportCounters;
 
 /// A node's keyring and phase, changed at runtime through [`crate::Gossip`].
 #[derive(Debug)]
@@ -25,33 +29,6 @@ pub(crate) struct Encryption {
     keyring: Option<Keyring>,
     encrypt_outgoing: bool,
     accept_plaintext: bool,
-}
-
-/// What encryption did to the datagrams since start.
-#[derive(Debug, Default)]
-pub(crate) struct TransportCounters {
-    sealed: AtomicU64,
-    opened: AtomicU64,
-    unauthenticated: AtomicU64,
-    plaintext_refused: AtomicU64,
-    pub(crate) rate_limited: AtomicU64,
-}
-
-/// Counts of what encryption did to this node's datagrams since it started.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TransportStats {
-    /// Datagrams sent sealed.
-    pub sealed: u64,
-    /// Sealed datagrams received that an installed key opened.
-    pub opened: u64,
-    /// Sealed datagrams (or datagrams posing as sealed) that no installed key opened —
-    /// another cluster's key, tampering or forgery — dropped unparsed.
-    pub dropped_unauthenticated: u64,
-    /// Plaintext datagrams dropped because this node requires encryption.
-    pub dropped_plaintext: u64,
-    /// Datagrams dropped unread because their source exceeded
-    /// `max_datagrams_per_source` a second.
-    pub dropped_rate_limited: u64,
 }
 
 /// The keyring and phase as [`crate::Gossip::encryption`] reports them.
@@ -66,6 +43,17 @@ pub struct EncryptionStatus {
 }
 
 impl Encryption {
+    /// The keyring and phase `config` asks for: the keyring given, or read from
+    /// `keyring_file`, or none (plaintext).
+    pub(crate) fn from_config(config: &Config) -> Result<Self, StartError> {
+        let keyring = load_keyring(config)?;
+        Ok(Encryption::new(
+            keyring,
+            config.encrypt_outgoing,
+            config.accept_plaintext,
+        ))
+    }
+
     /// Encryption with `keyring` (none: plaintext) in the phase the two flags say.
     pub(crate) fn new(
         keyring: Option<Keyring>,
@@ -184,15 +172,20 @@ impl Encryption {
     }
 }
 
-impl TransportCounters {
-    /// A snapshot.
-    pub(crate) fn snapshot(&self) -> TransportStats {
-        TransportStats {
-            sealed: self.sealed.load(Ordering::Relaxed),
-            opened: self.opened.load(Ordering::Relaxed),
-            dropped_unauthenticated: self.unauthenticated.load(Ordering::Relaxed),
-            dropped_plaintext: self.plaintext_refused.load(Ordering::Relaxed),
-            dropped_rate_limited: self.rate_limited.load(Ordering::Relaxed),
-        }
+/// The keyring of `config`: given, or read from `keyring_file`, or none.
+fn load_keyring(config: &Config) -> Result<Option<Keyring>, StartError> {
+    if let Some(keyring) = &config.keyring {
+        return Ok(Some(keyring.clone()));
     }
+    let Some(path) = &config.keyring_file else {
+        return Ok(None);
+    };
+    let error = |reason: String| StartError::Keyring {
+        path: path.clone(),
+        reason,
+    };
+    let contents = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
+    Keyring::from_file_contents(&contents)
+        .map(Some)
+        .map_err(|e| error(e.to_string()))
 }

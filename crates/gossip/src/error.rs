@@ -4,7 +4,10 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use leviathan_gossip_core::{ConfigError, RestoreError, WriteError};
+#[cfg(feature = "durable")]
+use leviathan_gossip_core::RestoreError;
+use leviathan_gossip_core::{ConfigError, WriteError};
+#[cfg(feature = "durable")]
 use leviathan_gossip_durable::OpenError;
 use leviathan_gossip_wire::InvalidName;
 use thiserror::Error;
@@ -25,17 +28,21 @@ pub enum StartError {
     },
     /// The data directory could not be opened: locked by another process, another node's
     /// or cluster's, corrupt, or unreadable. Its files were left as they were.
+    #[cfg(feature = "durable")]
     #[error("data directory: {0}")]
     DataDir(#[from] OpenError),
     /// The data directory could not record the new generation (its files hold the
     /// previous state).
+    #[cfg(feature = "durable")]
     #[error("data directory: cannot record the new generation: {0}")]
     Generation(#[source] leviathan_gossip_durable::WriteError),
     /// The data directory's records could not be restored into the node.
+    #[cfg(feature = "durable")]
     #[error("data directory: {0}")]
     Restore(#[from] RestoreError),
     /// The keyring file could not be read or holds no valid keyring (the reason names the
     /// line; it never shows key material).
+    #[cfg(feature = "encryption")]
     #[error("keyring file {path}: {reason}")]
     Keyring {
         /// The `keyring_file` as configured.
@@ -79,6 +86,7 @@ pub enum Error {
     /// The write could not be made durable in the data directory, so it was not made.
     /// After a failed fsync (the reason says "durability unknown") it may still be found
     /// on disk at the next start, and the node refuses further writes until restarted.
+    #[cfg(feature = "durable")]
     #[error("the write was not made: the data directory failed: {reason}")]
     Durable {
         /// What the data directory reported.
@@ -89,6 +97,7 @@ pub enum Error {
     Shutdown,
     /// A keyring change was refused (the key is not installed, or is the primary and
     /// cannot be removed); the keyring is unchanged.
+    #[cfg(feature = "encryption")]
     #[error(transparent)]
     Keyring(#[from] leviathan_gossip_keyring::KeyringError),
 }

@@ -6,23 +6,29 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use leviathan_gossip_core::state::Versioned;
 use leviathan_gossip_core::{
-    Event, Expired, Footprint, Member, Node, NodeAccess, Outputs, PreparedWrite, Stats, Store,
-    Transmit, Write, WriteAheadError, write_ahead,
+    Event, Expired, Footprint, Member, Node, Outputs, Stats, Transmit, Write,
 };
-use leviathan_gossip_durable::DataDir;
-use leviathan_gossip_wire::{Generation, Key, NodeId, Version};
+#[cfg(feature = "encryption")]
+use leviathan_gossip_keyring::{KeyRef, SecretKey};
+use leviathan_gossip_wire::{Key, NodeId, Version};
 use tokio::net::UdpSocket;
 use tokio::sync::{Notify, broadcast, watch};
 use tokio::task::{JoinHandle, JoinSet};
-use tracing::{Instrument, debug, info, info_span, trace, warn};
+use tracing::{Instrument, debug, info_span, trace, warn};
 
 use crate::config::Config;
-use crate::encryption::{Encryption, EncryptionStatus, TransportCounters, TransportStats};
+#[cfg(feature = "durable")]
+use crate::durable::Persistence;
+#[cfg(feature = "encryption")]
+use crate::encryption::{Encryption, EncryptionStatus};
 use crate::error::{Error, RecvError, StartError};
+#[cfg(not(feature = "durable"))]
+use crate::in_memory::Persistence;
+#[cfg(not(feature = "encryption"))]
+use crate::plaintext::Encryption;
 use crate::rate_limit::RateLimiter;
-use leviathan_gossip_keyring::{KeyRef, Keyring, SecretKey};
+use crate::transport::{TransportCounters, TransportStats};
 
 /// Largest datagram the receive buffer takes: the largest UDP payload.
 const RECEIVE_BUFFER: usize = 65_536;
@@ -45,11 +51,11 @@ pub struct Gossip {
 #[derive(Debug)]
 struct Shared {
     node: Mutex<Node>,
-    /// Where this node's own writes are made durable, if configured. Locked before `node`
-    /// and held across the fsync, which serialises writes while the driver task, which
-    /// only needs `node`, keeps gossiping (it deletes expired keys through this lock on a
-    /// blocking thread, see [`Chores::run`]).
-    durable: Option<Mutex<DataDir>>,
+    /// Where this node's own writes are made durable, if configured. Its data directory is
+    /// locked before `node` and held across the fsync, which serialises writes while the
+    /// driver task, which only needs `node`, keeps gossiping (it deletes expired keys
+    /// through this lock on a blocking thread, see [`Chores::run`]).
+    durable: Persistence,
     socket: UdpSocket,
     events: broadcast::Sender<Event>,
     rounds: Mutex<RoundTiming>,
@@ -98,17 +104,10 @@ impl Gossip {
         }
         .node_name()?;
         let seeds = resolve_seeds(&config.seeds).await?;
-        let keyring = load_keyring(&config)?;
-        let encryption = Encryption::new(keyring, config.encrypt_outgoing, config.accept_plaintext);
+        let encryption = Encryption::from_config(&config)?;
         let clock = config.generation.unwrap_or_else(generation_from_clock);
-        let mut durable = match &config.data_dir {
-            Some(path) => Some(DataDir::open(path, &node_config.cluster_id, &name)?),
-            None => None,
-        };
-        let generation = match &mut durable {
-            Some(dir) => dir.next_generation(clock).map_err(StartError::Generation)?,
-            None => Generation(clock),
-        };
+        let (durable, generation) =
+            Persistence::open(&config, &node_config.cluster_id, &name, clock)?;
         let identity = NodeId {
             name,
             address: advertise,
@@ -121,13 +120,11 @@ impl Gossip {
         // Peers' generations are judged against the clock, not against a generation that
         // `config.generation` may have hand-picked below it.
         node.set_wall_clock(unix_millis_now(), now);
-        if let Some(dir) = &durable {
-            restore(&mut node, dir, now)?;
-        }
+        durable.restore(&mut node, now)?;
         let (events, _) = broadcast::channel(config.event_buffer);
         let shared = Arc::new(Shared {
             node: Mutex::new(node),
-            durable: durable.map(Mutex::new),
+            durable,
             socket,
             events,
             rounds: Mutex::new(RoundTiming::default()),
@@ -292,15 +289,42 @@ impl Gossip {
         Ok(())
     }
 
+    /// What encryption and the rate limit did to datagrams: sealed, opened, dropped as
+    /// unauthenticated or as refused plaintext (feature `encryption`), dropped over a
+    /// source's allowance.
+    pub fn transport_stats(&self) -> TransportStats {
+        self.shared.transport.snapshot()
+    }
+
+    /// Stops the node and waits for its task to end. Idempotent.
+    pub async fn shutdown(&self) {
+        self.stop.send_replace(true);
+        let task = self
+            .task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(task) = task
+            && let Err(error) = task.await
+        {
+            warn!(%error, "gossip task ended abnormally");
+        }
+    }
+
+    fn ensure_running(&self) -> Result<(), Error> {
+        if *self.stop.borrow() {
+            return Err(Error::Shutdown);
+        }
+        Ok(())
+    }
+}
+
+/// The keyring, at runtime (feature `encryption`).
+#[cfg(feature = "encryption")]
+impl Gossip {
     /// The keyring's keys (by fingerprint, the primary first) and the upgrade phase.
     pub fn encryption(&self) -> EncryptionStatus {
         self.shared.encryption().status()
-    }
-
-    /// What encryption did to datagrams: sealed, opened, dropped as unauthenticated or as
-    /// refused plaintext.
-    pub fn transport_stats(&self) -> TransportStats {
-        self.shared.transport.snapshot()
     }
 
     /// Installs a key: datagrams sealed with it are accepted from now on. Returns whether
@@ -332,28 +356,6 @@ impl Gossip {
             .encryption()
             .set_phase(encrypt_outgoing, accept_plaintext);
     }
-
-    /// Stops the node and waits for its task to end. Idempotent.
-    pub async fn shutdown(&self) {
-        self.stop.send_replace(true);
-        let task = self
-            .task
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(task) = task
-            && let Err(error) = task.await
-        {
-            warn!(%error, "gossip task ended abnormally");
-        }
-    }
-
-    fn ensure_running(&self) -> Result<(), Error> {
-        if *self.stop.borrow() {
-            return Err(Error::Shutdown);
-        }
-        Ok(())
-    }
 }
 
 impl Drop for Gossip {
@@ -380,21 +382,7 @@ impl Events {
 impl Shared {
     /// Applies an own write (see [`Gossip::write`]); also issues expiries.
     fn write(&self, write: Write, now: Instant) -> Result<Option<Version>, Error> {
-        let Some(durable) = &self.durable else {
-            return Ok(self.lock().write(write, now)?);
-        };
-        let mut store = durable.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut node = LockedNode(&self.node);
-        write_ahead(&mut node, &mut DataDirStore(&mut store), write, now).map_err(|error| {
-            match error {
-                WriteAheadError::Store(error) => durable_error(error),
-                WriteAheadError::Refused(error) => Error::Write(error),
-                // The core may add reasons; each is a refusal with nothing changed.
-                other => Error::Durable {
-                    reason: other.to_string(),
-                },
-            }
-        })
+        self.durable.write(&self.node, write, now)
     }
 
     fn lock(&self) -> MutexGuard<'_, Node> {
@@ -518,10 +506,10 @@ async fn drive(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         let chores = shared.flush().await;
         if !chores.is_empty() {
             let shared = Arc::clone(&shared);
-            if shared.durable.is_none() {
-                chores.run(&shared);
-            } else {
+            if shared.durable.blocks() {
                 housekeeping.spawn_blocking(move || chores.run(&shared));
+            } else {
+                chores.run(&shared);
             }
         }
         if let Some(started) = round_started.take() {
@@ -566,12 +554,7 @@ impl Chores {
     /// unless the directory is poisoned (it then refuses every write until the node
     /// restarts, and the restarted node deletes the key at once: its deadline is on disk).
     fn run(self, shared: &Shared) {
-        if let Some(durable) = &shared.durable {
-            let mut store = durable.lock().unwrap_or_else(PoisonError::into_inner);
-            for key in &self.collected {
-                store.forget(key.as_str());
-            }
-        }
+        shared.durable.forget(&self.collected);
         for expired in self.expired {
             match shared.write(Write::Expire(expired.clone()), Instant::now()) {
                 Ok(Some(version)) => {
@@ -582,12 +565,7 @@ impl Chores {
                 // The node left: it accepts no writes, expiries included.
                 Err(Error::Write(error)) => debug!(key = %expired.key, %error, "not expired"),
                 Err(error) => {
-                    let retry = shared.durable.as_ref().is_some_and(|durable| {
-                        !durable
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .is_poisoned()
-                    });
+                    let retry = shared.durable.may_retry();
                     warn!(
                         key = %expired.key,
                         %error,
@@ -633,66 +611,6 @@ async fn resolve_seeds(seeds: &[String]) -> Result<Vec<SocketAddr>, StartError> 
     Ok(addresses)
 }
 
-/// The keyring of `config`: given, or read from `keyring_file`, or none.
-fn load_keyring(config: &Config) -> Result<Option<Keyring>, StartError> {
-    if let Some(keyring) = &config.keyring {
-        return Ok(Some(keyring.clone()));
-    }
-    let Some(path) = &config.keyring_file else {
-        return Ok(None);
-    };
-    let error = |reason: String| StartError::Keyring {
-        path: path.clone(),
-        reason,
-    };
-    let contents = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
-    Keyring::from_file_contents(&contents)
-        .map(Some)
-        .map_err(|e| error(e.to_string()))
-}
-
-/// Loads the data directory's records (this node's own, from its previous runs) into a
-/// fresh node, with the deadlines of those written with a time to live: the wall-clock
-/// deadline on disk becomes an [`Instant`] as far from `now` as it is from the wall clock
-/// now (`now` itself if it passed, so the key is deleted on the first timeout).
-fn restore(node: &mut Node, dir: &DataDir, now: Instant) -> Result<(), StartError> {
-    let records = dir.records().iter().map(|(key, (version, value))| {
-        let versioned = Versioned {
-            version: *version,
-            value: value.clone(),
-        };
-        (key.clone(), versioned)
-    });
-    node.restore_own_records(records, dir.max_version())?;
-    let wall_now = unix_millis_now();
-    let mut overdue = 0usize;
-    for (key, &expires_at) in dir.expiries() {
-        let ahead = Duration::from_millis(expires_at.saturating_sub(wall_now));
-        if ahead.is_zero() {
-            overdue += 1;
-        }
-        let Some(deadline) = now.checked_add(ahead) else {
-            warn!(%key, expires_at, "expiry too far ahead to schedule; the key is kept");
-            continue;
-        };
-        if !node.restore_expiry(key, deadline) {
-            debug!(%key, "expiry of a key that holds no value ignored");
-        }
-    }
-    let recovery = dir.recovery();
-    info!(
-        path = %dir.path().display(),
-        records = dir.records().len(),
-        expiring = dir.expiries().len(),
-        overdue,
-        max_version = dir.max_version().0,
-        log_records = recovery.log_records,
-        torn_bytes_dropped = recovery.torn_bytes_dropped,
-        "restored this node's state from its data directory"
-    );
-    Ok(())
-}
-
 /// The wall-clock deadline, in milliseconds since the Unix epoch, of a time to live of
 /// `ttl` from `now`; refused if `ttl` is zero or the deadline cannot be represented.
 fn ttl_deadline(ttl: Duration, now: Instant) -> Result<u64, Error> {
@@ -711,45 +629,6 @@ fn ttl_deadline(ttl: Duration, now: Instant) -> Result<u64, Error> {
         .ok_or_else(|| invalid("too large: the deadline cannot be represented"))
 }
 
-/// The node behind the runtime's lock, for [`write_ahead`]: locked for each step, never
-/// across the store's fsync.
-struct LockedNode<'a>(&'a Mutex<Node>);
-
-impl NodeAccess for LockedNode<'_> {
-    fn with_node<T>(&mut self, f: impl FnOnce(&mut Node) -> T) -> T {
-        f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-}
-
-/// The data directory as the core's [`Store`]: a write with a time to live records its
-/// deadline on the wall clock, so a node restarted after it deletes the key at once.
-struct DataDirStore<'a>(&'a mut DataDir);
-
-impl Store for DataDirStore<'_> {
-    type Error = leviathan_gossip_durable::WriteError;
-
-    fn persist(&mut self, write: &PreparedWrite) -> Result<(), Self::Error> {
-        let (key, version) = (write.key().clone(), write.version());
-        match (write.value(), write.ttl()) {
-            (Some(value), Some(ttl)) => {
-                // Rounded up to the millisecond: never before the in-memory deadline,
-                // which was taken earlier. The ttl was checked to be representable.
-                let millis = u64::try_from(ttl.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX);
-                let expires_at = unix_millis_now().saturating_add(millis);
-                self.0
-                    .record_write_expiring(key, version, value.clone(), expires_at)
-            }
-            (value, _) => self.0.record_write(key, version, value.cloned()),
-        }
-    }
-}
-
-fn durable_error(error: leviathan_gossip_durable::WriteError) -> Error {
-    Error::Durable {
-        reason: error.to_string(),
-    }
-}
-
 fn parse_key(key: &str) -> Result<Key, Error> {
     Key::new(key).map_err(|reason| Error::InvalidKey {
         key: key.to_string(),
@@ -764,7 +643,7 @@ fn generation_from_clock() -> u64 {
 }
 
 /// The wall clock in milliseconds since the Unix epoch (0 if it is set before 1970).
-fn unix_millis_now() -> u64 {
+pub(crate) fn unix_millis_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| {

@@ -36,8 +36,8 @@
 //!
 //! [`Gossip::set_with_ttl`] writes a key that this node deletes when its time to live
 //! runs out (a later [`Gossip::set`] keeps it for good). The deletion is the owner's: peers
-//! see an ordinary delete and never expire keys on their own clocks. With a `data_dir` the
-//! deadline is kept on disk, as wall-clock time, across restarts.
+//! see an ordinary delete and never expire keys on their own clocks. With a `data_dir`
+//! (feature `durable`) the deadline is kept on disk, as wall-clock time, across restarts.
 //!
 //! # Forgetting
 //!
@@ -59,7 +59,24 @@
 //! (send sealed, accept both), required (sealed only). Sealing adds 43 bytes to each
 //! datagram beyond `max_packet_size`, which bounds the protocol packet inside it: with the
 //! default 1400 a sealed datagram is at most 1443 bytes, under a 1500-byte MTU with IPv6
-//! and UDP headers (48 bytes); lower `max_packet_size` by 43 for smaller MTUs.
+//! and UDP headers (48 bytes); lower `max_packet_size` by 43 for smaller MTUs. All of it
+//! needs the feature `encryption`.
+//!
+//! # Cargo features
+//!
+//! Three optional parts, all on by default. `default-features = false` leaves them out
+//! (name the ones wanted in `features`): a part left out is not compiled, nor is its
+//! dependency, and its config fields, methods, error variants and re-exports do not exist.
+//! Gossip, membership, keys with a time to live (in memory) and events need none of them.
+//!
+//! * `durable`: `Config::data_dir`, the node's own state kept on disk across restarts
+//!   (the `leviathan-gossip-durable` crate).
+//! * `encryption`: `Config::keyring_file`, `Config::keyring` and the upgrade phases,
+//!   `Gossip::install_key` and the other key-rotation methods, the `keyring` re-export
+//!   (the `leviathan-gossip-keyring` crate). Without it every datagram is plaintext and
+//!   [`TransportStats`] counts only what the rate limit dropped.
+//! * `json`: the `json` module, the JSON shape of events and values (`serde_json`,
+//!   `base64`).
 //!
 //! # Layers
 //!
@@ -77,18 +94,34 @@
 //! channel by the node's task after it released its lock, so a slow subscriber never
 //! stalls gossip; it is told how many events it missed instead.
 
+// The "Encryption" section above links to the key-rotation methods, which a build without
+// the feature does not have.
+#![cfg_attr(not(feature = "encryption"), allow(rustdoc::broken_intra_doc_links))]
+
 mod config;
+#[cfg(feature = "durable")]
+mod durable;
+#[cfg(feature = "encryption")]
 mod encryption;
 mod error;
 mod gossip;
+#[cfg(not(feature = "durable"))]
+mod in_memory;
+#[cfg(feature = "json")]
 pub mod json;
+#[cfg(not(feature = "encryption"))]
+mod plaintext;
 mod rate_limit;
+mod transport;
 
 pub use config::{Config, Preset};
-pub use encryption::{EncryptionStatus, TransportStats};
+#[cfg(feature = "encryption")]
+pub use encryption::EncryptionStatus;
 pub use error::{Error, RecvError, StartError};
 pub use gossip::{Events, Gossip, RoundTiming};
+#[cfg(feature = "encryption")]
 pub use leviathan_gossip_keyring as keyring;
+pub use transport::TransportStats;
 
 pub use leviathan_gossip_core::{
     ConfigError, Event, Footprint, Member, MemberState, Stats, Update, WriteError,

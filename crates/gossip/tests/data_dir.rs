@@ -1,5 +1,6 @@
 //! A node with a data directory keeps its own keys and a growing generation across
 //! restarts, over real UDP on 127.0.0.1; a directory of another node is refused.
+#![cfg(feature = "durable")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::net::SocketAddr;

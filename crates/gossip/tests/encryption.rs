@@ -1,6 +1,7 @@
 //! Encrypted clusters over real UDP on 127.0.0.1: only nodes holding a key of the keyring
 //! get in or get their state accepted; a key rotation under a stream of writes loses no
 //! member; a plaintext cluster upgrades to an encrypted one without a pause.
+#![cfg(feature = "encryption")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::net::SocketAddr;

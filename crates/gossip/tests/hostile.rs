@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "durable")]
 use leviathan_gossip::wire::{
     ClusterId, Digest, DigestEntry, Generation, Header, Heartbeat, Message, NodeName, NodeStatus,
     Packet, Syn, Version,
@@ -57,6 +58,7 @@ async fn a_flood_from_one_source_is_cut_to_its_allowance() {
 }
 
 /// A Syn from a non-member whose news claims `victim` is at `generation`.
+#[cfg(feature = "durable")]
 fn forged_claim(cluster_id: &str, victim: &str, generation: Generation) -> Vec<u8> {
     Packet {
         header: Header {
@@ -81,6 +83,7 @@ fn forged_claim(cluster_id: &str, victim: &str, generation: Generation) -> Vec<u
     .to_vec()
 }
 
+#[cfg(feature = "durable")]
 async fn until(what: &str, mut condition: impl FnMut() -> bool) {
     let start = Instant::now();
     while !condition() {
@@ -92,6 +95,7 @@ async fn until(what: &str, mut condition: impl FnMut() -> bool) {
     }
 }
 
+#[cfg(feature = "durable")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forged_generation_claim_cannot_stop_a_durable_node_from_restarting() {
     const DAY_MS: u64 = 24 * 3600 * 1000;

@@ -4,22 +4,32 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::net::SocketAddr;
+#[cfg(feature = "durable")]
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use leviathan_gossip::{Config, Error, Event, Gossip, RecvError, Version};
+#[cfg(feature = "durable")]
+use leviathan_gossip::Version;
+use leviathan_gossip::{Config, Error, Event, Gossip, RecvError};
 
 /// Generous bound for anything that should take a few gossip rounds of 100 ms.
 const PATIENCE: Duration = Duration::from_secs(8);
 const HOUR: Duration = Duration::from_secs(3600);
 
-fn config(name: &str, seeds: &[SocketAddr], data_dir: Option<&Path>) -> Config {
+fn config(name: &str, seeds: &[SocketAddr]) -> Config {
     Config {
         name: name.to_string(),
         listen: "127.0.0.1:0".parse().unwrap(),
         seeds: seeds.iter().map(ToString::to_string).collect(),
-        data_dir: data_dir.map(Path::to_path_buf),
         ..Config::local()
+    }
+}
+
+#[cfg(feature = "durable")]
+fn durable_config(name: &str, seeds: &[SocketAddr], data_dir: &Path) -> Config {
+    Config {
+        data_dir: Some(data_dir.to_path_buf()),
+        ..config(name, seeds)
     }
 }
 
@@ -39,8 +49,8 @@ fn value(node: &Gossip, owner: &str, key: &str) -> Option<Vec<u8>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_key_is_deleted_on_peers_and_a_plain_set_cancels_the_expiry() {
-    let peer = Gossip::start(config("peer", &[], None)).await.unwrap();
-    let owner = Gossip::start(config("owner", &[peer.local_addr().unwrap()], None))
+    let peer = Gossip::start(config("peer", &[])).await.unwrap();
+    let owner = Gossip::start(config("owner", &[peer.local_addr().unwrap()]))
         .await
         .unwrap();
     let mut events = peer.events();
@@ -130,13 +140,14 @@ async fn an_expired_key_is_deleted_on_peers_and_a_plain_set_cancels_the_expiry()
 
 // A current-thread runtime: the durable deletion runs on the blocking pool, which must not
 // need a second runtime thread.
+#[cfg(feature = "durable")]
 #[tokio::test]
 async fn with_a_data_directory_the_deadline_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let peer = Gossip::start(config("peer", &[], None)).await.unwrap();
+    let peer = Gossip::start(config("peer", &[])).await.unwrap();
     let seed = peer.local_addr().unwrap();
 
-    let first = Gossip::start(config("durable", &[seed], Some(dir.path())))
+    let first = Gossip::start(durable_config("durable", &[seed], dir.path()))
         .await
         .unwrap();
     let written = Instant::now();
@@ -173,7 +184,7 @@ async fn with_a_data_directory_the_deadline_survives_a_restart() {
 
     // Restart once `soon`'s deadline has passed, before `mid`'s.
     tokio::time::sleep(Duration::from_millis(1000).saturating_sub(written.elapsed())).await;
-    let second = Gossip::start(config("durable", &[seed], Some(dir.path())))
+    let second = Gossip::start(durable_config("durable", &[seed], dir.path()))
         .await
         .unwrap();
     let generation = second.identity().generation;
@@ -219,7 +230,7 @@ async fn with_a_data_directory_the_deadline_survives_a_restart() {
     drop(second);
 
     // A third run: the expiries were on disk, the long one is still pending.
-    let third = Gossip::start(config("durable", &[seed], Some(dir.path())))
+    let third = Gossip::start(durable_config("durable", &[seed], dir.path()))
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
