@@ -12,7 +12,8 @@ use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 use crate::Failure;
-use crate::http::AdminServer;
+use crate::http::{AdminOptions, AdminServer};
+use crate::keyring_file::KeyringFile;
 use crate::logging;
 use crate::settings::Settings;
 use crate::slot::NodeSlot;
@@ -53,12 +54,21 @@ pub async fn run(settings: Settings) -> Result<(), Failure> {
              can read state, write keys and change encryption keys; set --admin-token-file"
         );
     }
-    let admin = AdminServer::start_with_token(
-        listener,
-        NodeSlot::new(Arc::clone(&gossip)),
-        settings.admin_token.clone(),
-    )
-    .map_err(|error| Failure::runtime(format!("cannot start the admin API: {error}")))?;
+    // Keys read from a file are written back to it when changed through the API.
+    let keyring_file = settings
+        .config
+        .keyring_file
+        .clone()
+        .zip(settings.config.keyring.clone())
+        .map(|(path, keyring)| KeyringFile::new(path, keyring));
+    let options = AdminOptions {
+        token: settings.admin_token.clone(),
+        hosts: settings.admin_hosts.clone(),
+        keyring_file,
+        ..AdminOptions::default()
+    };
+    let admin = AdminServer::start_with(listener, NodeSlot::new(Arc::clone(&gossip)), options)
+        .map_err(|error| Failure::runtime(format!("cannot start the admin API: {error}")))?;
     let udp = gossip
         .local_addr()
         .map_or_else(|_| "?".to_string(), |a| a.to_string());

@@ -67,6 +67,8 @@ pub mod env {
     pub const ACCEPT_PLAINTEXT: &str = "LEVIATHAN_GOSSIP_ACCEPT_PLAINTEXT";
     /// `--admin-token-file`, for the agent and for the client subcommands alike.
     pub const ADMIN_TOKEN_FILE: &str = "LEVIATHAN_GOSSIP_ADMIN_TOKEN_FILE";
+    /// `--admin-host`, comma-separated.
+    pub const ADMIN_HOSTS: &str = "LEVIATHAN_GOSSIP_ADMIN_HOSTS";
     /// The admin token itself (no flag), for the agent and the client subcommands alike.
     pub const ADMIN_TOKEN: &str = "LEVIATHAN_GOSSIP_ADMIN_TOKEN";
     /// One key (base64) for `keys install` and `keys use` (no flag; or `--key-file`).
@@ -106,7 +108,8 @@ pub enum Command {
 #[derive(Debug, Clone, Default, Args)]
 pub struct AgentArgs {
     /// TOML file of settings: the library's `Config` fields, `preset`, `admin` and an
-    /// optional `[agent]` table (`admin`, `preset`, `log_level`, `log_json`).
+    /// optional `[agent]` table (`admin`, `preset`, `log_level`, `log_json`,
+    /// `admin_token_file`, `admin_hosts`).
     #[arg(long, short = 'c', env = env::CONFIG, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Unique node name [default: the advertised address].
@@ -180,6 +183,11 @@ pub struct AgentArgs {
     /// $LEVIATHAN_GOSSIP_ADMIN_TOKEN [default: none, no authentication].
     #[arg(long, env = env::ADMIN_TOKEN_FILE, value_name = "FILE")]
     pub admin_token_file: Option<PathBuf>,
+    /// Host name the admin API is reached by, accepted in requests' `Host` header besides
+    /// IP addresses and localhost, which are always accepted; others are refused against
+    /// DNS rebinding (repeatable; comma-separated in the environment) [default: none].
+    #[arg(long = "admin-host", env = env::ADMIN_HOSTS, value_delimiter = ',', value_name = "NAME")]
+    pub admin_hosts: Option<Vec<String>>,
     /// Check the settings, print the effective ones as TOML and exit (0 if valid, 2 if not).
     #[arg(long)]
     pub check: bool,

@@ -340,10 +340,23 @@ impl AdminClient {
         tokio::spawn(async move {
             let _ = connection.await;
         });
+        // JSON on every POST (the agent refuses the content types a web page may send
+        // unasked), the raw value on `PUT /v1/kv/…`, JSON on the other PUTs.
+        let content_type = match method {
+            Method::POST => Some("application/json"),
+            Method::PUT if path.starts_with("/v1/kv/") => Some("application/octet-stream"),
+            Method::PUT => Some("application/json"),
+            _ => None,
+        };
+        // `Host` is the address as given: an IP literal, `localhost` or a name the agent
+        // lists in its `admin_hosts`.
         let mut request = Request::builder()
             .method(method)
             .uri(path)
             .header(hyper::header::HOST, self.address.as_str());
+        if let Some(content_type) = content_type {
+            request = request.header(hyper::header::CONTENT_TYPE, content_type);
+        }
         if let Some(token) = &self.token {
             request = request.header(hyper::header::AUTHORIZATION, token.header_value());
         }

@@ -24,6 +24,20 @@
 //! logs keep), and no answer or error repeats one: keys are shown by fingerprint, and a
 //! bad `key` gets a `400` that names the field and the problem only.
 //!
+//! **Web pages.** Before anything else, [`crate::origin`] refuses requests naming an
+//! unknown host in `Host` (DNS rebinding; `403`), state-changing requests from another
+//! origin (`403`), and `POST`s without `Content-Type: application/json` (`415`), token or
+//! no token.
+//!
+//! **Slow clients.** [`crate::serve`] bounds the time to send a request's headers (10 s)
+//! and body (30 s, then `408`) and serves at most 256 connections at once; more wait to be
+//! accepted. Event streams are not cut.
+//!
+//! **Keyring file.** With [`AdminOptions::keyring_file`], each successful key change
+//! (`POST /v1/keys`, `PUT /v1/keys/primary`, `DELETE /v1/keys/{fingerprint}`) is written
+//! back to the file atomically before the answer ([`crate::keyring_file`]); if that fails
+//! the answer is `500`, saying the change was applied in memory but not saved.
+//!
 //! **Token.** With an [`AdminToken`] ([`AdminServer::start_with_token`]), every request —
 //! every endpoint above, `/metrics` and `/v1/health` included, and unknown paths — must
 //! carry `Authorization: Bearer <token>`; otherwise the answer is `401` with
@@ -62,7 +76,10 @@ use crate::api::{
     EntriesResponse, EntryView, ErrorResponse, HealthResponse, KeyChangeResponse, KeysResponse,
     MemberView, MembersResponse, WriteResponse, keys_response,
 };
+use crate::keyring_file::{ChangeError, KeyChange, KeyringFile};
 use crate::metrics::Metrics;
+use crate::origin::{self, AllowedHosts};
+use crate::serve::{self, Limits};
 use crate::slot::NodeSlot;
 use crate::token::{AdminToken, bearer};
 
@@ -72,7 +89,8 @@ const MAX_BODY: usize = 64 * 1024;
 const STOP_GRACE: Duration = Duration::from_secs(2);
 
 /// What every handler shares: the node, the leave request, the closing signal, metrics,
-/// the token requests must carry.
+/// the token requests must carry, the host names accepted, the limits on clients, the
+/// keyring file key changes are saved to.
 #[derive(Debug, Clone)]
 pub struct AdminState {
     slot: NodeSlot,
@@ -80,6 +98,9 @@ pub struct AdminState {
     closing: watch::Receiver<bool>,
     metrics: Arc<Metrics>,
     token: Option<Arc<AdminToken>>,
+    hosts: Arc<AllowedHosts>,
+    limits: Limits,
+    keyring_file: Option<KeyringFile>,
 }
 
 /// The router of the admin API over `state`.
@@ -101,8 +122,35 @@ pub fn router(state: AdminState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        // Each layer wraps those before it: a request meets the guard against web pages
+        // first, then the token check, then its body is read.
+        .layer(middleware::from_fn_with_state(
+            (state.limits, MAX_BODY),
+            serve::read_body,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state.hosts),
+            origin::guard,
+        ))
         .with_state(state)
+}
+
+/// How an admin server runs: who may call it, how long it waits for slow clients, where
+/// key changes are saved. The default: no token, no host name but IP addresses and
+/// `localhost`, the default [`Limits`], no keyring file.
+#[derive(Debug, Clone, Default)]
+pub struct AdminOptions {
+    /// The bearer token every request must carry (`401` otherwise); none: no
+    /// authentication.
+    pub token: Option<AdminToken>,
+    /// Host names accepted in `Host` besides IP literals and `localhost` (the agent's
+    /// `admin_hosts`); see [`crate::origin`].
+    pub hosts: Vec<String>,
+    /// Bounds on slow and numerous clients.
+    pub limits: Limits,
+    /// The keyring file that key changes are written back to, if the keys came from one.
+    pub keyring_file: Option<KeyringFile>,
 }
 
 /// A running admin API server.
@@ -128,6 +176,19 @@ impl AdminServer {
         slot: NodeSlot,
         token: Option<AdminToken>,
     ) -> std::io::Result<AdminServer> {
+        let options = AdminOptions {
+            token,
+            ..AdminOptions::default()
+        };
+        Self::start_with(listener, slot, options)
+    }
+
+    /// Like [`AdminServer::start`], with `options`.
+    pub fn start_with(
+        listener: TcpListener,
+        slot: NodeSlot,
+        options: AdminOptions,
+    ) -> std::io::Result<AdminServer> {
         let address = listener.local_addr()?;
         let (closing, closed) = watch::channel(false);
         let leave = Arc::new(Notify::new());
@@ -136,14 +197,13 @@ impl AdminServer {
             slot,
             leave: Arc::clone(&leave),
             closing: closed.clone(),
-            token: token.map(Arc::new),
+            token: options.token.map(Arc::new),
+            hosts: Arc::new(AllowedHosts::new(&options.hosts)),
+            limits: options.limits,
+            keyring_file: options.keyring_file,
         };
-        let mut shutdown = closed;
-        let serve = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
-            // A dropped sender also means: stop.
-            let _ = shutdown.wait_for(|closing| *closing).await;
-        });
-        let task = tokio::spawn(async move { serve.await });
+        let limits = state.limits;
+        let task = tokio::spawn(serve::serve(listener, router(state), limits, closed));
         Ok(AdminServer {
             address,
             leave,
@@ -531,7 +591,7 @@ async fn install_key(
     })?;
     let node = state.node()?;
     let fingerprint = key.fingerprint();
-    let changed = node.install_key(key);
+    let changed = change_keys(&state, &node, KeyChange::Install(key)).await?;
     Ok(Json(KeyChangeResponse::new(&node, fingerprint, changed)))
 }
 
@@ -552,9 +612,7 @@ async fn use_key(
     })?;
     let node = state.node()?;
     let fingerprint = key.fingerprint();
-    let before = node.encryption().keys.first().copied();
-    node.use_key(key)?;
-    let changed = before != Some(fingerprint);
+    let changed = change_keys(&state, &node, KeyChange::Use(key)).await?;
     Ok(Json(KeyChangeResponse::new(&node, fingerprint, changed)))
 }
 
@@ -586,8 +644,39 @@ async fn remove_key(
         Err(_) => return Err(not_a_fingerprint("")),
     };
     let node = state.node()?;
-    node.remove_key(fingerprint)?;
-    Ok(Json(KeyChangeResponse::new(&node, fingerprint, true)))
+    let changed = change_keys(&state, &node, KeyChange::Remove(fingerprint)).await?;
+    Ok(Json(KeyChangeResponse::new(&node, fingerprint, changed)))
+}
+
+/// Applies `change` to `node` and, if the keys came from a keyring file, writes them back
+/// to it: `500` if that fails, the change applied in memory all the same.
+async fn change_keys(
+    state: &AdminState,
+    node: &Gossip,
+    change: KeyChange,
+) -> Result<bool, ApiError> {
+    let Some(file) = &state.keyring_file else {
+        return Ok(change.apply(node)?);
+    };
+    match file.change(node, change).await {
+        Ok(changed) => Ok(changed),
+        Err(ChangeError::Refused(error)) => Err(error.into()),
+        Err(ChangeError::NotSaved(problem)) => {
+            warn!(
+                path = %file.path().display(),
+                problem,
+                "a key change was applied in memory but not saved to the keyring file"
+            );
+            Err(ApiError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!(
+                    "the key change was applied in memory but not saved to the keyring file \
+                     ({problem}): a restart would bring back the keys the file holds; fix \
+                     the file and repeat the change (which then saves every key)"
+                ),
+            ))
+        }
+    }
 }
 
 async fn set_encryption(

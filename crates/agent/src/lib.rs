@@ -19,7 +19,9 @@
 //! * [`http`] — the admin API's router (axum); [`api`] — its JSON shapes, shared with the
 //!   client; [`metrics`] — `GET /metrics` (prometheus-client); [`slot`] — the node an admin
 //!   API serves, swappable so the demo can crash and restart it behind a stable address;
-//!   [`token`] — the admin API's optional bearer token.
+//!   [`token`] — the admin API's optional bearer token; [`origin`] — its guard against web
+//!   pages (Host, Origin, Content-Type); [`serve`] — its accept loop, bounded against slow
+//!   and numerous clients; [`keyring_file`] — key changes written back to the keyring file.
 //! * [`client`] — an HTTP client of the admin API; [`commands`] — the client subcommands;
 //!   [`render`] — human-readable events and tables.
 //! * [`demo`] — the in-process demo cluster.
@@ -35,9 +37,12 @@ pub mod client;
 pub mod commands;
 pub mod demo;
 pub mod http;
+pub mod keyring_file;
 pub mod logging;
 pub mod metrics;
+pub mod origin;
 pub mod render;
+pub mod serve;
 pub mod settings;
 pub mod slot;
 pub mod token;

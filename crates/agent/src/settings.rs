@@ -6,8 +6,8 @@
 //! `invalid setting `fanout` (from file agent.toml): must be at least 1`.
 //!
 //! The file holds the library's [`Config`] fields at the top level, plus the agent's own
-//! settings either at the top level (`admin`, `preset`) or in an `[agent]` table (`admin`,
-//! `preset`, `log_level`, `log_json`):
+//! settings either at the top level (`admin`, `preset`, `admin_token_file`, `admin_hosts`)
+//! or in an `[agent]` table (those and `log_level`, `log_json`):
 //!
 //! ```toml
 //! name = "node1"
@@ -17,9 +17,15 @@
 //!
 //! [agent]
 //! admin = "127.0.0.1:8000"
+//! admin_hosts = ["gossip1.internal"]
 //! preset = "lan"
 //! log_level = "info"
 //! ```
+//!
+//! `admin_hosts` (flag `--admin-host`, repeatable; `LEVIATHAN_GOSSIP_ADMIN_HOSTS`,
+//! comma-separated) lists the host names the admin API accepts in `Host` besides IP
+//! addresses and `localhost` ([`crate::origin`]); a flag's or the environment's list
+//! replaces the file's.
 //!
 //! Secrets are read from files or the environment only. Keys: `keyring_file` (flag
 //! `--keyring-file`), or the keys themselves in `LEVIATHAN_GOSSIP_KEYS`; both are read and
@@ -66,6 +72,9 @@ pub struct Settings {
     /// The file the admin token was read from (`None` without a token, or when it came
     /// from `LEVIATHAN_GOSSIP_ADMIN_TOKEN`).
     pub admin_token_file: Option<PathBuf>,
+    /// Host names the admin API accepts in `Host` besides IP addresses and `localhost`,
+    /// lower-cased.
+    pub admin_hosts: Vec<String>,
     origins: BTreeMap<&'static str, Origin>,
 }
 
@@ -136,6 +145,7 @@ struct AgentTable {
     log_level: Option<String>,
     log_json: Option<bool>,
     admin_token_file: Option<PathBuf>,
+    admin_hosts: Option<Vec<String>>,
 }
 
 /// What a settings file holds, split into the agent's part and the gossip `Config` part.
@@ -339,6 +349,23 @@ impl Settings {
         };
         let (admin_token, admin_token_file) = load_admin_token(token_file, environment)?;
 
+        let admin_hosts = match (&args.admin_hosts, &file.agent.admin_hosts) {
+            (Some(names), _) => Some((
+                names,
+                source("admin_hosts", "--admin-host", env::ADMIN_HOSTS),
+            )),
+            (None, Some(names)) => Some((names, file_origin())),
+            (None, None) => None,
+        };
+        let admin_hosts = match admin_hosts {
+            Some((names, origin)) => {
+                let names = host_names(names, &origin)?;
+                origins.insert("admin_hosts", origin);
+                names
+            }
+            None => Vec::new(),
+        };
+
         let admin = args.admin.or(file.agent.admin);
         let admin = match admin {
             Some(admin) => admin,
@@ -367,6 +394,7 @@ impl Settings {
             check: args.check,
             admin_token,
             admin_token_file,
+            admin_hosts,
             origins,
         })
     }
@@ -391,6 +419,9 @@ impl Settings {
         if let Some(path) = &self.admin_token_file {
             let path = path.to_str().ok_or("admin_token_file is not UTF-8")?;
             agent.insert("admin_token_file".into(), path.into());
+        }
+        if !self.admin_hosts.is_empty() {
+            agent.insert("admin_hosts".into(), self.admin_hosts.clone().into());
         }
         table.insert("agent".into(), agent.into());
         toml::to_string(&table).map_err(|e| e.to_string())
@@ -425,6 +456,12 @@ impl FileSettings {
             &mut agent.admin_token_file,
             "admin_token_file",
             table.remove("admin_token_file"),
+            &origin,
+        )?;
+        top_level(
+            &mut agent.admin_hosts,
+            "admin_hosts",
+            table.remove("admin_hosts"),
             &origin,
         )?;
         let preset = agent
@@ -561,6 +598,38 @@ fn load_admin_token(
     let token = AdminToken::from_file(&path)
         .map_err(|e| SettingsError::new("admin_token_file", Some(origin), e.to_string()))?;
     Ok((Some(token), Some(path)))
+}
+
+/// The names of `admin_hosts`, trimmed and lower-cased, empty entries dropped. Each must
+/// be a DNS name: dot-separated labels of letters, digits and `-`, without a port.
+fn host_names(names: &[String], origin: &Origin) -> Result<Vec<String>, SettingsError> {
+    let mut valid = Vec::new();
+    for name in names
+        .iter()
+        .map(|name| name.trim())
+        .filter(|name| !name.is_empty())
+    {
+        let label_ok = |label: &str| {
+            (1..=63).contains(&label.len())
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        };
+        if name.len() > 253 || !name.split('.').all(label_ok) {
+            return Err(SettingsError::new(
+                "admin_hosts",
+                Some(origin.clone()),
+                format!(
+                    "{:?} is not a host name: letters, digits, `-` and `.` only, without a \
+                     scheme or port (IP addresses and localhost are accepted without being \
+                     listed)",
+                    name.chars().take(100).collect::<String>()
+                ),
+            ));
+        }
+        valid.push(name.to_ascii_lowercase());
+    }
+    Ok(valid)
 }
 
 /// The value of environment variable `var`, if set; `field` names it in the error if it
@@ -1048,6 +1117,67 @@ mod tests {
         )
         .unwrap();
         assert!(settings.admin_token.unwrap().matches(b"s3cr3t-token"));
+    }
+
+    #[test]
+    fn admin_hosts_layer_and_are_validated() {
+        assert!(
+            Settings::resolve(&AgentArgs::default(), None)
+                .unwrap()
+                .admin_hosts
+                .is_empty()
+        );
+        let settings = resolve_with_file(
+            "[agent]\nadmin_hosts = [\"Gossip1.Internal\", \" \"]",
+            AgentArgs::default(),
+        )
+        .unwrap();
+        assert_eq!(settings.admin_hosts, ["gossip1.internal"]);
+        assert!(matches!(settings.origin("admin_hosts"), Origin::File(_)));
+        let settings =
+            resolve_with_file("admin_hosts = [\"top.level\"]", AgentArgs::default()).unwrap();
+        assert_eq!(settings.admin_hosts, ["top.level"]);
+        let settings = resolve_with_file(
+            "[agent]\nadmin_hosts = [\"from.file\"]",
+            AgentArgs {
+                admin_hosts: Some(vec!["from.flag".into(), "b".into()]),
+                ..AgentArgs::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(settings.admin_hosts, ["from.flag", "b"]);
+        assert_eq!(settings.origin("admin_hosts"), Origin::Flag("--admin-host"));
+        let again = resolve_with_file(&settings.to_toml().unwrap(), AgentArgs::default()).unwrap();
+        assert_eq!(again.admin_hosts, settings.admin_hosts);
+
+        for bad in [
+            "http://a.example",
+            "a.example:80",
+            "a..b",
+            "*.example",
+            "a b",
+        ] {
+            let error = Settings::resolve(
+                &AgentArgs {
+                    admin_hosts: Some(vec!["good.example".into(), bad.into()]),
+                    ..AgentArgs::default()
+                },
+                None,
+            )
+            .unwrap_err();
+            assert_eq!(error.field, "admin_hosts", "{bad}");
+            assert_eq!(error.origin, Some(Origin::Flag("--admin-host")));
+            assert!(error.problem.contains(bad), "{error}");
+        }
+        let error = resolve_with_file(
+            "admin_hosts = [\"a\"]\n[agent]\nadmin_hosts = [\"b\"]",
+            AgentArgs::default(),
+        )
+        .unwrap_err();
+        assert_eq!(error.field, "admin_hosts");
+        let error =
+            resolve_with_file("[agent]\nadmin_hosts = \"a\"", AgentArgs::default()).unwrap_err();
+        assert_eq!(error.field, "agent");
     }
 
     #[test]

@@ -805,3 +805,78 @@ fn the_keys_cli_never_takes_a_key_from_its_arguments() {
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("exactly one"));
 }
+
+#[tokio::test]
+async fn keyring_changes_through_the_api_are_written_back_to_the_keyring_file() {
+    use leviathan_gossip::keyring::Keyring;
+    use leviathan_gossip_agent::client::KeyName;
+    use std::os::unix::fs::PermissionsExt;
+
+    let files = Files::new("write-back");
+    let path = files.write(
+        "keyring",
+        &format!("# the cluster's key\n{}\n", key(1).to_base64()),
+    );
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let spawn = || {
+        Agent::spawn_with(
+            "w1",
+            free_udp(),
+            &[],
+            &[OsStr::new("--keyring-file"), path.as_os_str()],
+        )
+    };
+    let on_file = || {
+        let contents = std::fs::read_to_string(&path).unwrap();
+        let keyring = Keyring::from_file_contents(&contents).unwrap();
+        keyring
+            .keys()
+            .map(|(key, _)| key.fingerprint().to_string())
+            .collect::<Vec<_>>()
+    };
+    let (one, two, three) = (
+        key(1).fingerprint().to_string(),
+        key(2).fingerprint().to_string(),
+        key(3).fingerprint().to_string(),
+    );
+    let mut agent = spawn();
+    agent.ready().await;
+    let client = agent.client();
+
+    client.install_key(&key(2)).await.unwrap();
+    assert_eq!(on_file(), [one.clone(), two.clone()]);
+    client
+        .use_key(KeyName::Fingerprint(key(2).fingerprint()))
+        .await
+        .unwrap();
+    assert_eq!(on_file(), [two.clone(), one.clone()]);
+    client.install_key(&key(3)).await.unwrap();
+    assert_eq!(on_file(), [two.clone(), one.clone(), three]);
+    client.remove_key(&key(3).fingerprint()).await.unwrap();
+    assert_eq!(on_file(), [two.clone(), one.clone()]);
+    // A refused change writes nothing.
+    let error = client.remove_key(&key(2).fingerprint()).await.unwrap_err();
+    assert!(error.to_string().contains("409"), "{error}");
+    assert_eq!(on_file(), [two.clone(), one.clone()]);
+
+    // Replaced atomically: the file keeps its mode, and no temporary file is left.
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    let names: Vec<_> = std::fs::read_dir(&files.0)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    assert_eq!(names, [OsStr::new("keyring")]);
+
+    // A restart mid-rotation comes back with the keys of the current step.
+    agent.kill();
+    let agent = spawn();
+    agent.ready().await;
+    let keys = agent.client().keys().await.unwrap();
+    let listed: Vec<(String, bool)> = keys
+        .keys
+        .iter()
+        .map(|key| (key.fingerprint.clone(), key.primary))
+        .collect();
+    assert_eq!(listed, [(two, true), (one, false)]);
+}
