@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use leviathan_gossip::{Gossip, RecvError, StartError, json};
+use leviathan_gossip::{Events, Gossip, RecvError, StartError, json};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
@@ -41,6 +41,9 @@ pub async fn run(settings: Settings) -> Result<(), Failure> {
             other => Failure::runtime(other.to_string()),
         })?;
     let gossip = Arc::new(gossip);
+    // The first subscription, taken before anything else can subscribe (the admin API's
+    // event streams): it holds every event since the node started.
+    let events = gossip.events();
     let listener = TcpListener::bind(settings.admin).await.map_err(|error| {
         Failure::runtime(format!(
             "cannot bind the admin API on {}: {error}",
@@ -92,7 +95,7 @@ pub async fn run(settings: Settings) -> Result<(), Failure> {
         );
     }
 
-    let printer = tokio::spawn(print_events(Arc::clone(&gossip)));
+    let printer = tokio::spawn(print_events(events));
     let reason = tokio::select! {
         result = tokio::signal::ctrl_c() => match result {
             Ok(()) => "SIGINT",
@@ -112,9 +115,7 @@ pub async fn run(settings: Settings) -> Result<(), Failure> {
 }
 
 /// Writes each event as a JSON line on stdout until the node stops.
-async fn print_events(gossip: Arc<Gossip>) {
-    let mut events = gossip.events();
-    drop(gossip);
+async fn print_events(mut events: Events) {
     let mut stdout = tokio::io::stdout();
     loop {
         let line = match events.recv().await {

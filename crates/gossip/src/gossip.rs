@@ -58,6 +58,10 @@ struct Shared {
     durable: Persistence,
     socket: UdpSocket,
     events: broadcast::Sender<Event>,
+    /// The subscription opened at start, until [`Gossip::events`] hands it to the first
+    /// subscriber: it holds every event since the node started (up to `event_buffer`), so
+    /// none is lost to the race between `start` returning and the application subscribing.
+    first_subscription: Mutex<Option<broadcast::Receiver<Event>>>,
     rounds: Mutex<RoundTiming>,
     /// Wakes the driver task to recompute its deadline: a key was given a time to live,
     /// which may be due before the timer the task sleeps on.
@@ -121,12 +125,13 @@ impl Gossip {
         // `config.generation` may have hand-picked below it.
         node.set_wall_clock(unix_millis_now(), now);
         durable.restore(&mut node, now)?;
-        let (events, _) = broadcast::channel(config.event_buffer);
+        let (events, first_subscription) = broadcast::channel(config.event_buffer);
         let shared = Arc::new(Shared {
             node: Mutex::new(node),
             durable,
             socket,
             events,
+            first_subscription: Mutex::new(Some(first_subscription)),
             rounds: Mutex::new(RoundTiming::default()),
             wake: Notify::new(),
             encryption: Mutex::new(encryption),
@@ -272,10 +277,19 @@ impl Gossip {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A new subscription to this node's events, from now on. Each subscriber buffers up
-    /// to `event_buffer` events; one that falls further behind is told how many it missed.
+    /// A subscription to this node's events. The first one starts when the node started,
+    /// so it hears every event, the first discoveries included, however late it is taken
+    /// (up to `event_buffer` events: beyond that it is told how many it missed); every
+    /// later one starts from now. Each subscriber buffers up to `event_buffer` events; one
+    /// that falls further behind is told how many it missed.
     pub fn events(&self) -> Events {
-        Events(self.shared.events.subscribe())
+        let first = self
+            .shared
+            .first_subscription
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        Events(first.unwrap_or_else(|| self.shared.events.subscribe()))
     }
 
     /// Announces a graceful departure to peers (they report `PeersLeft` without waiting

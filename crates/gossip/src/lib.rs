@@ -92,7 +92,9 @@
 //! and `Deleted` (the original library's `peers_discover`, `peers_suspend`,
 //! `peers_recover`, `updates` and `delete`, plus what Serf and Cassandra users expect). Events are sent over a
 //! channel by the node's task after it released its lock, so a slow subscriber never
-//! stalls gossip; it is told how many events it missed instead.
+//! stalls gossip; it is told how many events it missed instead. The first subscription
+//! starts when the node started, so it misses nothing that happened before it was taken
+//! (up to `event_buffer` events); later ones start when they are taken.
 
 // The "Encryption" section above links to the key-rotation methods, which a build without
 // the feature does not have.
