@@ -19,6 +19,11 @@
 //!   A removed peer's records are forgotten with it (`PeersRemoved`).
 //! * **Ground truth**: every reported (key, version, value) is one the owner wrote in that
 //!   generation; an owner never writes two things under one (generation, version).
+//! * **Horizons never go back** (opt-in, [`crate::SimulationBuilder::check_member_horizons`]):
+//!   per observer incarnation and (node, generation) it lists, `max(max_version,
+//!   gc_watermark)` of the observer's `members()` never decreases from one input to the
+//!   next. (A reset may lower `max_version` below the watermark it brings; how far the
+//!   observer's knowledge is complete never goes back.)
 //!
 //! Convergence (liveness rather than safety) is checked on demand: see
 //! [`crate::Simulation::check_converged`].
@@ -28,7 +33,7 @@ use std::fmt;
 use std::time::Duration;
 
 use bytes::Bytes;
-use leviathan_gossip_core::Event;
+use leviathan_gossip_core::{Event, Member};
 use leviathan_gossip_wire::{Generation, Key, NodeName, Version};
 use serde::Serialize;
 
@@ -54,6 +59,10 @@ pub enum ViolationKind {
     VersionReused,
     /// After `handle_timeout`, a node's next deadline was not in the future.
     StuckTimer,
+    /// What a node knows of a peer's generation, `max(max_version, gc_watermark)` in its
+    /// `members()`, went back from one input to the next (checked only with
+    /// [`crate::SimulationBuilder::check_member_horizons`]).
+    HorizonRegressed,
 }
 
 /// One failed check.
@@ -103,6 +112,9 @@ pub struct InvariantChecker {
     violations: Vec<Violation>,
     counts: BTreeMap<ViolationKind, u64>,
     max_recorded: usize,
+    /// Per observer incarnation, the horizon of every (node, generation) it listed at its
+    /// last check.
+    horizons: HashMap<NodeIndex, HashMap<(NodeName, Generation), Version>>,
 }
 
 /// What one observer incarnation reported so far.
@@ -213,6 +225,7 @@ impl InvariantChecker {
             generations.push(generation);
         }
         self.observers.remove(&node);
+        self.horizons.remove(&node);
     }
 
     /// A running node moved to `generation` to re-assert itself against a false claim
@@ -266,6 +279,36 @@ impl InvariantChecker {
         version: Version,
     ) -> Option<&Write> {
         self.writes.get(&(node, generation))?.get(&version)
+    }
+
+    /// Checks that `observer`'s knowledge of each listed peer generation did not go back
+    /// since its last check (see [`ViolationKind::HorizonRegressed`]). A peer it no longer
+    /// lists is forgotten: once removed, it may be learnt again from scratch.
+    pub fn check_horizons(&mut self, at: Duration, observer: NodeIndex, members: &[Member]) {
+        let previous = self.horizons.remove(&observer).unwrap_or_default();
+        let mut current = HashMap::with_capacity(members.len());
+        for member in members {
+            let horizon = member.max_version.max(member.gc_watermark);
+            let subject = (member.id.name.clone(), member.id.generation);
+            if let Some(&before) = previous.get(&subject)
+                && horizon < before
+            {
+                let description = format!(
+                    "{} knew {} generation {} up to version {before}, now only up to {horizon}",
+                    observer.name(),
+                    member.id.name,
+                    member.id.generation,
+                );
+                self.report(
+                    at,
+                    ViolationKind::HorizonRegressed,
+                    Some(observer),
+                    description,
+                );
+            }
+            current.insert(subject, horizon);
+        }
+        self.horizons.insert(observer, current);
     }
 
     /// `observer` finished handling one input (a datagram, a timeout, a command): the
@@ -667,5 +710,47 @@ mod tests {
             kinds(&checker),
             [ViolationKind::UnknownWrite, ViolationKind::VersionReused]
         );
+    }
+
+    fn member(name: &str, generation: u64, max_version: u64, gc_watermark: u64) -> Member {
+        Member {
+            id: leviathan_gossip_wire::NodeId {
+                name: NodeName::new(name).unwrap(),
+                address: NodeIndex(1).address(),
+                generation: Generation(generation),
+            },
+            state: leviathan_gossip_core::MemberState::Live,
+            phi: None,
+            heartbeat: leviathan_gossip_wire::Heartbeat(1),
+            max_version: Version(max_version),
+            gc_watermark: Version(gc_watermark),
+            key_count: 0,
+            is_local: false,
+        }
+    }
+
+    #[test]
+    fn a_horizon_that_goes_back_is_reported_once_per_step() {
+        let (observer, at) = (NodeIndex(0), Duration::ZERO);
+        let mut checker = InvariantChecker::new(100);
+        let peer = "node-00001";
+        checker.check_horizons(at, observer, &[member(peer, 1, 5, 0)]);
+        // A reset lowers max_version below the watermark it brings: no step back.
+        checker.check_horizons(at, observer, &[member(peer, 1, 2, 8)]);
+        // Another generation, and a peer no longer listed, start from scratch.
+        checker.check_horizons(at, observer, &[member(peer, 2, 1, 0)]);
+        checker.check_horizons(at, observer, &[]);
+        checker.check_horizons(at, observer, &[member(peer, 2, 0, 0)]);
+        assert_eq!(checker.total(), 0, "{:?}", checker.violations());
+        checker.check_horizons(at, observer, &[member(peer, 2, 4, 0)]);
+        checker.check_horizons(at, observer, &[member(peer, 2, 3, 1)]);
+        assert_eq!(
+            checker.counts().get(&ViolationKind::HorizonRegressed),
+            Some(&1)
+        );
+        // A restarted observer knows nothing: whatever it lists next is no step back.
+        checker.node_started(observer, Generation(2));
+        checker.check_horizons(at, observer, &[member(peer, 2, 0, 0)]);
+        assert_eq!(checker.total(), 1);
     }
 }

@@ -34,6 +34,23 @@ impl NodeIndex {
     }
 }
 
+/// What a node waking from a stall handles first: its overdue timer or the datagrams that
+/// arrived for it meanwhile. A real runtime may do either (tokio polls its timer and its
+/// socket in no fixed order), and a node must not convict live peers either way. Set with
+/// [`crate::SimulationBuilder::wake_order`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub enum WakeOrder {
+    /// Everything postponed by the stall runs at its end in the order it was postponed:
+    /// datagrams that arrived before the timer came due go first, later ones after it. The
+    /// default.
+    #[default]
+    AsPostponed,
+    /// The overdue timer first (`handle_timeout`), then the backlog of datagrams.
+    TimersFirst,
+    /// The backlog of datagrams first, then the overdue timer.
+    MessagesFirst,
+}
+
 /// Something that happens at a scheduled time; see [`crate::Simulation::at`].
 ///
 /// Inputs to a stalled node (writes, leave) wait until its stall ends, like its timers and
@@ -59,7 +76,8 @@ pub enum Action {
     /// crashed.
     Leave(NodeIndex),
     /// The node's process stops for `duration` (GC pause, CPU starvation): its timers,
-    /// datagrams and commands are postponed to the end of the stall.
+    /// datagrams and commands are postponed to the end of the stall, and handled then in
+    /// the simulation's [`WakeOrder`].
     Stall {
         /// The node.
         node: NodeIndex,

@@ -46,7 +46,7 @@ use crate::data_dir::DataDirModel;
 use crate::invariants::{InvariantChecker, Lookup, Violation, ViolationKind, Write};
 use crate::network::{Delivery, NetworkModel, chance};
 use crate::queue::Queue;
-use crate::scenario::{Action, NodeIndex};
+use crate::scenario::{Action, NodeIndex, WakeOrder};
 
 /// Largest node count: addresses are `10.x.y.z`, one per index.
 pub const MAX_NODES: usize = 1 << 24;
@@ -218,6 +218,9 @@ pub struct SimulationBuilder {
     max_recorded_violations: usize,
     per_key_checks: bool,
     threads: usize,
+    initial_nodes: Option<usize>,
+    wake_order: WakeOrder,
+    check_member_horizons: bool,
 }
 
 impl SimulationBuilder {
@@ -282,6 +285,32 @@ impl SimulationBuilder {
         self
     }
 
+    /// How many nodes (the first ones) start by themselves, spread over `start_spread`
+    /// (default: all). The others wait for an [`Action::Start`]: nodes that join a running
+    /// cluster.
+    pub fn initial_nodes(mut self, initial: usize) -> Self {
+        self.initial_nodes = Some(initial);
+        self
+    }
+
+    /// What a node waking from a stall handles first (default
+    /// [`WakeOrder::AsPostponed`]).
+    pub fn wake_order(mut self, order: WakeOrder) -> Self {
+        self.wake_order = order;
+        self
+    }
+
+    /// Checks, before every input to a node, that its knowledge of each peer's state
+    /// (`max(max_version, gc_watermark)` of its `members()` entry for that generation) did
+    /// not go back since its previous input ([`ViolationKind::HorizonRegressed`]). This
+    /// catches what events alone do not show, such as a reset that leaves a node knowing
+    /// less than before. Default off: it lists every node's members on every input, which
+    /// costs O(N) per input.
+    pub fn check_member_horizons(mut self, check: bool) -> Self {
+        self.check_member_horizons = check;
+        self
+    }
+
     /// How many violations are kept in full (default 1000; all are counted).
     pub fn max_recorded_violations(mut self, max: usize) -> Self {
         self.max_recorded_violations = max;
@@ -322,9 +351,14 @@ impl SimulationBuilder {
         let seeds = (0..self.seeds).map(|i| NodeIndex(i).address()).collect();
         let mut queue = Queue::default();
         let spread = self.start_spread.as_secs_f64();
+        let initial = self.initial_nodes.unwrap_or(self.nodes);
         for index in (0..self.nodes).map(NodeIndex) {
+            // Drawn for every node, so the initial nodes start when they would in a
+            // simulation where all of them do.
             let at = Duration::from_secs_f64(spread * rng.random::<f64>());
-            queue.push(at, Item::Action(Action::Start(index)));
+            if index.0 < initial {
+                queue.push(at, Item::Action(Action::Start(index)));
+            }
         }
         Ok(Simulation {
             seed: self.seed,
@@ -357,6 +391,8 @@ impl SimulationBuilder {
             lookahead,
             marks: BatchMarks::default(),
             jobs: Vec::new(),
+            wake_order: self.wake_order,
+            check_member_horizons: self.check_member_horizons,
         })
     }
 }
@@ -399,6 +435,8 @@ pub struct Simulation {
     lookahead: Duration,
     marks: BatchMarks,
     jobs: Vec<Job>,
+    wake_order: WakeOrder,
+    check_member_horizons: bool,
 }
 
 impl fmt::Debug for Simulation {
@@ -492,6 +530,9 @@ impl Simulation {
             max_recorded_violations: 1000,
             per_key_checks: true,
             threads: 1,
+            initial_nodes: None,
+            wake_order: WakeOrder::default(),
+            check_member_horizons: false,
         }
     }
 
@@ -691,6 +732,7 @@ impl Simulation {
             return None;
         }
         slot.timer_at = None;
+        self.check_horizons(now, index);
         Some(Job::timeout(now, index))
     }
 
@@ -719,8 +761,21 @@ impl Simulation {
         }
         if slot.stalled_until > now {
             let until = slot.stalled_until;
+            let receiver = flight.to;
             self.counters.postponed += 1;
             self.queue.push(until, Item::Deliver(flight));
+            // Queued after this datagram, the overdue timer runs after the whole backlog.
+            if self.wake_order == WakeOrder::MessagesFirst && slot.timer_at == Some(until) {
+                slot.timer_epoch += 1;
+                let epoch = slot.timer_epoch;
+                self.queue.push(
+                    until,
+                    Item::Timer {
+                        node: receiver,
+                        epoch,
+                    },
+                );
+            }
             return None;
         }
         let InFlight {
@@ -744,6 +799,7 @@ impl Simulation {
         slot.traffic.datagrams_received += 1;
         slot.traffic.bytes_received += len;
         self.counters.delivered += 1;
+        self.check_horizons(now, to);
         Some(Job::packet(now, to, from.address(), packet))
     }
 
@@ -804,6 +860,17 @@ impl Simulation {
             Action::Stall { node, duration } => match self.slots.get_mut(node.0) {
                 Some(slot) if slot.node.is_some() => {
                     slot.stalled_until = slot.stalled_until.max(now + duration);
+                    let until = slot.stalled_until;
+                    // Queued before any datagram the stall postpones, a timer due during
+                    // the stall runs first when it ends.
+                    if self.wake_order == WakeOrder::TimersFirst
+                        && slot.timer_at.is_some_and(|at| at <= until)
+                    {
+                        slot.timer_epoch += 1;
+                        slot.timer_at = Some(until);
+                        let epoch = slot.timer_epoch;
+                        self.queue.push(until, Item::Timer { node, epoch });
+                    }
                 }
                 _ => self.counters.ignored_actions += 1,
             },
@@ -1128,6 +1195,19 @@ impl Simulation {
         self.groups
             .as_ref()
             .is_some_and(|groups| groups.get(a.0) != groups.get(b.0))
+    }
+
+    /// With [`SimulationBuilder::check_member_horizons`]: compares what `index` knows of
+    /// each peer now (after its previous input) with what it knew before that input.
+    fn check_horizons(&mut self, now: Duration, index: NodeIndex) {
+        if !self.check_member_horizons {
+            return;
+        }
+        let Some(node) = self.slots.get(index.0).and_then(|slot| slot.node.as_ref()) else {
+            return;
+        };
+        let members = node.members(self.base + now);
+        self.checker.check_horizons(now, index, &members);
     }
 
     fn running_node_mut(&mut self, index: NodeIndex) -> Option<&mut Node> {

@@ -117,3 +117,33 @@ fn parallel_batches_lose_no_datagram() {
     assert_eq!(counters.sender_gone, 0, "seed 11: {counters:?}");
     assert!(counters.delivered > 5_000, "seed 11: {counters:?}");
 }
+
+/// The wake order decides only what a node waking from a stall handles first: left unset
+/// it is the default, the two explicit orders make two different runs, and without a
+/// stall neither changes anything.
+#[test]
+fn the_wake_order_changes_only_stalled_runs() {
+    use leviathan_gossip_sim::WakeOrder;
+    let secs = Duration::from_secs;
+    let trace = |order: Option<WakeOrder>, stall: bool| {
+        let mut builder = Simulation::builder(31).nodes(10);
+        if let Some(order) = order {
+            builder = builder.wake_order(order);
+        }
+        let mut sim = builder.build().unwrap();
+        if stall {
+            sim.stall(secs(10), NodeIndex(4), secs(5));
+        }
+        sim.run_until(secs(30));
+        sim.check().unwrap();
+        sim.trace_hash()
+    };
+    let default = trace(None, true);
+    assert_eq!(default, trace(Some(WakeOrder::AsPostponed), true));
+    let timers_first = trace(Some(WakeOrder::TimersFirst), true);
+    let messages_first = trace(Some(WakeOrder::MessagesFirst), true);
+    assert_ne!(timers_first, messages_first);
+    for order in [WakeOrder::TimersFirst, WakeOrder::MessagesFirst] {
+        assert_eq!(trace(None, false), trace(Some(order), false), "{order:?}");
+    }
+}
