@@ -281,12 +281,10 @@ impl From<GossipError> for ApiError {
             GossipError::Write(WriteError::TooManyKeys { .. }) => StatusCode::INSUFFICIENT_STORAGE,
             GossipError::Write(WriteError::Left) => StatusCode::CONFLICT,
             GossipError::Shutdown => StatusCode::SERVICE_UNAVAILABLE,
-            // A write the node did not prepare (a bug), or a reason the core adds later.
-            GossipError::Write(_) | GossipError::Durable { .. } => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
             GossipError::Keyring(KeyringError::NotInstalled { .. }) => StatusCode::NOT_FOUND,
             GossipError::Keyring(KeyringError::RemovePrimary { .. }) => StatusCode::CONFLICT,
+            // The disk, a write the node did not prepare (a bug), or a reason added later.
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError(status, error.to_string())
     }

@@ -40,6 +40,7 @@ pub enum WriteError {
 
 /// Why [`crate::Node::restore_own_records`] refused; the node's state is unchanged.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum RestoreError {
     /// The node already wrote: restored versions could collide with its own.
     #[error("the node already wrote; restore only into a fresh node")]

@@ -6,6 +6,7 @@ use leviathan_gossip_wire::{Generation, Key, NodeName, Version};
 /// Something the application should know. Events about several peers come batched, as in
 /// the original library (`peers_discover(peers)`).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
     /// Nodes seen for the first time (`peers_discover`).
     PeersDiscovered(Vec<NodeName>),

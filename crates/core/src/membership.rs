@@ -29,6 +29,7 @@ use crate::stats::Stats;
 ///   any ──announced leave──▶ Left    (a new generation makes it Live again)
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum MemberState {
     /// Heartbeats arrive as expected.
     Live,

@@ -14,6 +14,7 @@ use thiserror::Error;
 
 /// Why [`crate::Gossip::start`] failed. Nothing was started; no socket stays bound.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum StartError {
     /// A configuration field is invalid.
     #[error(transparent)]
@@ -62,6 +63,7 @@ pub enum StartError {
 
 /// Why a call on a running [`crate::Gossip`] failed. The node's state is unchanged.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The key is not a valid key (empty, too long, control characters).
     #[error("invalid key {key:?}: {reason}")]

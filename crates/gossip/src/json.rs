@@ -49,6 +49,8 @@ pub fn event(event: &Event) -> Value {
         Event::Deleted { node, key, version } => {
             json!({ "event": name, "node": node.as_str(), "key": key.as_str(), "version": version.0 })
         }
+        // An event a newer core adds: named, so a consumer can at least see it.
+        _ => json!({ "event": name }),
     }
 }
 

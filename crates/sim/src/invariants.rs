@@ -374,11 +374,8 @@ impl InvariantChecker {
                     }
                 }
             }
-            Event::PeersDiscovered(_)
-            | Event::PeersSuspected(_)
-            | Event::PeersRecovered(_)
-            | Event::PeersDead(_)
-            | Event::PeersLeft(_) => {}
+            // Membership changes carry no records to check.
+            _ => {}
         }
     }
 

@@ -1414,6 +1414,7 @@ fn event_tag(event: &Event) -> u64 {
         Event::Updates(updates) => (7, updates.len()),
         Event::Deleted { version, .. } => (8, version.0 as usize),
         Event::PeersRemoved(peers) => (9, peers.len()),
+        _ => (0, 0),
     };
     kind << 56 ^ len as u64
 }

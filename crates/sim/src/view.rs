@@ -30,6 +30,8 @@ fn code(state: MemberState) -> u8 {
         MemberState::Suspect => 2,
         MemberState::Dead => 3,
         MemberState::Left => 4,
+        // A state a newer core adds: not one this view can tell apart.
+        _ => UNKNOWN,
     }
 }
 
@@ -72,7 +74,7 @@ impl MembershipView {
                 }
                 return;
             }
-            Event::Updates(_) | Event::Deleted { .. } => return,
+            _ => return,
         };
         for peer in peers {
             self.set(observer, peer, state);
