@@ -185,6 +185,13 @@ pub fn templates() -> Vec<Packet> {
     ]
 }
 
+/// The cluster id the `keyring_open` target seals and opens for.
+pub const SEAL_CLUSTER: &[u8] = b"fuzz-cluster";
+/// Another cluster id: nothing sealed for [`SEAL_CLUSTER`] opens for it.
+pub const OTHER_CLUSTER: &[u8] = b"fuzz-cluster-2";
+/// The send timestamp of the `keyring_open` seeds (milliseconds since the Unix epoch).
+pub const SEAL_SENT_AT: u64 = 1_700_000_000_000;
+
 /// The fixed keyring of the `keyring_open` target: primary key A, installed key B.
 pub fn keyring() -> Keyring {
     let mut keyring = Keyring::new(SecretKey::from_bytes([0xA1; 32]));

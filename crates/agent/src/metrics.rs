@@ -34,9 +34,11 @@
 //! | `leviathan_gossip_round_duration_max_seconds`  | gauge   |          |
 //!
 //! `kind` is `syn`, `synack` or `ack`; `state` is `live`, `suspect`, `dead` or `left` (the
-//! node itself counted); dropped `reason` is `unauthenticated` or `plaintext` (datagrams
-//! refused by encryption before parsing: no installed key opened them, or plaintext while
-//! encryption is required), `malformed`, `foreign_cluster`, `from_self`, `gap_delta`,
+//! node itself counted); dropped `reason` is `unauthenticated`, `plaintext`, `replayed` or
+//! `stale` (datagrams refused by encryption before parsing: no installed key opened them
+//! for this cluster, plaintext while encryption is required, a replay of a sealed datagram
+//! already accepted, or one sealed more than the 30 s replay window from this node's
+//! clock), `malformed`, `foreign_cluster`, `from_self`, `gap_delta`,
 //! `unordered_delta`, `below_watermark` or `over_limit` (deltas beyond the core's
 //! `max_nodes` or `max_keys_per_node`); ignored `reason` is
 //! `stale_generation`, `claim_about_self`, `implausible_generation` (more than a year ahead
@@ -230,6 +232,8 @@ impl Collector for NodeCollector {
         let dropped = [
             ("unauthenticated", transport.dropped_unauthenticated),
             ("plaintext", transport.dropped_plaintext),
+            ("replayed", transport.dropped_replayed),
+            ("stale", transport.dropped_stale),
             ("rate_limited", transport.dropped_rate_limited),
             ("malformed", stats.dropped_malformed),
             ("foreign_cluster", stats.dropped_foreign_cluster),
@@ -243,9 +247,9 @@ impl Collector for NodeCollector {
             &mut encoder,
             "packets_dropped",
             "Input dropped: datagrams no installed key authenticates, plaintext while \
-             encryption is required, undecodable datagrams, other clusters, own name, bad \
-             deltas, deltas older than a garbage-collection watermark, deltas beyond the \
-             node or key limits",
+             encryption is required, replayed or stale sealed datagrams, undecodable \
+             datagrams, other clusters, own name, bad deltas, deltas older than a \
+             garbage-collection watermark, deltas beyond the node or key limits",
             MetricType::Counter,
             "reason",
             &dropped,
@@ -431,6 +435,8 @@ mod tests {
             "leviathan_gossip_packets_dropped_total{reason=\"malformed\"} 0",
             "leviathan_gossip_packets_dropped_total{reason=\"unauthenticated\"} 0",
             "leviathan_gossip_packets_dropped_total{reason=\"plaintext\"} 0",
+            "leviathan_gossip_packets_dropped_total{reason=\"replayed\"} 0",
+            "leviathan_gossip_packets_dropped_total{reason=\"stale\"} 0",
             "leviathan_gossip_datagrams_sealed_total 0",
             "leviathan_gossip_datagrams_opened_total 0",
             "leviathan_gossip_keyring_keys 0",

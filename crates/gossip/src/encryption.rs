@@ -12,15 +12,23 @@
 //! Every node moves to the next phase only once every node is in the current one, so at
 //! each step everyone reads what everyone sends. Datagrams that fail authentication, and
 //! plaintext ones a node does not accept, are dropped and counted before any parsing.
+//!
+//! Every datagram is sealed with the wall clock and the cluster id in its associated data,
+//! and an opened one goes through a [`ReplayWindow`] before the core sees it: a replay of a
+//! datagram accepted within the window (30 s), or one sealed more than the window from
+//! this node's clock, is dropped and counted (`dropped_replayed`, `dropped_stale`).
 
 use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 
-use leviathan_gossip_keyring::{Fingerprint, KeyRef, Keyring, KeyringError, SecretKey, is_sealed};
+use leviathan_gossip_keyring::{
+    Envelope, Fingerprint, KeyRef, Keyring, KeyringError, ReplayWindow, SecretKey, is_sealed,
+};
 use tracing::{debug, info, trace};
 
 use crate::config::Config;
 use crate::error::StartError;
+use crate::gossip::unix_millis_now;
 use crate::transport::TransportCounters;
 
 /// A node's keyring and phase, changed at runtime through [`crate::Gossip`].
@@ -29,6 +37,11 @@ pub(crate) struct Encryption {
     keyring: Option<Keyring>,
     encrypt_outgoing: bool,
     accept_plaintext: bool,
+    /// Authenticated with every sealed datagram, never sent: a datagram of another cluster
+    /// does not open here even under a shared key.
+    cluster_id: String,
+    /// The sealed datagrams accepted lately, to refuse replays and stale ones.
+    replay: ReplayWindow,
 }
 
 /// The keyring and phase as [`crate::Gossip::encryption`] reports them.
@@ -51,23 +64,29 @@ impl Encryption {
             keyring,
             config.encrypt_outgoing,
             config.accept_plaintext,
+            config.cluster_id.clone(),
         ))
     }
 
-    /// Encryption with `keyring` (none: plaintext) in the phase the two flags say.
+    /// Encryption with `keyring` (none: plaintext) in the phase the two flags say, for the
+    /// cluster `cluster_id`.
     pub(crate) fn new(
         keyring: Option<Keyring>,
         encrypt_outgoing: bool,
         accept_plaintext: bool,
+        cluster_id: String,
     ) -> Self {
         Encryption {
             keyring,
             encrypt_outgoing,
             accept_plaintext,
+            cluster_id,
+            replay: ReplayWindow::default(),
         }
     }
 
-    /// The datagram to send for an encoded packet: sealed with the primary key, or as it is.
+    /// The datagram to send for an encoded packet: sealed with the primary key, stamped
+    /// with the wall clock, for this cluster; or as it is.
     pub(crate) fn outgoing<'a>(
         &self,
         packet: &'a [u8],
@@ -76,7 +95,13 @@ impl Encryption {
         let Some(keyring) = self.keyring.as_ref().filter(|_| self.encrypt_outgoing) else {
             return Cow::Borrowed(packet);
         };
-        match keyring.seal_with_rng(packet, &mut rand::rng()) {
+        let sealed = keyring.seal_with_rng(
+            packet,
+            unix_millis_now(),
+            self.cluster_id.as_bytes(),
+            &mut rand::rng(),
+        );
+        match sealed {
             Ok(sealed) => {
                 counters.sealed.fetch_add(1, Ordering::Relaxed);
                 Cow::Owned(sealed)
@@ -90,8 +115,10 @@ impl Encryption {
     }
 
     /// The packet bytes of a received datagram, or `None` (counted) if it is to be dropped.
+    /// A sealed one must open for this cluster and pass the replay window, checked against
+    /// the wall clock.
     pub(crate) fn incoming<'a>(
-        &self,
+        &mut self,
         datagram: &'a [u8],
         counters: &TransportCounters,
     ) -> Option<Cow<'a, [u8]>> {
@@ -100,17 +127,27 @@ impl Encryption {
                 counters.unauthenticated.fetch_add(1, Ordering::Relaxed);
                 return None;
             };
-            return match keyring.open(datagram) {
-                Ok(packet) => {
-                    counters.opened.fetch_add(1, Ordering::Relaxed);
-                    Some(Cow::Owned(packet))
-                }
+            let opened = match keyring.open(datagram, self.cluster_id.as_bytes()) {
+                Ok(opened) => opened,
                 Err(error) => {
                     trace!(%error, "dropped a datagram that failed authentication");
                     counters.unauthenticated.fetch_add(1, Ordering::Relaxed);
-                    None
+                    return None;
                 }
             };
+            counters.opened.fetch_add(1, Ordering::Relaxed);
+            let Envelope { sent_at, nonce, .. } = opened.envelope;
+            if let Err(error) = self.replay.check(sent_at, nonce, unix_millis_now()) {
+                trace!(%error, "dropped a sealed datagram: replayed or stale");
+                let counter = if error.is_replay() {
+                    &counters.replayed
+                } else {
+                    &counters.stale
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
+            return Some(Cow::Owned(opened.plaintext));
         }
         if self.keyring.is_some() && !self.accept_plaintext {
             counters.plaintext_refused.fetch_add(1, Ordering::Relaxed);

@@ -1,6 +1,7 @@
 //! Encrypted clusters over real UDP on 127.0.0.1: only nodes holding a key of the keyring
 //! get in or get their state accepted; a key rotation under a stream of writes loses no
-//! member; a plaintext cluster upgrades to an encrypted one without a pause.
+//! member; a plaintext cluster upgrades to an encrypted one without a pause; a captured
+//! sealed datagram replayed is dropped and answered with nothing.
 #![cfg(feature = "encryption")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -198,4 +199,59 @@ async fn a_plaintext_cluster_upgrades_to_encryption_without_a_pause() {
     assert!(!knows(&nodes[0], "plain"));
     assert!(nodes[0].transport_stats().dropped_plaintext > 0);
     plain.shutdown().await;
+}
+
+/// The next datagram `socket` receives from `source` within `within`, others skipped.
+async fn datagram_from(
+    socket: &tokio::net::UdpSocket,
+    source: SocketAddr,
+    within: Duration,
+) -> Option<Vec<u8>> {
+    let deadline = tokio::time::Instant::now() + within;
+    let mut buffer = vec![0u8; 65_536];
+    loop {
+        let received = tokio::time::timeout_at(deadline, socket.recv_from(&mut buffer)).await;
+        let (len, from) = received.ok()?.unwrap();
+        if from == source {
+            return Some(buffer[..len].to_vec());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_captured_sealed_syn_replayed_is_dropped_and_draws_no_answer() {
+    let ring = Keyring::new(key(30));
+    // An eavesdropper poses as a seed of `sender` and captures the sealed Syn it sends.
+    let eavesdropper = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let sender = start(
+        "sender",
+        &[eavesdropper.local_addr().unwrap()],
+        Some(ring.clone()),
+    )
+    .await;
+    let syn = datagram_from(&eavesdropper, sender.local_addr().unwrap(), PATIENCE)
+        .await
+        .expect("the sender calls its seed");
+    assert!(leviathan_gossip::keyring::is_sealed(&syn));
+    sender.shutdown().await;
+
+    // Sent once to a member of the same cluster, it is answered (a SynAck to its source)...
+    let target = start("target", &[], Some(ring)).await;
+    let address = target.local_addr().unwrap();
+    eavesdropper.send_to(&syn, address).await.unwrap();
+    assert!(
+        datagram_from(&eavesdropper, address, PATIENCE)
+            .await
+            .is_some(),
+        "the first delivery is answered"
+    );
+    // ...replayed, it is dropped before parsing and answered with nothing.
+    eavesdropper.send_to(&syn, address).await.unwrap();
+    let answer = datagram_from(&eavesdropper, address, Duration::from_millis(500)).await;
+    assert!(answer.is_none(), "the replay drew an answer");
+    let stats = target.transport_stats();
+    assert_eq!(stats.dropped_replayed, 1, "{stats:?}");
+    assert_eq!(stats.dropped_stale, 0, "{stats:?}");
+    assert_eq!(stats.dropped_unauthenticated, 0, "{stats:?}");
+    target.shutdown().await;
 }

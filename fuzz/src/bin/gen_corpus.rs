@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::PathBuf;
 
-use leviathan_gossip_fuzz::{keyring, keyring_b, op, templates};
+use leviathan_gossip_fuzz::{keyring, keyring_b, op, templates, SEAL_CLUSTER, SEAL_SENT_AT};
 
 fn main() -> std::io::Result<()> {
     let root = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "fuzz/corpus".into()));
@@ -25,8 +25,9 @@ fn main() -> std::io::Result<()> {
         fs::write(root.join("node").join(format!("template-{i}")), input)?;
         // The keyring target: sealed by the primary key and by the secondary key.
         let nonce = [i as u8; 24];
-        let a = keyring().seal(bytes, nonce).map_err(std::io::Error::other)?;
-        let b = keyring_b().seal(bytes, nonce).map_err(std::io::Error::other)?;
+        let sent_at = SEAL_SENT_AT + i as u64;
+        let a = keyring().seal(bytes, sent_at, SEAL_CLUSTER, nonce).map_err(std::io::Error::other)?;
+        let b = keyring_b().seal(bytes, sent_at, SEAL_CLUSTER, nonce).map_err(std::io::Error::other)?;
         fs::write(root.join("keyring_open").join(format!("sealed-a-{i}")), a)?;
         fs::write(root.join("keyring_open").join(format!("sealed-b-{i}")), b)?;
     }
