@@ -409,16 +409,33 @@ async fn set(
     let ttl = query.ttl.as_deref().map(parse_ttl).transpose()?;
     let value = body?;
     let node = state.node()?;
-    let version = match ttl {
-        Some(ttl) => node.set_with_ttl(&key, value, ttl)?,
-        None => node.set(&key, value)?,
+    let written = {
+        let (node, key) = (Arc::clone(&node), key.clone());
+        off_the_runtime(move || match ttl {
+            Some(ttl) => node.set_with_ttl(&key, value, ttl),
+            None => node.set(&key, value),
+        })
     };
+    let version = written.await??;
     Ok(Json(WriteResponse {
         node: node.identity().name.to_string(),
         key,
         version: version.0,
         ttl_ms: ttl.map(|ttl| u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX)),
     }))
+}
+
+/// Runs a durable write on tokio's blocking pool: with a data directory it waits for an
+/// fsync (its group's), which must not hold up a runtime thread serving other requests.
+async fn off_the_runtime<T: Send + 'static>(
+    write: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(write).await.map_err(|error| {
+        ApiError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the write did not complete: {error}"),
+        )
+    })
 }
 
 /// A `ttl` query value: a humantime duration (`30s`, `1h 30m`) or a number of seconds.
@@ -447,7 +464,11 @@ async fn delete(
 ) -> Result<Json<WriteResponse>, ApiError> {
     let Path(key) = path?;
     let node = state.node()?;
-    let Some(version) = node.del(&key)? else {
+    let deleted = {
+        let (node, key) = (Arc::clone(&node), key.clone());
+        off_the_runtime(move || node.del(&key))
+    };
+    let Some(version) = deleted.await?? else {
         return Err(ApiError(
             StatusCode::NOT_FOUND,
             format!("key {key:?} is not set on this node"),

@@ -103,7 +103,9 @@ pub use generation_horizon::MAX_GENERATION_AHEAD;
 pub use membership::{Member, MemberState, PeerCounts};
 pub use node::{Footprint, Node, REASSERT_INTERVAL};
 pub use output::{Driver, Output, Outputs, Transmit};
-pub use own_writes::{NodeAccess, PreparedWrite, Store, Write, WriteAheadError, write_ahead};
+pub use own_writes::{
+    NodeAccess, PreparedWrite, Store, Write, WriteAheadError, write_ahead, write_ahead_group,
+};
 pub use quarantine::MAX_QUARANTINED;
 pub use state::Versioned;
 pub use stats::{KindCounters, Stats};

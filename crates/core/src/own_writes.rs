@@ -101,13 +101,15 @@ impl PreparedWrite {
     }
 }
 
-/// Where a driver makes own writes durable (a data directory), for [`write_ahead`].
+/// Where a driver makes own writes durable (a data directory), for [`write_ahead`] and
+/// [`write_ahead_group`].
 pub trait Store {
-    /// Why a write could not be recorded.
+    /// Why writes could not be recorded.
     type Error;
-    /// Records `write` durably (fsync'd) under its version, or fails having recorded
-    /// nothing the next start would restore.
-    fn persist(&mut self, write: &PreparedWrite) -> Result<(), Self::Error>;
+    /// Records `writes` durably (fsync'd once for all of them, ideally: a group commit),
+    /// in order, or fails having recorded none that the next start would restore. Their
+    /// versions increase along the slice.
+    fn persist(&mut self, writes: &[PreparedWrite]) -> Result<(), Self::Error>;
 }
 
 /// A node as its driver holds it: directly, or behind a lock shared with other tasks.
@@ -136,26 +138,75 @@ pub enum WriteAheadError<E> {
     Store(E),
 }
 
-/// The write-ahead sequence every driver with a store goes through, the only one: prepare
-/// `write` on the node, record it in `store`, then commit it (or abandon it if the store
-/// failed). Returns its version (`None`: nothing to write, e.g. a deletion of an unset
-/// key). The caller serialises writes to one store (holding its lock across this call),
-/// so the store sees versions in increasing order.
+/// The write-ahead sequence for one write: [`write_ahead_group`] with `write` alone.
+/// Returns its version (`None`: nothing to write, e.g. a deletion of an unset key).
 pub fn write_ahead<S: Store>(
     node: &mut impl NodeAccess,
     store: &mut S,
     write: Write,
     now: Instant,
 ) -> Result<Option<Version>, WriteAheadError<S::Error>> {
-    let Some(prepared) = node.with_node(|node| node.prepare(write, now))? else {
-        return Ok(None);
-    };
-    if let Err(error) = store.persist(&prepared) {
-        node.with_node(|node| node.abandon(prepared));
-        return Err(WriteAheadError::Store(error));
+    let mut outcomes =
+        write_ahead_group(node, store, [write], now).map_err(WriteAheadError::Store)?;
+    match outcomes.pop() {
+        Some(outcome) => Ok(outcome?),
+        None => Ok(None),
     }
-    let version = node.with_node(|node| node.commit(prepared))?;
-    Ok(Some(version))
+}
+
+/// The write-ahead sequence every driver with a store goes through, the only one: prepare
+/// each of `writes` on the node, record those it accepted in `store` at once (one fsync
+/// for the group), then commit them — or abandon them all if the store failed (`Err`: the
+/// node is unchanged). On success, one outcome per write, in order: its version, `None`
+/// if there was nothing to write, or why the node refused it (nothing recorded for it).
+/// The caller serialises groups to one store (holding its lock across this call), so the
+/// store sees versions in increasing order.
+pub fn write_ahead_group<S: Store>(
+    node: &mut impl NodeAccess,
+    store: &mut S,
+    writes: impl IntoIterator<Item = Write>,
+    now: Instant,
+) -> Result<Vec<Result<Option<Version>, WriteError>>, S::Error> {
+    let mut prepared = Vec::new();
+    // Per write: its outcome, or `Ok(Some(_))` as a placeholder for a prepared one.
+    let outcomes: Vec<Result<Option<Version>, WriteError>> = node.with_node(|node| {
+        writes
+            .into_iter()
+            .map(|write| {
+                let prepared_write = node.prepare(write, now)?;
+                Ok(prepared_write.map(|write| {
+                    let version = write.version;
+                    prepared.push(write);
+                    version
+                }))
+            })
+            .collect()
+    });
+    if prepared.is_empty() {
+        return Ok(outcomes);
+    }
+    if let Err(error) = store.persist(&prepared) {
+        node.with_node(|node| {
+            for write in prepared {
+                node.abandon(write);
+            }
+        });
+        return Err(error);
+    }
+    let committed: Vec<Result<Version, WriteError>> = node.with_node(|node| {
+        prepared
+            .into_iter()
+            .map(|write| node.commit(write))
+            .collect()
+    });
+    let mut committed = committed.into_iter();
+    Ok(outcomes
+        .into_iter()
+        .map(|outcome| match outcome {
+            Ok(Some(_)) => committed.next().map_or(Ok(None), |result| result.map(Some)),
+            other => other,
+        })
+        .collect())
 }
 
 /// Versions reserved by prepared writes, and the commits waiting for earlier ones.

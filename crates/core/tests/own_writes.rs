@@ -183,12 +183,14 @@ struct Recorder {
 impl Store for Recorder {
     type Error = &'static str;
 
-    fn persist(&mut self, write: &PreparedWrite) -> Result<(), Self::Error> {
+    fn persist(&mut self, writes: &[PreparedWrite]) -> Result<(), Self::Error> {
         if self.failing {
             return Err("disk full");
         }
-        let record = (write.key().clone(), write.version(), write.value().cloned());
-        self.records.push(record);
+        for write in writes {
+            let record = (write.key().clone(), write.version(), write.value().cloned());
+            self.records.push(record);
+        }
         Ok(())
     }
 }

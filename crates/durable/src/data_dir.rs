@@ -222,6 +222,54 @@ impl DataDir {
         self.write_record(key, version, Some(value), Some(expires_at_unix_ms))
     }
 
+    /// Records several of the node's own writes with one fsync (a group commit): all or
+    /// none. Each is as [`record_write`](DataDir::record_write) (`expires_at_unix_ms` as
+    /// [`record_write_expiring`](DataDir::record_write_expiring), only with a value), and
+    /// their versions must increase along the slice, above every version recorded so far.
+    /// A refusal of any changes nothing; durable when it returns `Ok`.
+    pub fn record_writes(&mut self, writes: &[OwnWrite]) -> Result<(), WriteError> {
+        self.check_writable()?;
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let mut max_version = self.state.max_version;
+        for write in writes {
+            if write.version <= max_version {
+                return Err(WriteError::NotIncreasing {
+                    version: write.version,
+                    max_version,
+                });
+            }
+            max_version = write.version;
+            let len = write.key.as_str().len() + write.value.as_ref().map_or(0, Bytes::len);
+            if len > MAX_RECORD_LEN {
+                return Err(WriteError::TooLarge {
+                    len,
+                    max: MAX_RECORD_LEN,
+                });
+            }
+        }
+        let mut frames = Vec::new();
+        for write in writes {
+            let expires_at = write.expires_at_unix_ms.filter(|_| write.value.is_some());
+            frames.extend_from_slice(&format::encode_write(
+                &write.key,
+                write.version,
+                write.value.as_ref(),
+                expires_at,
+            ));
+        }
+        self.append(&frames)?;
+        for write in writes {
+            let expires_at = write.expires_at_unix_ms.filter(|_| write.value.is_some());
+            let value = write.value.clone();
+            self.state
+                .set(write.key.clone(), write.version, value, expires_at);
+        }
+        self.compact_if_due();
+        Ok(())
+    }
+
     /// [`record_write`](DataDir::record_write) and
     /// [`record_write_expiring`](DataDir::record_write_expiring): `expires_at` only with a
     /// value.
@@ -232,29 +280,13 @@ impl DataDir {
         value: Option<Bytes>,
         expires_at: Option<u64>,
     ) -> Result<(), WriteError> {
-        self.check_writable()?;
-        if version <= self.state.max_version {
-            return Err(WriteError::NotIncreasing {
-                version,
-                max_version: self.state.max_version,
-            });
-        }
-        let len = key.as_str().len() + value.as_ref().map_or(0, Bytes::len);
-        if len > MAX_RECORD_LEN {
-            return Err(WriteError::TooLarge {
-                len,
-                max: MAX_RECORD_LEN,
-            });
-        }
-        self.append(&format::encode_write(
-            &key,
+        let write = OwnWrite {
+            key,
             version,
-            value.as_ref(),
-            expires_at,
-        ))?;
-        self.state.set(key, version, value, expires_at);
-        self.compact_if_due();
-        Ok(())
+            value,
+            expires_at_unix_ms: expires_at,
+        };
+        self.record_writes(std::slice::from_ref(&write))
     }
 
     /// Drops the tombstone of `key`, once garbage collection no longer needs it. Returns
@@ -386,7 +418,7 @@ impl DataDir {
         Ok(())
     }
 
-    /// Appends one framed record and fsyncs it. On failure the log is left ending with a
+    /// Appends framed records and fsyncs them once. On failure the log is left ending with a
     /// whole record: rolled back ([`WriteError::Io`]) or, if that cannot be known,
     /// the handle is poisoned ([`WriteError::Indeterminate`]).
     fn append(&mut self, frame: &[u8]) -> Result<(), WriteError> {
@@ -435,6 +467,20 @@ impl DataDir {
             warn!(path = %self.path.display(), %error, "automatic compaction failed");
         }
     }
+}
+
+/// One of the node's own writes, for [`DataDir::record_writes`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnWrite {
+    /// The key written.
+    pub key: Key,
+    /// Its version: above every version recorded before it.
+    pub version: Version,
+    /// The value; `None` for a tombstone.
+    pub value: Option<Bytes>,
+    /// For a value with a time to live: when the owner is to delete it, in milliseconds
+    /// since the Unix epoch (see [`DataDir::record_write_expiring`]).
+    pub expires_at_unix_ms: Option<u64>,
 }
 
 /// The node's state as recovered and maintained.

@@ -168,6 +168,6 @@ mod error;
 mod files;
 mod format;
 
-pub use data_dir::{DataDir, LOCK_FILE, LOG_FILE, Options, Recovery, SNAPSHOT_FILE};
+pub use data_dir::{DataDir, LOCK_FILE, LOG_FILE, Options, OwnWrite, Recovery, SNAPSHOT_FILE};
 pub use error::{IdentityField, OpenError, WriteError};
 pub use format::{Expiries, FORMAT_VERSION, MAX_RECORD_LEN, Records};

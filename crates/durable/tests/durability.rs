@@ -8,7 +8,7 @@ use std::path::Path;
 use bytes::Bytes;
 use leviathan_gossip_durable::{
     DataDir, Expiries, FORMAT_VERSION, IdentityField, LOCK_FILE, LOG_FILE, MAX_RECORD_LEN,
-    OpenError, Options, Records, SNAPSHOT_FILE, WriteError,
+    OpenError, Options, OwnWrite, Records, SNAPSHOT_FILE, WriteError,
 };
 use leviathan_gossip_wire::{ClusterId, Generation, Key, NodeName, Version};
 use tempfile::TempDir;
@@ -1155,5 +1155,50 @@ fn mismatched_or_unknown_format_versions_are_refused() {
             .to_string()
             .contains("bad value tag 2 for format version 1"),
         "{error}"
+    );
+}
+
+fn own_write(name: &str, version: u64, text: Option<&str>) -> OwnWrite {
+    OwnWrite {
+        key: key(name),
+        version: Version(version),
+        value: text.and_then(value),
+        expires_at_unix_ms: None,
+    }
+}
+
+#[test]
+fn a_group_of_writes_is_recorded_whole_or_not_at_all() {
+    let tmp = TempDir::new().unwrap();
+    let mut dir = open(tmp.path());
+    let group = [
+        own_write("a", 1, Some("1")),
+        own_write("b", 2, Some("2")),
+        own_write("a", 3, None),
+    ];
+    dir.record_writes(&group).unwrap();
+    assert_eq!(dir.max_version(), Version(3));
+    // Versions out of order inside a group, or not above what is recorded: refused whole.
+    let unordered = [own_write("c", 5, Some("5")), own_write("d", 4, Some("4"))];
+    assert!(matches!(
+        dir.record_writes(&unordered),
+        Err(WriteError::NotIncreasing { .. })
+    ));
+    let stale = [own_write("e", 6, Some("6")), own_write("f", 3, Some("3"))];
+    assert!(dir.record_writes(&stale).is_err());
+    assert_eq!(dir.max_version(), Version(3));
+    drop(dir);
+    let dir = open(tmp.path());
+    assert_eq!(dir.max_version(), Version(3));
+    let held: Vec<(String, u64, bool)> = dir
+        .records()
+        .iter()
+        .map(|(key, (version, value))| (key.to_string(), version.0, value.is_some()))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(
+        held,
+        [("a".to_string(), 3, false), ("b".to_string(), 2, true)]
     );
 }

@@ -5,10 +5,7 @@
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use leviathan_gossip_core::Versioned;
-use leviathan_gossip_core::{
-    Node, NodeAccess, PreparedWrite, Store, Write, WriteAheadError, write_ahead,
-};
+use leviathan_gossip_core::{Node, Versioned, Write};
 use leviathan_gossip_durable::DataDir;
 use leviathan_gossip_wire::{ClusterId, Generation, Key, NodeName, Version};
 use tracing::{debug, info, warn};
@@ -16,10 +13,12 @@ use tracing::{debug, info, warn};
 use crate::config::Config;
 use crate::error::{Error, StartError};
 use crate::gossip::unix_millis_now;
+use crate::group_commit::GroupCommit;
 
-/// Where this node's own writes are made durable: its data directory, if configured.
+/// Where this node's own writes are made durable: its data directory, if configured,
+/// behind group commit.
 #[derive(Debug)]
-pub(crate) struct Persistence(Option<Mutex<DataDir>>);
+pub(crate) struct Persistence(Option<GroupCommit>);
 
 impl Persistence {
     /// Opens `config`'s data directory, if it has one, and takes this run's generation from
@@ -36,49 +35,34 @@ impl Persistence {
         };
         let mut dir = DataDir::open(path, cluster_id, name)?;
         let generation = dir.next_generation(clock).map_err(StartError::Generation)?;
-        Ok((Persistence(Some(Mutex::new(dir))), generation))
+        Ok((Persistence(Some(GroupCommit::new(dir))), generation))
     }
 
     /// Loads the data directory's records, if there is one, into a fresh node (see
     /// [`restore`]).
     pub(crate) fn restore(&self, node: &mut Node, now: Instant) -> Result<(), StartError> {
         match &self.0 {
-            Some(dir) => restore(
-                node,
-                &dir.lock().unwrap_or_else(PoisonError::into_inner),
-                now,
-            ),
+            Some(durable) => restore(node, &durable.dir(), now),
             None => Ok(()),
         }
     }
 
     /// Applies an own write (see `Gossip::write`): without a data directory to `node` at
-    /// once; with one, through the core's write-ahead sequence ([`write_ahead`]) under the
-    /// store's lock, which serialises writes so the store sees versions in order.
+    /// once; with one, through the core's write-ahead sequence in the next group commit
+    /// ([`GroupCommit`]).
     pub(crate) fn write(
         &self,
         node: &Mutex<Node>,
         write: Write,
         now: Instant,
     ) -> Result<Option<Version>, Error> {
-        let Some(durable) = &self.0 else {
-            return Ok(node
+        match &self.0 {
+            None => Ok(node
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .write(write, now)?);
-        };
-        let mut store = durable.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut node = LockedNode(node);
-        write_ahead(&mut node, &mut DataDirStore(&mut store), write, now).map_err(|error| {
-            match error {
-                WriteAheadError::Store(error) => durable_error(error),
-                WriteAheadError::Refused(error) => Error::Write(error),
-                // The core may add reasons; each is a refusal with nothing changed.
-                other => Error::Durable {
-                    reason: other.to_string(),
-                },
-            }
-        })
+                .write(write, now)?),
+            Some(durable) => durable.write(node, write),
+        }
     }
 
     /// Whether writes wait for the data directory's lock and fsync (there is one).
@@ -89,9 +73,9 @@ impl Persistence {
     /// Forgets tombstones garbage collection dropped, in the data directory if there is one.
     pub(crate) fn forget(&self, keys: &[Key]) {
         if let Some(durable) = &self.0 {
-            let mut store = durable.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut dir = durable.dir();
             for key in keys {
-                store.forget(key.as_str());
+                dir.forget(key.as_str());
             }
         }
     }
@@ -99,12 +83,9 @@ impl Persistence {
     /// Whether a write the data directory refused may succeed if tried again: there is one
     /// and it is not poisoned.
     pub(crate) fn may_retry(&self) -> bool {
-        self.0.as_ref().is_some_and(|durable| {
-            !durable
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .is_poisoned()
-        })
+        self.0
+            .as_ref()
+            .is_some_and(|durable| !durable.dir().is_poisoned())
     }
 }
 
@@ -148,43 +129,4 @@ fn restore(node: &mut Node, dir: &DataDir, now: Instant) -> Result<(), StartErro
         "restored this node's state from its data directory"
     );
     Ok(())
-}
-
-/// The node behind the runtime's lock, for [`write_ahead`]: locked for each step, never
-/// across the store's fsync.
-struct LockedNode<'a>(&'a Mutex<Node>);
-
-impl NodeAccess for LockedNode<'_> {
-    fn with_node<T>(&mut self, f: impl FnOnce(&mut Node) -> T) -> T {
-        f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-}
-
-/// The data directory as the core's [`Store`]: a write with a time to live records its
-/// deadline on the wall clock, so a node restarted after it deletes the key at once.
-struct DataDirStore<'a>(&'a mut DataDir);
-
-impl Store for DataDirStore<'_> {
-    type Error = leviathan_gossip_durable::WriteError;
-
-    fn persist(&mut self, write: &PreparedWrite) -> Result<(), Self::Error> {
-        let (key, version) = (write.key().clone(), write.version());
-        match (write.value(), write.ttl()) {
-            (Some(value), Some(ttl)) => {
-                // Rounded up to the millisecond: never before the in-memory deadline,
-                // which was taken earlier. The ttl was checked to be representable.
-                let millis = u64::try_from(ttl.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX);
-                let expires_at = unix_millis_now().saturating_add(millis);
-                self.0
-                    .record_write_expiring(key, version, value.clone(), expires_at)
-            }
-            (value, _) => self.0.record_write(key, version, value.cloned()),
-        }
-    }
-}
-
-fn durable_error(error: leviathan_gossip_durable::WriteError) -> Error {
-    Error::Durable {
-        reason: error.to_string(),
-    }
 }

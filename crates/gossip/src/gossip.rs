@@ -52,9 +52,9 @@ pub struct Gossip {
 struct Shared {
     node: Mutex<Node>,
     /// Where this node's own writes are made durable, if configured. Its data directory is
-    /// locked before `node` and held across the fsync, which serialises writes while the
-    /// driver task, which only needs `node`, keeps gossiping (it deletes expired keys
-    /// through this lock on a blocking thread, see [`Chores::run`]).
+    /// locked before `node` and held across a group's fsync, which serialises groups while
+    /// the driver task, which only needs `node`, keeps gossiping (it deletes expired keys
+    /// through the same path on a blocking thread, see [`Chores::run`]).
     durable: Persistence,
     socket: UdpSocket,
     events: broadcast::Sender<Event>,
@@ -160,8 +160,10 @@ impl Gossip {
     /// Sets one of this node's keys and returns the write's version; peers receive it by
     /// gossip. Refused with an error (nothing written) if the key is invalid, the value
     /// could never fit a packet (see [`Gossip::max_value_len`]) or the node has left.
-    /// With a `data_dir`, the write is on disk when this returns (it blocks for the
-    /// fsync, typically a millisecond or a few).
+    /// With a `data_dir`, the write is on disk when this returns: it blocks for an fsync
+    /// (typically a millisecond or less), shared with the writes other threads make at the
+    /// same time (group commit). From async code, call it on the blocking pool
+    /// (`tokio::task::spawn_blocking`), as the agent does.
     pub fn set(&self, key: impl AsRef<str>, value: impl Into<Bytes>) -> Result<Version, Error> {
         let key = parse_key(key.as_ref())?;
         let value = value.into();

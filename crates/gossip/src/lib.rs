@@ -50,17 +50,20 @@
 //!
 //! With a keyring (`Config::keyring_file`, or `Config::keyring` from code) every datagram
 //! is sealed with XChaCha20-Poly1305 under the primary key and opened with any installed
-//! key ([`leviathan_gossip_keyring`] specifies the format). Datagrams that fail
-//! authentication, and plaintext ones once encryption is required, are dropped before
-//! parsing and counted ([`Gossip::transport_stats`]). Keys rotate at runtime with no
+//! key ([`leviathan_gossip_keyring`] specifies the format). Each carries its send time and
+//! is bound to the cluster id, both authenticated. Datagrams that fail authentication (the
+//! key, or the cluster id, is not this node's), plaintext ones once encryption is
+//! required, replays of a datagram already accepted, and datagrams sealed more than 30 s
+//! from this node's clock (members' clocks must agree within that: run NTP) are dropped
+//! before parsing and counted ([`Gossip::transport_stats`]). Keys rotate at runtime with no
 //! member lost: [`Gossip::install_key`] on every node, then [`Gossip::use_key`] on every
 //! node, then [`Gossip::remove_key`]. A plaintext cluster upgrades in three phases with
 //! [`Gossip::set_encryption`]: keys installed (send plaintext, accept both), encrypting
-//! (send sealed, accept both), required (sealed only). Sealing adds 43 bytes to each
+//! (send sealed, accept both), required (sealed only). Sealing adds 51 bytes to each
 //! datagram beyond `max_packet_size`, which bounds the protocol packet inside it: with the
-//! default 1400 a sealed datagram is at most 1443 bytes, under a 1500-byte MTU with IPv6
-//! and UDP headers (48 bytes); lower `max_packet_size` by 43 for smaller MTUs. All of it
-//! needs the feature `encryption`.
+//! default 1400 a sealed datagram is at most 1451 bytes, 1499 with IPv6 and UDP headers
+//! (48 bytes), still under a 1500-byte MTU; lower `max_packet_size` by 51 for smaller MTUs.
+//! All of it needs the feature `encryption`.
 //!
 //! # Cargo features
 //!
@@ -107,6 +110,8 @@ mod durable;
 mod encryption;
 mod error;
 mod gossip;
+#[cfg(feature = "durable")]
+mod group_commit;
 #[cfg(not(feature = "durable"))]
 mod in_memory;
 #[cfg(feature = "json")]

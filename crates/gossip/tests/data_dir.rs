@@ -109,3 +109,46 @@ async fn a_data_directory_is_refused_to_another_node_and_while_in_use() {
     assert!(matches!(back.set("", "x"), Err(Error::InvalidKey { .. })));
     back.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_durable_writes_each_get_their_own_version_and_all_survive_a_restart() {
+    const WRITERS: usize = 8;
+    const EACH: usize = 40;
+    let dir = tempfile::tempdir().unwrap();
+    let node = std::sync::Arc::new(
+        Gossip::start(config("grouped", &[], Some(dir.path())))
+            .await
+            .unwrap(),
+    );
+    // Plain threads, as an application calling the blocking `set` would: writes arriving
+    // while a group is being made durable go together in the next one.
+    let threads: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let node = std::sync::Arc::clone(&node);
+            std::thread::spawn(move || {
+                (0..EACH)
+                    .map(|i| node.set(format!("w{w}-{i}"), format!("{w}/{i}")).unwrap())
+                    .collect::<Vec<Version>>()
+            })
+        })
+        .collect();
+    let mut versions: Vec<u64> = threads
+        .into_iter()
+        .flat_map(|thread| thread.join().unwrap())
+        .map(|version| version.0)
+        .collect();
+    versions.sort_unstable();
+    let expected: Vec<u64> = (1..=(WRITERS * EACH) as u64).collect();
+    assert_eq!(
+        versions, expected,
+        "every write its own version, none skipped"
+    );
+    node.shutdown().await;
+    drop(node);
+    let back = Gossip::start(config("grouped", &[], Some(dir.path())))
+        .await
+        .unwrap();
+    assert_eq!(back.entries("grouped").len(), WRITERS * EACH);
+    assert_eq!(back.get("grouped", "w7-39").as_deref(), Some(&b"7/39"[..]));
+    back.shutdown().await;
+}

@@ -1429,11 +1429,13 @@ struct SimStore<'a> {
 impl Store for SimStore<'_> {
     type Error = std::convert::Infallible;
 
-    fn persist(&mut self, write: &PreparedWrite) -> Result<(), Self::Error> {
-        let deadline = write.ttl().map(|ttl| self.now + ttl);
-        let value = write.value().cloned();
-        self.dir
-            .record(write.key().clone(), write.version(), value, deadline);
+    fn persist(&mut self, writes: &[PreparedWrite]) -> Result<(), Self::Error> {
+        for write in writes {
+            let deadline = write.ttl().map(|ttl| self.now + ttl);
+            let value = write.value().cloned();
+            self.dir
+                .record(write.key().clone(), write.version(), value, deadline);
+        }
         Ok(())
     }
 }
