@@ -806,6 +806,7 @@ impl Node {
                 heartbeat: entry.heartbeat,
                 max_version: entry.max_version,
                 gc_watermark: entry.gc_watermark,
+                status: entry.status,
             };
             self.check_claim_about_self(&claim, now);
             return;
@@ -881,6 +882,7 @@ impl Node {
                 heartbeat: delta.heartbeat,
                 max_version: delta.to_version,
                 gc_watermark: delta.gc_watermark,
+                status: delta.status,
             };
             self.check_claim_about_self(&claim, now);
             return;
@@ -984,7 +986,8 @@ impl Node {
     // ----- claims about this node -----
 
     /// Only this node writes its state, so a peer's claim of a newer generation, heartbeat,
-    /// version or watermark of it is false (forged, or a bug). Peers may believe it and
+    /// version or watermark of it, or of a leave it never announced, is false (forged, or
+    /// a bug). Peers may believe it and
     /// stop taking this node's true state; it is ignored, counted, and answered by
     /// re-asserting: this node takes a generation above the claim, which every peer takes
     /// in place of what it held, with its own records at their versions. At most once per
@@ -1001,7 +1004,8 @@ impl Node {
             || (claim.generation == generation
                 && (claim.heartbeat > own.heartbeat()
                     || claim.max_version > own.max_version()
-                    || claim.gc_watermark > own.gc_watermark()));
+                    || claim.gc_watermark > own.gc_watermark()
+                    || claim.status > own.status()));
         if !false_claim {
             return;
         }
@@ -1219,6 +1223,7 @@ struct Claim {
     heartbeat: Heartbeat,
     max_version: Version,
     gc_watermark: Version,
+    status: NodeStatus,
 }
 
 /// Counts of what a node holds, from [`Node::footprint`].

@@ -667,3 +667,68 @@ fn a_false_claim_about_a_node_is_answered_by_a_new_generation() {
     }
     assert_safe(&sim);
 }
+
+/// A forged "left" about a live node, slipped into one packet, spreads to every peer as
+/// news; the node hears it about itself and refutes it (a status it never announced is a
+/// false claim like any other), so every peer lists it live again.
+#[test]
+fn a_forged_leave_of_a_live_node_is_refuted_by_the_node() {
+    let (victim, target) = (NodeIndex(2), NodeIndex(0));
+    let forged = Rc::new(Cell::new(false));
+    let done = forged.clone();
+    let network = NetworkModel::new(common::link(0.0)).with_tamper(
+        move |delivery: &Delivery, packet: &mut Packet| {
+            if done.get() || delivery.to != target || delivery.at < secs(11) {
+                return;
+            }
+            // The victim's current incarnation, as node 0 knows it, said to have left.
+            let claim = NodeDelta {
+                node: leviathan_gossip_wire::NodeId {
+                    name: victim.name().as_str().try_into().unwrap(),
+                    address: victim.address(),
+                    generation: Generation(1),
+                },
+                heartbeat: Heartbeat(0),
+                status: NodeStatus::Left,
+                gc_watermark: Version(0),
+                from_version: Version(0),
+                records: Vec::new(),
+                to_version: Version(0),
+                complete: true,
+            };
+            let deltas = match &mut packet.message {
+                Message::SynAck(synack) => &mut synack.deltas,
+                Message::Ack(ack) => &mut ack.deltas,
+                Message::Syn(_) => return,
+            };
+            deltas.retain(|delta| delta.node.name.as_str() != victim.name());
+            deltas.push(claim);
+            done.set(true);
+        },
+    );
+    let mut sim = cluster(0x1ef7, 5).network(network).build().unwrap();
+    let seed = sim.seed();
+    sim.run_until(secs(12));
+    assert!(
+        forged.get(),
+        "seed {seed}: no packet carried the forged leave"
+    );
+    let refuted = run_until_true(&mut sim, secs(60), ms(250), |sim| {
+        let generation = sim.node(victim).map(|n| n.identity().generation);
+        (0..5).filter(|&o| o != victim.0).all(|observer| {
+            members(sim, observer).into_iter().any(|m| {
+                m.id.name.as_str() == victim.name()
+                    && m.state == MemberState::Live
+                    && Some(m.id.generation) == generation
+            })
+        })
+    });
+    assert!(
+        refuted.is_some(),
+        "seed {seed}: peers still list the live node as left"
+    );
+    let node = sim.node(victim).unwrap();
+    assert!(node.stats().reassertions >= 1, "seed {seed}");
+    assert!(!sim.has_left(victim), "seed {seed}: the victim never left");
+    assert_safe(&sim);
+}
