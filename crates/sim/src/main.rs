@@ -5,6 +5,7 @@
 //! cargo run --release -p leviathan-gossip-sim -- dissemination --nodes 100,1000 --fanout 1,3 --loss 0,0.1
 //! cargo run --release -p leviathan-gossip-sim -- formation --nodes 100,1000 --loss 0,0.1
 //! cargo run --release -p leviathan-gossip-sim -- detection --nodes 1000 --loss 0,0.1,0.3 --slow-fraction 0,0.05
+//! cargo run --release -p leviathan-gossip-sim -- faults --nodes 100,1000 --flaky-loss 0.8 --one-way 2
 //! cargo run --release -p leviathan-gossip-sim -- cost --nodes 100,1000 --writes-per-node-per-sec 0,0.01,0.1
 //! cargo run --release -p leviathan-gossip-sim -- partition --nodes 100,1000 --duration 60
 //! cargo run --release -p leviathan-gossip-sim -- churn --nodes 100 --hours 24
@@ -21,7 +22,8 @@ use std::time::{Duration, Instant};
 use clap::{Args, Parser, Subcommand};
 use leviathan_gossip_sim::Latency;
 use leviathan_gossip_sim::experiments::{
-    ClusterSpec, RunInfo, Table, churn, cost, detection, dissemination, formation, partition,
+    ClusterSpec, RunInfo, Table, churn, cost, detection, dissemination, faults, formation,
+    partition,
 };
 use serde::Serialize;
 
@@ -78,6 +80,23 @@ enum Experiment {
         /// the end of the warm-up to the end).
         #[arg(long, default_value_t = 40)]
         tail: u64,
+    },
+    /// Flaky hosts (Rapid's scenario) and one-way links: who is declared dead, and when.
+    Faults {
+        #[command(flatten)]
+        common: Common,
+        /// Fraction of the nodes that turn flaky (at least one).
+        #[arg(long, default_value_t = 0.01)]
+        flaky_fraction: f64,
+        /// Loss at a flaky node's interface, each way.
+        #[arg(long, default_value_t = 0.8)]
+        flaky_loss: f64,
+        /// Pairs (A, C) of healthy nodes where A cannot reach C.
+        #[arg(long, default_value_t = 2)]
+        one_way: usize,
+        /// Seconds the faults last.
+        #[arg(long, default_value_t = 120)]
+        duration: u64,
     },
     /// Bytes and datagrams per node per second, idle and under write loads.
     Cost {
@@ -299,6 +318,23 @@ fn run(experiment: Experiment) -> Result<()> {
                     detection::run(&options).map(|o| (o.run.clone(), o))
                 },
             )
+        }
+        Experiment::Faults {
+            common,
+            flaky_fraction,
+            flaky_loss,
+            one_way,
+            duration,
+        } => {
+            let specs = common.specs(None, 120);
+            execute("faults", &common, specs, faults::table, |spec| {
+                let mut options = faults::Options::new(spec);
+                options.flaky_fraction = flaky_fraction;
+                options.flaky_loss = flaky_loss;
+                options.one_way = one_way;
+                options.duration = Duration::from_secs(duration);
+                faults::run(&options).map(|o| (o.run.clone(), o))
+            })
         }
         Experiment::Cost {
             common,

@@ -92,6 +92,24 @@ pub enum Action {
     Heal,
     /// Replaces the default link model (e.g. loss starts or stops).
     SetLink(LinkModel),
+    /// Overrides one directed link (`None`: back to the default): a one-way failure is
+    /// `from → to` losing everything while `to → from` works.
+    SetLinkBetween {
+        /// Sender side.
+        from: NodeIndex,
+        /// Receiver side.
+        to: NodeIndex,
+        /// The link's model, or `None` for the default one.
+        link: Option<LinkModel>,
+    },
+    /// A flaky host: the node loses `loss` of the datagrams it sends and receives, on top
+    /// of its links' loss (0 ends it).
+    SetNodeLoss {
+        /// The node.
+        node: NodeIndex,
+        /// Probability in `[0, 1]`.
+        loss: f64,
+    },
     /// `Node::set` on the node; the simulation records the write as ground truth.
     Set {
         /// The owner.
@@ -137,7 +155,11 @@ impl Action {
             | Action::Set { node, .. }
             | Action::SetWithTtl { node, .. }
             | Action::Delete { node, .. } => Some(*node),
-            Action::Partition(_) | Action::Heal | Action::SetLink(_) => None,
+            Action::Partition(_)
+            | Action::Heal
+            | Action::SetLink(_)
+            | Action::SetLinkBetween { .. }
+            | Action::SetNodeLoss { .. } => None,
         }
     }
 

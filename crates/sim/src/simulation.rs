@@ -890,6 +890,11 @@ impl Simulation {
                 self.network.link = link;
                 self.lookahead = self.network.lookahead();
             }
+            Action::SetLinkBetween { from, to, link } => {
+                self.network.set_link_between(from, to, link);
+                self.lookahead = self.network.lookahead();
+            }
+            Action::SetNodeLoss { node, loss } => self.network.set_node_loss(node, loss),
             Action::Set { node, key, value } => {
                 let write = OwnWrite::Set {
                     key,
@@ -1136,7 +1141,7 @@ impl Simulation {
             return;
         }
         let link = *self.network.link(from, to);
-        if chance(&mut self.rng, link.loss) {
+        if chance(&mut self.rng, self.network.loss(from, to)) {
             self.counters.lost += 1;
             return;
         }

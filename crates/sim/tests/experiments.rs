@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use leviathan_gossip_sim::experiments::{
-    ClusterSpec, cost, detection, dissemination, formation, partition,
+    ClusterSpec, cost, detection, dissemination, faults, formation, partition,
 };
 
 fn cluster(nodes: usize) -> ClusterSpec {
@@ -53,6 +53,20 @@ fn detection_suspects_every_crashed_node() {
     assert_eq!(outcome.crashed, 2);
     assert_eq!(outcome.all_s.len(), 2);
     assert!(outcome.stalls > 0);
+}
+
+#[test]
+fn faults_declare_a_cut_off_host_dead_and_count_one_way_links() {
+    // A host losing everything is a crash to its peers: the measurement must see it dead.
+    let mut options = faults::Options::new(cluster(20));
+    options.flaky_loss = 1.0;
+    options.one_way = 2;
+    let outcome = faults::run(&options).unwrap();
+    assert!(outcome.run.violations.is_empty());
+    assert_eq!((outcome.flaky, outcome.one_way), (1, 2));
+    assert_eq!(outcome.dead_by_all_s.len(), 1, "{outcome:?}");
+    assert!(outcome.dead_at_end > 0.99, "{outcome:?}");
+    assert!(!faults::table(&[outcome]).rows.is_empty());
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! * [`dissemination`] — rounds and seconds for one write to reach 50 / 99 / 99.9 / 100 %;
 //! * [`formation`] — N nodes joining through 2 seeds until everyone sees everyone live;
 //! * [`detection`] — time to suspect crashed nodes, false suspicions under loss and stalls;
+//! * [`faults`] — flaky hosts and one-way links: who is declared dead, and when;
 //! * [`cost`] — bytes and messages per node per second, idle and under a write load;
 //! * [`partition`] — split in two, heal, time to reconverge;
 //! * [`churn`] — hours of crashes, restarts, leaves, stalls and writes: memory per node
@@ -16,6 +17,7 @@ pub mod churn;
 pub mod cost;
 pub mod detection;
 pub mod dissemination;
+pub mod faults;
 pub mod formation;
 pub mod partition;
 
