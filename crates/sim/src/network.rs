@@ -387,7 +387,12 @@ mod tests {
         network.set_link_between(a, b, None);
         assert_eq!(network.loss(a, c), 0.1);
         assert_eq!(network.loss(a, b), 0.1);
-        assert!(NetworkModel::default().with_node_loss(a, 1.5).validate().is_err());
+        assert!(
+            NetworkModel::default()
+                .with_node_loss(a, 1.5)
+                .validate()
+                .is_err()
+        );
     }
 
     #[test]
