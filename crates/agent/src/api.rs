@@ -103,6 +103,16 @@ pub struct WriteResponse {
     pub ttl_ms: Option<u64>,
 }
 
+/// `POST /v1/join`: the addresses the node called.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinResponse {
+    /// The answering node.
+    pub node: String,
+    /// How many addresses it called and added to its seeds: every address of each name
+    /// that resolved, its own address and repeats left out.
+    pub added: usize,
+}
+
 /// `GET /v1/health`: `200` while the node runs, `503` once it left or is down.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HealthResponse {

@@ -266,6 +266,16 @@ pub enum ClientCommand {
     Watch(ClientArgs),
     /// Make the agent announce a graceful leave and exit.
     Leave(ClientArgs),
+    /// Make the agent join the cluster of ADDR (host:port, IP or DNS name): it calls each
+    /// address at once and keeps it as a seed.
+    Join {
+        /// Connection and output.
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Addresses of members to join through.
+        #[arg(required = true, value_name = "ADDR")]
+        addresses: Vec<String>,
+    },
     /// List, install, use or remove the agent's encryption keys, or generate a new one.
     Keys {
         /// What to do with the keys.

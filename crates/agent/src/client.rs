@@ -27,8 +27,8 @@ use tokio::net::TcpStream;
 use leviathan_gossip::keyring::{Fingerprint, SecretKey};
 
 use crate::api::{
-    EntriesResponse, EntryView, ErrorResponse, HealthResponse, KeyChangeResponse, KeysResponse,
-    MembersResponse, WriteResponse,
+    EntriesResponse, EntryView, ErrorResponse, HealthResponse, JoinResponse, KeyChangeResponse,
+    KeysResponse, MembersResponse, WriteResponse,
 };
 use crate::token::AdminToken;
 
@@ -187,6 +187,14 @@ impl AdminClient {
             .json(Method::POST, "/v1/leave".into(), Bytes::new())
             .await?;
         Ok(())
+    }
+
+    /// `POST /v1/join`: makes the agent call `addresses` (`host:port`) and keep them as
+    /// seeds.
+    pub async fn join(&self, addresses: &[String]) -> Result<JoinResponse, ClientError> {
+        let body = serde_json::json!({ "addresses": addresses }).to_string();
+        self.json(Method::POST, "/v1/join".into(), Bytes::from(body))
+            .await
     }
 
     /// `GET /v1/keys`: the keyring by fingerprint and the encryption phase.

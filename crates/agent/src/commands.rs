@@ -105,6 +105,20 @@ pub async fn run(command: ClientCommand) -> Result<(), Failure> {
                 format!("the agent at {} is leaving\n", args.admin)
             })
         }
+        ClientCommand::Join {
+            client: args,
+            addresses,
+        } => {
+            let joined = client(&args)?.join(&addresses).await.map_err(failed)?;
+            print_as(&args, &joined, || {
+                format!(
+                    "{} is joining through {} address{}\n",
+                    joined.node,
+                    joined.added,
+                    if joined.added == 1 { "" } else { "es" }
+                )
+            })
+        }
         ClientCommand::Keys { command } => keys(command).await,
         ClientCommand::Encryption {
             client: args,

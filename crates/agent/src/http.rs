@@ -10,6 +10,7 @@
 //! | `GET /v1/events`         | server-sent events, one per event, data = the event JSON  |
 //! | `GET /v1/health`         | [`HealthResponse`]; `503` once left or down               |
 //! | `POST /v1/leave`         | `202`; the owner of the server then leaves                |
+//! | `POST /v1/join`          | body `{"addresses": ["host:port", …]}` (1 to 64): calls them and keeps them as seeds; [`JoinResponse`], `400` if none resolves |
 //! | `GET /v1/keys`           | [`KeysResponse`]: the keyring by fingerprint and the phase |
 //! | `POST /v1/keys`          | body `{"key": "<base64>"}`: installs it; [`KeyChangeResponse`] |
 //! | `PUT /v1/keys/primary`   | body `{"key": "<base64 or fingerprint>"}`: uses it; [`KeyChangeResponse`], `404` if not installed |
@@ -73,8 +74,8 @@ use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
 use crate::api::{
-    EntriesResponse, EntryView, ErrorResponse, HealthResponse, KeyChangeResponse, KeysResponse,
-    MemberView, MembersResponse, WriteResponse, keys_response,
+    EntriesResponse, EntryView, ErrorResponse, HealthResponse, JoinResponse, KeyChangeResponse,
+    KeysResponse, MemberView, MembersResponse, WriteResponse, keys_response,
 };
 use crate::keyring_file::{ChangeError, KeyChange, KeyringFile};
 use crate::metrics::Metrics;
@@ -114,6 +115,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/v1/events", get(events))
         .route("/v1/health", get(health))
         .route("/v1/leave", post(leave))
+        .route("/v1/join", post(join))
         .route("/v1/keys", get(list_keys).post(install_key))
         .route("/v1/keys/primary", put(use_key))
         .route("/v1/keys/{fingerprint}", delete_route(remove_key))
@@ -281,6 +283,7 @@ impl From<GossipError> for ApiError {
             GossipError::Write(WriteError::TooManyKeys { .. }) => StatusCode::INSUFFICIENT_STORAGE,
             GossipError::Write(WriteError::Left) => StatusCode::CONFLICT,
             GossipError::Shutdown => StatusCode::SERVICE_UNAVAILABLE,
+            GossipError::Join { .. } => StatusCode::BAD_REQUEST,
             GossipError::Keyring(KeyringError::NotInstalled { .. }) => StatusCode::NOT_FOUND,
             GossipError::Keyring(KeyringError::RemovePrimary { .. }) => StatusCode::CONFLICT,
             // The disk, a write the node did not prepare (a bug), or a reason added later.
@@ -313,6 +316,7 @@ async fn index() -> Json<serde_json::Value> {
             "GET /v1/events",
             "GET /v1/health",
             "POST /v1/leave",
+            "POST /v1/join",
             "GET /v1/keys",
             "POST /v1/keys",
             "PUT /v1/keys/primary",
@@ -552,6 +556,38 @@ async fn leave(State(state): State<AdminState>) -> Result<impl IntoResponse, Api
     state.node()?;
     state.leave.notify_one();
     Ok((StatusCode::ACCEPTED, Json(json!({ "status": "leaving" }))))
+}
+
+/// Most addresses one `POST /v1/join` may name: each may take a DNS lookup.
+const MAX_JOIN_ADDRESSES: usize = 64;
+
+async fn join(
+    State(state): State<AdminState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<JoinResponse>, ApiError> {
+    let mut fields = json_object(body, &["addresses"])?;
+    let bad = |problem: &str| ApiError(StatusCode::BAD_REQUEST, problem.to_string());
+    let Some(Value::Array(items)) = fields.remove("addresses") else {
+        return Err(bad("`addresses` must be an array of \"host:port\" strings"));
+    };
+    if items.is_empty() || items.len() > MAX_JOIN_ADDRESSES {
+        return Err(bad(&format!(
+            "`addresses` must hold 1 to {MAX_JOIN_ADDRESSES} addresses"
+        )));
+    }
+    let addresses = items
+        .into_iter()
+        .map(|item| match item {
+            Value::String(address) => Ok(address),
+            _ => Err(bad("`addresses` must be an array of \"host:port\" strings")),
+        })
+        .collect::<Result<Vec<String>, ApiError>>()?;
+    let node = state.node()?;
+    let added = node.join(addresses).await?;
+    Ok(Json(JoinResponse {
+        node: node.identity().name.to_string(),
+        added,
+    }))
 }
 
 async fn metrics(State(state): State<AdminState>) -> Result<Response, ApiError> {

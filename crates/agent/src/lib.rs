@@ -3,7 +3,7 @@
 //! ```text
 //! leviathan-gossip demo                        a 4-node cluster in one process, its story told
 //! leviathan-gossip agent --name n1 …           one node: events on stdout, admin HTTP API
-//! leviathan-gossip members|kv|get|set|del|watch|leave --admin ADDR
+//! leviathan-gossip members|kv|get|set|del|watch|leave|join --admin ADDR
 //!                                              the admin API from the shell
 //! leviathan-gossip keys list|install|use|remove|generate, encryption …
 //!                                              encryption keys and phases at runtime

@@ -30,6 +30,8 @@
 //! | `leviathan_gossip_reassertions_total`          | counter |          |
 //! | `leviathan_gossip_local_pauses_total`          | counter |          |
 //! | `leviathan_gossip_gossip_rounds_total`         | counter |          |
+//! | `leviathan_gossip_seed_resolution_failures_total` | counter |       |
+//! | `leviathan_gossip_seed_names_unresolved`       | gauge   |          |
 //! | `leviathan_gossip_round_duration_seconds_total`| counter |          |
 //! | `leviathan_gossip_round_duration_max_seconds`  | gauge   |          |
 //!
@@ -150,6 +152,11 @@ impl Collector for NodeCollector {
         let encryption = node.encryption();
         let transport = node.transport_stats();
         for (name, help, value) in [
+            (
+                "seed_names_unresolved",
+                "Seed names that have never resolved",
+                node.seed_stats().unresolved,
+            ),
             ("keys", "Live keys this node owns", keys),
             (
                 "records_held",
@@ -318,6 +325,11 @@ impl Collector for NodeCollector {
                 "datagrams_opened",
                 "Sealed datagrams received that an installed key opened",
                 transport.opened,
+            ),
+            (
+                "seed_resolution_failures",
+                "Failed resolutions of seed names (each retried after a backoff)",
+                node.seed_stats().resolution_failures,
             ),
         ] {
             let counter = ConstCounter::new(value);

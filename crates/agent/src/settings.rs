@@ -649,12 +649,13 @@ fn env_text(
 }
 
 /// The library `Config` fields, as named in files.
-const CONFIG_FIELDS: [&str; 29] = [
+const CONFIG_FIELDS: [&str; 30] = [
     "name",
     "cluster_id",
     "listen",
     "advertise",
     "seeds",
+    "seed_refresh_interval",
     "gossip_interval",
     "heartbeat_interval",
     "health_check_interval",

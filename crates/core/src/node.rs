@@ -46,7 +46,7 @@ use crate::timers::{Timer, Timers};
 /// * commands — own writes in two phases, [`Node::prepare`] then [`Node::commit`] (a
 ///   durable store records the [`PreparedWrite`] in between), or in one, [`Node::write`]
 ///   and its shorthands [`Node::set`], [`Node::set_with_ttl`], [`Node::delete`], without a
-///   store; [`Node::leave`];
+///   store; [`Node::leave`]; [`Node::join`] and [`Node::set_seeds`];
 /// * queries — [`Node::get`], [`Node::version`], [`Node::members`], [`Node::stats`].
 ///
 /// Time is whatever `now` the caller passes (real or simulated) and randomness comes from
@@ -102,12 +102,7 @@ impl Node {
         rng_seed: u64,
     ) -> Result<Node, ConfigError> {
         config.validate()?;
-        let mut seeds: Vec<SocketAddr> = seeds
-            .into_iter()
-            .filter(|seed| *seed != identity.address)
-            .collect();
-        seeds.sort();
-        seeds.dedup();
+        let seeds = seed_list(seeds, identity.address);
         let header = Header {
             cluster_id: config.cluster_id.clone(),
             sender: identity.name.clone(),
@@ -511,7 +506,45 @@ impl Node {
         }
     }
 
+    /// Adds `addresses` to the seeds and calls each of them at once (a Syn each, queued
+    /// for [`Node::drain`]), like the first round of a node started with them: for an
+    /// address learnt at run time (an operator's join, a seed name resolved late, a member
+    /// remembered from an earlier run). Duplicates and this node's own address are
+    /// skipped. Returns how many addresses were called; those already seeds stay once in
+    /// the list but are called again. The seeds are then drawn from as every round does
+    /// (see the peer selection rules); a node that never calls this behaves as before.
+    pub fn join(&mut self, addresses: impl IntoIterator<Item = SocketAddr>) -> usize {
+        let mut called = Vec::new();
+        for address in addresses {
+            if address == self.identity.address || called.contains(&address) {
+                continue;
+            }
+            called.push(address);
+            if let Err(slot) = self.seeds.binary_search(&address) {
+                self.seeds.insert(slot, address);
+            }
+        }
+        for destination in &called {
+            let syn = self.next_syn();
+            self.send(*destination, Message::Syn(syn));
+        }
+        debug!(called = called.len(), seeds = self.seeds.len(), "joining");
+        called.len()
+    }
+
+    /// Replaces the seeds with `seeds` (its own address skipped, duplicates dropped),
+    /// calling none of them now: the next rounds draw from the new list. For a driver
+    /// that re-resolves seed names.
+    pub fn set_seeds(&mut self, seeds: impl IntoIterator<Item = SocketAddr>) {
+        self.seeds = seed_list(seeds, self.identity.address);
+    }
+
     // ----- queries -----
+
+    /// The addresses this node calls to join (or rejoin) the cluster, sorted.
+    pub fn seeds(&self) -> &[SocketAddr] {
+        &self.seeds
+    }
 
     /// This node's identity.
     pub fn identity(&self) -> &NodeId {
@@ -1250,6 +1283,14 @@ fn alive_margin(config: &NodeConfig) -> u64 {
     let silence = config.dead_after + config.remove_after;
     let beats = silence.as_millis() / config.heartbeat_interval.as_millis().max(1);
     u64::try_from(beats / 2).unwrap_or(u64::MAX)
+}
+
+/// `seeds` sorted, without duplicates and without `own`.
+fn seed_list(seeds: impl IntoIterator<Item = SocketAddr>, own: SocketAddr) -> Vec<SocketAddr> {
+    let mut seeds: Vec<SocketAddr> = seeds.into_iter().filter(|seed| *seed != own).collect();
+    seeds.sort();
+    seeds.dedup();
+    seeds
 }
 
 /// News items a responder pushes unasked in one SynAck.

@@ -133,7 +133,7 @@ impl DataDir {
         let lock = files::lock(&dir, &dir.join(LOCK_FILE))?;
         // A crash during an atomic replacement leaves its temp file; it never held
         // anything that the real file does not.
-        for name in [SNAPSHOT_FILE, LOG_FILE] {
+        for name in [SNAPSHOT_FILE, LOG_FILE, crate::MEMBERS_FILE] {
             let temp = files::temp_path(&dir, name);
             match fs::remove_file(&temp) {
                 Err(error) if error.kind() != io::ErrorKind::NotFound => {

@@ -75,6 +75,10 @@
 //! store's generic error or its own repair policy. It also adds no dependency beyond a
 //! CRC, and no format that a dependency upgrade could change under the data.
 //!
+//! Beside them, [`MEMBERS_FILE`] holds the peers the node heard from most recently (a
+//! hint for rejoining after a restart, not state: a damaged one is ignored, see
+//! [`read_members`] for its format).
+//!
 //! # Crash safety
 //!
 //! * **A write is acknowledged only after `fdatasync`** of the log. A crash before that may
@@ -167,7 +171,12 @@ mod data_dir;
 mod error;
 mod files;
 mod format;
+mod members;
 
 pub use data_dir::{DataDir, LOCK_FILE, LOG_FILE, Options, OwnWrite, Recovery, SNAPSHOT_FILE};
 pub use error::{IdentityField, OpenError, WriteError};
 pub use format::{Expiries, FORMAT_VERSION, MAX_RECORD_LEN, Records};
+pub use members::{
+    MAX_REMEMBERED, MEMBERS_FILE, MembersError, RememberedMember, merge_members, read_members,
+    write_members,
+};

@@ -42,9 +42,20 @@ pub struct Config {
     /// Address peers reach this node at, if not `listen` (behind NAT, or when listening on
     /// `0.0.0.0`, where it is required). Default: none.
     pub advertise: Option<SocketAddr>,
-    /// Seed addresses (`host:port`) to join through. Listing the node's own address is
-    /// fine: it is skipped. Default: none (a cluster of one until someone calls it).
+    /// Seed addresses (`host:port`) to join through: IP addresses or DNS names (every
+    /// address of a name is a seed; names are resolved again every
+    /// `seed_refresh_interval`, and one that does not resolve yet is retried, not an
+    /// error). Listing the node's own address is fine: it is skipped. Default: none (a
+    /// cluster of one until someone calls it, or it joins one with `Gossip::join`).
     pub seeds: Vec<String>,
+    /// How often seed names are resolved again, so that a name's new or additional
+    /// addresses (a DNS name with several, a Kubernetes headless Service as pods come and
+    /// go) become seeds. A name that does not resolve, at start or later, is not an error:
+    /// it is retried after 1 s, then after waits doubling up to 60 s (or this interval, if
+    /// shorter), with a warning each time. Addresses given as `ip:port` are not resolved.
+    /// Default 60 s; must be greater than zero.
+    #[serde(with = "humantime_serde")]
+    pub seed_refresh_interval: Duration,
     /// Period of gossip rounds. Default 1 s.
     #[serde(with = "humantime_serde")]
     pub gossip_interval: Duration,
@@ -154,6 +165,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 7946)),
             advertise: None,
             seeds: Vec::new(),
+            seed_refresh_interval: Duration::from_secs(60),
             gossip_interval: node.gossip_interval,
             heartbeat_interval: node.heartbeat_interval,
             health_check_interval: node.health_check_interval,
@@ -306,6 +318,12 @@ impl Config {
                 ));
             }
         }
+        if self.seed_refresh_interval.is_zero() {
+            return Err(ConfigError::new(
+                "seed_refresh_interval",
+                "must be greater than zero",
+            ));
+        }
         if self.event_buffer == 0 {
             return Err(ConfigError::new("event_buffer", "must be at least 1"));
         }
@@ -370,7 +388,8 @@ mod tests {
 
     #[test]
     fn bad_fields_are_named() {
-        let cases: [(&str, &str); 10] = [
+        let cases: [(&str, &str); 11] = [
+            ("seed_refresh_interval = \"0s\"", "seed_refresh_interval"),
             ("fanout = 0", "fanout"),
             ("max_packet_size = 10", "max_packet_size"),
             ("listen = \"0.0.0.0:1\"", "advertise"),

@@ -1,12 +1,17 @@
 //! Own writes made durable (feature `durable`): the data directory of
-//! [`leviathan_gossip_durable`] behind the core's write-ahead sequence, and the state a
-//! node restores from it at start.
+//! [`leviathan_gossip_durable`] behind the core's write-ahead sequence, the state a
+//! node restores from it at start, and the members it remembers for rejoining after a
+//! restart.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use leviathan_gossip_core::{Node, Versioned, Write};
-use leviathan_gossip_durable::DataDir;
+use leviathan_gossip_durable::{
+    DataDir, RememberedMember, merge_members, read_members, write_members,
+};
 use leviathan_gossip_wire::{ClusterId, Generation, Key, NodeName, Version};
 use tracing::{debug, info, warn};
 
@@ -16,9 +21,20 @@ use crate::gossip::unix_millis_now;
 use crate::group_commit::GroupCommit;
 
 /// Where this node's own writes are made durable: its data directory, if configured,
-/// behind group commit.
+/// behind group commit; and the members remembered there.
 #[derive(Debug)]
-pub(crate) struct Persistence(Option<GroupCommit>);
+pub(crate) struct Persistence {
+    commit: Option<GroupCommit>,
+    members: Option<Members>,
+}
+
+/// The members file of the data directory, and the list last read or written.
+#[derive(Debug)]
+struct Members {
+    dir: PathBuf,
+    own: NodeName,
+    saved: Mutex<Vec<RememberedMember>>,
+}
 
 impl Persistence {
     /// Opens `config`'s data directory, if it has one, and takes this run's generation from
@@ -31,17 +47,77 @@ impl Persistence {
         clock: u64,
     ) -> Result<(Self, Generation), StartError> {
         let Some(path) = &config.data_dir else {
-            return Ok((Persistence(None), Generation(clock)));
+            let none = Persistence {
+                commit: None,
+                members: None,
+            };
+            return Ok((none, Generation(clock)));
         };
         let mut dir = DataDir::open(path, cluster_id, name)?;
         let generation = dir.next_generation(clock).map_err(StartError::Generation)?;
-        Ok((Persistence(Some(GroupCommit::new(dir))), generation))
+        let saved = match read_members(path) {
+            Ok(members) => members,
+            Err(error) => {
+                warn!(%error, "ignoring the remembered members; starting without them");
+                Vec::new()
+            }
+        };
+        let members = Members {
+            dir: path.clone(),
+            own: name.clone(),
+            saved: Mutex::new(saved),
+        };
+        let persistence = Persistence {
+            commit: Some(GroupCommit::new(dir)),
+            members: Some(members),
+        };
+        Ok((persistence, generation))
+    }
+
+    /// The addresses of the members remembered from the previous run, the most recently
+    /// heard first (none without a data directory).
+    pub(crate) fn remembered(&self) -> Vec<SocketAddr> {
+        let Some(members) = &self.members else {
+            return Vec::new();
+        };
+        let saved = members.saved.lock().unwrap_or_else(PoisonError::into_inner);
+        saved.iter().map(|member| member.address).collect()
+    }
+
+    /// Whether there is a data directory to remember members in.
+    pub(crate) fn remembers(&self) -> bool {
+        self.members.is_some()
+    }
+
+    /// Remembers `live` (the members heard from now, the most recently heard first) before
+    /// those remembered so far, up to the bound, if that changes the list. Blocks for the
+    /// file's fsyncs: call it on the blocking pool. A failure is logged (the file is a
+    /// hint; the previous one stays).
+    pub(crate) fn remember(&self, live: Vec<(NodeName, SocketAddr)>) {
+        let Some(members) = &self.members else {
+            return;
+        };
+        let mut saved = members.saved.lock().unwrap_or_else(PoisonError::into_inner);
+        let recent = live
+            .into_iter()
+            .map(|(name, address)| RememberedMember { name, address });
+        let merged = merge_members(recent, &saved, &members.own);
+        if merged == *saved {
+            return;
+        }
+        match write_members(&members.dir, &merged) {
+            Ok(()) => {
+                debug!(members = merged.len(), "remembered members saved");
+                *saved = merged;
+            }
+            Err(error) => warn!(%error, "cannot save the remembered members"),
+        }
     }
 
     /// Loads the data directory's records, if there is one, into a fresh node (see
     /// [`restore`]).
     pub(crate) fn restore(&self, node: &mut Node, now: Instant) -> Result<(), StartError> {
-        match &self.0 {
+        match &self.commit {
             Some(durable) => restore(node, &durable.dir(), now),
             None => Ok(()),
         }
@@ -56,7 +132,7 @@ impl Persistence {
         write: Write,
         now: Instant,
     ) -> Result<Option<Version>, Error> {
-        match &self.0 {
+        match &self.commit {
             None => Ok(node
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -67,12 +143,12 @@ impl Persistence {
 
     /// Whether writes wait for the data directory's lock and fsync (there is one).
     pub(crate) fn blocks(&self) -> bool {
-        self.0.is_some()
+        self.commit.is_some()
     }
 
     /// Forgets tombstones garbage collection dropped, in the data directory if there is one.
     pub(crate) fn forget(&self, keys: &[Key]) {
-        if let Some(durable) = &self.0 {
+        if let Some(durable) = &self.commit {
             let mut dir = durable.dir();
             for key in keys {
                 dir.forget(key.as_str());
@@ -83,7 +159,7 @@ impl Persistence {
     /// Whether a write the data directory refused may succeed if tried again: there is one
     /// and it is not poisoned.
     pub(crate) fn may_retry(&self) -> bool {
-        self.0
+        self.commit
             .as_ref()
             .is_some_and(|durable| !durable.dir().is_poisoned())
     }

@@ -51,14 +51,6 @@ pub enum StartError {
         /// What is wrong.
         reason: String,
     },
-    /// A seed address could not be resolved.
-    #[error("cannot resolve seed {seed:?}: {reason}")]
-    ResolveSeed {
-        /// The seed as configured.
-        seed: String,
-        /// The resolver's reason.
-        reason: String,
-    },
 }
 
 /// Why a call on a running [`crate::Gossip`] failed. The node's state is unchanged.
@@ -97,11 +89,25 @@ pub enum Error {
     /// The node was shut down.
     #[error("the gossip node is shut down")]
     Shutdown,
+    /// [`crate::Gossip::join`] was given no address that resolved: nothing was joined.
+    #[error("cannot join: {}", join_failures(failures))]
+    Join {
+        /// Each address given, with the resolver's reason (`host:port: reason`).
+        failures: Vec<String>,
+    },
     /// A keyring change was refused (the key is not installed, or is the primary and
     /// cannot be removed); the keyring is unchanged.
     #[cfg(feature = "encryption")]
     #[error(transparent)]
     Keyring(#[from] leviathan_gossip_keyring::KeyringError),
+}
+
+/// What [`Error::Join`] says of the addresses given.
+fn join_failures(failures: &[String]) -> String {
+    if failures.is_empty() {
+        return "no address given".to_string();
+    }
+    format!("no address resolved ({})", failures.join("; "))
 }
 
 /// Why [`crate::Events::recv`] returned no event.

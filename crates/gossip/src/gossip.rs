@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use leviathan_gossip_core::{
-    Event, Expired, Footprint, Member, Node, Outputs, Stats, Transmit, Write,
+    Event, Expired, Footprint, Member, MemberState, Node, Outputs, Stats, Transmit, Write,
 };
 #[cfg(feature = "encryption")]
 use leviathan_gossip_keyring::{KeyRef, SecretKey};
@@ -28,6 +28,7 @@ use crate::in_memory::Persistence;
 #[cfg(not(feature = "encryption"))]
 use crate::plaintext::Encryption;
 use crate::rate_limit::RateLimiter;
+use crate::seeds::{self, SeedBook, SeedStats};
 use crate::transport::{TransportCounters, TransportStats};
 
 /// Largest datagram the receive buffer takes: the largest UDP payload.
@@ -35,6 +36,8 @@ const RECEIVE_BUFFER: usize = 65_536;
 /// How long after a failed attempt the deletion of an expired key is tried again, when
 /// the data directory refused it without poisoning itself.
 const EXPIRY_RETRY: Duration = Duration::from_secs(5);
+/// How often the members heard from are saved to the data directory (and at shutdown).
+const REMEMBER_INTERVAL: Duration = Duration::from_secs(30);
 
 /// A running gossip node. Cheap to share behind an `Arc`; every method takes `&self`.
 ///
@@ -44,7 +47,8 @@ const EXPIRY_RETRY: Duration = Duration::from_secs(5);
 pub struct Gossip {
     shared: Arc<Shared>,
     stop: watch::Sender<bool>,
-    task: Mutex<Option<JoinHandle<()>>>,
+    /// The driver task and the seed keeper ([`keep_seeds`]).
+    tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
 /// What the handle and the driver task share.
@@ -71,6 +75,9 @@ struct Shared {
     transport: TransportCounters,
     /// Allowance of datagrams per source, checked before anything is read.
     limiter: Mutex<RateLimiter>,
+    /// Seed names and their addresses, joined and remembered addresses: the core's seed
+    /// list is theirs. Locked before `node`.
+    seeds: Mutex<SeedBook>,
 }
 
 /// How long this node's gossip rounds took: building the round's messages in the core
@@ -88,6 +95,12 @@ pub struct RoundTiming {
 impl Gossip {
     /// Validates `config`, binds the UDP socket, resolves the seeds and starts gossiping
     /// (the first round calls the seeds at once). Must be called within a tokio runtime.
+    ///
+    /// A seed name that does not resolve does not stop the start: it is logged (warn),
+    /// counted ([`Gossip::seed_stats`]) and retried with backoff, and every name is
+    /// resolved again every `seed_refresh_interval`. With a `data_dir`, the members the
+    /// previous run heard from last are seeds too, and called at once: a restarted node
+    /// rejoins through them when its configured seeds are down.
     pub async fn start(config: Config) -> Result<Gossip, StartError> {
         config.validate()?;
         let node_config = config.node_config()?;
@@ -107,7 +120,11 @@ impl Gossip {
             ..config.clone()
         }
         .node_name()?;
-        let seeds = resolve_seeds(&config.seeds).await?;
+        let mut seeds = SeedBook::new(&config.seeds, config.seed_refresh_interval, Instant::now());
+        for name in seeds.due(Instant::now()) {
+            let outcome = seeds::resolve(&name).await;
+            seeds.record(&name, outcome, Instant::now());
+        }
         let encryption = Encryption::from_config(&config)?;
         let clock = config.generation.unwrap_or_else(generation_from_clock);
         let (durable, generation) =
@@ -120,11 +137,18 @@ impl Gossip {
         let span = info_span!("gossip", node = %identity.name);
         let now = Instant::now();
         let rng_seed = rand::random::<u64>();
-        let mut node = Node::new(node_config, identity, seeds, now, rng_seed)?;
+        let mut node = Node::new(node_config, identity, seeds.addresses(), now, rng_seed)?;
         // Peers' generations are judged against the clock, not against a generation that
         // `config.generation` may have hand-picked below it.
         node.set_wall_clock(unix_millis_now(), now);
         durable.restore(&mut node, now)?;
+        let mut remembered = durable.remembered();
+        remembered.retain(|address| *address != advertise);
+        if !remembered.is_empty() {
+            debug!(members = remembered.len(), "calling the members remembered");
+            seeds.add(remembered.iter().copied());
+            node.join(remembered);
+        }
         let (events, first_subscription) = broadcast::channel(config.event_buffer);
         let shared = Arc::new(Shared {
             node: Mutex::new(node),
@@ -137,14 +161,59 @@ impl Gossip {
             encryption: Mutex::new(encryption),
             transport: TransportCounters::default(),
             limiter: Mutex::new(RateLimiter::new(config.max_datagrams_per_source)),
+            seeds: Mutex::new(seeds),
         });
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(drive(Arc::clone(&shared), stopped).instrument(span));
+        let keeper =
+            tokio::spawn(keep_seeds(Arc::clone(&shared), stopped.clone()).instrument(span.clone()));
+        let driver = tokio::spawn(drive(Arc::clone(&shared), stopped).instrument(span));
         Ok(Gossip {
             shared,
             stop,
-            task: Mutex::new(Some(task)),
+            tasks: Mutex::new(vec![driver, keeper]),
         })
+    }
+
+    /// Joins the cluster that `addresses` (`host:port`, IP addresses or DNS names) are
+    /// members of: resolves each, adds every address found to the seeds (kept until the
+    /// node stops) and calls each at once, as a node's first round calls its seeds; the
+    /// seeds are then called like the configured ones. Returns how many addresses were
+    /// called (every address of each name that resolved, duplicates and this node's own
+    /// address skipped). Names that do not resolve are skipped, with a warning; if none
+    /// resolves, or none is given, nothing is joined and the error lists each with the
+    /// resolver's reason ([`Error::Join`]). A call succeeds whether or not anybody answers:
+    /// watch [`Gossip::members`] or the events for the peers joining.
+    pub async fn join(
+        &self,
+        addresses: impl IntoIterator<Item = impl AsRef<str>>,
+    ) -> Result<usize, Error> {
+        self.ensure_running()?;
+        let names: Vec<String> = addresses
+            .into_iter()
+            .map(|address| address.as_ref().to_string())
+            .collect();
+        let (mut resolved, failures) = seeds::resolve_all(&names).await;
+        if resolved.is_empty() {
+            return Err(Error::Join { failures });
+        }
+        for failure in &failures {
+            warn!(%failure, "cannot resolve an address to join; skipped");
+        }
+        self.ensure_running()?;
+        let own = self.shared.lock().identity().address;
+        resolved.retain(|address| *address != own);
+        let called = {
+            let mut book = self.shared.seed_book();
+            book.add(resolved.iter().copied());
+            self.shared.lock().join(resolved)
+        };
+        self.shared.wake.notify_one();
+        Ok(called)
+    }
+
+    /// How the seed names resolved so far, and how many seed addresses there are.
+    pub fn seed_stats(&self) -> SeedStats {
+        self.shared.seed_book().stats()
     }
 
     /// This node's name, advertised address and generation.
@@ -315,15 +384,11 @@ impl Gossip {
     /// Stops the node and waits for its task to end. Idempotent.
     pub async fn shutdown(&self) {
         self.stop.send_replace(true);
-        let task = self
-            .task
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(task) = task
-            && let Err(error) = task.await
-        {
-            warn!(%error, "gossip task ended abnormally");
+        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(PoisonError::into_inner));
+        for task in tasks {
+            if let Err(error) = task.await {
+                warn!(%error, "gossip task ended abnormally");
+            }
         }
     }
 
@@ -399,6 +464,42 @@ impl Shared {
     /// Applies an own write (see [`Gossip::write`]); also issues expiries.
     fn write(&self, write: Write, now: Instant) -> Result<Option<Version>, Error> {
         self.durable.write(&self.node, write, now)
+    }
+
+    fn seed_book(&self) -> MutexGuard<'_, SeedBook> {
+        // Every change to it completes before the lock is released.
+        self.seeds.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Hands the seed book's addresses to the core.
+    fn update_seeds(&self) {
+        let book = self.seed_book();
+        self.lock().set_seeds(book.addresses());
+    }
+
+    /// Remembers the live peers in the data directory, the most recently heard first
+    /// (the lowest φ: heard from the least long ago for their rhythm), on the blocking
+    /// pool. Nothing without a data directory.
+    async fn remember_members(self: &Arc<Self>) {
+        if !self.durable.remembers() {
+            return;
+        }
+        let mut live: Vec<Member> = self
+            .lock()
+            .members(Instant::now())
+            .into_iter()
+            .filter(|member| !member.is_local && member.state == MemberState::Live)
+            .collect();
+        live.sort_by(|a, b| a.phi.unwrap_or(0.0).total_cmp(&b.phi.unwrap_or(0.0)));
+        let live = live
+            .into_iter()
+            .map(|member| (member.id.name, member.id.address))
+            .collect();
+        let shared = Arc::clone(self);
+        if let Err(error) = tokio::task::spawn_blocking(move || shared.durable.remember(live)).await
+        {
+            warn!(%error, "saving the remembered members failed abnormally");
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Node> {
@@ -541,6 +642,50 @@ async fn drive(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     debug!("gossip task stopped");
 }
 
+/// The seed keeper, a task beside the driver that ends with it: resolves the seed names
+/// when due (names that failed, after their backoff; all of them every
+/// `seed_refresh_interval`) and hands the addresses to the core; with a data directory,
+/// remembers the live members every [`REMEMBER_INTERVAL`] and once more when the node
+/// stops.
+async fn keep_seeds(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let mut next_save = Instant::now() + REMEMBER_INTERVAL;
+    'keeping: loop {
+        let resolve_at = shared.seed_book().next_deadline();
+        let save_at = shared.durable.remembers().then_some(next_save);
+        let wake = resolve_at.into_iter().chain(save_at).min();
+        tokio::select! {
+            biased;
+            _ = stop.wait_for(|stopped| *stopped) => break,
+            () = sleep_until(wake) => {}
+        }
+        if save_at.is_some_and(|at| at <= Instant::now()) {
+            shared.remember_members().await;
+            next_save = Instant::now() + REMEMBER_INTERVAL;
+        }
+        let due = shared.seed_book().due(Instant::now());
+        for name in &due {
+            let outcome = tokio::select! {
+                biased;
+                _ = stop.wait_for(|stopped| *stopped) => break 'keeping,
+                outcome = seeds::resolve(name) => outcome,
+            };
+            shared.seed_book().record(name, outcome, Instant::now());
+        }
+        if !due.is_empty() {
+            shared.update_seeds();
+        }
+    }
+    shared.remember_members().await;
+}
+
+/// Sleeps until `deadline`, or forever if there is none.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
 fn report_housekeeping(done: Result<(), tokio::task::JoinError>) {
     if let Err(error) = done {
         warn!(%error, "deleting expired keys failed abnormally");
@@ -611,20 +756,6 @@ fn retry_expiry(shared: &Shared, expired: &Expired) {
     }
     drop(node);
     shared.wake.notify_one();
-}
-
-async fn resolve_seeds(seeds: &[String]) -> Result<Vec<SocketAddr>, StartError> {
-    let mut addresses = Vec::new();
-    for seed in seeds {
-        let resolved = tokio::net::lookup_host(seed.as_str())
-            .await
-            .map_err(|error| StartError::ResolveSeed {
-                seed: seed.clone(),
-                reason: error.to_string(),
-            })?;
-        addresses.extend(resolved);
-    }
-    Ok(addresses)
 }
 
 /// The wall-clock deadline, in milliseconds since the Unix epoch, of a time to live of

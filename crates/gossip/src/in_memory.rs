@@ -2,6 +2,7 @@
 //! starts empty. The same calls as `durable::Persistence`, so the runtime drives either
 //! alike.
 
+use std::net::SocketAddr;
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
@@ -48,6 +49,19 @@ impl Persistence {
     pub(crate) fn blocks(&self) -> bool {
         false
     }
+
+    /// No members remembered from an earlier run.
+    pub(crate) fn remembered(&self) -> Vec<SocketAddr> {
+        Vec::new()
+    }
+
+    /// Nowhere to remember members.
+    pub(crate) fn remembers(&self) -> bool {
+        false
+    }
+
+    /// Nowhere to remember members.
+    pub(crate) fn remember(&self, _live: Vec<(NodeName, SocketAddr)>) {}
 
     /// Nothing to forget.
     pub(crate) fn forget(&self, _keys: &[Key]) {}

@@ -32,6 +32,15 @@
 //! # let _ = value; Ok(()) }
 //! ```
 //!
+//! # Joining
+//!
+//! Seeds (`Config::seeds`) are IP addresses or DNS names; a name that does not resolve yet
+//! is retried with backoff, and every name is resolved again every
+//! `Config::seed_refresh_interval` ([`Gossip::seed_stats`] counts how it went).
+//! [`Gossip::join`] calls more addresses while the node runs, as Serf's `join` does. With
+//! a `data_dir` (feature `durable`) the node remembers the members it heard from last and
+//! calls them when it restarts, so it rejoins even if its seeds are down.
+//!
 //! # Keys with a time to live
 //!
 //! [`Gossip::set_with_ttl`] writes a key that this node deletes when its time to live
@@ -119,6 +128,7 @@ pub mod json;
 #[cfg(not(feature = "encryption"))]
 mod plaintext;
 mod rate_limit;
+mod seeds;
 mod transport;
 
 pub use config::{Config, Preset};
@@ -128,6 +138,7 @@ pub use error::{Error, RecvError, StartError};
 pub use gossip::{Events, Gossip, RoundTiming};
 #[cfg(feature = "encryption")]
 pub use leviathan_gossip_keyring as keyring;
+pub use seeds::SeedStats;
 pub use transport::TransportStats;
 
 pub use leviathan_gossip_core::{
