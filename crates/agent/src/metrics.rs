@@ -41,7 +41,9 @@
 //! for this cluster, plaintext while encryption is required, a replay of a sealed datagram
 //! already accepted, or one sealed more than the 30 s replay window from this node's
 //! clock), `malformed`, `foreign_cluster`, `from_self`, `gap_delta`,
-//! `unordered_delta`, `below_watermark` or `over_limit` (deltas beyond the core's
+//! `unordered_delta`, `below_watermark`, `unroutable_address` (new incarnations advertising
+//! an unspecified, multicast or broadcast address, or port 0) or `over_limit` (deltas
+//! beyond the core's
 //! `max_nodes` or `max_keys_per_node`); ignored `reason` is
 //! `stale_generation`, `claim_about_self`, `implausible_generation` (more than a year ahead
 //! of the clock) or `quarantined`. Counters restart from zero when
@@ -249,6 +251,7 @@ impl Collector for NodeCollector {
             ("unordered_delta", stats.dropped_unordered_deltas),
             ("below_watermark", stats.dropped_below_watermark),
             ("over_limit", stats.dropped_over_limit),
+            ("unroutable_address", stats.dropped_unroutable_address),
         ];
         family(
             &mut encoder,

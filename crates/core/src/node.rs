@@ -961,6 +961,12 @@ impl Node {
             self.stats.ignored_implausible_generations += 1;
             return;
         }
+        if !is_routable(delta.node.address) {
+            // Gossip sent there would go nowhere, or to everyone on a segment: forged or
+            // misconfigured, never adopted.
+            self.stats.dropped_unroutable_address += 1;
+            return;
+        }
         if delta.from_version > Version(0) {
             // We hold nothing of this incarnation: anything but a delta from the start
             // would leave a gap. Its owner or another peer will send one.
@@ -1283,6 +1289,14 @@ fn alive_margin(config: &NodeConfig) -> u64 {
     let silence = config.dead_after + config.remove_after;
     let beats = silence.as_millis() / config.heartbeat_interval.as_millis().max(1);
     u64::try_from(beats / 2).unwrap_or(u64::MAX)
+}
+
+/// Whether gossip can be addressed to `address`: a port, and an IP address that names one
+/// host (not unspecified, multicast or the IPv4 broadcast address).
+fn is_routable(address: SocketAddr) -> bool {
+    let ip = address.ip();
+    let broadcast = matches!(ip, std::net::IpAddr::V4(v4) if v4.is_broadcast());
+    address.port() != 0 && !ip.is_unspecified() && !ip.is_multicast() && !broadcast
 }
 
 /// `seeds` sorted, without duplicates and without `own`.

@@ -86,6 +86,9 @@ pub struct Stats {
     /// Deltas dropped because they would take the state beyond `max_nodes` nodes or a node
     /// beyond `max_keys_per_node` keys.
     pub dropped_over_limit: u64,
+    /// New incarnations refused because they advertise an address gossip cannot be sent
+    /// to: unspecified, multicast, the IPv4 broadcast address, or port 0.
+    pub dropped_unroutable_address: u64,
     /// Dead or departed peers removed from state.
     pub peers_removed: u64,
     /// Node deltas or digest entries about a removed incarnation in quarantine, ignored.

@@ -300,3 +300,36 @@ fn the_wall_clock_given_by_the_driver_sets_the_horizon_when_the_generation_is_ha
             .any(|m| m.id.name.as_str() == "peer")
     );
 }
+
+#[test]
+fn an_incarnation_advertising_an_unroutable_address_is_not_adopted() {
+    let now = Instant::now();
+    for address in [
+        "0.0.0.0:9100",
+        "[::]:9100",
+        "224.0.0.1:9100",
+        "[ff02::1]:9100",
+        "255.255.255.255:9100",
+        "10.0.0.1:0",
+    ] {
+        let mut node = node(now);
+        let mut forged = delta_of("elsewhere", 1);
+        forged.node.address = address.parse().unwrap();
+        deliver(&mut node, vec![forged], now);
+        assert!(
+            node.members(now)
+                .iter()
+                .all(|m| m.id.name.as_str() != "elsewhere"),
+            "{address}: adopted"
+        );
+        assert_eq!(node.stats().dropped_unroutable_address, 1, "{address}");
+    }
+    // Loopback and private addresses are where real clusters live: taken.
+    let mut node = node(now);
+    deliver(&mut node, vec![delta_of("here", 1)], now);
+    assert!(
+        node.members(now)
+            .iter()
+            .any(|m| m.id.name.as_str() == "here")
+    );
+}

@@ -299,10 +299,12 @@ impl Config {
                 ),
             ));
         }
-        if self
-            .advertise
-            .is_some_and(|a| a.ip().is_unspecified() || a.port() == 0)
-        {
+        let unroutable = |a: &SocketAddr| {
+            let broadcast = matches!(a.ip(), std::net::IpAddr::V4(v4) if v4.is_broadcast());
+            a.ip().is_unspecified() || a.ip().is_multicast() || broadcast || a.port() == 0
+        };
+        // Peers refuse such an address (docs/PROTOCOL.md §6.2): say so here, not by silence.
+        if self.advertise.as_ref().is_some_and(unroutable) {
             return Err(ConfigError::new(
                 "advertise",
                 "must be a concrete address with a port peers can reach",
@@ -388,8 +390,10 @@ mod tests {
 
     #[test]
     fn bad_fields_are_named() {
-        let cases: [(&str, &str); 11] = [
+        let cases: [(&str, &str); 13] = [
             ("seed_refresh_interval = \"0s\"", "seed_refresh_interval"),
+            ("advertise = \"224.0.0.1:7946\"", "advertise"),
+            ("advertise = \"255.255.255.255:7946\"", "advertise"),
             ("fanout = 0", "fanout"),
             ("max_packet_size = 10", "max_packet_size"),
             ("listen = \"0.0.0.0:1\"", "advertise"),
