@@ -282,7 +282,7 @@ impl From<GossipError> for ApiError {
             GossipError::Write(WriteError::ValueTooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             GossipError::Write(WriteError::TooManyKeys { .. }) => StatusCode::INSUFFICIENT_STORAGE,
             GossipError::Write(WriteError::Left) => StatusCode::CONFLICT,
-            GossipError::Shutdown => StatusCode::SERVICE_UNAVAILABLE,
+            GossipError::Shutdown | GossipError::Stopped => StatusCode::SERVICE_UNAVAILABLE,
             GossipError::Join { .. } => StatusCode::BAD_REQUEST,
             GossipError::Keyring(KeyringError::NotInstalled { .. }) => StatusCode::NOT_FOUND,
             GossipError::Keyring(KeyringError::RemovePrimary { .. }) => StatusCode::CONFLICT,
@@ -523,6 +523,16 @@ async fn health(State(state): State<AdminState>) -> (StatusCode, Json<HealthResp
         };
         return (StatusCode::SERVICE_UNAVAILABLE, Json(down));
     };
+    if !node.is_running() {
+        // Its gossip task is gone: it answers from a frozen state and reaches no peer.
+        let stopped = HealthResponse {
+            status: "stopped".into(),
+            node: Some(node.identity().name.to_string()),
+            generation: Some(node.identity().generation.0),
+            members: Default::default(),
+        };
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(stopped));
+    }
     let members = node.members();
     let mut by_state = std::collections::BTreeMap::new();
     for state in [

@@ -89,6 +89,10 @@ pub enum Error {
     /// The node was shut down.
     #[error("the gossip node is shut down")]
     Shutdown,
+    /// The node's task stopped without being asked to (a bug, logged when it happened):
+    /// nothing gossips any more, so nothing written would reach peers. Restart the node.
+    #[error("the gossip node's task stopped unexpectedly; restart the node")]
+    Stopped,
     /// [`crate::Gossip::join`] was given no address that resolved: nothing was joined.
     #[error("cannot join: {}", join_failures(failures))]
     Join {

@@ -392,9 +392,20 @@ impl Gossip {
         }
     }
 
+    /// Whether the node runs: not shut down, and its tasks (the driver and the seed
+    /// keeper) still going. A task that ended on its own — a panic — leaves a node that
+    /// answers queries from its last state but gossips no more: health checks must say so.
+    pub fn is_running(&self) -> bool {
+        self.ensure_running().is_ok()
+    }
+
     fn ensure_running(&self) -> Result<(), Error> {
         if *self.stop.borrow() {
             return Err(Error::Shutdown);
+        }
+        let tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
+        if tasks.iter().any(JoinHandle::is_finished) {
+            return Err(Error::Stopped);
         }
         Ok(())
     }
@@ -796,4 +807,45 @@ pub(crate) fn unix_millis_now() -> u64 {
         .map_or(0, |elapsed| {
             u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A driver task that dies (here: aborted, as a panic would end it) makes the node
+    /// report it is not running and refuse writes, instead of accepting writes no peer
+    /// will ever receive.
+    #[tokio::test]
+    async fn a_dead_task_is_reported_and_writes_fail() {
+        let gossip = Gossip::start(Config {
+            name: "doomed".into(),
+            listen: "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!()),
+            ..Config::local()
+        })
+        .await
+        .unwrap_or_else(|error| panic!("start: {error}"));
+        assert!(gossip.is_running());
+        assert!(gossip.set("k", "v").is_ok());
+        let driver = gossip
+            .tasks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .first()
+            .map(JoinHandle::abort_handle);
+        if let Some(driver) = driver {
+            driver.abort();
+        }
+        let start = Instant::now();
+        while gossip.is_running() {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "the abort never took"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(gossip.set("k", "w"), Err(Error::Stopped));
+        gossip.shutdown().await;
+        assert_eq!(gossip.set("k", "w"), Err(Error::Shutdown));
+    }
 }
