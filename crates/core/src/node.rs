@@ -177,8 +177,8 @@ impl Node {
             self.stats.dropped_from_self += 1;
             return;
         }
-        // First-hand: a removed peer that talks to us is alive after all.
-        self.quarantine.lift(&packet.header.sender);
+        // First-hand: a removed peer that talks to us, from its address, is alive after all.
+        self.quarantine.lift_if_from(&packet.header.sender, from);
         let kind = packet.message.kind();
         self.stats.messages_received.add(kind, 1);
         self.stats
@@ -1133,17 +1133,21 @@ impl Node {
     ) {
         for (name, generation, heartbeat) in departed {
             info!(node = %self.identity.name, peer = %name, "peer removed");
-            if let Some(slot) = self
-                .state
-                .remove(&name)
-                .and_then(|mut removed| removed.set_health_slot(None))
-            {
+            let Some(mut removed) = self.state.remove(&name) else {
+                continue;
+            };
+            if let Some(slot) = removed.set_health_slot(None) {
                 self.membership.untrack(slot);
             }
             self.news.forget(&name);
             let release = now + self.config.quarantine;
-            self.quarantine
-                .insert(name.clone(), generation, heartbeat, release);
+            self.quarantine.insert(
+                name.clone(),
+                generation,
+                heartbeat,
+                removed.address(),
+                release,
+            );
             self.stats.peers_removed += 1;
             batch.removed(name);
         }

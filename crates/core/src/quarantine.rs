@@ -2,13 +2,16 @@
 //!
 //! Each node removes a dead or departed peer on its own clock, so for a while after one
 //! node forgets an incarnation its peers still gossip it. Quarantine ignores that second-hand
-//! news for a set time, unless it proves the peer alive: a packet from the peer itself, a
-//! newer generation (it restarted), or a heartbeat well beyond the one it had when removed.
+//! news for a set time, unless it proves the peer alive: a packet from the peer itself (its
+//! header names it and it comes from the address it advertised: a name alone proves
+//! nothing), a newer generation (it restarted), or a heartbeat well beyond the one it had
+//! when removed.
 //! A peer is removed only after `dead_after + remove_after` of silence; had it been alive all
 //! that time (on the far side of a partition, say) its heartbeat grew by that span, whereas
 //! a lagging peer's news of a dead node is at most a few heartbeats newer than ours.
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use leviathan_gossip_wire::{Generation, Heartbeat, NodeName};
@@ -32,6 +35,8 @@ pub struct Quarantine {
 struct Removed {
     generation: Generation,
     heartbeat: Heartbeat,
+    /// Where the incarnation said it could be reached.
+    address: SocketAddr,
     release: Instant,
 }
 
@@ -45,13 +50,14 @@ impl Quarantine {
         }
     }
 
-    /// Quarantines `name`'s incarnation `generation`, last known at `heartbeat`, and
-    /// older ones, until `release`.
+    /// Quarantines `name`'s incarnation `generation`, last known at `heartbeat` and
+    /// reachable at `address`, and older ones, until `release`.
     pub fn insert(
         &mut self,
         name: NodeName,
         generation: Generation,
         heartbeat: Heartbeat,
+        address: SocketAddr,
         release: Instant,
     ) {
         self.lift(&name);
@@ -64,6 +70,7 @@ impl Quarantine {
         let removed = Removed {
             generation,
             heartbeat,
+            address,
             release,
         };
         self.by_name.insert(name, removed);
@@ -93,6 +100,23 @@ impl Quarantine {
         }
         if let Some(removed) = self.by_name.remove(name) {
             self.by_release.remove(&(removed.release, name.clone()));
+        }
+    }
+
+    /// Ends `name`'s quarantine if a packet naming it as its sender came `from` the address
+    /// the removed incarnation advertised: first-hand news. A header's name alone is
+    /// anyone's to write. (A peer behind a NAT whose packets come from another address is
+    /// not released this way; a restart or its growing heartbeat still release it.)
+    pub fn lift_if_from(&mut self, name: &NodeName, from: SocketAddr) {
+        if self.by_name.is_empty() {
+            return;
+        }
+        if self
+            .by_name
+            .get(name)
+            .is_some_and(|removed| removed.address == from)
+        {
+            self.lift(name);
         }
     }
 
@@ -127,14 +151,29 @@ mod tests {
         NodeName::new(n).unwrap()
     }
 
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([10, 0, 0, 1], port))
+    }
+
+    #[test]
+    fn only_a_packet_from_the_removed_address_lifts_it() {
+        let mut quarantine = Quarantine::new(0);
+        let release = Instant::now() + Duration::from_secs(60);
+        quarantine.insert(name("a"), Generation(1), Heartbeat(1), addr(1), release);
+        quarantine.lift_if_from(&name("a"), addr(666));
+        assert!(quarantine.contains(&name("a")), "a forged header lifted it");
+        quarantine.lift_if_from(&name("a"), addr(1));
+        assert!(!quarantine.contains(&name("a")));
+    }
+
     #[test]
     fn holds_old_generations_until_released_or_lifted() {
         let start = Instant::now();
         let mut quarantine = Quarantine::new(100);
         let hb = Heartbeat;
         let at = |s| start + Duration::from_secs(s);
-        quarantine.insert(name("a"), Generation(5), hb(40), at(10));
-        quarantine.insert(name("b"), Generation(5), hb(40), at(20));
+        quarantine.insert(name("a"), Generation(5), hb(40), addr(1), at(10));
+        quarantine.insert(name("b"), Generation(5), hb(40), addr(2), at(20));
         assert!(quarantine.holds(&name("a"), Generation(5), hb(140)));
         assert!(quarantine.holds(&name("a"), Generation(0), hb(0)));
         assert!(
@@ -158,7 +197,13 @@ mod tests {
         let mut quarantine = Quarantine::new(0);
         for i in 0..MAX_QUARANTINED + 10 {
             let release = start + Duration::from_millis(i as u64);
-            quarantine.insert(name(&format!("n{i}")), Generation(1), Heartbeat(1), release);
+            quarantine.insert(
+                name(&format!("n{i}")),
+                Generation(1),
+                Heartbeat(1),
+                addr(1),
+                release,
+            );
         }
         assert_eq!(quarantine.len(), MAX_QUARANTINED);
         assert!(!quarantine.contains(&name("n0")), "oldest released");
