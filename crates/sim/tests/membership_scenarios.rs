@@ -603,38 +603,8 @@ fn a_dead_peer_does_not_come_back_with_the_default_timings() {
 #[test]
 fn a_false_claim_about_a_node_is_answered_by_a_new_generation() {
     let (victim, target) = (NodeIndex(2), NodeIndex(0));
-    let forged = Rc::new(Cell::new(false));
-    let done = forged.clone();
     // Once, after 11 s: a packet reaching node 0 also claims node 2 collected everything.
-    let network = NetworkModel::new(common::link(0.0)).with_tamper(
-        move |delivery: &Delivery, packet: &mut Packet| {
-            if done.get() || delivery.to != target || delivery.at < secs(11) {
-                return;
-            }
-            let claim = NodeDelta {
-                node: leviathan_gossip_wire::NodeId {
-                    name: victim.name().as_str().try_into().unwrap(),
-                    address: victim.address(),
-                    generation: Generation(1),
-                },
-                heartbeat: Heartbeat(0),
-                status: NodeStatus::Alive,
-                gc_watermark: Version(u64::MAX),
-                from_version: Version(0),
-                records: Vec::new(),
-                to_version: Version(0),
-                complete: true,
-            };
-            let deltas = match &mut packet.message {
-                Message::SynAck(synack) => &mut synack.deltas,
-                Message::Ack(ack) => &mut ack.deltas,
-                Message::Syn(_) => return,
-            };
-            deltas.retain(|delta| delta.node.name.as_str() != victim.name());
-            deltas.push(claim);
-            done.set(true);
-        },
-    );
+    let (network, forged) = forge_once(target, victim, NodeStatus::Alive, Version(u64::MAX));
     let mut sim = cluster(0x7e03, 5).network(network).build().unwrap();
     let seed = sim.seed();
     sim.set(secs(1), victim, key("a"), "1");
@@ -674,38 +644,8 @@ fn a_false_claim_about_a_node_is_answered_by_a_new_generation() {
 #[test]
 fn a_forged_leave_of_a_live_node_is_refuted_by_the_node() {
     let (victim, target) = (NodeIndex(2), NodeIndex(0));
-    let forged = Rc::new(Cell::new(false));
-    let done = forged.clone();
-    let network = NetworkModel::new(common::link(0.0)).with_tamper(
-        move |delivery: &Delivery, packet: &mut Packet| {
-            if done.get() || delivery.to != target || delivery.at < secs(11) {
-                return;
-            }
-            // The victim's current incarnation, as node 0 knows it, said to have left.
-            let claim = NodeDelta {
-                node: leviathan_gossip_wire::NodeId {
-                    name: victim.name().as_str().try_into().unwrap(),
-                    address: victim.address(),
-                    generation: Generation(1),
-                },
-                heartbeat: Heartbeat(0),
-                status: NodeStatus::Left,
-                gc_watermark: Version(0),
-                from_version: Version(0),
-                records: Vec::new(),
-                to_version: Version(0),
-                complete: true,
-            };
-            let deltas = match &mut packet.message {
-                Message::SynAck(synack) => &mut synack.deltas,
-                Message::Ack(ack) => &mut ack.deltas,
-                Message::Syn(_) => return,
-            };
-            deltas.retain(|delta| delta.node.name.as_str() != victim.name());
-            deltas.push(claim);
-            done.set(true);
-        },
-    );
+    // Once, after 11 s: a packet reaching node 0 says node 2's current incarnation left.
+    let (network, forged) = forge_once(target, victim, NodeStatus::Left, Version(0));
     let mut sim = cluster(0x1ef7, 5).network(network).build().unwrap();
     let seed = sim.seed();
     sim.run_until(secs(12));
@@ -731,4 +671,47 @@ fn a_forged_leave_of_a_live_node_is_refuted_by_the_node() {
     assert!(node.stats().reassertions >= 1, "seed {seed}");
     assert!(!sim.has_left(victim), "seed {seed}: the victim never left");
     assert_safe(&sim);
+}
+
+/// A network that, once, after 11 s, slips into a packet reaching `target` a delta about
+/// `victim`'s generation 1 with `status` and `gc_watermark` (and no records), in place of
+/// any true one; the flag says whether it did.
+fn forge_once(
+    target: NodeIndex,
+    victim: NodeIndex,
+    status: NodeStatus,
+    gc_watermark: Version,
+) -> (NetworkModel, Rc<Cell<bool>>) {
+    let forged = Rc::new(Cell::new(false));
+    let done = forged.clone();
+    let network = NetworkModel::new(common::link(0.0)).with_tamper(
+        move |delivery: &Delivery, packet: &mut Packet| {
+            if done.get() || delivery.to != target || delivery.at < secs(11) {
+                return;
+            }
+            let claim = NodeDelta {
+                node: leviathan_gossip_wire::NodeId {
+                    name: victim.name().as_str().try_into().unwrap(),
+                    address: victim.address(),
+                    generation: Generation(1),
+                },
+                heartbeat: Heartbeat(0),
+                status,
+                gc_watermark,
+                from_version: Version(0),
+                records: Vec::new(),
+                to_version: Version(0),
+                complete: true,
+            };
+            let deltas = match &mut packet.message {
+                Message::SynAck(synack) => &mut synack.deltas,
+                Message::Ack(ack) => &mut ack.deltas,
+                Message::Syn(_) => return,
+            };
+            deltas.retain(|delta| delta.node.name.as_str() != victim.name());
+            deltas.push(claim);
+            done.set(true);
+        },
+    );
+    (network, forged)
 }
