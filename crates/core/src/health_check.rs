@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::NodeConfig;
 use crate::failure_detector::{FailureDetector, PhiAccrualDetector};
-use crate::membership::{Health, MemberState};
+use crate::member::{Health, MemberState};
 
 /// What a check does to one peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use std::num::NonZeroU32;
 
 use leviathan_gossip_wire::NodeName;
 
-use crate::membership::{Health, MemberState};
+use crate::member::{Health, MemberState};
 
 /// How many peers are in each class the gossip round draws from.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -22,6 +22,7 @@
 //! * `output.rs` and `own_writes.rs` — the contract with the driver;
 //! * `state.rs` — the replicated data and its merge rules (versions never go back, resets
 //!   after garbage collection);
+//! * `member.rs` — a peer's state and this node's judgement of it, the vocabulary of:
 //! * `membership.rs` — who is live: the φ-accrual detector (`failure_detector.rs`), the
 //!   health table (`health_table.rs`) and check (`health_check.rs`), and how facts about
 //!   peers reach them;
@@ -83,6 +84,7 @@ mod failure_detector;
 mod generation_horizon;
 mod health_check;
 mod health_table;
+mod member;
 mod membership;
 mod news;
 mod node;
@@ -100,7 +102,7 @@ pub use event::{Event, Update};
 pub use expiry::Expired;
 pub use failure_detector::PhiConfig;
 pub use generation_horizon::MAX_GENERATION_AHEAD;
-pub use membership::{Member, MemberState, PeerCounts};
+pub use member::{Member, MemberState, PeerCounts};
 pub use node::{Footprint, Node, REASSERT_INTERVAL};
 pub use output::{Driver, Output, Outputs, Transmit};
 pub use own_writes::{

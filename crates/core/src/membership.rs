@@ -1,122 +1,25 @@
-//! Who is live: the state of every peer as the failure detector and announcements see it.
+//! Who is live: the rules that judge every peer as the failure detector and announcements
+//! see it (the vocabulary, [`MemberState`] and [`Health`], is in `member.rs`).
 //!
 //! [`Membership`] owns the rules: the φ-accrual detector, every peer's [`Health`] in the
 //! health table, and the periodic check that moves peers from live to suspect to dead to
 //! removal. [`Observer`] is how facts about a peer's incarnation (from digests, headers and
 //! deltas) reach both the peer's replicated state and its health.
 
-use std::fmt;
 use std::time::{Duration, Instant};
 
-use leviathan_gossip_wire::{Heartbeat, NodeDelta, NodeId, NodeName, Record, Version};
+use leviathan_gossip_wire::{NodeDelta, NodeName, Record};
 use tracing::{debug, info};
 
 use crate::config::NodeConfig;
 use crate::event::{EventBatch, Update};
-use crate::failure_detector::{Arrivals, FailureDetector, PhiAccrualDetector};
+use crate::failure_detector::{FailureDetector, PhiAccrualDetector};
 use crate::health_check::{HealthCheck, Verdict};
 use crate::health_table::{HealthSlot, HealthTable};
+use crate::member::{Health, MemberState};
 use crate::news::NewsQueue;
 use crate::state::{IncarnationFact, InvalidDelta, NodeState};
 use crate::stats::Stats;
-
-/// A peer's state, from this node's point of view.
-///
-/// ```text
-///   Live ──φ > threshold──▶ Suspect ──dead_after──▶ Dead
-///    ▲                        │                      │
-///    └──── fresh heartbeat ───┴──────────────────────┘
-///   any ──announced leave──▶ Left    (a new generation makes it Live again)
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum MemberState {
-    /// Heartbeats arrive as expected.
-    Live,
-    /// Heartbeats are late enough that φ crossed the threshold.
-    Suspect,
-    /// Suspect for longer than `dead_after`.
-    Dead,
-    /// Announced a graceful leave.
-    Left,
-}
-
-impl MemberState {
-    /// Lower-case name, as used in JSON and metrics.
-    pub fn name(self) -> &'static str {
-        match self {
-            MemberState::Live => "live",
-            MemberState::Suspect => "suspect",
-            MemberState::Dead => "dead",
-            MemberState::Left => "left",
-        }
-    }
-}
-
-impl fmt::Display for MemberState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// How many peers a node lists, and in which state: kept up to date as they change, so
-/// reading it costs nothing, unlike [`crate::Node::members`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PeerCounts {
-    /// Peers listed, whatever their state (removed ones no longer count).
-    pub known: usize,
-    /// Peers seen as live.
-    pub live: usize,
-    /// Peers suspected or dead.
-    pub unreachable: usize,
-}
-
-/// A snapshot of one cluster member, for `members()`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Member {
-    /// Name, address and generation.
-    pub id: NodeId,
-    /// Live, suspect, dead or left. The local node is always live (or left after `leave`).
-    pub state: MemberState,
-    /// Current φ (`None` for the local node and for peers that left).
-    pub phi: Option<f64>,
-    /// Highest heartbeat known.
-    pub heartbeat: Heartbeat,
-    /// Every record of its key-value map up to this version is known (during a reset,
-    /// how far the reset got).
-    pub max_version: Version,
-    /// Its tombstones up to this version were garbage-collected: a peer knowing less gets a
-    /// reset. `max(max_version, gc_watermark)` never goes back for one incarnation.
-    pub gc_watermark: Version,
-    /// Number of live keys known.
-    pub key_count: usize,
-    /// Whether this is the local node.
-    pub is_local: bool,
-}
-
-/// This node's judgement of one peer incarnation's liveness: local, never gossiped. Kept
-/// in the node's health table, in a slot the peer's [`crate::state::NodeState`] points
-/// to; a new incarnation gets a fresh one. 32 bytes, as every node keeps one per peer.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Health {
-    /// Heartbeat arrival statistics.
-    pub(crate) arrivals: Arrivals,
-    pub(crate) state: MemberState,
-    /// For a suspect peer, when it was suspected, in ms after its last arrival (which
-    /// cannot change while it is suspect: an arrival makes it live). Saturates at 49 days.
-    pub(crate) suspected_after_ms: u32,
-}
-
-impl Health {
-    /// A peer just heard from, or that just left.
-    pub(crate) fn new(state: MemberState, arrivals: Arrivals) -> Self {
-        Health {
-            arrivals,
-            state,
-            suspected_after_ms: 0,
-        }
-    }
-}
 
 /// This node's judgement of every peer's liveness, and the membership events it raises.
 #[derive(Debug)]

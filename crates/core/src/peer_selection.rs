@@ -191,7 +191,7 @@ mod tests {
     #[test]
     fn a_node_finds_the_addresses_of_the_peers_at_the_drawn_ranks() {
         use crate::failure_detector::{FailureDetector, PhiAccrualDetector, PhiConfig};
-        use crate::membership::{Health, MemberState};
+        use crate::member::{Health, MemberState};
         use leviathan_gossip_wire::{Generation, Heartbeat, NodeId};
         use std::time::Instant;
 

@@ -17,8 +17,8 @@ use tracing::{debug, info, warn};
 
 use crate::config::Config;
 use crate::error::{Error, StartError};
-use crate::gossip::unix_millis_now;
 use crate::group_commit::GroupCommit;
+use crate::wall_clock::unix_millis_now;
 
 /// Where this node's own writes are made durable: its data directory, if configured,
 /// behind group commit; and the members remembered there.

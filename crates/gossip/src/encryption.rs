@@ -28,8 +28,8 @@ use tracing::{debug, info, trace};
 
 use crate::config::Config;
 use crate::error::StartError;
-use crate::gossip::unix_millis_now;
 use crate::transport::TransportCounters;
+use crate::wall_clock::unix_millis_now;
 
 /// A node's keyring and phase, changed at runtime through [`crate::Gossip`].
 #[derive(Debug)]

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use leviathan_gossip_core::{
@@ -30,6 +30,7 @@ use crate::plaintext::Encryption;
 use crate::rate_limit::RateLimiter;
 use crate::seeds::{self, SeedBook, SeedStats};
 use crate::transport::{TransportCounters, TransportStats};
+use crate::wall_clock::unix_millis_now;
 
 /// Largest datagram the receive buffer takes: the largest UDP payload.
 const RECEIVE_BUFFER: usize = 65_536;
@@ -798,15 +799,6 @@ fn parse_key(key: &str) -> Result<Key, Error> {
 /// generation than its previous run unless the clock went back.
 fn generation_from_clock() -> u64 {
     unix_millis_now().max(1)
-}
-
-/// The wall clock in milliseconds since the Unix epoch (0 if it is set before 1970).
-pub(crate) fn unix_millis_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
-        })
 }
 
 #[cfg(test)]

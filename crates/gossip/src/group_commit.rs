@@ -16,7 +16,7 @@ use leviathan_gossip_durable::{DataDir, OwnWrite};
 use leviathan_gossip_wire::Version;
 
 use crate::error::Error;
-use crate::gossip::unix_millis_now;
+use crate::wall_clock::unix_millis_now;
 
 /// A data directory and the writes waiting for it.
 #[derive(Debug)]

@@ -130,6 +130,7 @@ mod plaintext;
 mod rate_limit;
 mod seeds;
 mod transport;
+mod wall_clock;
 
 pub use config::{Config, Preset};
 #[cfg(feature = "encryption")]
