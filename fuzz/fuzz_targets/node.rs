@@ -1,12 +1,15 @@
 //! A `Node` (fixed identity, small limits) fed a sequence of operations decoded from the
 //! input (see `leviathan_gossip_fuzz::op`): raw datagrams, `arbitrary`-built packets,
-//! edited valid templates, time steps with `handle_timeout`, writes, deletes, TTL writes
-//! and `leave`. After every operation the node is drained with `Node::drain` until it has
+//! edited valid templates, time steps with `handle_timeout`, writes, deletes, TTL writes,
+//! `leave`, and for failure detection `arbitrary`-built probes, acks, probe requests and
+//! Syns with rumours, edited valid templates of those, and answers to the node's own
+//! probes. After every operation the node is drained with `Node::drain` until it has
 //! nothing more (each expiry is issued as `Write::Expire`) and the invariants below are
 //! checked.
 #![no_main]
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
@@ -14,15 +17,19 @@ use arbitrary::{Arbitrary, Unstructured};
 use bytes::Bytes;
 use leviathan_gossip_core::{MemberState, Node, Outputs, Write};
 use leviathan_gossip_fuzz::{
-    FPacket, OP_COUNT, OWN_NAME, config, op, own_identity, peer_addr, pool_key, templates,
+    FPacket, FProbePacket, OWN_NAME, config, fd_templates, op, own_identity, peer_addr, pool_key,
+    templates,
 };
-use leviathan_gossip_wire::{NodeName, Packet};
+use leviathan_gossip_wire::{ClusterId, Header, Message, NodeName, Packet, ProbeAck};
 use libfuzzer_sys::fuzz_target;
 
 /// Fixed time base: the same for every input of a run.
 static BASE: LazyLock<Instant> = LazyLock::new(Instant::now);
 static TEMPLATES: LazyLock<Vec<Vec<u8>>> =
     LazyLock::new(|| templates().iter().map(|p| p.encode().to_vec()).collect());
+static FD_TEMPLATES: LazyLock<Vec<Vec<u8>>> =
+    LazyLock::new(|| fd_templates().iter().map(|p| p.encode().to_vec()).collect());
+static CLUSTER_ID: LazyLock<ClusterId> = LazyLock::new(|| config().cluster_id);
 
 /// Longest input operation sequence, to keep executions fast.
 const MAX_OPS: usize = 256;
@@ -52,6 +59,8 @@ struct Harness {
     /// Per (name, generation) of members listed after the previous operation:
     /// `max(max_version, gc_watermark)`.
     horizons: HashMap<(NodeName, u64), u64>,
+    /// Destination and sequence of the last Probes and ProbeRequests sent, newest first.
+    probes: VecDeque<(SocketAddr, u64)>,
 }
 
 impl Harness {
@@ -59,10 +68,51 @@ impl Harness {
         self.node.handle_datagram(peer_addr(peer), bytes, self.now);
     }
 
+    /// A template edited as the input says: template byte, peer byte, edit count, edits.
+    fn template(&mut self, templates: &[Vec<u8>], input: &mut Reader<'_>) {
+        let which = input.u8().unwrap_or(0);
+        let peer = input.u8().unwrap_or(0);
+        let edits = input.u8().unwrap_or(0);
+        let mut bytes = templates[usize::from(which) % templates.len()].clone();
+        for _ in 0..edits {
+            let (Some(position), Some(value)) = (input.u16(), input.u8()) else { break };
+            let index = usize::from(position) % bytes.len();
+            bytes[index] = value;
+        }
+        self.datagram(peer, &bytes);
+    }
+
+    /// Answers a remembered probe or probe request from the member at its destination.
+    fn answer(&mut self, which: u8, nack: bool) {
+        if self.probes.is_empty() {
+            return;
+        }
+        let (destination, sequence) = self.probes[usize::from(which) % self.probes.len()];
+        let members = self.node.members(self.now);
+        let Some(member) = members.iter().find(|m| !m.is_local && m.id.address == destination) else {
+            return;
+        };
+        let packet = Packet {
+            header: Header {
+                cluster_id: CLUSTER_ID.clone(),
+                sender: member.id.name.clone(),
+                generation: member.id.generation,
+                incarnation: member.incarnation,
+            },
+            message: Message::ProbeAck(ProbeAck { sequence, reached: !nack, rumors: Vec::new() }),
+        };
+        self.node.handle_datagram(destination, &packet.encode(), self.now);
+    }
+
     fn timeout(&mut self) {
         self.node.handle_timeout(self.now);
         let next = self.node.poll_timeout();
         assert!(next > self.now, "poll_timeout {next:?} not after handle_timeout's now {:?}", self.now);
+    }
+
+    fn remember_probe(&mut self, destination: SocketAddr, sequence: u64) {
+        self.probes.truncate(op::REMEMBERED_PROBES - 1);
+        self.probes.push_front((destination, sequence));
     }
 
     /// Drains every output and checks the invariants.
@@ -80,6 +130,11 @@ impl Harness {
                 let bytes = transmit.packet.encode();
                 assert_eq!(bytes.len(), len, "encoded_len differs from the encoding");
                 assert_eq!(Packet::decode(&bytes).as_ref(), Ok(&transmit.packet), "sent packet does not round-trip");
+                if let Message::Probe(probe) = &transmit.packet.message {
+                    self.remember_probe(transmit.destination, probe.sequence);
+                } else if let Message::ProbeRequest(request) = &transmit.packet.message {
+                    self.remember_probe(transmit.destination, request.sequence);
+                }
                 // Not checked: that the destination is not the node's own address. A peer
                 // may advertise any address, ours included (see docs/FUZZING.md).
             }
@@ -128,14 +183,14 @@ fuzz_target!(|data: &[u8]| {
     let Ok(node) = Node::new(config(), own_identity(), [peer_addr(0), peer_addr(1)], now, 7) else {
         panic!("valid config refused");
     };
-    let mut h = Harness { node, now, horizons: HashMap::new() };
+    let mut h = Harness { node, now, horizons: HashMap::new(), probes: VecDeque::new() };
     h.drain_and_check();
     let mut input = Reader(data);
     for _ in 0..MAX_OPS {
         let Some(code) = input.u8() else { break };
         // Every operation takes a little time.
         h.now += Duration::from_millis(3);
-        match code % OP_COUNT {
+        match op::of(code) {
             op::RAW => {
                 let len = input.u16().unwrap_or(0);
                 let peer = input.u8().unwrap_or(0);
@@ -152,18 +207,7 @@ fuzz_target!(|data: &[u8]| {
                     h.datagram(peer, &encoded);
                 }
             }
-            op::TEMPLATE => {
-                let which = input.u8().unwrap_or(0);
-                let peer = input.u8().unwrap_or(0);
-                let edits = input.u8().unwrap_or(0);
-                let mut bytes = TEMPLATES[usize::from(which) % TEMPLATES.len()].clone();
-                for _ in 0..edits {
-                    let (Some(position), Some(value)) = (input.u16(), input.u8()) else { break };
-                    let index = usize::from(position) % bytes.len();
-                    bytes[index] = value;
-                }
-                h.datagram(peer, &bytes);
-            }
+            op::TEMPLATE => h.template(&TEMPLATES, &mut input),
             op::ADVANCE_MS => {
                 h.now += Duration::from_millis(u64::from(input.u16().unwrap_or(0)));
                 h.timeout();
@@ -194,7 +238,22 @@ fuzz_target!(|data: &[u8]| {
                 let _ = h.node.delete(&key);
             }
             op::LEAVE => h.node.leave(),
-            _ => unreachable!("op code below OP_COUNT"),
+            op::FD_STRUCTURED => {
+                let len = input.u16().unwrap_or(0);
+                let peer = input.u8().unwrap_or(0);
+                let bytes = input.bytes(usize::from(len));
+                if let Ok(packet) = FProbePacket::arbitrary_take_rest(Unstructured::new(bytes)) {
+                    let encoded = packet.get().encode();
+                    h.datagram(peer, &encoded);
+                }
+            }
+            op::FD_TEMPLATE => h.template(&FD_TEMPLATES, &mut input),
+            op::ANSWER => {
+                let which = input.u8().unwrap_or(0);
+                let flags = input.u8().unwrap_or(0);
+                h.answer(which, flags & 1 == 1);
+            }
+            _ => unreachable!("op::of gives an operation code"),
         }
         h.drain_and_check();
     }

@@ -1,6 +1,10 @@
 //! Shared pieces of the fuzz targets: the fixed identity and configuration of the fuzzed
 //! node, valid packet templates (also the seed corpora), and `arbitrary`-driven packet
 //! builders that give the core well-formed, deep-reaching messages.
+//!
+//! Saved inputs of the `node` target must keep their meaning: never reorder or change
+//! [`templates`], [`FPacket`] or the operation codes; add new ones beside them
+//! ([`fd_templates`], [`FProbePacket`], codes 10 to 12).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -9,8 +13,9 @@ use bytes::Bytes;
 use leviathan_gossip_core::NodeConfig;
 use leviathan_gossip_keyring::{Keyring, SecretKey};
 use leviathan_gossip_wire::{
-    Ack, ClusterId, Digest, DigestEntry, Generation, Header, Heartbeat, Key, Message, NodeDelta,
-    NodeId, NodeName, NodeStatus, Packet, Record, Syn, SynAck, Version,
+    Ack, ClusterId, Digest, DigestEntry, Generation, Header, Incarnation, Key, Message, NodeDelta,
+    NodeId, NodeName, NodeStatus, NodeTag, Packet, Probe, ProbeAck, ProbeRequest, Record, Rumor,
+    Syn, SynAck, Version,
 };
 
 /// Name of the fuzzed node.
@@ -63,12 +68,12 @@ pub fn pool_key(i: u8) -> Key {
     Key::new(format!("k{}", i % 16)).unwrap_or_else(|_| unreachable!("valid key"))
 }
 
-fn header(sender: &str, generation: u64, heartbeat: u64) -> Header {
+fn header(sender: &str, generation: u64, incarnation: u64) -> Header {
     Header {
         cluster_id: config().cluster_id,
         sender: name(sender),
         generation: Generation(generation),
-        heartbeat: Heartbeat(heartbeat),
+        incarnation: Incarnation(incarnation),
     }
 }
 
@@ -76,7 +81,7 @@ fn entry(n: &str, generation: u64, hb: u64, max: u64, gc: u64, status: NodeStatu
     DigestEntry {
         name: name(n),
         generation: Generation(generation),
-        heartbeat: Heartbeat(hb),
+        incarnation: Incarnation(hb),
         max_version: Version(max),
         gc_watermark: Version(gc),
         status,
@@ -99,7 +104,7 @@ fn delta(n: &str, addr: u8, generation: u64, records: Vec<Record>, complete: boo
             address: peer_addr(addr),
             generation: Generation(generation),
         },
-        heartbeat: Heartbeat(3),
+        incarnation: Incarnation(3),
         status: NodeStatus::Alive,
         gc_watermark: Version(0),
         from_version: Version(0),
@@ -127,6 +132,7 @@ pub fn templates() -> Vec<Packet> {
             message: Message::Syn(Syn {
                 digest: Digest::full(vec![entry("n1", 7, 2, 3, 0, alive)]),
                 news: vec![],
+                rumors: vec![],
             }),
         },
         // A paged Syn that claims to know more of us than we wrote (re-assertion path).
@@ -139,6 +145,7 @@ pub fn templates() -> Vec<Packet> {
                     entries: page,
                 },
                 news: vec![entry("n1", 7, 2, 3, 0, alive)],
+                rumors: vec![],
             }),
         },
         // A SynAck: asks for our state, and sends its own.
@@ -180,6 +187,101 @@ pub fn templates() -> Vec<Packet> {
             header: header("n4", 1, 1),
             message: Message::Ack(Ack {
                 deltas: vec![delta(OWN_NAME, 3, OWN_GENERATION, vec![record("k3", 4, Some(b"forged"))], true)],
+            }),
+        },
+    ]
+}
+
+fn rumor(subject: &str, generation: u64, incarnation: u64, alerters: &[&str]) -> Rumor {
+    let mut alerters: Vec<NodeTag> = alerters.iter().map(|a| NodeTag::of(&name(a))).collect();
+    alerters.sort();
+    alerters.dedup();
+    Rumor {
+        subject: name(subject),
+        generation: Generation(generation),
+        incarnation: Incarnation(incarnation),
+        alerters,
+    }
+}
+
+/// Valid failure-detection packets from the peers of [`templates`] (same names,
+/// generations and addresses): the `node` target's operation `op::FD_TEMPLATE`. A list of
+/// its own, so that `op::TEMPLATE` keeps indexing [`templates`] as saved inputs expect.
+pub fn fd_templates() -> Vec<Packet> {
+    let own = NodeTag::of(&name(OWN_NAME));
+    vec![
+        // An observer's probe of the fuzzed node.
+        Packet {
+            header: header("n1", 7, 0),
+            message: Message::Probe(Probe {
+                sequence: 1,
+                target: own,
+                rumors: vec![],
+            }),
+        },
+        // A probe that tells the fuzzed node it is suspected (it must refute), and spreads
+        // an alert about n3 and n2's refutation.
+        Packet {
+            header: header("n2", 9, 1),
+            message: Message::Probe(Probe {
+                sequence: 2,
+                target: own,
+                rumors: vec![
+                    rumor(OWN_NAME, OWN_GENERATION, 0, &["n1", "n2"]),
+                    rumor("n3", 2, 0, &["n1", "n2"]),
+                    rumor("n2", 9, 1, &[]),
+                ],
+            }),
+        },
+        // A probe meant for another node (sent to an address the fuzzed node took over).
+        Packet {
+            header: header("n1", 7, 0),
+            message: Message::Probe(Probe {
+                sequence: 3,
+                target: NodeTag::of(&name("n3")),
+                rumors: vec![],
+            }),
+        },
+        // A request to probe n3 on n1's behalf.
+        Packet {
+            header: header("n1", 7, 0),
+            message: Message::ProbeRequest(ProbeRequest {
+                sequence: 4,
+                target: NodeId {
+                    name: name("n3"),
+                    address: peer_addr(2),
+                    generation: Generation(2),
+                },
+                rumors: vec![],
+            }),
+        },
+        // Answers: an ack, and a relay's nack with an alert about n3.
+        Packet {
+            header: header("n1", 7, 0),
+            message: Message::ProbeAck(ProbeAck {
+                sequence: 1,
+                reached: true,
+                rumors: vec![],
+            }),
+        },
+        Packet {
+            header: header("n2", 9, 1),
+            message: Message::ProbeAck(ProbeAck {
+                sequence: 2,
+                reached: false,
+                rumors: vec![rumor("n3", 2, 0, &["n2"])],
+            }),
+        },
+        // A Syn whose rumours accuse the fuzzed node and n1.
+        Packet {
+            header: header("n2", 9, 1),
+            message: Message::Syn(Syn {
+                digest: Digest::full(vec![entry("n2", 9, 1, 4, 0, NodeStatus::Alive)]),
+                news: vec![],
+                rumors: vec![
+                    rumor(OWN_NAME, OWN_GENERATION, 0, &["n2", "n3"]),
+                    rumor("n1", 7, 0, &["n2"]),
+                ],
             }),
         },
     ]
@@ -260,7 +362,7 @@ impl FNum {
 pub struct FEntry {
     name: FName,
     generation: FNum,
-    heartbeat: FNum,
+    incarnation: FNum,
     max_version: FNum,
     gc_watermark: FNum,
     left: bool,
@@ -271,7 +373,7 @@ impl FEntry {
         DigestEntry {
             name: self.name.get(),
             generation: Generation(self.generation.get()),
-            heartbeat: Heartbeat(self.heartbeat.get()),
+            incarnation: Incarnation(self.incarnation.get()),
             max_version: Version(self.max_version.get()),
             gc_watermark: Version(self.gc_watermark.get()),
             status: status(self.left),
@@ -298,7 +400,7 @@ pub struct FDelta {
     name: FName,
     addr: u8,
     generation: FNum,
-    heartbeat: FNum,
+    incarnation: FNum,
     left: bool,
     gc_watermark: FNum,
     from_version: FNum,
@@ -338,7 +440,7 @@ impl FDelta {
                 address: peer_addr(self.addr),
                 generation: Generation(self.generation.get()),
             },
-            heartbeat: Heartbeat(self.heartbeat.get()),
+            incarnation: Incarnation(self.incarnation.get()),
             status: status(self.left),
             gc_watermark: Version(self.gc_watermark.get()),
             from_version: Version(from),
@@ -372,37 +474,17 @@ pub struct FPacket {
     other_cluster: bool,
     sender: FName,
     generation: FNum,
-    heartbeat: FNum,
+    incarnation: FNum,
     message: FMessage,
 }
 
 impl FPacket {
     /// The packet.
     pub fn get(&self) -> Packet {
-        let cluster_id = if self.other_cluster {
-            ClusterId::new("other").unwrap_or_else(|_| unreachable!("valid id"))
-        } else {
-            config().cluster_id
-        };
         let message = match &self.message {
             FMessage::Syn { start, end, entries, news, sort } => {
-                let mut entries: Vec<DigestEntry> = entries.iter().map(FEntry::get).collect();
-                let start = start.as_ref().map(FName::get);
-                let end = end.as_ref().map(FName::get);
-                if *sort {
-                    entries.sort_by(|a, b| a.name.cmp(&b.name));
-                    entries.dedup_by(|a, b| a.name == b.name);
-                }
-                let mut digest = Digest { start, end, entries };
-                if *sort {
-                    let covered: Vec<DigestEntry> =
-                        digest.entries.iter().filter(|e| digest.covers(&e.name)).cloned().collect();
-                    digest.entries = covered;
-                }
-                Message::Syn(Syn {
-                    digest,
-                    news: news.iter().map(FEntry::get).collect(),
-                })
+                // Saved inputs predate rumours: `FProbePacket` builds Syns with them.
+                Message::Syn(syn(start, end, entries, news, *sort, Vec::new()))
             }
             FMessage::SynAck { requests, deltas } => Message::SynAck(SynAck {
                 requests: requests.iter().map(FEntry::get).collect(),
@@ -413,12 +495,169 @@ impl FPacket {
             }),
         };
         Packet {
-            header: Header {
-                cluster_id,
-                sender: self.sender.get(),
-                generation: Generation(self.generation.get()),
-                heartbeat: Heartbeat(self.heartbeat.get()),
-            },
+            header: fuzzed_header(self.other_cluster, &self.sender, self.generation, self.incarnation),
+            message,
+        }
+    }
+}
+
+/// A structured packet's header.
+fn fuzzed_header(other_cluster: bool, sender: &FName, generation: FNum, incarnation: FNum) -> Header {
+    let cluster_id = if other_cluster {
+        ClusterId::new("other").unwrap_or_else(|_| unreachable!("valid id"))
+    } else {
+        config().cluster_id
+    };
+    Header {
+        cluster_id,
+        sender: sender.get(),
+        generation: Generation(generation.get()),
+        incarnation: Incarnation(incarnation.get()),
+    }
+}
+
+/// A structured Syn; `sort` sorts and dedups the page's entries and keeps those it covers,
+/// as a sender must.
+fn syn(
+    start: &Option<FName>,
+    end: &Option<FName>,
+    entries: &[FEntry],
+    news: &[FEntry],
+    sort: bool,
+    rumors: Vec<Rumor>,
+) -> Syn {
+    let mut entries: Vec<DigestEntry> = entries.iter().map(FEntry::get).collect();
+    let start = start.as_ref().map(FName::get);
+    let end = end.as_ref().map(FName::get);
+    if sort {
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        entries.dedup_by(|a, b| a.name == b.name);
+    }
+    let mut digest = Digest { start, end, entries };
+    if sort {
+        let covered: Vec<DigestEntry> =
+            digest.entries.iter().filter(|e| digest.covers(&e.name)).cloned().collect();
+        digest.entries = covered;
+    }
+    Syn {
+        digest,
+        news: news.iter().map(FEntry::get).collect(),
+        rumors,
+    }
+}
+
+/// A node tag: mostly a name's, so that probes reach the fuzzed node and alerters are
+/// nodes it knows.
+#[derive(Arbitrary, Debug, Clone)]
+pub enum FTag {
+    /// The tag of a name.
+    Of(FName),
+    /// Any tag.
+    Raw(u32),
+}
+
+impl FTag {
+    /// The tag.
+    pub fn get(&self) -> NodeTag {
+        match self {
+            FTag::Of(name) => NodeTag::of(&name.get()),
+            FTag::Raw(tag) => NodeTag(*tag),
+        }
+    }
+}
+
+/// A rumour; `normalize` sorts and dedups its alerters as a sender must.
+#[derive(Arbitrary, Debug, Clone)]
+pub struct FRumor {
+    subject: FName,
+    generation: FNum,
+    incarnation: FNum,
+    alerters: Vec<FTag>,
+    normalize: bool,
+}
+
+impl FRumor {
+    fn get(&self) -> Rumor {
+        let mut alerters: Vec<NodeTag> = self.alerters.iter().map(FTag::get).collect();
+        if self.normalize {
+            alerters.sort();
+            alerters.dedup();
+        }
+        Rumor {
+            subject: self.subject.get(),
+            generation: Generation(self.generation.get()),
+            incarnation: Incarnation(self.incarnation.get()),
+            alerters,
+        }
+    }
+}
+
+fn rumors(rumors: &[FRumor]) -> Vec<Rumor> {
+    rumors.iter().map(FRumor::get).collect()
+}
+
+/// The message of a structured failure-detection packet.
+#[derive(Arbitrary, Debug, Clone)]
+pub enum FProbeMessage {
+    /// A Probe.
+    Probe { sequence: FNum, target: FTag, rumors: Vec<FRumor> },
+    /// A ProbeAck.
+    ProbeAck { sequence: FNum, reached: bool, rumors: Vec<FRumor> },
+    /// A ProbeRequest for a node at a peer address.
+    ProbeRequest { sequence: FNum, name: FName, addr: u8, generation: FNum, rumors: Vec<FRumor> },
+    /// A Syn with rumours (see [`FMessage::Syn`]).
+    Syn {
+        start: Option<FName>,
+        end: Option<FName>,
+        entries: Vec<FEntry>,
+        news: Vec<FEntry>,
+        sort: bool,
+        rumors: Vec<FRumor>,
+    },
+}
+
+/// A structured packet of failure detection: the `node` target's `op::FD_STRUCTURED`. A
+/// type apart from [`FPacket`], so that saved structured inputs keep their meaning.
+#[derive(Arbitrary, Debug, Clone)]
+pub struct FProbePacket {
+    other_cluster: bool,
+    sender: FName,
+    generation: FNum,
+    incarnation: FNum,
+    message: FProbeMessage,
+}
+
+impl FProbePacket {
+    /// The packet.
+    pub fn get(&self) -> Packet {
+        let message = match &self.message {
+            FProbeMessage::Probe { sequence, target, rumors: r } => Message::Probe(Probe {
+                sequence: sequence.get(),
+                target: target.get(),
+                rumors: rumors(r),
+            }),
+            FProbeMessage::ProbeAck { sequence, reached, rumors: r } => Message::ProbeAck(ProbeAck {
+                sequence: sequence.get(),
+                reached: *reached,
+                rumors: rumors(r),
+            }),
+            FProbeMessage::ProbeRequest { sequence, name, addr, generation, rumors: r } => {
+                Message::ProbeRequest(ProbeRequest {
+                    sequence: sequence.get(),
+                    target: NodeId {
+                        name: name.get(),
+                        address: peer_addr(*addr),
+                        generation: Generation(generation.get()),
+                    },
+                    rumors: rumors(r),
+                })
+            }
+            FProbeMessage::Syn { start, end, entries, news, sort, rumors: r } => {
+                Message::Syn(syn(start, end, entries, news, *sort, rumors(r)))
+            }
+        };
+        Packet {
+            header: fuzzed_header(self.other_cluster, &self.sender, self.generation, self.incarnation),
             message,
         }
     }
@@ -426,8 +665,8 @@ impl FPacket {
 
 // ----- the `node` target's input format -----
 
-/// Operation codes of the `node` target's input (first byte of each operation, modulo
-/// [`OP_COUNT`]). See `fuzz_targets/node.rs`.
+/// Operation codes of the `node` target's input (the first byte of each operation, mapped
+/// by [`op::of`]). See `fuzz_targets/node.rs`.
 pub mod op {
     /// Raw datagram: `u16` LE length, peer byte, bytes.
     pub const RAW: u8 = 0;
@@ -449,7 +688,28 @@ pub mod op {
     pub const DELETE: u8 = 8;
     /// `leave`.
     pub const LEAVE: u8 = 9;
-    /// Number of operation codes.
-    pub const COUNT: u8 = 10;
+    /// Structured failure-detection packet: `u16` LE length, peer byte, bytes read by
+    /// `arbitrary` as an `FProbePacket`.
+    pub const FD_STRUCTURED: u8 = 10;
+    /// Failure-detection template: like [`TEMPLATE`], over `fd_templates()`.
+    pub const FD_TEMPLATE: u8 = 11;
+    /// Answer a Probe or ProbeRequest the node sent: which byte (0: the latest, 1: the one
+    /// before, …, of the last [`REMEMBERED_PROBES`]), flag byte (bit 0 set: a nack,
+    /// `reached = false`). The ack comes from the destination, as the member listed at that
+    /// address; nothing happens if none is.
+    pub const ANSWER: u8 = 12;
+    /// Probes and probe requests the `node` target remembers for [`ANSWER`].
+    pub const REMEMBERED_PROBES: usize = 16;
+    /// Codes are taken modulo this. Codes were once taken modulo 10: to keep the meaning
+    /// of saved inputs, a remainder `r` that is not a new operation (10 to 12) means
+    /// operation `r % 10`, as it did.
+    pub const MODULUS: u8 = 20;
+
+    /// The operation of code byte `code`.
+    pub fn of(code: u8) -> u8 {
+        match code % MODULUS {
+            r @ (FD_STRUCTURED | FD_TEMPLATE | ANSWER) => r,
+            r => r % 10,
+        }
+    }
 }
-pub use op::COUNT as OP_COUNT;

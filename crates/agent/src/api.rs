@@ -37,7 +37,7 @@ pub struct MemberView {
     /// that left, and when infinite.
     pub phi: Option<f64>,
     /// Highest heartbeat known.
-    pub heartbeat: u64,
+    pub incarnation: u64,
     /// Highest version of its key-value map known.
     pub max_version: u64,
     /// Its garbage-collection watermark as known: every tombstone at or below this
@@ -58,7 +58,7 @@ impl From<&Member> for MemberView {
             generation: member.id.generation.0,
             state: member.state.name().to_string(),
             phi: member.phi.filter(|phi| phi.is_finite()),
-            heartbeat: member.heartbeat.0,
+            incarnation: member.incarnation.0,
             max_version: member.max_version.0,
             gc_watermark: member.gc_watermark.0,
             keys: member.key_count,

@@ -106,7 +106,7 @@ pub fn members_table(members: &[MemberView]) -> String {
                 m.generation.to_string(),
                 m.state.clone(),
                 m.phi.map_or_else(|| "-".into(), |phi| format!("{phi:.2}")),
-                m.heartbeat.to_string(),
+                m.incarnation.to_string(),
                 m.keys.to_string(),
             ]
         })

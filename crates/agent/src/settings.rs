@@ -649,7 +649,7 @@ fn env_text(
 }
 
 /// The library `Config` fields, as named in files.
-const CONFIG_FIELDS: [&str; 30] = [
+const CONFIG_FIELDS: [&str; 34] = [
     "name",
     "cluster_id",
     "listen",
@@ -658,6 +658,10 @@ const CONFIG_FIELDS: [&str; 30] = [
     "seed_refresh_interval",
     "gossip_interval",
     "heartbeat_interval",
+    "observers",
+    "corroboration",
+    "indirect_probes",
+    "probe_timeout",
     "health_check_interval",
     "fanout",
     "max_packet_size",

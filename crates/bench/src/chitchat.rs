@@ -10,7 +10,7 @@
 //! | `fanout` 3 | `GOSSIP_COUNT` 3 (a constant) | 3 |
 //! | `phi_threshold` | `failure_detector_config.phi_threshold` | the run's (8) |
 //! | `phi_window_size` 100 | `sampling_window_size` | 100 |
-//! | `phi_first_heartbeat_estimate` (3 × interval) | `initial_interval` | 3 × gossip interval |
+//! | `phi_first_heartbeat_estimate` (1 × probe interval) | `initial_interval` | 3 × gossip interval |
 //! | `dead_after` (15 s) | none: chitchat has live and dead only | — |
 //! | (no removal yet) | `dead_node_grace_period` | 1 h, so nothing is removed during a run |
 //! | (tombstones kept) | `marked_for_deletion_grace_period` | 1 h |

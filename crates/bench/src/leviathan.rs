@@ -29,10 +29,10 @@ pub struct Leviathan {
 
 /// The configuration of node `index`: the `lan` preset (fanout 3, 1400-byte packets,
 /// φ window 100, 100 ms minimum deviation, 1 s acceptable pause), with the run's gossip
-/// interval and φ threshold. Heartbeat and health-check periods equal the gossip
-/// interval, because chitchat increments its heartbeat and re-evaluates liveness every
-/// round. The prior for new peers keeps its default, 3 gossip intervals; chitchat's
-/// `initial_interval` is set to the same.
+/// interval and φ threshold. Probe and health-check periods equal the gossip interval,
+/// because chitchat increments its heartbeat and re-evaluates liveness every round; a
+/// relay waits half a probe interval. chitchat's `initial_interval` is 3 gossip
+/// intervals.
 pub fn config(settings: &Settings, index: usize, addresses: &[SocketAddr]) -> Config {
     Config {
         name: node_name(index),
@@ -44,6 +44,7 @@ pub fn config(settings: &Settings, index: usize, addresses: &[SocketAddr]) -> Co
         seeds: addresses.iter().take(2).map(ToString::to_string).collect(),
         gossip_interval: settings.gossip_interval,
         heartbeat_interval: settings.gossip_interval,
+        probe_timeout: settings.gossip_interval / 2,
         health_check_interval: settings.gossip_interval,
         phi_threshold: settings.phi_threshold,
         ..Config::lan()

@@ -44,11 +44,11 @@ fn anti_entropy(c: &mut Criterion) {
     let state = common::cluster(common::NODES);
     // We are node-00000; the peer is node-00042 (both among the 10,000).
     let own = common::id(0);
-    let own_header = common::header(&own, state[&own.name].heartbeat());
+    let own_header = common::header(&own, state[&own.name].incarnation());
     let peer = common::id(42);
     let in_sync = common::middle_page(
         &state,
-        &common::header(&peer, state[&peer.name].heartbeat()),
+        &common::header(&peer, state[&peer.name].incarnation()),
     );
     let behind = common::behind(&in_sync);
     let newcomer = common::newcomer_page(&common::newcomer());

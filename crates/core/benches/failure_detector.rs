@@ -51,8 +51,8 @@ fn fed(
 ) -> (Arrivals, Instant) {
     let mut at = start;
     let mut estimate = detector.first_arrival(at);
-    for heartbeat in 1..=HISTORY {
-        at += jitter[(i + heartbeat as usize) % jitter.len()];
+    for incarnation in 1..=HISTORY {
+        at += jitter[(i + incarnation as usize) % jitter.len()];
         detector.arrival(&mut estimate, at);
     }
     (estimate, at)
@@ -67,7 +67,7 @@ fn failure_detector(c: &mut Criterion) {
     let now = last + Duration::from_millis(1500);
     let mut group = c.benchmark_group("failure_detector");
     eprintln!(
-        "φ of node-00042 1.5 s after its last heartbeat = {:.3}",
+        "φ of node-00042 1.5 s after its last arrival = {:.3}",
         detector.phi(&one, now)
     );
     group.bench_function("phi/one_peer", |b| {
@@ -100,12 +100,12 @@ fn failure_detector(c: &mut Criterion) {
     });
     // Arrivals keep coming about a second apart: the steady state, every call counted.
     let mut estimate = one;
-    let mut heartbeat = HISTORY;
+    let mut incarnation = HISTORY;
     let mut at = last;
     group.bench_function("arrival/one_peer", |b| {
         b.iter(|| {
-            heartbeat += 1;
-            at += jitter[heartbeat as usize % jitter.len()];
+            incarnation += 1;
+            at += jitter[incarnation as usize % jitter.len()];
             detector.arrival(black_box(&mut estimate), at);
         });
     });

@@ -34,7 +34,7 @@ use leviathan_gossip_core::internals::build_deltas;
 use leviathan_gossip_core::internals::{DeltaCandidate, Lag};
 use leviathan_gossip_core::{Node, NodeConfig, Output, Outputs};
 use leviathan_gossip_wire::{
-    Ack, Heartbeat, Key, Message, NodeDelta, NodeId, NodeName, Packet, Syn, Version,
+    Ack, Incarnation, Key, Message, NodeDelta, NodeId, NodeName, Packet, Syn, Version,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -59,7 +59,7 @@ fn node_knowing(state: &ClusterState, start: Instant) -> (Node, Instant) {
         .filter(|(name, _)| **name != own.name)
         .map(|(name, n)| NodeDelta {
             node: n.node_id(name),
-            heartbeat: n.heartbeat(),
+            incarnation: n.incarnation(),
             status: n.status(),
             gc_watermark: Version(0),
             from_version: Version(0),
@@ -70,7 +70,7 @@ fn node_knowing(state: &ClusterState, start: Instant) -> (Node, Instant) {
         .collect();
     // Setup only: a packet far above the datagram limit, handed over decoded.
     let sender = common::id(1);
-    let introduction = common::packet(&sender, Heartbeat(1), Message::Ack(Ack { deltas }));
+    let introduction = common::packet(&sender, Incarnation(1), Message::Ack(Ack { deltas }));
     node.handle_packet(sender.address, introduction, now);
     node.drain(&mut Outputs::default());
     assert_eq!(node.members(now).len(), state.len());
@@ -115,8 +115,8 @@ impl Writer {
     }
 
     fn next_ack(&mut self) -> Packet {
-        let heartbeat = Heartbeat(1);
-        let budget = common::body_budget(&common::header(&self.sender, heartbeat));
+        let incarnation = Incarnation(1);
+        let budget = common::body_budget(&common::header(&self.sender, incarnation));
         let mut candidates = Vec::new();
         for k in 0..8 {
             let name = common::name(1 + (self.next + k) % (common::NODES - 1));
@@ -125,7 +125,7 @@ impl Writer {
                 let key = common::KEYS[self.rng.random_range(0..common::KEYS.len())];
                 node.write(Key::new(key).unwrap(), Some(common::value(&mut self.rng)));
             }
-            node.observe_heartbeat(Heartbeat(node.heartbeat().0 + 1));
+            node.observe_incarnation(Incarnation(node.incarnation().0 + 1));
             let held = self.held[&name];
             candidates.push(DeltaCandidate {
                 name,
@@ -139,7 +139,7 @@ impl Writer {
             self.held.insert(delta.node.name.clone(), delta.to_version);
         }
         self.next += deltas.len();
-        common::packet(&self.sender, heartbeat, Message::Ack(Ack { deltas }))
+        common::packet(&self.sender, incarnation, Message::Ack(Ack { deltas }))
     }
 }
 
@@ -149,7 +149,7 @@ fn node(c: &mut Criterion) {
 
     // ----- Syn → SynAck -----
     let peer = common::id(42);
-    let peer_heartbeat = state[&peer.name].heartbeat();
+    let peer_heartbeat = state[&peer.name].incarnation();
     let in_sync = common::full_syn(&state, &peer);
     let Message::Syn(syn) = &in_sync.message else {
         unreachable!()
@@ -158,6 +158,7 @@ fn node(c: &mut Criterion) {
         &peer,
         peer_heartbeat,
         Message::Syn(Syn {
+            rumors: Vec::new(),
             digest: common::behind(&syn.digest),
             news: Vec::new(),
         }),
@@ -165,8 +166,9 @@ fn node(c: &mut Criterion) {
     let newcomer = common::newcomer();
     let first_syn = common::packet(
         &newcomer,
-        Heartbeat(1),
+        Incarnation(1),
         Message::Syn(Syn {
+            rumors: Vec::new(),
             digest: common::newcomer_page(&newcomer),
             news: Vec::new(),
         }),

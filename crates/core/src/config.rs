@@ -18,11 +18,16 @@ pub const MIN_PACKET_SIZE: usize = 1024;
 /// Largest accepted `max_packet_size`: the largest UDP payload over IPv4.
 pub const MAX_PACKET_SIZE: usize = 65_507;
 
+/// Most observers per node: each one costs every node a probe per interval.
+pub const MAX_OBSERVERS: usize = 16;
+/// Most relays asked per check.
+pub const MAX_INDIRECT_PROBES: usize = 8;
+
 /// Protocol settings of one node.
 ///
 /// Every cluster member should use the same `cluster_id` and `max_packet_size`; timings may
-/// differ per node, but the failure detector's view of a peer follows that peer's heartbeat
-/// interval, so keep them alike.
+/// differ per node, but observers learn the rhythm of their own probes' answers and
+/// corroborate each other's alerts, so keep them alike.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeConfig {
     /// Packets carrying another cluster id are dropped. Default `"leviathan"`.
@@ -30,12 +35,29 @@ pub struct NodeConfig {
     /// How often the node starts a handshake with its chosen targets. Default 1 s (the
     /// original's `gossip_val`). Shorter spreads updates faster at proportional bandwidth.
     pub gossip_interval: Duration,
-    /// How often the node bumps its own heartbeat. Default 1 s (`heartbeat_val`). The
-    /// failure detector learns the resulting arrival rhythm, so this sets how fast a silent
-    /// node is suspected.
+    /// How often the node probes each peer it watches (the original's `heartbeat_val`).
+    /// Default 1 s. Each observer's φ-accrual detector learns the rhythm of the answers, so
+    /// this sets how fast a silent node is noticed; every node sends `observers` probes
+    /// per interval, whatever the cluster's size.
     pub heartbeat_interval: Duration,
-    /// How often φ is evaluated for every peer. Default 1 s (the original used 5 s,
-    /// `health_check_val`). Adds up to one interval to detection time.
+    /// How many observers watch each node (its successors on that many hash rings), and so
+    /// how many peers each node probes. Default 5. More tolerates more faulty observers and
+    /// costs proportionally more probes.
+    pub observers: usize,
+    /// How many distinct observers must alert about a node before it is reported suspect
+    /// (all of its live observers, when fewer can vouch for it). Default 3: one observer's
+    /// bad link or bad luck never makes a node suspect.
+    pub corroboration: usize,
+    /// How many relays an observer asks to probe a silent node before it raises an alert.
+    /// Default 3. A path broken between the observer and the node alone then raises none.
+    pub indirect_probes: usize,
+    /// How long a relay waits for the answer to a probe it sends on an observer's behalf;
+    /// the observer waits twice that (longer while its own health is poor) for any answer.
+    /// Default 500 ms; at most `heartbeat_interval`. Must exceed the round trip.
+    pub probe_timeout: Duration,
+    /// How often suspicions are timed out and departed peers removed. Default 1 s (the
+    /// original's `health_check_val`, 5 s there). Adds up to one interval to the time a
+    /// suspect takes to be declared dead.
     pub health_check_interval: Duration,
     /// Live peers contacted each gossip round. Default 3. Higher spreads faster and costs
     /// linearly more bandwidth.
@@ -44,14 +66,17 @@ pub struct NodeConfig {
     /// 1500-byte Ethernet MTU with room for IP/UDP headers. Between [`MIN_PACKET_SIZE`] and
     /// [`MAX_PACKET_SIZE`].
     pub max_packet_size: usize,
-    /// φ above which a live peer becomes suspect. Default 8 (Cassandra's default):
-    /// roughly a 10⁻⁸ chance that a live peer's heartbeat is merely late. Lower detects
-    /// sooner with more false suspicions.
+    /// φ of a watched peer's probe answers above which its observer checks it (a direct
+    /// and indirect probes) and, unanswered, raises an alert. Default 8 (Cassandra's
+    /// default): roughly a 10⁻⁸ chance that a live peer's answer is merely late. Lower
+    /// detects sooner with more checks.
     pub phi_threshold: f64,
     /// Tuning of the φ-accrual detector.
     pub phi: PhiConfig,
-    /// How long a peer stays suspect before it is declared dead. Default 30 s. Dead peers
-    /// are still gossiped with now and then, so they rejoin when they come back.
+    /// How long a peer stays suspect before it is declared dead, with `corroboration`
+    /// alerters; each further alerter shortens it, down to a quarter (Lifeguard's rule).
+    /// Default 30 s. Dead peers are still gossiped with now and then, so they rejoin when
+    /// they come back.
     pub dead_after: Duration,
     /// How long this node keeps the tombstone of a key it deleted before dropping it and
     /// raising its garbage-collection watermark. Default 5 minutes. A peer that was away
@@ -93,6 +118,10 @@ impl Default for NodeConfig {
             cluster_id: default_cluster_id(),
             gossip_interval: Duration::from_secs(1),
             heartbeat_interval: Duration::from_secs(1),
+            observers: 5,
+            corroboration: 3,
+            indirect_probes: 3,
+            probe_timeout: Duration::from_millis(500),
             health_check_interval: Duration::from_secs(1),
             fanout: 3,
             max_packet_size: 1400,
@@ -141,6 +170,7 @@ impl NodeConfig {
         let positive = [
             ("gossip_interval", self.gossip_interval),
             ("heartbeat_interval", self.heartbeat_interval),
+            ("probe_timeout", self.probe_timeout),
             ("health_check_interval", self.health_check_interval),
             ("local_pause_threshold", self.local_pause_threshold),
             ("phi.min_std_deviation", self.phi.min_std_deviation),
@@ -159,6 +189,37 @@ impl NodeConfig {
         }
         if self.max_keys_per_node == 0 {
             return Err(ConfigError::new("max_keys_per_node", "must be at least 1"));
+        }
+        if !(1..=MAX_OBSERVERS).contains(&self.observers) {
+            return Err(ConfigError::new(
+                "observers",
+                format!("{} is outside 1..={MAX_OBSERVERS}", self.observers),
+            ));
+        }
+        if !(1..=self.observers).contains(&self.corroboration) {
+            return Err(ConfigError::new(
+                "corroboration",
+                format!(
+                    "{} is outside 1..=observers ({})",
+                    self.corroboration, self.observers
+                ),
+            ));
+        }
+        if self.indirect_probes > MAX_INDIRECT_PROBES {
+            return Err(ConfigError::new(
+                "indirect_probes",
+                format!("{} is above {MAX_INDIRECT_PROBES}", self.indirect_probes),
+            ));
+        }
+        if self.probe_timeout > self.heartbeat_interval {
+            return Err(ConfigError::new(
+                "probe_timeout",
+                format!(
+                    "{:?} is longer than heartbeat_interval ({:?}): relays would still wait \
+                     when the next probe goes out",
+                    self.probe_timeout, self.heartbeat_interval
+                ),
+            ));
         }
         if self.fanout == 0 {
             return Err(ConfigError::new("fanout", "must be at least 1"));

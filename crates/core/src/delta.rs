@@ -51,7 +51,7 @@ pub fn build_deltas(
         };
         let mut delta = NodeDelta {
             node: node.node_id(&candidate.name),
-            heartbeat: node.heartbeat(),
+            incarnation: node.incarnation(),
             status: node.status(),
             gc_watermark: node.gc_watermark(),
             from_version: candidate.from_version,
@@ -121,7 +121,7 @@ mod tests {
     use super::*;
     use crate::state::NodeState;
     use bytes::Bytes;
-    use leviathan_gossip_wire::{Generation, Heartbeat, Key, NodeId, NodeName, Version};
+    use leviathan_gossip_wire::{Generation, Incarnation, Key, NodeId, NodeName, Version};
     use rand::SeedableRng;
 
     fn state_with(records: usize) -> ClusterState {
@@ -132,7 +132,7 @@ mod tests {
                 address: "127.0.0.1:1".parse().unwrap(),
                 generation: Generation(1),
             },
-            Heartbeat(9),
+            Incarnation(9),
         );
         for i in 0..records {
             node.write(

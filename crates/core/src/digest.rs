@@ -2,7 +2,7 @@
 //! with this node's state to learn who is behind on what.
 
 use leviathan_gossip_wire::{
-    COUNT_LEN, Digest, DigestEntry, Generation, Heartbeat, NodeName, NodeStatus, Version,
+    COUNT_LEN, Digest, DigestEntry, Generation, Incarnation, NodeName, NodeStatus, Version,
     string_len,
 };
 
@@ -171,14 +171,14 @@ fn request_unknown(
 ) {
     if entry.name == *own
         || !digest_entry_is_coherent(entry)
-        || quarantine.holds(&entry.name, entry.generation, entry.heartbeat)
+        || quarantine.holds(&entry.name, entry.generation, entry.incarnation)
     {
         return;
     }
     result.requests.push(DigestEntry {
         name: entry.name.clone(),
         generation: Generation(0),
-        heartbeat: Heartbeat(0),
+        incarnation: Incarnation(0),
         max_version: Version(0),
         gc_watermark: Version(0),
         status: NodeStatus::Alive,
@@ -230,7 +230,7 @@ fn lag_of(node: &NodeState, entry: &DigestEntry) -> Option<DeltaCandidate> {
             missing: node.records_after_count(entry.max_version),
         });
     }
-    let news = entry.heartbeat < node.heartbeat()
+    let news = entry.incarnation < node.incarnation()
         || entry.status < node.status()
         || entry.gc_watermark < node.gc_watermark();
     news.then(|| DeltaCandidate {
@@ -279,7 +279,7 @@ mod tests {
                         address: "127.0.0.1:1".parse().unwrap(),
                         generation: Generation(7),
                     },
-                    Heartbeat(1),
+                    Incarnation(1),
                 );
                 node.write(Key::new("k").unwrap(), Some(Bytes::from_static(b"v")));
                 (name, node)
@@ -337,7 +337,7 @@ mod tests {
         digest.entries = vec![DigestEntry {
             name: unknown.clone(),
             generation: Generation(3),
-            heartbeat: Heartbeat(0),
+            incarnation: Incarnation(0),
             max_version: Version(4),
             gc_watermark: Version(0),
             status: NodeStatus::Alive,
@@ -358,7 +358,7 @@ mod tests {
         let node = &state[&name];
         let mut entry = node.digest_entry(&name);
         assert_eq!(lag_of(node, &entry), None);
-        entry.heartbeat = Heartbeat(0);
+        entry.incarnation = Incarnation(0);
         assert_eq!(
             lag_of(node, &entry).map(|c| c.lag),
             Some(Lag::HeartbeatOnly)

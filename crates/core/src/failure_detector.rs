@@ -33,17 +33,15 @@ pub struct PhiConfig {
     /// Absorbs GC pauses, gossip fan-out jitter and transient loss without
     /// raising φ; raise it if peers are falsely suspected during known stalls.
     pub acceptable_pause: Duration,
-    /// Prior heartbeat interval for a newly seen peer (default 3 s), a floor.
+    /// Prior interval between arrivals for a newly watched peer (default 1 s, the
+    /// default probe interval), a floor.
     ///
-    /// The window of a new peer is seeded as if heartbeats came every this
-    /// often (or every typical interval between heartbeat news of the peers
-    /// already tracked, if longer: see [`PhiAccrualDetector::prior`]) with
-    /// σ = estimate / 4, so a peer heard from once is still suspected in
-    /// bounded time instead of staying live forever. With gossiped
-    /// heartbeats, news of a peer arrives less regularly than its heartbeat
-    /// interval, most of all while a large cluster forms: about three heartbeat
-    /// intervals avoids suspecting new peers in a 300-node cluster where one
-    /// interval caused thousands of false suspicions during formation.
+    /// The window of a new peer is seeded as if arrivals came every this
+    /// often (or every typical interval between arrivals from the peers
+    /// already watched, if longer: see [`PhiAccrualDetector::prior`]) with
+    /// σ = estimate / 4, so a peer heard from once is still checked in
+    /// bounded time instead of staying live forever. Set it to the probe
+    /// interval (`heartbeat_interval`).
     pub first_heartbeat_estimate: Duration,
 }
 
@@ -53,7 +51,7 @@ impl Default for PhiConfig {
             window_size: 100,
             min_std_deviation: Duration::from_millis(100),
             acceptable_pause: Duration::from_secs(1),
-            first_heartbeat_estimate: Duration::from_secs(3),
+            first_heartbeat_estimate: Duration::from_secs(1),
         }
     }
 }
@@ -110,6 +108,8 @@ pub struct PhiAccrualDetector {
     /// Exponentially weighted mean of every interval seen, over all peers (ms): how
     /// often heartbeat news of a peer typically arrives here. New peers start from it.
     typical_interval_ms: f64,
+    /// Intervals above this (ms) are not learnt: an outage is not a rhythm.
+    max_interval_ms: f64,
 }
 
 /// Weight of one interval in the typical interval: a node hears hundreds of heartbeats a
@@ -126,6 +126,7 @@ impl PhiAccrualDetector {
             window,
             usual_threshold: (f64::NAN, f64::NAN),
             typical_interval_ms: millis(config.first_heartbeat_estimate),
+            max_interval_ms: f64::INFINITY,
             config,
         }
     }
@@ -143,6 +144,13 @@ impl PhiAccrualDetector {
     /// threshold still works, only slower).
     pub fn with_usual_threshold(mut self, threshold: f64) -> Self {
         self.usual_threshold = (threshold, y_at_phi(threshold));
+        self
+    }
+
+    /// Learns no interval longer than `max` (Cassandra's `MAX_INTERVAL`): after an outage
+    /// the peer is judged by its usual rhythm, not by one that counts the outage.
+    pub fn with_max_interval(mut self, max: Duration) -> Self {
+        self.max_interval_ms = millis(max);
         self
     }
 
@@ -201,8 +209,11 @@ impl FailureDetector for PhiAccrualDetector {
         // Moving `last_arrival` backwards would only inflate φ spuriously.
         if at >= estimate.last_arrival_ms {
             let interval = (at - estimate.last_arrival_ms) as f64;
-            estimate.push(interval, self.window);
             estimate.last_arrival_ms = at;
+            if interval > self.max_interval_ms {
+                return;
+            }
+            estimate.push(interval, self.window);
             self.typical_interval_ms +=
                 TYPICAL_INTERVAL_WEIGHT * (interval - self.typical_interval_ms);
         }

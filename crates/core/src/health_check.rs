@@ -1,14 +1,13 @@
 //! The periodic health check's rules.
 //!
-//! A check changes a peer only when one of its deadlines passes: φ reaching the threshold
-//! (live → suspect), `dead_after` of suspicion (suspect → dead), `remove_after` dead or
-//! departed (removal). The peers' health itself is kept in the
-//! [`crate::health_table::HealthTable`].
+//! Suspicion itself comes from corroborated alerts (`membership.rs`), not from a clock; a
+//! check changes a peer only when one of its deadlines passes: the suspicion timeout
+//! (suspect → dead), `remove_after` dead or departed (removal). The peers' health itself
+//! is kept in the [`crate::health_table::HealthTable`].
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::config::NodeConfig;
-use crate::failure_detector::{FailureDetector, PhiAccrualDetector};
 use crate::member::{Health, MemberState};
 
 /// What a check does to one peer.
@@ -16,9 +15,7 @@ use crate::member::{Health, MemberState};
 pub(crate) enum Verdict {
     /// Nothing is due.
     Unchanged,
-    /// φ crossed the threshold: live → suspect.
-    Suspected,
-    /// Suspect for `dead_after`: suspect → dead.
+    /// Suspect for the suspicion timeout: suspect → dead.
     Dead,
     /// Dead or departed for `remove_after`: to be removed.
     Expired,
@@ -27,94 +24,77 @@ pub(crate) enum Verdict {
 /// The rules of the health check.
 #[derive(Debug, Clone)]
 pub(crate) struct HealthCheck {
-    phi_threshold: f64,
     dead_after_ms: u64,
     remove_after_ms: u64,
+    corroboration: usize,
+    observers: usize,
 }
 
 impl HealthCheck {
     /// The rules of `config`.
     pub(crate) fn new(config: &NodeConfig) -> Self {
         HealthCheck {
-            phi_threshold: config.phi_threshold,
             dead_after_ms: millis(config.dead_after),
             remove_after_ms: millis(config.remove_after),
+            corroboration: config.corroboration,
+            observers: config.observers,
         }
     }
 
-    /// Judges one peer at `now` and applies the transition, if any.
-    pub(crate) fn judge(
-        &self,
-        detector: &PhiAccrualDetector,
-        health: &mut Health,
-        now: Instant,
-        now_ms: u64,
-    ) -> Verdict {
-        let verdict = self.verdict(detector, health, now, now_ms);
-        match verdict {
-            Verdict::Suspected => {
-                health.state = MemberState::Suspect;
-                let after = now_ms.saturating_sub(health.arrivals.last_arrival_ms());
-                health.suspected_after_ms = u32::try_from(after).unwrap_or(u32::MAX);
+    /// Judges one peer, accused by `alerters` observers, at `now_ms` and applies the
+    /// transition, if any.
+    pub(crate) fn judge(&self, health: &mut Health, alerters: usize, now_ms: u64) -> Verdict {
+        let since = now_ms.saturating_sub(health.since_ms);
+        let verdict = match health.state {
+            MemberState::Live => Verdict::Unchanged,
+            MemberState::Suspect if since >= self.suspicion_timeout_ms(alerters) => Verdict::Dead,
+            MemberState::Dead | MemberState::Left if since >= self.remove_after_ms => {
+                Verdict::Expired
             }
-            Verdict::Dead => health.state = MemberState::Dead,
-            Verdict::Unchanged | Verdict::Expired => {}
+            _ => Verdict::Unchanged,
+        };
+        if verdict == Verdict::Dead {
+            health.state = MemberState::Dead;
+            health.since_ms = now_ms;
         }
         verdict
     }
 
-    /// What a check at `now` would do to `health`, without doing it.
-    fn verdict(
-        &self,
-        detector: &PhiAccrualDetector,
-        health: &Health,
-        now: Instant,
-        now_ms: u64,
-    ) -> Verdict {
-        let last = health.arrivals.last_arrival_ms();
-        match health.state {
-            MemberState::Live => {
-                if detector.exceeds(&health.arrivals, now, self.phi_threshold) {
-                    Verdict::Suspected
-                } else {
-                    Verdict::Unchanged
-                }
-            }
-            MemberState::Suspect => {
-                if now_ms.saturating_sub(self.suspected_ms(health)) >= self.dead_after_ms {
-                    Verdict::Dead
-                } else {
-                    Verdict::Unchanged
-                }
-            }
-            MemberState::Dead | MemberState::Left => {
-                let since = match health.state {
-                    MemberState::Dead => self.dead_ms(health),
-                    _ => last,
-                };
-                if now_ms.saturating_sub(since) >= self.remove_after_ms {
-                    Verdict::Expired
-                } else {
-                    Verdict::Unchanged
-                }
-            }
-        }
-    }
-
-    /// When a suspect (or dead) peer was suspected.
-    fn suspected_ms(&self, health: &Health) -> u64 {
-        health
-            .arrivals
-            .last_arrival_ms()
-            .saturating_add(u64::from(health.suspected_after_ms))
-    }
-
-    /// When a dead peer was declared dead.
-    fn dead_ms(&self, health: &Health) -> u64 {
-        self.suspected_ms(health).saturating_add(self.dead_after_ms)
+    /// How long a peer stays suspect before it is declared dead: `dead_after` with just
+    /// enough alerters, shrinking (Lifeguard's rule, logarithmically) to a quarter of it
+    /// as every one of its observers confirms.
+    pub(crate) fn suspicion_timeout_ms(&self, alerters: usize) -> u64 {
+        let max = self.dead_after_ms as f64;
+        let min = max / 4.0;
+        let extra = alerters.saturating_sub(self.corroboration) as f64;
+        let possible = self.observers.saturating_sub(self.corroboration).max(1) as f64;
+        let shrink = ((extra + 1.0).ln() / (possible + 1.0).ln()).min(1.0);
+        (max - (max - min) * shrink).max(min) as u64
     }
 }
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn more_confirmations_shorten_the_suspicion_but_never_below_a_quarter() {
+        let rules = HealthCheck::new(&NodeConfig::default());
+        let full = rules.suspicion_timeout_ms(rules.corroboration);
+        assert_eq!(full, millis(NodeConfig::default().dead_after));
+        let mut previous = full;
+        for alerters in rules.corroboration + 1..=rules.observers + 3 {
+            let timeout = rules.suspicion_timeout_ms(alerters);
+            assert!(
+                timeout <= previous && timeout >= full / 4,
+                "{alerters}: {timeout}"
+            );
+            previous = timeout;
+        }
+        assert_eq!(rules.suspicion_timeout_ms(rules.observers), full / 4);
+    }
 }

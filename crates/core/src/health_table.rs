@@ -164,6 +164,22 @@ impl HealthTable {
         self.slots.iter().flatten().map(|tracked| &tracked.name)
     }
 
+    /// The tracked peers that are watched: live ones. A suspect leaves the rings, so its
+    /// subjects pass to the next observers at once (a partition's far side may hold all of
+    /// a node's observers); it still hears its accusation in the acks to its own probes.
+    pub(crate) fn watchable(&self) -> impl Iterator<Item = &NodeName> + Clone {
+        self.slots
+            .iter()
+            .flatten()
+            .filter(|tracked| tracked.health.state == MemberState::Live)
+            .map(|tracked| &tracked.name)
+    }
+
+    /// The state of the peer in `slot`.
+    pub(crate) fn state(&self, slot: &HealthSlot) -> Option<MemberState> {
+        self.health(slot).map(|health| health.state)
+    }
+
     /// The name tracked in `slot`.
     pub(crate) fn name(&self, slot: &HealthSlot) -> Option<&NodeName> {
         Some(&self.slots.get(slot.index())?.as_ref()?.name)
@@ -211,14 +227,10 @@ impl HealthTable {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Instant;
-
     use super::*;
-    use crate::failure_detector::{FailureDetector, PhiAccrualDetector, PhiConfig};
 
     fn health(state: MemberState) -> Health {
-        let detector = PhiAccrualDetector::new(PhiConfig::default(), Instant::now());
-        Health::new(state, detector.first_arrival(Instant::now()))
+        Health::new(state, 0)
     }
 
     fn name(name: &str) -> NodeName {

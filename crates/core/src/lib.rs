@@ -84,19 +84,26 @@ mod failure_detector;
 mod generation_horizon;
 mod health_check;
 mod health_table;
+mod local_health;
 mod member;
 mod membership;
+mod monitor;
 mod news;
 mod node;
 mod output;
 mod own_writes;
 mod peer_selection;
 mod quarantine;
+mod rings;
+mod rumors;
 mod state;
 mod stats;
 mod timers;
 
-pub use config::{ConfigError, MAX_PACKET_SIZE, MIN_PACKET_SIZE, NodeConfig, QUARANTINE_MARGIN};
+pub use config::{
+    ConfigError, MAX_INDIRECT_PROBES, MAX_OBSERVERS, MAX_PACKET_SIZE, MIN_PACKET_SIZE, NodeConfig,
+    QUARANTINE_MARGIN,
+};
 pub use error::{RestoreError, WriteError};
 pub use event::{Event, Update};
 pub use expiry::Expired;

@@ -4,26 +4,25 @@
 
 use std::fmt;
 
-use leviathan_gossip_wire::{Heartbeat, NodeId, Version};
-
-use crate::failure_detector::Arrivals;
+use leviathan_gossip_wire::{Incarnation, NodeId, Version};
 
 /// A peer's state, from this node's point of view.
 ///
 /// ```text
-///   Live ──φ > threshold──▶ Suspect ──dead_after──▶ Dead
-///    ▲                        │                      │
-///    └──── fresh heartbeat ───┴──────────────────────┘
+///   Live ──corroborated alerts──▶ Suspect ──suspicion timeout──▶ Dead
+///    ▲                               │                            │
+///    └──── refuted (newer incarnation) or restarted ──────────────┘
 ///   any ──announced leave──▶ Left    (a new generation makes it Live again)
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum MemberState {
-    /// Heartbeats arrive as expected.
+    /// No corroborated alert against its current incarnation.
     Live,
-    /// Heartbeats are late enough that φ crossed the threshold.
+    /// Enough of its observers found it unreachable (`corroboration` of them, or all it
+    /// has when fewer can vouch), and it has not refuted them.
     Suspect,
-    /// Suspect for longer than `dead_after`.
+    /// Suspect for the suspicion timeout (`dead_after`, shorter with more alerters).
     Dead,
     /// Announced a graceful leave.
     Left,
@@ -66,10 +65,11 @@ pub struct Member {
     pub id: NodeId,
     /// Live, suspect, dead or left. The local node is always live (or left after `leave`).
     pub state: MemberState,
-    /// Current φ (`None` for the local node and for peers that left).
+    /// φ of the acks to this node's probes, for the peers it watches (`None` for the
+    /// others, which its own observers watch, for the local node and for peers that left).
     pub phi: Option<f64>,
-    /// Highest heartbeat known.
-    pub heartbeat: Heartbeat,
+    /// Highest incarnation known (raised by the peer itself to refute a suspicion).
+    pub incarnation: Incarnation,
     /// Every record of its key-value map up to this version is known (during a reset,
     /// how far the reset got).
     pub max_version: Version,
@@ -84,24 +84,17 @@ pub struct Member {
 
 /// This node's judgement of one peer incarnation's liveness: local, never gossiped. Kept
 /// in the node's health table, in a slot the peer's [`crate::state::NodeState`] points
-/// to; a new incarnation gets a fresh one. 32 bytes, as every node keeps one per peer.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// to; a new incarnation gets a fresh one. 16 bytes, as every node keeps one per peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Health {
-    /// Heartbeat arrival statistics.
-    pub(crate) arrivals: Arrivals,
     pub(crate) state: MemberState,
-    /// For a suspect peer, when it was suspected, in ms after its last arrival (which
-    /// cannot change while it is suspect: an arrival makes it live). Saturates at 49 days.
-    pub(crate) suspected_after_ms: u32,
+    /// When the peer entered `state`, in ms since the membership's epoch.
+    pub(crate) since_ms: u64,
 }
 
 impl Health {
-    /// A peer just heard from, or that just left.
-    pub(crate) fn new(state: MemberState, arrivals: Arrivals) -> Self {
-        Health {
-            arrivals,
-            state,
-            suspected_after_ms: 0,
-        }
+    /// A peer in `state` from `since_ms` on.
+    pub(crate) fn new(state: MemberState, since_ms: u64) -> Self {
+        Health { state, since_ms }
     }
 }

@@ -1,10 +1,12 @@
-//! Who is live: the rules that judge every peer as the failure detector and announcements
-//! see it (the vocabulary, [`MemberState`] and [`Health`], is in `member.rs`).
+//! Who is live: the rules that judge every peer from corroborated alerts and
+//! announcements (the vocabulary, [`MemberState`] and [`Health`], is in `member.rs`).
 //!
-//! [`Membership`] owns the rules: the φ-accrual detector, every peer's [`Health`] in the
-//! health table, and the periodic check that moves peers from live to suspect to dead to
-//! removal. [`Observer`] is how facts about a peer's incarnation (from digests, headers and
-//! deltas) reach both the peer's replicated state and its health.
+//! [`Membership`] owns every peer's [`Health`] in the health table and the periodic check
+//! that moves peers from suspect to dead to removal. A peer becomes suspect only when
+//! enough of its observers alerted about its current incarnation (`rumors.rs`), and live
+//! again only when it refutes them with a newer incarnation or restarts. [`Observer`] is
+//! how facts about a peer's incarnation (from digests, headers, deltas and rumours) reach
+//! both the peer's replicated state and its health.
 
 use std::time::{Duration, Instant};
 
@@ -13,11 +15,11 @@ use tracing::{debug, info};
 
 use crate::config::NodeConfig;
 use crate::event::{EventBatch, Update};
-use crate::failure_detector::{FailureDetector, PhiAccrualDetector};
 use crate::health_check::{HealthCheck, Verdict};
 use crate::health_table::{HealthSlot, HealthTable};
 use crate::member::{Health, MemberState};
 use crate::news::NewsQueue;
+use crate::rumors::Rumors;
 use crate::state::{IncarnationFact, InvalidDelta, NodeState};
 use crate::stats::Stats;
 
@@ -26,20 +28,24 @@ use crate::stats::Stats;
 pub(crate) struct Membership {
     /// This node's name, for logs.
     own: NodeName,
-    detector: PhiAccrualDetector,
+    /// Time zero of every peer's `since_ms`.
+    epoch: Instant,
     health: HealthTable,
     rules: HealthCheck,
+    /// Peers that came onto the rings (`true`: live again or new) or left them (suspect,
+    /// departed, removed) since the node last took them.
+    ring_changes: Vec<(NodeName, bool)>,
 }
 
 impl Membership {
-    /// No peers yet; the detector's clock starts at `now`.
+    /// No peers yet; time starts at `now`.
     pub(crate) fn new(config: &NodeConfig, own: NodeName, now: Instant) -> Self {
         Membership {
             own,
-            detector: PhiAccrualDetector::new(config.phi.clone(), now)
-                .with_usual_threshold(config.phi_threshold),
+            epoch: now,
             health: HealthTable::default(),
             rules: HealthCheck::new(config),
+            ring_changes: Vec::new(),
         }
     }
 
@@ -48,21 +54,34 @@ impl Membership {
         &self.health
     }
 
-    /// A peer's state and φ at `now` (φ `None` for a peer that left).
-    pub(crate) fn judgement(&self, slot: &HealthSlot, now: Instant) -> Option<(MemberState, f64)> {
-        let health = self.health.health(slot)?;
-        Some((health.state, self.detector.phi(&health.arrivals, now)))
+    /// Peers tracked, this node included: the cluster's size as this node sees it.
+    pub(crate) fn cluster_size(&self) -> usize {
+        let census = self.health.census();
+        census.live + census.unreachable + 1
     }
 
-    /// Starts judging a new incarnation, live as heard from at `now`.
+    /// Ring arrivals and departures since the last call.
+    pub(crate) fn take_ring_changes(&mut self) -> Vec<(NodeName, bool)> {
+        std::mem::take(&mut self.ring_changes)
+    }
+
+    fn millis(&self, now: Instant) -> u64 {
+        u64::try_from(now.saturating_duration_since(self.epoch).as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Starts judging a new incarnation, live from `now`.
     pub(crate) fn track_live(&mut self, name: &NodeName, now: Instant) -> Option<HealthSlot> {
-        let health = Health::new(MemberState::Live, self.detector.first_arrival(now));
+        let health = Health::new(MemberState::Live, self.millis(now));
+        self.ring_changes.push((name.clone(), true));
         self.health.track(name.clone(), health)
     }
 
     /// Stops judging the incarnation in `slot` (replaced or removed); returns the state it
     /// was in.
     pub(crate) fn untrack(&mut self, slot: HealthSlot) -> Option<MemberState> {
+        if let Some(name) = self.health.name(&slot) {
+            self.ring_changes.push((name.clone(), false));
+        }
         self.health.untrack(slot).map(|health| health.state)
     }
 
@@ -75,7 +94,7 @@ impl Membership {
         batch: &mut EventBatch,
     ) {
         info!(node = %self.own, peer = %name, "peer left");
-        let left = Health::new(MemberState::Left, self.detector.first_arrival(now));
+        let left = Health::new(MemberState::Left, self.millis(now));
         match node.health_slot() {
             Some(slot) => {
                 self.health.update(slot, |health| *health = left);
@@ -84,89 +103,122 @@ impl Membership {
                 node.set_health_slot(self.health.track(name.clone(), left));
             }
         }
+        self.ring_changes.push((name.clone(), false));
         batch.left(name.clone());
     }
 
-    /// A heartbeat of `name` grew: feed the detector, and a suspected or dead peer recovers.
-    fn record_arrival(
+    /// Enough observers alerted about `name`'s current incarnation: a live peer becomes
+    /// suspect. Returns whether it did.
+    pub(crate) fn suspect(
         &mut self,
         name: &NodeName,
         slot: &HealthSlot,
+        alerters: usize,
         now: Instant,
         batch: &mut EventBatch,
-    ) {
-        let detector = &mut self.detector;
-        let recovered = self.health.update(slot, |health| {
-            if health.state == MemberState::Left {
+    ) -> bool {
+        let now_ms = self.millis(now);
+        let suspected = self.health.update(slot, |health| {
+            if health.state != MemberState::Live {
                 return false;
             }
-            detector.arrival(&mut health.arrivals, now);
-            let unreachable = matches!(health.state, MemberState::Suspect | MemberState::Dead);
-            health.state = MemberState::Live;
-            unreachable
+            *health = Health::new(MemberState::Suspect, now_ms);
+            true
         });
-        if recovered == Some(true) {
-            info!(node = %self.own, peer = %name, "peer recovered");
-            batch.recovered(name.clone());
+        if suspected == Some(true) {
+            info!(node = %self.own, peer = %name, alerters, "peer suspected");
+            self.ring_changes.push((name.clone(), false));
+            batch.suspected(name.clone());
+            return true;
         }
+        false
     }
 
-    /// What a fact or delta taught about `name`'s liveness: it left, or it is alive.
+    /// `name` refuted the alerts against it (a newer incarnation): a suspect or dead peer
+    /// is live again.
+    fn revive(&mut self, name: &NodeName, slot: &HealthSlot, now: Instant, batch: &mut EventBatch) {
+        let now_ms = self.millis(now);
+        let before = self.health.update(slot, |health| {
+            let before = health.state;
+            if matches!(before, MemberState::Suspect | MemberState::Dead) {
+                *health = Health::new(MemberState::Live, now_ms);
+            }
+            before
+        });
+        if !matches!(before, Some(MemberState::Suspect | MemberState::Dead)) {
+            return;
+        }
+        self.ring_changes.push((name.clone(), true));
+        info!(node = %self.own, peer = %name, "peer recovered");
+        batch.recovered(name.clone());
+    }
+
+    /// What a fact or delta taught about `name`'s liveness: it left, or it refuted the
+    /// alerts against its older incarnations.
     fn record_signs(
         &mut self,
         name: &NodeName,
         node: &mut NodeState,
-        left: bool,
-        heartbeat_grew: bool,
+        signs: Signs,
+        rumors: &mut Rumors,
         now: Instant,
         batch: &mut EventBatch,
     ) {
-        if left {
+        if signs.left {
             self.record_departure(name, node, now, batch);
-        } else if heartbeat_grew && let Some(slot) = node.health_slot() {
-            self.record_arrival(name, slot, now, batch);
+        } else if signs.incarnation_grew {
+            let size = self.cluster_size();
+            rumors.alive(name, node.generation(), node.incarnation(), size);
+            if let Some(slot) = node.health_slot() {
+                self.revive(name, slot, now, batch);
+            }
         }
     }
 
-    /// Judges every peer (live → suspect → dead), and returns those dead or departed for
-    /// `remove_after`, to be removed: one pass over the health table for both.
-    pub(crate) fn check(&mut self, now: Instant, batch: &mut EventBatch) -> Vec<NodeName> {
-        let now_ms = self.detector.millis_since_epoch(now);
+    /// Moves suspects whose suspicion timed out (given the alerters `alerters_of` says
+    /// each has) to dead, and returns the peers dead or departed for `remove_after`, to
+    /// be removed: one pass over the health table for both.
+    pub(crate) fn check(
+        &mut self,
+        now: Instant,
+        alerters_of: impl Fn(&NodeName) -> usize,
+        batch: &mut EventBatch,
+    ) -> Vec<NodeName> {
+        let now_ms = self.millis(now);
         let mut expired = Vec::new();
-        let (rules, detector, own) = (&self.rules, &self.detector, &self.own);
-        self.health.update_all(
-            |name, health| match rules.judge(detector, health, now, now_ms) {
+        let (rules, own) = (&self.rules, &self.own);
+        self.health.update_all(|name, health| {
+            let alerters = match health.state {
+                MemberState::Suspect => alerters_of(name),
+                _ => 0,
+            };
+            match rules.judge(health, alerters, now_ms) {
                 Verdict::Unchanged => {}
-                Verdict::Suspected => {
-                    // φ is computed only if the event is logged: a large cluster forming
-                    // raises millions of suspicions.
-                    info!(
-                        node = %own,
-                        peer = %name,
-                        phi = detector.phi(&health.arrivals, now),
-                        "peer suspected"
-                    );
-                    batch.suspected(name.clone());
-                }
                 Verdict::Dead => {
-                    info!(node = %own, peer = %name, "peer dead");
+                    info!(node = %own, peer = %name, alerters, "peer dead");
                     batch.dead(name.clone());
                 }
                 Verdict::Expired => expired.push(name.clone()),
-            },
-        );
+            }
+        });
         expired
     }
 
-    /// Our own timers fired `pause` late: we were stalled, not our peers. Shift every
-    /// peer's silence (and with it the suspicion clock, kept relative to the last
-    /// arrival) by the stall.
+    /// Our own timers fired `pause` late: we were stalled, not our peers. Every deadline
+    /// (suspicion timeouts, removals) moves by the stall.
     pub(crate) fn forgive_local_pause(&mut self, pause: Duration) {
         debug!(node = %self.own, ?pause, "local pause detected; forgiving it to peers");
-        let detector = &self.detector;
+        let pause = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX);
         self.health
-            .update_all(|_, health| detector.local_pause(&mut health.arrivals, pause));
+            .update_all(|_, health| health.since_ms = health.since_ms.saturating_add(pause));
     }
+}
+
+/// What one fact or delta says about a peer's liveness.
+#[derive(Debug, Clone, Copy)]
+struct Signs {
+    left: bool,
+    incarnation_grew: bool,
 }
 
 /// What taking a fact or a delta about a peer's incarnation touches besides the peer's own
@@ -174,6 +226,7 @@ impl Membership {
 pub(crate) struct Observer<'a> {
     pub(crate) membership: &'a mut Membership,
     pub(crate) news: &'a mut NewsQueue,
+    pub(crate) rumors: &'a mut Rumors,
     pub(crate) stats: &'a mut Stats,
 }
 
@@ -193,7 +246,7 @@ impl Observer<'_> {
             }
             return;
         }
-        let heartbeat_grew = node.observe_heartbeat(fact.heartbeat);
+        let incarnation_grew = node.observe_incarnation(fact.incarnation);
         let left = fact
             .status
             .is_some_and(|status| node.observe_status(status));
@@ -206,11 +259,15 @@ impl Observer<'_> {
                 self.news.changed(name);
             }
         }
-        if left {
+        if left || incarnation_grew {
             self.news.changed(name);
         }
+        let signs = Signs {
+            left,
+            incarnation_grew,
+        };
         self.membership
-            .record_signs(name, node, left, heartbeat_grew, now, batch);
+            .record_signs(name, node, signs, self.rumors, now, batch);
     }
 
     /// Merges a delta of the incarnation of `name` we know (`node`, same generation).
@@ -223,9 +280,9 @@ impl Observer<'_> {
         now: Instant,
         batch: &mut EventBatch,
     ) {
-        // Heartbeat and status are facts about the incarnation, valid even when the
+        // Incarnation and status are facts about the incarnation, valid even when the
         // records would leave a gap.
-        let heartbeat_grew = node.observe_heartbeat(delta.heartbeat);
+        let incarnation_grew = node.observe_incarnation(delta.incarnation);
         let left = node.observe_status(delta.status);
         let watermark_before = node.gc_watermark();
         let applied = match node.merge_records(delta, max_keys, self.stats) {
@@ -239,11 +296,19 @@ impl Observer<'_> {
                 Vec::new()
             }
         };
-        if left || !applied.is_empty() || node.gc_watermark() != watermark_before {
+        if left
+            || incarnation_grew
+            || !applied.is_empty()
+            || node.gc_watermark() != watermark_before
+        {
             self.news.changed(name);
         }
+        let signs = Signs {
+            left,
+            incarnation_grew,
+        };
         self.membership
-            .record_signs(name, node, left, heartbeat_grew, now, batch);
+            .record_signs(name, node, signs, self.rumors, now, batch);
         report_applied(self.stats, name, applied, batch);
     }
 }

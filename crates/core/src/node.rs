@@ -1,12 +1,14 @@
 //! The node state machine: one cluster member, driven by its caller.
 
+mod liveness;
+
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use leviathan_gossip_wire::{
-    Ack, COUNT_LEN, Digest, DigestEntry, Generation, Header, Heartbeat, Key, Message, NodeDelta,
+    Ack, COUNT_LEN, Digest, DigestEntry, Generation, Header, Incarnation, Key, Message, NodeDelta,
     NodeId, NodeName, NodeStatus, Packet, Syn, SynAck, Version,
 };
 use rand::SeedableRng;
@@ -23,14 +25,18 @@ use crate::digest::{
 use crate::error::{RestoreError, WriteError};
 use crate::event::{Event, EventBatch};
 use crate::expiry::{Expired, Expiries};
+use crate::failure_detector::PhiAccrualDetector;
 use crate::generation_horizon::GenerationHorizon;
 use crate::member::{Member, MemberState, PeerCounts};
 use crate::membership::{Membership, Observer, report_applied};
+use crate::monitor::{MAX_LEARNT_INTERVALS, Monitor, MonitorConfig};
 use crate::news::NewsQueue;
 use crate::output::{Driver, Output, Transmit, dispatch};
 use crate::own_writes::{InFlight, PreparedWrite, Write};
 use crate::peer_selection::{PeerRoster, Roster, select_targets};
 use crate::quarantine::Quarantine;
+use crate::rings::Rings;
+use crate::rumors::Rumors;
 use crate::state::{ClusterState, IncarnationFact, NodeState, Versioned};
 use crate::stats::Stats;
 use crate::timers::{Timer, Timers};
@@ -61,6 +67,12 @@ pub struct Node {
     state: ClusterState,
     /// Every peer's liveness, where the peer's entry points.
     membership: Membership,
+    /// Which peers this node watches.
+    rings: Rings,
+    /// Probes of the watched peers, their checks, and probes relayed for others.
+    monitor: Monitor,
+    /// Alerts and refutations held and spread.
+    rumors: Rumors,
     cursor: DigestCursor,
     news: NewsQueue,
     /// Versions and times of this node's own tombstones, oldest first, until collected.
@@ -108,14 +120,30 @@ impl Node {
             cluster_id: config.cluster_id.clone(),
             sender: identity.name.clone(),
             generation: identity.generation,
-            heartbeat: Heartbeat(0),
+            incarnation: Incarnation(0),
         };
-        let own_state = NodeState::new(identity.clone(), Heartbeat(0));
-        let quarantine = Quarantine::new(alive_margin(&config));
+        let own_state = NodeState::new(identity.clone(), Incarnation(0));
+        let quarantine = Quarantine::new(0);
         let config_grace = config.tombstone_grace;
         let horizon = GenerationHorizon::new(identity.generation, now);
+        let mut phi = config.phi.clone();
+        phi.first_heartbeat_estimate = phi.first_heartbeat_estimate.max(config.heartbeat_interval);
+        let detector = PhiAccrualDetector::new(phi, now)
+            .with_usual_threshold(config.phi_threshold)
+            .with_max_interval(config.heartbeat_interval * MAX_LEARNT_INTERVALS);
+        let monitor_config = MonitorConfig {
+            interval: config.heartbeat_interval,
+            probe_timeout: config.probe_timeout,
+            indirect_probes: config.indirect_probes,
+            phi_threshold: config.phi_threshold,
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(rng_seed);
+        let first_sequence = rand::Rng::random_range(&mut rng, 1..u64::MAX / 2);
         let node = Node {
             membership: Membership::new(&config, identity.name.clone(), now),
+            rings: Rings::new(identity.name.clone(), config.observers),
+            monitor: Monitor::new(monitor_config, detector, first_sequence, now),
+            rumors: Rumors::default(),
             timers: Timers::new(now, &config),
             state: [(identity.name.clone(), own_state)].into_iter().collect(),
             config,
@@ -135,7 +163,7 @@ impl Node {
             horizon,
             new_generation: None,
             in_flight: InFlight::default(),
-            rng: ChaCha8Rng::seed_from_u64(rng_seed),
+            rng,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
@@ -186,46 +214,56 @@ impl Node {
             .bytes_received
             .add(kind, packet.encoded_len() as u64);
         trace!(%from, sender = %packet.header.sender, kind = kind.name(), "received");
+        let received_len = packet.encoded_len();
         let mut batch = EventBatch::default();
         match packet.message {
-            Message::Syn(syn) => self.on_syn(from, syn, now, &mut batch),
+            Message::Syn(syn) => {
+                self.on_syn(from, syn, now, &mut batch);
+                self.warn_if_accused(&packet.header.sender, packet.header.incarnation);
+            }
             Message::SynAck(synack) => self.on_synack(from, synack, now, &mut batch),
             Message::Ack(ack) => self.apply_deltas(&ack.deltas, now, &mut batch),
+            Message::Probe(probe) => self.on_probe(from, probe, received_len, now, &mut batch),
+            Message::ProbeAck(ack) => self.on_probe_ack(ack, now, &mut batch),
+            Message::ProbeRequest(request) => {
+                self.on_probe_request(from, request, now, &mut batch);
+            }
         }
         // After the message: it may have introduced the sender's current incarnation.
         let header = &packet.header;
         let fact = IncarnationFact {
             generation: header.generation,
-            heartbeat: header.heartbeat,
+            incarnation: header.incarnation,
             status: None,
             gc_watermark: None,
         };
-        self.observe_incarnation(&header.sender, fact, now, &mut batch);
+        self.observe_fact(&header.sender, fact, now, &mut batch);
+        self.update_rings(now);
         batch.drain_into(&mut self.events);
     }
 
-    /// Runs every timer whose deadline is at or before `now`: heartbeat, health check,
-    /// gossip round. Calling it early is harmless.
+    /// Runs every duty whose deadline is at or before `now`: probes and checks, health
+    /// check, gossip round. Calling it early is harmless.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.clock = self.clock.max(now);
         self.expired.extend(self.expiries.take_due(now));
+        let mut batch = EventBatch::default();
+        if self.monitor.next_deadline() <= now {
+            self.run_monitor(now, &mut batch);
+        }
         let Some(lateness) = now.checked_duration_since(self.timers.earliest()) else {
+            self.update_rings(now);
+            batch.drain_into(&mut self.events);
             return;
         };
         if lateness > self.config.local_pause_threshold {
             self.forgive_local_pause(lateness);
         }
-        let mut batch = EventBatch::default();
-        if self
-            .timers
-            .fire(Timer::Heartbeat, now, self.config.heartbeat_interval)
-        {
-            self.beat();
-        }
         if self
             .timers
             .fire(Timer::HealthCheck, now, self.config.health_check_interval)
         {
+            self.corroborate_pending(now, &mut batch);
             let departed = self.check_health(now, &mut batch);
             self.remove_departed(departed, now, &mut batch);
             self.collect_own_tombstones(now);
@@ -237,6 +275,7 @@ impl Node {
         {
             self.gossip_round();
         }
+        self.update_rings(now);
         batch.drain_into(&mut self.events);
     }
 
@@ -271,7 +310,7 @@ impl Node {
     /// When [`Node::handle_timeout`] must next be called.
     #[must_use]
     pub fn poll_timeout(&self) -> Instant {
-        let timers = self.timers.earliest();
+        let timers = self.timers.earliest().min(self.monitor.next_deadline());
         self.expiries
             .next_deadline()
             .map_or(timers, |deadline| deadline.min(timers))
@@ -479,7 +518,7 @@ impl Node {
         let own = self.own_state();
         let announcement = NodeDelta {
             node: self.identity.clone(),
-            heartbeat: own.heartbeat(),
+            incarnation: own.incarnation(),
             status: NodeStatus::Left,
             gc_watermark: own.gc_watermark(),
             from_version: own.max_version(),
@@ -589,22 +628,23 @@ impl Node {
             .iter()
             .map(|(name, node)| {
                 let is_local = *name == self.identity.name;
-                let judgement = node
+                let judged = node
                     .health_slot()
-                    .and_then(|slot| self.membership.judgement(slot, now));
+                    .and_then(|slot| self.membership.health().state(slot));
                 let state = if node.status() == NodeStatus::Left {
                     MemberState::Left
                 } else {
-                    judgement.map_or(MemberState::Live, |(state, _)| state)
+                    judged.unwrap_or(MemberState::Live)
                 };
-                let phi = judgement
-                    .filter(|_| state != MemberState::Left)
-                    .map(|(_, phi)| phi);
+                let phi = self
+                    .monitor
+                    .phi(name, now)
+                    .filter(|_| state != MemberState::Left);
                 Member {
                     id: node.node_id(name),
                     state,
                     phi,
-                    heartbeat: node.heartbeat(),
+                    incarnation: node.incarnation(),
                     max_version: node.max_version(),
                     gc_watermark: node.gc_watermark(),
                     key_count: node.live_key_count(),
@@ -625,6 +665,14 @@ impl Node {
             live: census.live,
             unreachable: census.unreachable,
         }
+    }
+
+    /// This node's doubt about itself, 0 (healthy) to 8 (Lifeguard's local health score,
+    /// memberlist's `GetHealthScore`): raised by checks that not even a relay answered,
+    /// by suspicions of this node and by stalls, lowered by every probe answered in
+    /// time. Above 4 the node accuses nobody.
+    pub fn local_health(&self) -> u8 {
+        self.monitor.local_health().score()
     }
 
     /// Counters of traffic and refused input.
@@ -652,7 +700,7 @@ impl Node {
         let worst_relay_header = Header {
             sender: worst_case_name(),
             generation: Generation(u64::MAX),
-            heartbeat: Heartbeat(u64::MAX),
+            incarnation: Incarnation(u64::MAX),
             ..self.header.clone()
         };
         let fixed = worst_relay_header.encoded_len()
@@ -660,7 +708,7 @@ impl Node {
             + COUNT_LEN
             + NodeDelta::header_len_for(
                 &self.identity,
-                Heartbeat(u64::MAX),
+                Incarnation(u64::MAX),
                 Version(u64::MAX),
                 Version(u64::MAX),
             );
@@ -713,14 +761,23 @@ impl Node {
             news.push(entry);
             true
         });
+        let mut rumors = self.rumors.pick(self.rumor_budget(), None);
+        self.rumors
+            .repeat_accusations(&mut rumors, self.rumor_budget(), REPEATED_ACCUSATIONS);
+        used += leviathan_gossip_wire::rumors_len(&rumors);
         let digest = self
             .cursor
             .next_page(&self.state, budget.saturating_sub(used));
         news.retain(|entry| !digest.covers(&entry.name));
-        Syn { digest, news }
+        Syn {
+            digest,
+            news,
+            rumors,
+        }
     }
 
     fn on_syn(&mut self, from: SocketAddr, syn: Syn, now: Instant, batch: &mut EventBatch) {
+        self.take_rumors(&syn.rumors, now, batch);
         for entry in &syn.news {
             self.observe_digest_entry(entry, now, batch);
         }
@@ -837,7 +894,7 @@ impl Node {
         if entry.name == self.identity.name {
             let claim = Claim {
                 generation: entry.generation,
-                heartbeat: entry.heartbeat,
+                incarnation: entry.incarnation,
                 max_version: entry.max_version,
                 gc_watermark: entry.gc_watermark,
                 status: entry.status,
@@ -845,13 +902,13 @@ impl Node {
             self.check_claim_about_self(&claim, now);
             return;
         }
-        self.observe_incarnation(&entry.name, IncarnationFact::from_entry(entry), now, batch);
+        self.observe_fact(&entry.name, IncarnationFact::from_entry(entry), now, batch);
     }
 
     /// Takes a heartbeat (and status and watermark) of a known peer's incarnation, from a
     /// digest entry or first-hand from a packet header. Other generations are left to
     /// deltas.
-    fn observe_incarnation(
+    fn observe_fact(
         &mut self,
         name: &NodeName,
         fact: IncarnationFact,
@@ -864,6 +921,7 @@ impl Node {
         let mut observer = Observer {
             membership: &mut self.membership,
             news: &mut self.news,
+            rumors: &mut self.rumors,
             stats: &mut self.stats,
         };
         observer.observe(name, node, fact, now, batch);
@@ -883,6 +941,7 @@ impl Node {
         let mut observer = Observer {
             membership: &mut self.membership,
             news: &mut self.news,
+            rumors: &mut self.rumors,
             stats: &mut self.stats,
         };
         let mut previous: Option<&NodeName> = None;
@@ -913,7 +972,7 @@ impl Node {
         if *name == self.identity.name {
             let claim = Claim {
                 generation: delta.node.generation,
-                heartbeat: delta.heartbeat,
+                incarnation: delta.incarnation,
                 max_version: delta.to_version,
                 gc_watermark: delta.gc_watermark,
                 status: delta.status,
@@ -923,7 +982,7 @@ impl Node {
         }
         if self
             .quarantine
-            .holds(name, delta.node.generation, delta.heartbeat)
+            .holds(name, delta.node.generation, delta.incarnation)
         {
             self.stats.ignored_quarantined += 1;
             return;
@@ -945,6 +1004,7 @@ impl Node {
         let mut observer = Observer {
             membership: &mut self.membership,
             news: &mut self.news,
+            rumors: &mut self.rumors,
             stats: &mut self.stats,
         };
         observer.merge_same_generation(name, node, delta, max_keys, now, batch);
@@ -981,7 +1041,7 @@ impl Node {
             return;
         }
         let name = delta.node.name.clone();
-        let mut node = NodeState::new(delta.node.clone(), delta.heartbeat);
+        let mut node = NodeState::new(delta.node.clone(), delta.incarnation);
         node.observe_status(delta.status);
         // Nothing held, nothing to drop: a delta from version 0 is a reset already.
         node.begin_reset(delta.gc_watermark);
@@ -998,6 +1058,7 @@ impl Node {
             .get_mut(&name)
             .and_then(|old| old.set_health_slot(None))
             .and_then(|slot| self.membership.untrack(slot));
+        self.rumors.forget(&name);
         if delta.status != NodeStatus::Left {
             node.set_health_slot(self.membership.track_live(&name, now));
         }
@@ -1042,7 +1103,7 @@ impl Node {
         let generation = own.generation();
         let false_claim = claim.generation > generation
             || (claim.generation == generation
-                && (claim.heartbeat > own.heartbeat()
+                && (claim.incarnation > own.incarnation()
                     || claim.max_version > own.max_version()
                     || claim.gc_watermark > own.gc_watermark()
                     || claim.status > own.status()));
@@ -1082,11 +1143,11 @@ impl Node {
             })
             .collect();
         let max_version = own.max_version();
-        let heartbeat = own.heartbeat();
+        let incarnation = own.incarnation();
         let status = own.status();
         self.identity.generation = generation;
         self.header.generation = generation;
-        let mut reborn = NodeState::new(self.identity.clone(), heartbeat);
+        let mut reborn = NodeState::new(self.identity.clone(), incarnation);
         reborn.observe_status(status);
         reborn.restore(records, max_version);
         self.state.insert(self.identity.name.clone(), reborn);
@@ -1128,11 +1189,11 @@ impl Node {
     /// Removes peers dead or departed for `remove_after`, and quarantines them.
     fn remove_departed(
         &mut self,
-        departed: Vec<(NodeName, Generation, Heartbeat)>,
+        departed: Vec<(NodeName, Generation, Incarnation)>,
         now: Instant,
         batch: &mut EventBatch,
     ) {
-        for (name, generation, heartbeat) in departed {
+        for (name, generation, incarnation) in departed {
             info!(node = %self.identity.name, peer = %name, "peer removed");
             let Some(mut removed) = self.state.remove(&name) else {
                 continue;
@@ -1141,11 +1202,12 @@ impl Node {
                 self.membership.untrack(slot);
             }
             self.news.forget(&name);
+            self.rumors.forget(&name);
             let release = now + self.config.quarantine;
             self.quarantine.insert(
                 name.clone(),
                 generation,
-                heartbeat,
+                incarnation,
                 removed.address(),
                 release,
             );
@@ -1168,13 +1230,16 @@ impl Node {
         &mut self,
         now: Instant,
         batch: &mut EventBatch,
-    ) -> Vec<(NodeName, Generation, Heartbeat)> {
-        let expired = self.membership.check(now, batch);
+    ) -> Vec<(NodeName, Generation, Incarnation)> {
+        let rumors = &self.rumors;
+        let expired = self
+            .membership
+            .check(now, |name| rumors.alerters(name), batch);
         expired
             .into_iter()
             .filter_map(|name| {
                 let node = self.state.get(&name)?;
-                Some((name, node.generation(), node.heartbeat()))
+                Some((name, node.generation(), node.incarnation()))
             })
             .collect()
     }
@@ -1183,13 +1248,7 @@ impl Node {
     fn forgive_local_pause(&mut self, pause: Duration) {
         self.stats.local_pauses += 1;
         self.membership.forgive_local_pause(pause);
-    }
-
-    fn beat(&mut self) {
-        let own = self.own_state_mut();
-        let next = Heartbeat(own.heartbeat().0.saturating_add(1));
-        own.observe_heartbeat(next);
-        self.header.heartbeat = next;
+        self.monitor.forgive_local_pause(pause);
     }
 
     // ----- helpers -----
@@ -1264,7 +1323,7 @@ pub const REASSERT_INTERVAL: u32 = 10;
 /// What a peer says of this node's own incarnation.
 struct Claim {
     generation: Generation,
-    heartbeat: Heartbeat,
+    incarnation: Incarnation,
     max_version: Version,
     gc_watermark: Version,
     status: NodeStatus,
@@ -1288,14 +1347,6 @@ pub struct Footprint {
     pub health_slots: usize,
 }
 
-/// Heartbeats beyond the one known at removal that prove a removed peer kept running: half
-/// of those it beats in the `dead_after + remove_after` of silence that precede a removal.
-fn alive_margin(config: &NodeConfig) -> u64 {
-    let silence = config.dead_after + config.remove_after;
-    let beats = silence.as_millis() / config.heartbeat_interval.as_millis().max(1);
-    u64::try_from(beats / 2).unwrap_or(u64::MAX)
-}
-
 /// Whether gossip can be addressed to `address`: a port, and an IP address that names one
 /// host (not unspecified, multicast or the IPv4 broadcast address).
 fn is_routable(address: SocketAddr) -> bool {
@@ -1312,6 +1363,8 @@ fn seed_list(seeds: impl IntoIterator<Item = SocketAddr>, own: SocketAddr) -> Ve
     seeds
 }
 
+/// Accusations every Syn repeats besides the rumours being spread.
+const REPEATED_ACCUSATIONS: usize = 2;
 /// News items a responder pushes unasked in one SynAck.
 const MAX_NEWS_PUSHES: usize = 8;
 /// Versions of each pushed news item: enough for a peer that missed the last few writes.

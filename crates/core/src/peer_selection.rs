@@ -190,13 +190,9 @@ mod tests {
 
     #[test]
     fn a_node_finds_the_addresses_of_the_peers_at_the_drawn_ranks() {
-        use crate::failure_detector::{FailureDetector, PhiAccrualDetector, PhiConfig};
         use crate::member::{Health, MemberState};
-        use leviathan_gossip_wire::{Generation, Heartbeat, NodeId};
-        use std::time::Instant;
+        use leviathan_gossip_wire::{Generation, Incarnation, NodeId};
 
-        let now = Instant::now();
-        let detector = PhiAccrualDetector::new(PhiConfig::default(), now);
         let peers = [
             ("a", MemberState::Live),
             ("b", MemberState::Suspect),
@@ -213,11 +209,8 @@ mod tests {
                 address: SocketAddr::from(([127, 0, 0, 1], port)),
                 generation: Generation(1),
             };
-            let mut node = NodeState::new(id.clone(), Heartbeat(1));
-            let slot = health.track(
-                id.name.clone(),
-                Health::new(member, detector.first_arrival(now)),
-            );
+            let mut node = NodeState::new(id.clone(), Incarnation(1));
+            let slot = health.track(id.name.clone(), Health::new(member, 0));
             node.set_health_slot(slot);
             state.insert(id.name, node);
         }

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use leviathan_gossip_wire::{Generation, Heartbeat, NodeName};
+use leviathan_gossip_wire::{Generation, Incarnation, NodeName};
 
 /// Most incarnations held at once. Beyond it the oldest is released early: memory stays
 /// bounded under any churn, at the cost of a lagging peer possibly reviving the oldest
@@ -34,7 +34,7 @@ pub struct Quarantine {
 #[derive(Debug, Clone, Copy)]
 struct Removed {
     generation: Generation,
-    heartbeat: Heartbeat,
+    incarnation: Incarnation,
     /// Where the incarnation said it could be reached.
     address: SocketAddr,
     release: Instant,
@@ -56,7 +56,7 @@ impl Quarantine {
         &mut self,
         name: NodeName,
         generation: Generation,
-        heartbeat: Heartbeat,
+        incarnation: Incarnation,
         address: SocketAddr,
         release: Instant,
     ) {
@@ -69,7 +69,7 @@ impl Quarantine {
         self.by_release.insert((release, name.clone()), ());
         let removed = Removed {
             generation,
-            heartbeat,
+            incarnation,
             address,
             release,
         };
@@ -79,11 +79,11 @@ impl Quarantine {
     /// Whether second-hand news of `name` at `generation` and `heartbeat` is to be
     /// ignored: an older or the removed generation, without a heartbeat that proves it
     /// alive. Generation 0 (a request placeholder) counts as the removed one.
-    pub fn holds(&self, name: &NodeName, generation: Generation, heartbeat: Heartbeat) -> bool {
+    pub fn holds(&self, name: &NodeName, generation: Generation, incarnation: Incarnation) -> bool {
         self.by_name.get(name).is_some_and(|removed| {
             generation < removed.generation
                 || (generation <= removed.generation
-                    && heartbeat.0 <= removed.heartbeat.0.saturating_add(self.alive_margin))
+                    && incarnation.0 <= removed.incarnation.0.saturating_add(self.alive_margin))
         })
     }
 
@@ -159,7 +159,7 @@ mod tests {
     fn only_a_packet_from_the_removed_address_lifts_it() {
         let mut quarantine = Quarantine::new(0);
         let release = Instant::now() + Duration::from_secs(60);
-        quarantine.insert(name("a"), Generation(1), Heartbeat(1), addr(1), release);
+        quarantine.insert(name("a"), Generation(1), Incarnation(1), addr(1), release);
         quarantine.lift_if_from(&name("a"), addr(666));
         assert!(quarantine.contains(&name("a")), "a forged header lifted it");
         quarantine.lift_if_from(&name("a"), addr(1));
@@ -170,7 +170,7 @@ mod tests {
     fn holds_old_generations_until_released_or_lifted() {
         let start = Instant::now();
         let mut quarantine = Quarantine::new(100);
-        let hb = Heartbeat;
+        let hb = Incarnation;
         let at = |s| start + Duration::from_secs(s);
         quarantine.insert(name("a"), Generation(5), hb(40), addr(1), at(10));
         quarantine.insert(name("b"), Generation(5), hb(40), addr(2), at(20));
@@ -200,7 +200,7 @@ mod tests {
             quarantine.insert(
                 name(&format!("n{i}")),
                 Generation(1),
-                Heartbeat(1),
+                Incarnation(1),
                 addr(1),
                 release,
             );

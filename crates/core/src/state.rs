@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use bytes::Bytes;
 use leviathan_gossip_wire::{
-    DigestEntry, Generation, Heartbeat, Key, NodeDelta, NodeId, NodeName, NodeStatus, Record,
+    DigestEntry, Generation, Incarnation, Key, NodeDelta, NodeId, NodeName, NodeStatus, Record,
     Version,
 };
 
@@ -29,7 +29,7 @@ pub struct NodeState {
     // 16 bytes per (node, peer) pair.
     generation: Generation,
     address: PeerAddress,
-    heartbeat: Heartbeat,
+    incarnation: Incarnation,
     status: NodeStatus,
     max_version: Version,
     /// Tombstones up to this version were collected by the owner. Here, not in
@@ -51,7 +51,7 @@ impl Clone for NodeState {
         NodeState {
             generation: self.generation,
             address: self.address.clone(),
-            heartbeat: self.heartbeat,
+            incarnation: self.incarnation,
             status: self.status,
             max_version: self.max_version,
             gc_watermark: self.gc_watermark,
@@ -63,11 +63,11 @@ impl Clone for NodeState {
 
 impl NodeState {
     /// An incarnation known to hold nothing yet.
-    pub fn new(id: NodeId, heartbeat: Heartbeat) -> Self {
+    pub fn new(id: NodeId, incarnation: Incarnation) -> Self {
         NodeState {
             generation: id.generation,
             address: PeerAddress::from(id.address),
-            heartbeat,
+            incarnation,
             status: NodeStatus::Alive,
             max_version: Version(0),
             gc_watermark: Version(0),
@@ -93,8 +93,8 @@ impl NodeState {
         self.address.socket_addr()
     }
     /// Highest heartbeat known.
-    pub fn heartbeat(&self) -> Heartbeat {
-        self.heartbeat
+    pub fn incarnation(&self) -> Incarnation {
+        self.incarnation
     }
     /// Announced status.
     pub fn status(&self) -> NodeStatus {
@@ -250,7 +250,7 @@ impl NodeState {
         DigestEntry {
             name: name.clone(),
             generation: self.generation,
-            heartbeat: self.heartbeat,
+            incarnation: self.incarnation,
             max_version: self.max_version,
             gc_watermark: self.gc_watermark(),
             status: self.status,
@@ -258,11 +258,11 @@ impl NodeState {
     }
 
     /// Raises the heartbeat; returns whether it grew.
-    pub fn observe_heartbeat(&mut self, heartbeat: Heartbeat) -> bool {
-        if heartbeat <= self.heartbeat {
+    pub fn observe_incarnation(&mut self, incarnation: Incarnation) -> bool {
+        if incarnation <= self.incarnation {
             return false;
         }
-        self.heartbeat = heartbeat;
+        self.incarnation = incarnation;
         true
     }
 
@@ -477,7 +477,7 @@ impl NodeState {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct IncarnationFact {
     pub(crate) generation: Generation,
-    pub(crate) heartbeat: Heartbeat,
+    pub(crate) incarnation: Incarnation,
     /// Only digest entries carry a status and a watermark.
     pub(crate) status: Option<NodeStatus>,
     pub(crate) gc_watermark: Option<Version>,
@@ -487,7 +487,7 @@ impl IncarnationFact {
     pub(crate) fn from_entry(entry: &DigestEntry) -> Self {
         IncarnationFact {
             generation: entry.generation,
-            heartbeat: entry.heartbeat,
+            incarnation: entry.incarnation,
             status: Some(entry.status),
             gc_watermark: Some(entry.gc_watermark),
         }
@@ -548,7 +548,7 @@ mod tests {
                 address: "127.0.0.1:1".parse().unwrap(),
                 generation: Generation(1),
             },
-            Heartbeat(0),
+            Incarnation(0),
         )
     }
 
@@ -589,7 +589,7 @@ mod tests {
         let mut replica = node();
         let delta = NodeDelta {
             node: owner.node_id(&NodeName::new("n").unwrap()),
-            heartbeat: Heartbeat(0),
+            incarnation: Incarnation(0),
             status: NodeStatus::Alive,
             gc_watermark: Version(0),
             from_version: Version(3),
@@ -633,7 +633,7 @@ mod tests {
         let mut replica = node();
         let first = NodeDelta {
             node: owner.node_id(&NodeName::new("n").unwrap()),
-            heartbeat: Heartbeat(0),
+            incarnation: Incarnation(0),
             status: NodeStatus::Alive,
             gc_watermark: Version(0),
             from_version: Version(0),

@@ -12,6 +12,12 @@ pub struct KindCounters {
     pub synack: u64,
     /// Ack messages.
     pub ack: u64,
+    /// Probe messages.
+    pub probe: u64,
+    /// ProbeAck messages.
+    pub probe_ack: u64,
+    /// ProbeRequest messages.
+    pub probe_request: u64,
 }
 
 impl KindCounters {
@@ -21,6 +27,9 @@ impl KindCounters {
             MessageKind::Syn => &mut self.syn,
             MessageKind::SynAck => &mut self.synack,
             MessageKind::Ack => &mut self.ack,
+            MessageKind::Probe => &mut self.probe,
+            MessageKind::ProbeAck => &mut self.probe_ack,
+            MessageKind::ProbeRequest => &mut self.probe_request,
         };
         *counter = counter.saturating_add(amount);
     }
@@ -31,12 +40,20 @@ impl KindCounters {
             MessageKind::Syn => self.syn,
             MessageKind::SynAck => self.synack,
             MessageKind::Ack => self.ack,
+            MessageKind::Probe => self.probe,
+            MessageKind::ProbeAck => self.probe_ack,
+            MessageKind::ProbeRequest => self.probe_request,
         }
     }
 
     /// Sum over all kinds.
     pub fn total(&self) -> u64 {
-        self.syn + self.synack + self.ack
+        MessageKind::ALL.iter().map(|kind| self.of(*kind)).sum()
+    }
+
+    /// Sum over the failure detector's kinds (probes, acks, requests).
+    pub fn detection(&self) -> u64 {
+        self.probe + self.probe_ack + self.probe_request
     }
 }
 
@@ -95,6 +112,12 @@ pub struct Stats {
     pub ignored_quarantined: u64,
     /// Times this node found itself stalled and forgave the stall to its peers.
     pub local_pauses: u64,
+    /// Alerts this node raised: a watched peer's check went unanswered.
+    pub alerts_raised: u64,
+    /// Times this node refuted an alert about itself with a newer incarnation.
+    pub refutations: u64,
+    /// Probes not meant for this node, and probe requests it would not relay.
+    pub ignored_probes: u64,
     /// Gossip rounds run.
     pub gossip_rounds: u64,
 }

@@ -11,7 +11,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use leviathan_gossip_core::{Node, NodeConfig, Outputs, WriteError};
 use leviathan_gossip_wire::{
-    Ack, Generation, Header, Heartbeat, Key, Message, NodeDelta, NodeId, NodeName, NodeStatus,
+    Ack, Generation, Header, Incarnation, Key, Message, NodeDelta, NodeId, NodeName, NodeStatus,
     Packet, Record, Version,
 };
 
@@ -46,7 +46,7 @@ fn delta_of(name: &str, keys: usize) -> NodeDelta {
             address: "127.0.0.1:9100".parse().unwrap(),
             generation: Generation(1),
         },
-        heartbeat: Heartbeat(1),
+        incarnation: Incarnation(1),
         status: NodeStatus::Alive,
         gc_watermark: Version(0),
         from_version: Version(0),
@@ -62,7 +62,7 @@ fn deliver(node: &mut Node, deltas: Vec<NodeDelta>, now: Instant) {
             cluster_id: node.config().cluster_id.clone(),
             sender: NodeName::new("flooder").unwrap(),
             generation: Generation(1),
-            heartbeat: Heartbeat(1),
+            incarnation: Incarnation(1),
         },
         message: Message::Ack(Ack { deltas }),
     };
@@ -146,7 +146,7 @@ fn packets_of_another_cluster_are_dropped_and_counted() {
             cluster_id: leviathan_gossip_wire::ClusterId::new("another").unwrap(),
             sender: NodeName::new("outsider").unwrap(),
             generation: Generation(1),
-            heartbeat: Heartbeat(1),
+            incarnation: Incarnation(1),
         },
         message: Message::Ack(Ack {
             deltas: vec![foreign],
@@ -182,9 +182,10 @@ fn syn_claiming(node: &Node, claimed: &str, generation: Generation) -> Packet {
             cluster_id: node.config().cluster_id.clone(),
             sender: NodeName::new("attacker").unwrap(),
             generation: Generation(1),
-            heartbeat: Heartbeat(1),
+            incarnation: Incarnation(1),
         },
         message: Message::Syn(leviathan_gossip_wire::Syn {
+            rumors: Vec::new(),
             digest: leviathan_gossip_wire::Digest {
                 start: None,
                 end: None,
@@ -193,7 +194,7 @@ fn syn_claiming(node: &Node, claimed: &str, generation: Generation) -> Packet {
             news: vec![leviathan_gossip_wire::DigestEntry {
                 name: NodeName::new(claimed).unwrap(),
                 generation,
-                heartbeat: Heartbeat(u64::MAX),
+                incarnation: Incarnation(u64::MAX),
                 max_version: Version(0),
                 gc_watermark: Version(0),
                 status: NodeStatus::Alive,

@@ -26,7 +26,7 @@ use leviathan_gossip_core::internals::DigestCursor;
 use leviathan_gossip_core::internals::{ClusterState, NodeState};
 use leviathan_gossip_core::{Node, NodeConfig, Outputs};
 use leviathan_gossip_wire::{
-    Ack, Digest, Generation, Header, Heartbeat, Key, MAX_NAME_LEN, Message, NodeDelta, NodeId,
+    Ack, Digest, Generation, Header, Incarnation, Key, MAX_NAME_LEN, Message, NodeDelta, NodeId,
     NodeName, NodeStatus, Packet, Record, Version,
 };
 use proptest::collection::vec;
@@ -89,7 +89,7 @@ struct PeerSpec {
     v6: bool,
     big_counters: bool,
     generation: u64,
-    heartbeat: u64,
+    incarnation: u64,
     /// Version of the first record; the others follow with gaps of one.
     first_version: u64,
     /// (key length, value length; `None`: tombstone).
@@ -122,14 +122,14 @@ fn peer_spec(max_records: usize, max_value: usize) -> impl Strategy<Value = Peer
         vec(record, 0..=max_records),
     )
         .prop_map(
-            |(name_len, name_seed, v6, big_counters, generation, heartbeat, first, records)| {
+            |(name_len, name_seed, v6, big_counters, generation, incarnation, first, records)| {
                 PeerSpec {
                     name_len,
                     name_seed,
                     v6,
                     big_counters,
                     generation,
-                    heartbeat,
+                    incarnation,
                     first_version: first,
                     records,
                 }
@@ -170,7 +170,7 @@ fn large_cluster(n: usize, seed: u64) -> Vec<(PeerSpec, View, View)> {
                 v6: rng.random(),
                 big_counters: rng.random_bool(0.2),
                 generation: rng.random_range(2..1_000),
-                heartbeat: rng.random_range(0..1_000),
+                incarnation: rng.random_range(0..1_000),
                 first_version: rng.random_range(1..1_000),
                 records,
             };
@@ -201,7 +201,7 @@ fn full_delta(spec: &PeerSpec, index: usize) -> NodeDelta {
             address: address(index, spec.v6),
             generation: Generation(counter(big, spec.generation)),
         },
-        heartbeat: Heartbeat(counter(big, spec.heartbeat)),
+        incarnation: Incarnation(counter(big, spec.incarnation)),
         status: NodeStatus::Alive,
         gc_watermark: Version(0),
         from_version: Version(0),
@@ -266,7 +266,7 @@ fn feed(node: &mut Node, deltas: Vec<NodeDelta>, now: Instant) {
             cluster_id: node.config().cluster_id.clone(),
             sender: NodeName::new("Feeder").unwrap(),
             generation: Generation(1),
-            heartbeat: leviathan_gossip_wire::Heartbeat(0),
+            incarnation: leviathan_gossip_wire::Incarnation(0),
         },
         message: Message::Ack(Ack { deltas }),
     };
@@ -446,7 +446,7 @@ fn worst_cluster(n: usize, records_each: usize, value_len: usize) -> Vec<(PeerSp
                 v6: true,
                 big_counters: true,
                 generation: 7,
-                heartbeat: 11,
+                incarnation: 11,
                 first_version: 1,
                 records: vec![(MAX_NAME_LEN, Some(value_len)); records_each],
             };
@@ -551,7 +551,7 @@ fn owner_state(name: &NodeName, index: usize) -> NodeState {
         address: address(index, index.is_multiple_of(2)),
         generation: Generation(counter(index.is_multiple_of(5), 3)),
     };
-    let mut state = NodeState::new(id, Heartbeat(index as u64));
+    let mut state = NodeState::new(id, Incarnation(index as u64));
     state.write(Key::new("k").unwrap(), Some(Bytes::from_static(b"v")));
     state
 }
@@ -760,7 +760,7 @@ fn contents(state: &NodeState) -> (Version, Vec<Record>) {
 fn delta_from(source: &NodeState, from: Version, keep: usize) -> NodeDelta {
     let mut delta = NodeDelta {
         node: source.node_id(&incarnation().name),
-        heartbeat: source.heartbeat(),
+        incarnation: source.incarnation(),
         status: source.status(),
         gc_watermark: Version(0),
         from_version: from,
@@ -844,9 +844,9 @@ proptest! {
 
     #[test]
     fn versions_never_go_back(steps in vec(step(), 1..80)) {
-        let mut owner = NodeState::new(incarnation(), Heartbeat(0));
+        let mut owner = NodeState::new(incarnation(), Incarnation(0));
         let mut replicas: Vec<NodeState> =
-            (0..REPLICAS).map(|_| NodeState::new(incarnation(), Heartbeat(0))).collect();
+            (0..REPLICAS).map(|_| NodeState::new(incarnation(), Incarnation(0))).collect();
         let mut sent: Vec<NodeDelta> = Vec::new();
         for step in steps {
             match step {
@@ -883,11 +883,11 @@ proptest! {
         keep in any::<Index>(),
     ) {
         // The replica caught up with part of the owner's earlier state.
-        let mut owner = NodeState::new(incarnation(), Heartbeat(0));
+        let mut owner = NodeState::new(incarnation(), Incarnation(0));
         for write in early {
             apply_write(&mut owner, write);
         }
-        let mut replica = NodeState::new(incarnation(), Heartbeat(0));
+        let mut replica = NodeState::new(incarnation(), Incarnation(0));
         let all = owner.records_after(Version(0)).count();
         let first = delta_from(&owner, Version(0), first_keep.index(all + 1));
         apply_checked(&mut replica, &first, &owner);

@@ -9,7 +9,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use leviathan_gossip_core::{Event, Node, NodeConfig, Outputs};
 use leviathan_gossip_wire::{
-    Ack, Generation, Header, Heartbeat, Key, Message, NodeDelta, NodeId, NodeName, NodeStatus,
+    Ack, Generation, Header, Incarnation, Key, Message, NodeDelta, NodeId, NodeName, NodeStatus,
     Packet, Record, Version,
 };
 
@@ -38,7 +38,7 @@ fn record(key: &str, version: u64, value: Option<&str>) -> Record {
 fn delta(watermark: u64, from: u64, records: Vec<Record>, to: u64, complete: bool) -> NodeDelta {
     NodeDelta {
         node: owner(),
-        heartbeat: Heartbeat(to),
+        incarnation: Incarnation(to),
         status: NodeStatus::Alive,
         gc_watermark: Version(watermark),
         from_version: Version(from),
@@ -55,7 +55,7 @@ fn deliver(node: &mut Node, delta: NodeDelta, now: Instant) -> Vec<Event> {
             cluster_id: node.config().cluster_id.clone(),
             sender: name("relay"),
             generation: Generation(1),
-            heartbeat: Heartbeat(1),
+            incarnation: Incarnation(1),
         },
         message: Message::Ack(Ack {
             deltas: vec![delta],

@@ -59,10 +59,20 @@ pub struct Config {
     /// Period of gossip rounds. Default 1 s.
     #[serde(with = "humantime_serde")]
     pub gossip_interval: Duration,
-    /// Period of heartbeat increments. Default 1 s.
+    /// How often each watched peer is probed. Default 1 s.
     #[serde(with = "humantime_serde")]
     pub heartbeat_interval: Duration,
-    /// Period of failure-detector evaluation. Default 1 s.
+    /// Observers watching each node (and peers each node probes). Default 5.
+    pub observers: usize,
+    /// Distinct observers whose alerts make a node suspect. Default 3; at most `observers`.
+    pub corroboration: usize,
+    /// Relays asked to probe a silent peer before an alert. Default 3.
+    pub indirect_probes: usize,
+    /// How long a relay waits for a probe's answer; the observer waits twice that. Default
+    /// 500 ms; at most `heartbeat_interval`.
+    #[serde(with = "humantime_serde")]
+    pub probe_timeout: Duration,
+    /// Period of suspicion timeouts and removals. Default 1 s.
     #[serde(with = "humantime_serde")]
     pub health_check_interval: Duration,
     /// Live peers contacted per gossip round. Default 3.
@@ -72,9 +82,9 @@ pub struct Config {
     /// send timestamp, nonce and tag of the sealing): 1451 with the default, 1499 with IPv6
     /// and UDP headers, under a 1500-byte MTU.
     pub max_packet_size: usize,
-    /// φ above which a peer is suspected. Default 8.
+    /// φ of a watched peer's probe answers at which its observer checks it. Default 8.
     pub phi_threshold: f64,
-    /// Heartbeat inter-arrival samples kept per peer. Default 100.
+    /// Probe-answer inter-arrival samples kept per watched peer. Default 100.
     pub phi_window_size: usize,
     /// Floor on the inter-arrival standard deviation. Default 100 ms.
     #[serde(with = "humantime_serde")]
@@ -82,12 +92,12 @@ pub struct Config {
     /// Extra silence tolerated beyond the mean inter-arrival time. Default 1 s.
     #[serde(with = "humantime_serde")]
     pub phi_acceptable_pause: Duration,
-    /// Assumed inter-arrival time for a peer not yet heard from twice. Default: none,
-    /// meaning three times the larger of `heartbeat_interval` and `gossip_interval`
-    /// (gossiped news of a new peer arrives irregularly while a cluster forms).
+    /// Assumed inter-arrival time of a newly watched peer's answers. Default: none,
+    /// meaning `heartbeat_interval`.
     #[serde(with = "humantime_serde")]
     pub phi_first_heartbeat_estimate: Option<Duration>,
-    /// Suspect time after which a peer is declared dead. Default 30 s.
+    /// Suspect time after which a peer is declared dead, with `corroboration` alerters
+    /// (down to a quarter of it with more). Default 30 s.
     #[serde(with = "humantime_serde")]
     pub dead_after: Duration,
     /// Timer lateness taken as a stall of this node and forgiven to peers. Default 500 ms.
@@ -168,6 +178,10 @@ impl Default for Config {
             seed_refresh_interval: Duration::from_secs(60),
             gossip_interval: node.gossip_interval,
             heartbeat_interval: node.heartbeat_interval,
+            observers: node.observers,
+            corroboration: node.corroboration,
+            indirect_probes: node.indirect_probes,
+            probe_timeout: node.probe_timeout,
             health_check_interval: node.health_check_interval,
             fanout: node.fanout,
             max_packet_size: node.max_packet_size,
@@ -240,12 +254,13 @@ impl Config {
         }
     }
 
-    /// One data centre: rounds every 200 ms, heartbeats every 500 ms; a crashed node is
+    /// One data centre: rounds every 200 ms, probes every 500 ms; a crashed node is
     /// suspected within a few seconds, declared dead after 15 s.
     pub fn lan() -> Self {
         Config {
             gossip_interval: Duration::from_millis(200),
             heartbeat_interval: Duration::from_millis(500),
+            probe_timeout: Duration::from_millis(250),
             health_check_interval: Duration::from_millis(500),
             dead_after: Duration::from_secs(15),
             ..Config::default()
@@ -258,6 +273,7 @@ impl Config {
         Config {
             gossip_interval: Duration::from_secs(1),
             heartbeat_interval: Duration::from_secs(2),
+            probe_timeout: Duration::from_secs(1),
             health_check_interval: Duration::from_secs(2),
             phi_threshold: 12.0,
             phi_acceptable_pause: Duration::from_secs(3),
@@ -267,13 +283,14 @@ impl Config {
         }
     }
 
-    /// One machine (demos, tests): 100 ms rounds and heartbeats, dead after 5 s; tombstones
+    /// One machine (demos, tests): 100 ms rounds and probes, dead after 5 s; tombstones
     /// kept 30 s, dead or departed peers removed after 1 min (quarantined 3 min), so a
     /// session on one machine shows the whole life cycle.
     pub fn local() -> Self {
         Config {
             gossip_interval: Duration::from_millis(100),
             heartbeat_interval: Duration::from_millis(100),
+            probe_timeout: Duration::from_millis(50),
             health_check_interval: Duration::from_millis(100),
             phi_min_std_deviation: Duration::from_millis(50),
             phi_acceptable_pause: Duration::from_millis(500),
@@ -340,6 +357,10 @@ impl Config {
             cluster_id,
             gossip_interval: self.gossip_interval,
             heartbeat_interval: self.heartbeat_interval,
+            observers: self.observers,
+            corroboration: self.corroboration,
+            indirect_probes: self.indirect_probes,
+            probe_timeout: self.probe_timeout,
             health_check_interval: self.health_check_interval,
             fanout: self.fanout,
             max_packet_size: self.max_packet_size,
@@ -350,7 +371,7 @@ impl Config {
                 acceptable_pause: self.phi_acceptable_pause,
                 first_heartbeat_estimate: self
                     .phi_first_heartbeat_estimate
-                    .unwrap_or(3 * self.heartbeat_interval.max(self.gossip_interval)),
+                    .unwrap_or(self.heartbeat_interval),
             },
             dead_after: self.dead_after,
             local_pause_threshold: self.local_pause_threshold,

@@ -145,7 +145,7 @@ pub use transport::TransportStats;
 pub use leviathan_gossip_core::{
     ConfigError, Event, Footprint, Member, MemberState, Stats, Update, WriteError,
 };
-pub use leviathan_gossip_wire::{Generation, Heartbeat, Key, NodeId, NodeName, Version};
+pub use leviathan_gossip_wire::{Generation, Incarnation, Key, NodeId, NodeName, Version};
 
 /// The sans-io core, for simulation and custom drivers.
 pub use leviathan_gossip_core as core;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 #[cfg(feature = "durable")]
 use leviathan_gossip::wire::{
-    ClusterId, Digest, DigestEntry, Generation, Header, Heartbeat, Message, NodeName, NodeStatus,
+    ClusterId, Digest, DigestEntry, Generation, Header, Incarnation, Message, NodeName, NodeStatus,
     Packet, Syn, Version,
 };
 use leviathan_gossip::{Config, Gossip, MemberState};
@@ -65,14 +65,15 @@ fn forged_claim(cluster_id: &str, victim: &str, generation: Generation) -> Vec<u
             cluster_id: ClusterId::new(cluster_id).unwrap(),
             sender: NodeName::new("attacker").unwrap(),
             generation: Generation(1),
-            heartbeat: Heartbeat(1),
+            incarnation: Incarnation(1),
         },
         message: Message::Syn(Syn {
+            rumors: Vec::new(),
             digest: Digest::full(Vec::new()),
             news: vec![DigestEntry {
                 name: NodeName::new(victim).unwrap(),
                 generation,
-                heartbeat: Heartbeat(1),
+                incarnation: Incarnation(1),
                 max_version: Version(0),
                 gc_watermark: Version(0),
                 status: NodeStatus::Alive,

@@ -718,7 +718,7 @@ mod tests {
             },
             state: leviathan_gossip_core::MemberState::Live,
             phi: None,
-            heartbeat: leviathan_gossip_wire::Heartbeat(1),
+            incarnation: leviathan_gossip_wire::Incarnation(1),
             max_version: Version(max_version),
             gc_watermark: Version(gc_watermark),
             key_count: 0,

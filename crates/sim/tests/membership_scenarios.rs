@@ -26,7 +26,7 @@ use leviathan_gossip_sim::{
     Action, Delivery, NetworkModel, NodeIndex, Simulation, SimulationBuilder, WakeOrder,
 };
 use leviathan_gossip_wire::{
-    Generation, Heartbeat, Message, NodeDelta, NodeStatus, Packet, Version,
+    Generation, Incarnation, Message, NodeDelta, NodeStatus, Packet, Version,
 };
 
 /// Starts 8 nodes with one key each, lets them settle for 30 s, and checks they did.
@@ -79,7 +79,7 @@ fn a_crashed_node_is_suspected_then_declared_dead() {
         );
         let suspect_for = dead - suspected;
         assert!(
-            suspect_for >= dead_after && suspect_for <= dead_after + secs(2),
+            suspect_for >= dead_after / 4 && suspect_for <= dead_after + secs(2),
             "seed {seed}: node {observer} declared 7 dead {suspect_for:?} after suspecting it"
         );
         suspicion.push(delay);
@@ -143,16 +143,13 @@ fn a_node_cut_off_for_20_s_is_suspected_then_recovers() {
             recovered.is_some_and(|t| t >= healed),
             "seed {seed}: node {observer} did not see node 4 recover after the heal"
         );
-        // The cut-off node suspected everyone else, and recovered each after the heal.
-        assert!(
-            first_time(&sim, 4, Kind::Suspected, observer, cut).is_some_and(|t| t < healed),
-            "seed {seed}: node 4 did not suspect node {observer}"
-        );
-        assert!(
-            first_time(&sim, 4, Kind::Recovered, observer, cut).is_some_and(|t| t >= healed),
-            "seed {seed}: node 4 did not see node {observer} recover"
-        );
     }
+    // The cut-off node reached nobody: it doubted itself (Lifeguard), not the majority,
+    // whose observers vouched for each other.
+    assert!(
+        peers_named(&sim, 4, Kind::Suspected).is_empty(),
+        "seed {seed}: the cut-off node accused the majority"
+    );
     for observer in 0..8 {
         assert!(
             peers_named(&sim, observer, Kind::Dead).is_empty(),
@@ -526,8 +523,9 @@ fn a_departed_peer_is_removed_after_remove_after() {
     assert_safe(&sim);
 }
 
-/// A node cut off long enough to be removed everywhere (and to remove everyone) is alive
-/// all along: once the network heals, talking first-hand lifts the quarantine both ways.
+/// A node cut off long enough to be removed everywhere is alive all along: once the
+/// network heals, talking first-hand lifts the quarantine. (The cut-off node itself
+/// accuses nobody: it reaches no one, so it doubts itself.)
 #[test]
 fn a_removed_peer_that_is_alive_comes_back_when_it_talks() {
     let mut sim = cluster(0x6c05, 5)
@@ -542,10 +540,6 @@ fn a_removed_peer_that_is_alive_comes_back_when_it_talks() {
     assert!(
         (0..4).all(|p| member_state(&sim, p, 4).is_none()),
         "seed {seed}: node 4 not removed"
-    );
-    assert!(
-        (0..4).all(|p| member_state(&sim, 4, p).is_none()),
-        "seed {seed}: node 4 did not remove its peers"
     );
     sim.set(healed, NodeIndex(4), key("k"), "v2");
     sim.run_until(healed);
@@ -695,7 +689,7 @@ fn forge_once(
                     address: victim.address(),
                     generation: Generation(1),
                 },
-                heartbeat: Heartbeat(0),
+                incarnation: Incarnation(0),
                 status,
                 gc_watermark,
                 from_version: Version(0),
@@ -703,10 +697,14 @@ fn forge_once(
                 to_version: Version(0),
                 complete: true,
             };
+            // An idle cluster sends few deltas: any packet will do, turned into an Ack.
+            if !matches!(packet.message, Message::SynAck(_) | Message::Ack(_)) {
+                packet.message = Message::Ack(leviathan_gossip_wire::Ack { deltas: Vec::new() });
+            }
             let deltas = match &mut packet.message {
                 Message::SynAck(synack) => &mut synack.deltas,
                 Message::Ack(ack) => &mut ack.deltas,
-                Message::Syn(_) => return,
+                _ => return,
             };
             deltas.retain(|delta| delta.node.name.as_str() != victim.name());
             deltas.push(claim);

@@ -9,16 +9,16 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{DecodeError, InvalidName};
-use crate::identity::{ClusterId, Generation, Heartbeat, Key, NodeId, NodeName, Version};
+use crate::identity::{ClusterId, Generation, Incarnation, Key, NodeId, NodeName, Version};
 use crate::message::{
-    Ack, Digest, DigestEntry, Header, Message, MessageKind, NodeDelta, NodeStatus, Packet, Record,
-    Syn, SynAck, address_len,
+    Ack, Digest, DigestEntry, Header, Message, MessageKind, NodeDelta, NodeStatus, NodeTag, Packet,
+    Probe, ProbeAck, ProbeRequest, Record, Rumor, Syn, SynAck, address_len,
 };
 
 /// First two bytes of every packet: ASCII "LG".
 pub const MAGIC: [u8; 2] = *b"LG";
 /// Wire format version this build speaks.
-pub const WIRE_VERSION: u8 = 3;
+pub const WIRE_VERSION: u8 = 4;
 /// Encoded size of every element count (`u16`).
 pub const COUNT_LEN: usize = 2;
 
@@ -66,6 +66,7 @@ impl Packet {
                 for entry in &syn.news {
                     entry.encode(buf);
                 }
+                put_rumors(buf, &syn.rumors);
             }
             Message::SynAck(synack) => {
                 put_count(buf, synack.requests.len());
@@ -75,6 +76,21 @@ impl Packet {
                 put_deltas(buf, &synack.deltas);
             }
             Message::Ack(ack) => put_deltas(buf, &ack.deltas),
+            Message::Probe(probe) => {
+                put_varint(buf, probe.sequence);
+                buf.put_u32(probe.target.0);
+                put_rumors(buf, &probe.rumors);
+            }
+            Message::ProbeAck(ack) => {
+                put_varint(buf, ack.sequence);
+                buf.put_u8(u8::from(ack.reached));
+                put_rumors(buf, &ack.rumors);
+            }
+            Message::ProbeRequest(request) => {
+                put_varint(buf, request.sequence);
+                put_node_id(buf, &request.target);
+                put_rumors(buf, &request.rumors);
+            }
         }
     }
 
@@ -87,6 +103,7 @@ impl Packet {
             k if k == MessageKind::Syn as u8 => Message::Syn(Syn {
                 digest: Digest::decode(&mut reader)?,
                 news: reader.list("news", DigestEntry::MIN_LEN, DigestEntry::decode)?,
+                rumors: reader.rumors()?,
             }),
             k if k == MessageKind::SynAck as u8 => {
                 let requests =
@@ -96,6 +113,30 @@ impl Packet {
             }
             k if k == MessageKind::Ack as u8 => Message::Ack(Ack {
                 deltas: reader.list("deltas", NodeDelta::MIN_LEN, NodeDelta::decode)?,
+            }),
+            k if k == MessageKind::Probe as u8 => Message::Probe(Probe {
+                sequence: reader.varint("probe sequence")?,
+                target: NodeTag(u32::from_be_bytes(reader.array::<4>("probe target")?)),
+                rumors: reader.rumors()?,
+            }),
+            k if k == MessageKind::ProbeAck as u8 => Message::ProbeAck(ProbeAck {
+                sequence: reader.varint("probe ack sequence")?,
+                reached: match reader.u8("probe ack reached")? {
+                    0 => false,
+                    1 => true,
+                    value => {
+                        return Err(DecodeError::InvalidTag {
+                            field: "probe ack reached",
+                            value,
+                        });
+                    }
+                },
+                rumors: reader.rumors()?,
+            }),
+            k if k == MessageKind::ProbeRequest as u8 => Message::ProbeRequest(ProbeRequest {
+                sequence: reader.varint("probe request sequence")?,
+                target: reader.node_id("probe request target")?,
+                rumors: reader.rumors()?,
             }),
             other => return Err(DecodeError::UnknownMessageKind(other)),
         };
@@ -114,7 +155,7 @@ impl Header {
             + string_len(self.cluster_id.as_str())
             + string_len(self.sender.as_str())
             + varint_len(self.generation.0)
-            + varint_len(self.heartbeat.0)
+            + varint_len(self.incarnation.0)
     }
 
     fn encode(&self, buf: &mut BytesMut) {
@@ -123,7 +164,7 @@ impl Header {
         put_string(buf, self.cluster_id.as_str());
         put_string(buf, self.sender.as_str());
         put_varint(buf, self.generation.0);
-        put_varint(buf, self.heartbeat.0);
+        put_varint(buf, self.incarnation.0);
     }
 
     fn decode(reader: &mut Reader<'_>) -> Result<Header, DecodeError> {
@@ -138,7 +179,7 @@ impl Header {
             cluster_id: reader.string("cluster id", |s| ClusterId::new(s))?,
             sender: reader.string("sender", |s| NodeName::new(s))?,
             generation: Generation(reader.varint("sender generation")?),
-            heartbeat: Heartbeat(reader.varint("sender heartbeat")?),
+            incarnation: Incarnation(reader.varint("sender incarnation")?),
         })
     }
 }
@@ -147,11 +188,102 @@ impl Message {
     /// Encoded size of the message body (everything after the kind byte).
     pub fn body_len(&self) -> usize {
         match self {
-            Message::Syn(syn) => syn.digest.encoded_len() + entries_len(&syn.news),
+            Message::Syn(syn) => {
+                syn.digest.encoded_len() + entries_len(&syn.news) + rumors_len(&syn.rumors)
+            }
             Message::SynAck(synack) => entries_len(&synack.requests) + deltas_len(&synack.deltas),
             Message::Ack(ack) => deltas_len(&ack.deltas),
+            Message::Probe(probe) => {
+                varint_len(probe.sequence) + NodeTag::LEN + rumors_len(&probe.rumors)
+            }
+            Message::ProbeAck(ack) => varint_len(ack.sequence) + 1 + rumors_len(&ack.rumors),
+            Message::ProbeRequest(request) => {
+                varint_len(request.sequence)
+                    + node_id_len(&request.target)
+                    + rumors_len(&request.rumors)
+            }
         }
     }
+}
+
+impl Rumor {
+    /// Smallest possible encoded rumour.
+    const MIN_LEN: usize = 2 + 1 + 1 + COUNT_LEN;
+
+    /// Encoded size of a rumour about `subject` at this incarnation with `alerters`
+    /// alerters, for builders that size a rumour before making it.
+    pub fn encoded_len_for(
+        subject: &NodeName,
+        generation: Generation,
+        incarnation: Incarnation,
+        alerters: usize,
+    ) -> usize {
+        string_len(subject.as_str())
+            + varint_len(generation.0)
+            + varint_len(incarnation.0)
+            + COUNT_LEN
+            + NodeTag::LEN * alerters
+    }
+
+    /// Exact encoded size.
+    pub fn encoded_len(&self) -> usize {
+        Self::encoded_len_for(
+            &self.subject,
+            self.generation,
+            self.incarnation,
+            self.alerters.len(),
+        )
+    }
+
+    fn encode(&self, buf: &mut BytesMut) {
+        put_string(buf, self.subject.as_str());
+        put_varint(buf, self.generation.0);
+        put_varint(buf, self.incarnation.0);
+        put_count(buf, self.alerters.len());
+        for alerter in &self.alerters {
+            buf.put_u32(alerter.0);
+        }
+    }
+
+    fn decode(reader: &mut Reader<'_>) -> Result<Rumor, DecodeError> {
+        Ok(Rumor {
+            subject: reader.string("rumor subject", |s| NodeName::new(s))?,
+            generation: Generation(reader.varint("rumor generation")?),
+            incarnation: Incarnation(reader.varint("rumor incarnation")?),
+            alerters: reader.list("rumor alerters", NodeTag::LEN, |reader| {
+                Ok(NodeTag(u32::from_be_bytes(
+                    reader.array::<4>("rumor alerter")?,
+                )))
+            })?,
+        })
+    }
+}
+
+impl NodeTag {
+    /// Encoded size of a tag.
+    pub const LEN: usize = 4;
+}
+
+/// Encoded size of a list of rumours, count included.
+pub fn rumors_len(rumors: &[Rumor]) -> usize {
+    COUNT_LEN + rumors.iter().map(Rumor::encoded_len).sum::<usize>()
+}
+
+fn put_rumors(buf: &mut BytesMut, rumors: &[Rumor]) {
+    put_count(buf, rumors.len());
+    for rumor in rumors {
+        rumor.encode(buf);
+    }
+}
+
+fn node_id_len(node: &NodeId) -> usize {
+    string_len(node.name.as_str()) + address_len(&node.address) + varint_len(node.generation.0)
+}
+
+fn put_node_id(buf: &mut BytesMut, node: &NodeId) {
+    put_string(buf, node.name.as_str());
+    put_address(buf, &node.address);
+    put_varint(buf, node.generation.0);
 }
 
 impl Digest {
@@ -199,7 +331,7 @@ impl DigestEntry {
     pub fn encoded_len(&self) -> usize {
         string_len(self.name.as_str())
             + varint_len(self.generation.0)
-            + varint_len(self.heartbeat.0)
+            + varint_len(self.incarnation.0)
             + varint_len(self.max_version.0)
             + varint_len(self.gc_watermark.0)
             + 1
@@ -208,7 +340,7 @@ impl DigestEntry {
     fn encode(&self, buf: &mut BytesMut) {
         put_string(buf, self.name.as_str());
         put_varint(buf, self.generation.0);
-        put_varint(buf, self.heartbeat.0);
+        put_varint(buf, self.incarnation.0);
         put_varint(buf, self.max_version.0);
         put_varint(buf, self.gc_watermark.0);
         buf.put_u8(self.status as u8);
@@ -218,7 +350,7 @@ impl DigestEntry {
         Ok(DigestEntry {
             name: reader.string("digest entry name", |s| NodeName::new(s))?,
             generation: Generation(reader.varint("digest entry generation")?),
-            heartbeat: Heartbeat(reader.varint("digest entry heartbeat")?),
+            incarnation: Incarnation(reader.varint("digest entry incarnation")?),
             max_version: Version(reader.varint("digest entry max version")?),
             gc_watermark: Version(reader.varint("digest entry gc watermark")?),
             status: reader.status("digest entry status")?,
@@ -234,7 +366,7 @@ impl NodeDelta {
     pub fn header_len(&self) -> usize {
         Self::header_len_for(
             &self.node,
-            self.heartbeat,
+            self.incarnation,
             self.gc_watermark,
             self.from_version,
         ) - 1
@@ -261,14 +393,14 @@ impl NodeDelta {
     /// [`NodeDelta::header_len`]).
     pub fn header_len_for(
         node: &NodeId,
-        heartbeat: Heartbeat,
+        incarnation: Incarnation,
         gc_watermark: Version,
         from_version: Version,
     ) -> usize {
         string_len(node.name.as_str())
             + address_len(&node.address)
             + varint_len(node.generation.0)
-            + varint_len(heartbeat.0)
+            + varint_len(incarnation.0)
             + 1
             + varint_len(gc_watermark.0)
             + varint_len(from_version.0)
@@ -285,7 +417,7 @@ impl NodeDelta {
         put_string(buf, self.node.name.as_str());
         put_address(buf, &self.node.address);
         put_varint(buf, self.node.generation.0);
-        put_varint(buf, self.heartbeat.0);
+        put_varint(buf, self.incarnation.0);
         buf.put_u8(self.status as u8);
         put_varint(buf, self.gc_watermark.0);
         put_varint(buf, self.from_version.0);
@@ -306,7 +438,7 @@ impl NodeDelta {
                 address,
                 generation,
             },
-            heartbeat: Heartbeat(reader.varint("delta heartbeat")?),
+            incarnation: Incarnation(reader.varint("delta incarnation")?),
             status: reader.status("delta status")?,
             gc_watermark: Version(reader.varint("delta gc watermark")?),
             from_version: Version(reader.varint("delta from version")?),
@@ -541,6 +673,18 @@ impl<'a> Reader<'a> {
             }
         };
         Ok(SocketAddr::new(ip, self.u16("port")?))
+    }
+
+    fn rumors(&mut self) -> Result<Vec<Rumor>, DecodeError> {
+        self.list("rumors", Rumor::MIN_LEN, Rumor::decode)
+    }
+
+    fn node_id(&mut self, field: &'static str) -> Result<NodeId, DecodeError> {
+        Ok(NodeId {
+            name: self.string(field, |s| NodeName::new(s))?,
+            address: self.address()?,
+            generation: Generation(self.varint(field)?),
+        })
     }
 
     /// Reads a `u16` count and that many elements. A count the remaining bytes cannot hold

@@ -111,7 +111,7 @@ pub struct Version(pub u64);
 /// Per-(node, generation) liveness counter, bumped every heartbeat interval by its owner.
 /// Kept apart from versions and user keys: it feeds the failure detector, not the data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Heartbeat(pub u64);
+pub struct Incarnation(pub u64);
 
 macro_rules! display_inner {
     ($($name:ident),*) => {$(
@@ -122,7 +122,7 @@ macro_rules! display_inner {
         }
     )*};
 }
-display_inner!(Generation, Version, Heartbeat);
+display_inner!(Generation, Version, Incarnation);
 
 /// A node's full identity: name, the address peers reach it at, and its incarnation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

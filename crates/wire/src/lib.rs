@@ -2,7 +2,7 @@
 //!
 //! This crate is pure: no I/O, no clock. It defines
 //!
-//! * the protocol's vocabulary ([`NodeName`], [`Generation`], [`Version`], [`Heartbeat`],
+//! * the protocol's vocabulary ([`NodeName`], [`Generation`], [`Version`], [`Incarnation`],
 //!   [`NodeId`], [`Key`]) as newtypes that carry their invariants,
 //! * the three messages of the Scuttlebutt handshake ([`Syn`], [`SynAck`], [`Ack`]) inside a
 //!   [`Packet`] that names the cluster and the sender,
@@ -15,7 +15,7 @@
 //!
 //! ```
 //! use leviathan_gossip_wire::{
-//!     ClusterId, Digest, Generation, Header, Heartbeat, Message, NodeName, Packet, Syn,
+//!     ClusterId, Digest, Generation, Header, Incarnation, Message, NodeName, Packet, Syn,
 //! };
 //!
 //! let packet = Packet {
@@ -23,9 +23,13 @@
 //!         cluster_id: ClusterId::new("demo").unwrap(),
 //!         sender: NodeName::new("node1").unwrap(),
 //!         generation: Generation(1),
-//!         heartbeat: Heartbeat(7),
+//!         incarnation: Incarnation(7),
 //!     },
-//!     message: Message::Syn(Syn { digest: Digest::full(Vec::new()), news: Vec::new() }),
+//!     message: Message::Syn(Syn {
+//!         digest: Digest::full(Vec::new()),
+//!         news: Vec::new(),
+//!         rumors: Vec::new(),
+//!     }),
 //! };
 //! let bytes = packet.encode();
 //! assert_eq!(bytes.len(), packet.encoded_len());
@@ -38,12 +42,12 @@ mod identity;
 mod message;
 mod node_name;
 
-pub use codec::{COUNT_LEN, MAGIC, WIRE_VERSION, entries_len, string_len};
+pub use codec::{COUNT_LEN, MAGIC, WIRE_VERSION, entries_len, rumors_len, string_len};
 pub use error::{DecodeError, InvalidName};
 pub use identity::{
-    ClusterId, Generation, Heartbeat, Key, MAX_NAME_LEN, NodeId, NodeName, Version,
+    ClusterId, Generation, Incarnation, Key, MAX_NAME_LEN, NodeId, NodeName, Version,
 };
 pub use message::{
-    Ack, Digest, DigestEntry, Header, Message, MessageKind, NodeDelta, NodeStatus, Packet, Record,
-    Syn, SynAck,
+    Ack, Digest, DigestEntry, Header, Message, MessageKind, NodeDelta, NodeStatus, NodeTag, Packet,
+    Probe, ProbeAck, ProbeRequest, Record, Rumor, Syn, SynAck,
 };

@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 
 use bytes::Bytes;
 
-use crate::identity::{ClusterId, Generation, Heartbeat, Key, NodeId, NodeName, Version};
+use crate::identity::{ClusterId, Generation, Incarnation, Key, NodeId, NodeName, Version};
 
 /// One datagram: who sends it, in which cluster, and the message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +43,7 @@ pub struct Header {
     pub generation: Generation,
     /// Sender's current heartbeat: every packet is a first-hand sign of life, so a node
     /// hears directly from each peer it talks to, not only through relayed digests.
-    pub heartbeat: Heartbeat,
+    pub incarnation: Incarnation,
 }
 
 /// The three steps of the handshake.
@@ -55,6 +55,14 @@ pub enum Message {
     SynAck(SynAck),
     /// Step 3: what the responder asked for. Also used on its own to push state (leave).
     Ack(Ack),
+    /// Failure detection: "are you alive?", from an observer to a node it watches, or from
+    /// a relay on an observer's behalf.
+    Probe(Probe),
+    /// Failure detection: the answer to a [`Probe`] or [`ProbeRequest`].
+    ProbeAck(ProbeAck),
+    /// Failure detection: "probe this node for me", from an observer whose own probe went
+    /// unanswered, to a few relays, so a broken path between two nodes alone raises no alert.
+    ProbeRequest(ProbeRequest),
 }
 
 /// The kind byte of each message on the wire.
@@ -67,11 +75,24 @@ pub enum MessageKind {
     SynAck = 2,
     /// [`Ack`].
     Ack = 3,
+    /// [`Probe`].
+    Probe = 4,
+    /// [`ProbeAck`].
+    ProbeAck = 5,
+    /// [`ProbeRequest`].
+    ProbeRequest = 6,
 }
 
 impl MessageKind {
     /// All kinds, for iteration in statistics.
-    pub const ALL: [MessageKind; 3] = [MessageKind::Syn, MessageKind::SynAck, MessageKind::Ack];
+    pub const ALL: [MessageKind; 6] = [
+        MessageKind::Syn,
+        MessageKind::SynAck,
+        MessageKind::Ack,
+        MessageKind::Probe,
+        MessageKind::ProbeAck,
+        MessageKind::ProbeRequest,
+    ];
 
     /// Lower-case name, as used in metrics and logs.
     pub fn name(self) -> &'static str {
@@ -79,6 +100,9 @@ impl MessageKind {
             MessageKind::Syn => "syn",
             MessageKind::SynAck => "synack",
             MessageKind::Ack => "ack",
+            MessageKind::Probe => "probe",
+            MessageKind::ProbeAck => "probe_ack",
+            MessageKind::ProbeRequest => "probe_request",
         }
     }
 }
@@ -90,6 +114,9 @@ impl Message {
             Message::Syn(_) => MessageKind::Syn,
             Message::SynAck(_) => MessageKind::SynAck,
             Message::Ack(_) => MessageKind::Ack,
+            Message::Probe(_) => MessageKind::Probe,
+            Message::ProbeAck(_) => MessageKind::ProbeAck,
+            Message::ProbeRequest(_) => MessageKind::ProbeRequest,
         }
     }
 }
@@ -105,6 +132,8 @@ pub struct Syn {
     /// nothing about the nodes it omits: it spreads news in O(log N) rounds however slowly
     /// the pages cycle through a large cluster.
     pub news: Vec<DigestEntry>,
+    /// Failure-detection rumours the initiator is spreading.
+    pub rumors: Vec<Rumor>,
 }
 
 /// Step 2: the responder's answer.
@@ -162,7 +191,7 @@ pub struct DigestEntry {
     /// The generation the sender knows.
     pub generation: Generation,
     /// Highest heartbeat the sender has seen for that generation.
-    pub heartbeat: Heartbeat,
+    pub incarnation: Incarnation,
     /// Highest version the sender holds: it has every record up to it.
     pub max_version: Version,
     /// Versions at or below this may have been garbage-collected (tombstones dropped);
@@ -189,7 +218,7 @@ pub struct NodeDelta {
     /// The node, with its address so a receiver that never saw it can reach it.
     pub node: NodeId,
     /// The node's heartbeat as the sender knows it.
-    pub heartbeat: Heartbeat,
+    pub incarnation: Incarnation,
     /// The node's status as the sender knows it.
     pub status: NodeStatus,
     /// The sender's GC watermark for this node (see [`DigestEntry::gc_watermark`]).
@@ -231,6 +260,72 @@ pub struct Record {
     pub version: Version,
     /// The value; `None` is a tombstone (the key was deleted at `version`).
     pub value: Option<Bytes>,
+}
+
+/// An observer's probe of a node it watches (or a relay's, on an observer's behalf).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    /// Chosen by the prober, echoed by the answer.
+    pub sequence: u64,
+    /// The node meant, as a fingerprint of its name: a node answers only probes meant for
+    /// it, so a probe sent to an address another node has since taken proves nothing.
+    pub target: NodeTag,
+    /// Rumours the prober is spreading, those about the target first: a suspect hears
+    /// that it is suspected from its observers' probes, and refutes at once.
+    pub rumors: Vec<Rumor>,
+}
+
+/// The answer to a [`Probe`] (from its target) or to a [`ProbeRequest`] (from the relay).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeAck {
+    /// The sequence of the probe or request answered.
+    pub sequence: u64,
+    /// `true`: the target answered. `false`: a relay's "nack" — it probed the target and
+    /// heard nothing in time, which at least tells the requester that the relay is reachable.
+    pub reached: bool,
+    /// Rumours the sender is spreading.
+    pub rumors: Vec<Rumor>,
+}
+
+/// An observer's request to a relay: probe `target` and tell me whether it answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeRequest {
+    /// The requester's sequence, echoed by the relay's [`ProbeAck`].
+    pub sequence: u64,
+    /// The node to probe, with its address (the relay may not know it yet).
+    pub target: NodeId,
+    /// Rumours the requester is spreading.
+    pub rumors: Vec<Rumor>,
+}
+
+/// What one node says of another's liveness at one incarnation: that observers found it
+/// unreachable (an alert), or, with no alerters, that it is alive at that incarnation (a
+/// refutation, which only the subject itself can start, by raising its incarnation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rumor {
+    /// The node the rumour is about.
+    pub subject: NodeName,
+    /// Its generation.
+    pub generation: Generation,
+    /// Its incarnation within that generation.
+    pub incarnation: Incarnation,
+    /// The observers that raised an alert about this incarnation, as fingerprints of
+    /// their names ([`NodeTag::of`]), in increasing order without duplicates (receivers
+    /// must not rely on it). Empty: the subject is alive at this incarnation.
+    pub alerters: Vec<NodeTag>,
+}
+
+/// A 32-bit fingerprint of a node's name: enough to count distinct alerters (a collision
+/// only undercounts) or to say whom a probe is for, in four bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NodeTag(pub u32);
+
+impl NodeTag {
+    /// The tag of the node called `name`.
+    pub fn of(name: &NodeName) -> NodeTag {
+        // The high half: the low half's bits already ordered the name's neighbours.
+        NodeTag((name.order_hash() >> 32) as u32)
+    }
 }
 
 /// Where a [`NodeDelta`] says the node lives (kept here to document the address layout).

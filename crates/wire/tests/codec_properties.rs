@@ -14,9 +14,10 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use bytes::Bytes;
 use leviathan_gossip_wire::{
-    Ack, COUNT_LEN, ClusterId, DecodeError, Digest, DigestEntry, Generation, Header, Heartbeat,
+    Ack, COUNT_LEN, ClusterId, DecodeError, Digest, DigestEntry, Generation, Header, Incarnation,
     InvalidName, Key, MAGIC, MAX_NAME_LEN, Message, NodeDelta, NodeId, NodeName, NodeStatus,
-    Packet, Record, Syn, SynAck, Version, WIRE_VERSION,
+    NodeTag, Packet, Probe, ProbeAck, ProbeRequest, Record, Rumor, Syn, SynAck, Version,
+    WIRE_VERSION, rumors_len,
 };
 use proptest::collection::vec;
 use proptest::option;
@@ -87,9 +88,9 @@ fn cluster_id() -> impl Strategy<Value = ClusterId> {
     name_text().prop_filter_map("valid cluster id", |text| ClusterId::new(text).ok())
 }
 
-/// A generation, heartbeat or version: the extremes, every varint length boundary
-/// (2^k - 1 and 2^k), small values and anything at all. (One mapped tuple rather than a
-/// `prop_oneof!`: this strategy runs dozens of times per packet, and unions are slow.)
+/// A generation, incarnation, version or probe sequence: the extremes, every varint length
+/// boundary (2^k - 1 and 2^k), small values and anything at all. (One mapped tuple rather
+/// than a `prop_oneof!`: this strategy runs dozens of times per packet, and unions are slow.)
 fn counter() -> impl Strategy<Value = u64> {
     (0..8u8, any::<u64>()).prop_map(|(class, n)| match class {
         0 => 0,
@@ -151,10 +152,10 @@ fn node_delta(max_value: usize) -> impl Strategy<Value = NodeDelta> {
         prop_oneof![Just(None), Just(Some(0u64)), (0..300u64).prop_map(Some)],
     )
         .prop_map(
-            |(node, heartbeat, status, gc_watermark, from_version, records, beyond)| {
+            |(node, incarnation, status, gc_watermark, from_version, records, beyond)| {
                 let mut delta = NodeDelta {
                     node,
-                    heartbeat: Heartbeat(heartbeat),
+                    incarnation: Incarnation(incarnation),
                     status,
                     gc_watermark: Version(gc_watermark),
                     from_version: Version(from_version),
@@ -180,10 +181,10 @@ fn digest_entry() -> impl Strategy<Value = DigestEntry> {
         status(),
     )
         .prop_map(
-            |(name, generation, heartbeat, max_version, gc_watermark, status)| DigestEntry {
+            |(name, generation, incarnation, max_version, gc_watermark, status)| DigestEntry {
                 name,
                 generation: Generation(generation),
-                heartbeat: Heartbeat(heartbeat),
+                incarnation: Incarnation(incarnation),
                 max_version: Version(max_version),
                 gc_watermark: Version(gc_watermark),
                 status,
@@ -205,8 +206,38 @@ fn digest() -> impl Strategy<Value = Digest> {
         })
 }
 
+/// A node tag: 0, `u32::MAX`, or anything (the tag of no name in particular: the codec does
+/// not care whose it is).
+fn node_tag() -> impl Strategy<Value = NodeTag> {
+    (0..4u8, any::<u32>()).prop_map(|(class, n)| match class {
+        0 => NodeTag(0),
+        1 => NodeTag(u32::MAX),
+        _ => NodeTag(n),
+    })
+}
+
+/// A rumour: a refutation (no alerters) or an alert by up to 5 observers.
+fn rumor() -> impl Strategy<Value = Rumor> {
+    (node_name(), counter(), counter(), vec(node_tag(), 0..6)).prop_map(
+        |(subject, generation, incarnation, alerters)| Rumor {
+            subject,
+            generation: Generation(generation),
+            incarnation: Incarnation(incarnation),
+            alerters,
+        },
+    )
+}
+
+fn rumors() -> impl Strategy<Value = Vec<Rumor>> {
+    vec(rumor(), 0..4)
+}
+
 fn syn() -> impl Strategy<Value = Syn> {
-    (digest(), vec(digest_entry(), 0..4)).prop_map(|(digest, news)| Syn { digest, news })
+    (digest(), vec(digest_entry(), 0..4), rumors()).prop_map(|(digest, news, rumors)| Syn {
+        digest,
+        news,
+        rumors,
+    })
 }
 
 fn synack(max_value: usize) -> impl Strategy<Value = SynAck> {
@@ -218,23 +249,61 @@ fn ack(max_value: usize) -> impl Strategy<Value = Ack> {
     vec(node_delta(max_value), 0..4).prop_map(|deltas| Ack { deltas })
 }
 
+fn probe() -> impl Strategy<Value = Probe> {
+    (counter(), node_tag(), rumors()).prop_map(|(sequence, target, rumors)| Probe {
+        sequence,
+        target,
+        rumors,
+    })
+}
+
+fn probe_ack() -> impl Strategy<Value = ProbeAck> {
+    (counter(), any::<bool>(), rumors()).prop_map(|(sequence, reached, rumors)| ProbeAck {
+        sequence,
+        reached,
+        rumors,
+    })
+}
+
+fn probe_request() -> impl Strategy<Value = ProbeRequest> {
+    (counter(), node_id(), rumors()).prop_map(|(sequence, target, rumors)| ProbeRequest {
+        sequence,
+        target,
+        rumors,
+    })
+}
+
+/// A message that carries rumours (every kind but SynAck and Ack).
+fn message_with_rumors() -> impl Strategy<Value = Message> {
+    prop_oneof![
+        syn().prop_map(Message::Syn),
+        probe().prop_map(Message::Probe),
+        probe_ack().prop_map(Message::ProbeAck),
+        probe_request().prop_map(Message::ProbeRequest),
+    ]
+}
+
 fn header() -> impl Strategy<Value = Header> {
     (cluster_id(), node_name(), counter(), counter()).prop_map(
-        |(cluster_id, sender, generation, heartbeat)| Header {
+        |(cluster_id, sender, generation, incarnation)| Header {
             cluster_id,
             sender,
             generation: Generation(generation),
-            heartbeat: Heartbeat(heartbeat),
+            incarnation: Incarnation(incarnation),
         },
     )
 }
 
-/// Any packet of any of the three kinds, with values up to `max_value` bytes.
+/// Any packet of any of the six kinds, with values up to `max_value` bytes. The handshake
+/// messages, which hold most of the codec, come twice as often as the probes.
 fn packet_with_values_up_to(max_value: usize) -> impl Strategy<Value = Packet> {
     let message = prop_oneof![
-        syn().prop_map(Message::Syn),
-        synack(max_value).prop_map(Message::SynAck),
-        ack(max_value).prop_map(Message::Ack),
+        2 => syn().prop_map(Message::Syn),
+        2 => synack(max_value).prop_map(Message::SynAck),
+        2 => ack(max_value).prop_map(Message::Ack),
+        1 => probe().prop_map(Message::Probe),
+        1 => probe_ack().prop_map(Message::ProbeAck),
+        1 => probe_request().prop_map(Message::ProbeRequest),
     ];
     (header(), message).prop_map(|(header, message)| Packet { header, message })
 }
@@ -250,11 +319,12 @@ fn small_packet() -> impl Strategy<Value = Packet> {
 }
 
 /// Input a decoder might meet: random bytes, or random bytes behind a valid header and
-/// message kind (so that decoding gets past the header and into the bodies).
+/// message kind (so that decoding gets past the header and into the bodies; kinds 0 and 7
+/// are unknown).
 fn noise() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         vec(any::<u8>(), 0..2000),
-        (header(), 0..=4u8, vec(any::<u8>(), 0..2000)).prop_map(|(header, kind, body)| {
+        (header(), 0..=7u8, vec(any::<u8>(), 0..2000)).prop_map(|(header, kind, body)| {
             let mut bytes = header_bytes(&header);
             bytes.push(kind);
             bytes.extend(body);
@@ -329,6 +399,30 @@ fn with_count(mut bytes: Vec<u8>, offset: usize, count: u16) -> Vec<u8> {
     bytes
 }
 
+/// The rumours of a message (none for a SynAck or an Ack).
+fn rumors_in(message: &Message) -> &[Rumor] {
+    match message {
+        Message::Syn(Syn { rumors, .. })
+        | Message::Probe(Probe { rumors, .. })
+        | Message::ProbeAck(ProbeAck { rumors, .. })
+        | Message::ProbeRequest(ProbeRequest { rumors, .. }) => rumors,
+        Message::SynAck(_) | Message::Ack(_) => &[],
+    }
+}
+
+/// `message` with its rumour list replaced (unchanged if it has none).
+fn with_rumors(message: &Message, new: Vec<Rumor>) -> Message {
+    let mut message = message.clone();
+    match &mut message {
+        Message::Syn(Syn { rumors, .. })
+        | Message::Probe(Probe { rumors, .. })
+        | Message::ProbeAck(ProbeAck { rumors, .. })
+        | Message::ProbeRequest(ProbeRequest { rumors, .. }) => *rumors = new,
+        Message::SynAck(_) | Message::Ack(_) => {}
+    }
+    message
+}
+
 /// Decodes untrusted bytes; if they are accepted, they must be the packet's one encoding.
 fn assert_rejected_or_canonical(bytes: &[u8]) -> Result<(), TestCaseError> {
     if let Ok(packet) = Packet::decode(bytes) {
@@ -372,10 +466,19 @@ proptest! {
         requests in synack(SMALL_VALUE),
         entry in digest_entry(),
     ) {
-        let syn = |digest: &Digest| Message::Syn(Syn { digest: digest.clone(), news: Vec::new() });
-        let base = header.encoded_len() + 1 + COUNT_LEN;
+        let syn = |digest: &Digest| Message::Syn(Syn {
+            digest: digest.clone(),
+            news: Vec::new(),
+            rumors: Vec::new(),
+        });
+        // Header, kind, the digest, then the news count and the rumour count.
+        let base = header.encoded_len() + 1 + 2 * COUNT_LEN;
         prop_assert_eq!(encoded_len_of(&header, syn(&digest)), base + digest.encoded_len());
-        let with_news = Message::Syn(Syn { digest: digest.clone(), news: vec![entry.clone()] });
+        let with_news = Message::Syn(Syn {
+            digest: digest.clone(),
+            news: vec![entry.clone()],
+            rumors: Vec::new(),
+        });
         prop_assert_eq!(
             encoded_len_of(&header, with_news),
             base + digest.encoded_len() + entry.encoded_len()
@@ -425,10 +528,52 @@ proptest! {
             bare.header_len(),
             NodeDelta::header_len_for(
                 &delta.node,
-                delta.heartbeat,
+                delta.incarnation,
                 delta.gc_watermark,
                 delta.from_version,
             )
+        );
+    }
+
+    /// The rumour list ends every message that has one and takes `rumors_len` bytes; one
+    /// more rumour adds exactly its `encoded_len`, which `Rumor::encoded_len_for` predicts
+    /// from its fields and alerter count alone, and one more alerter adds 4 bytes.
+    #[test]
+    fn rumor_sizes_are_exact(
+        header in header(),
+        message in message_with_rumors(),
+        rumor in rumor(),
+        tag in node_tag(),
+    ) {
+        let listed = rumors_in(&message).to_vec();
+        prop_assert_eq!(
+            rumors_len(&listed),
+            COUNT_LEN + listed.iter().map(Rumor::encoded_len).sum::<usize>()
+        );
+        let without = encoded_len_of(&header, with_rumors(&message, Vec::new()));
+        let with_listed = encoded_len_of(&header, message.clone());
+        prop_assert_eq!(with_listed, without + rumors_len(&listed) - COUNT_LEN);
+
+        let mut longer = listed;
+        longer.push(rumor.clone());
+        let with_one_more = encoded_len_of(&header, with_rumors(&message, longer.clone()));
+        prop_assert_eq!(with_one_more, with_listed + rumor.encoded_len());
+        prop_assert_eq!(
+            rumor.encoded_len(),
+            Rumor::encoded_len_for(
+                &rumor.subject,
+                rumor.generation,
+                rumor.incarnation,
+                rumor.alerters.len(),
+            )
+        );
+
+        if let Some(last) = longer.last_mut() {
+            last.alerters.push(tag);
+        }
+        prop_assert_eq!(
+            encoded_len_of(&header, with_rumors(&message, longer)),
+            with_one_more + NodeTag::LEN
         );
     }
 
@@ -527,6 +672,7 @@ proptest! {
         let syn = packet_of(&header, Message::Syn(Syn {
             digest: Digest { entries: vec![entry.clone()], ..digest.clone() },
             news: Vec::new(),
+            rumors: Vec::new(),
         }));
         let count_at = after_kind + Digest::empty_len(digest.start.as_ref(), digest.end.as_ref())
             - COUNT_LEN;
@@ -566,6 +712,33 @@ proptest! {
         );
     }
 
+    /// The same for the rumour count of every message that has rumours (the list ends the
+    /// message), and for the alerter count of its last rumour (its tags end the message).
+    #[test]
+    fn forged_rumor_counts_are_rejected_before_parsing(
+        header in header(),
+        message in message_with_rumors(),
+        rumor in rumor(),
+        tag in node_tag(),
+    ) {
+        let mut rumor = rumor;
+        rumor.alerters.push(tag);
+        let message = with_rumors(&message, vec![rumor.clone()]);
+        let bytes = packet_of(&header, message).encode().to_vec();
+
+        let count_at = bytes.len() - rumors_len(std::slice::from_ref(&rumor));
+        prop_assert_eq!(
+            Packet::decode(&with_count(bytes.clone(), count_at, u16::MAX)),
+            Err(DecodeError::Truncated { field: "rumors" })
+        );
+
+        let count_at = bytes.len() - NodeTag::LEN * rumor.alerters.len() - COUNT_LEN;
+        prop_assert_eq!(
+            Packet::decode(&with_count(bytes, count_at, u16::MAX)),
+            Err(DecodeError::Truncated { field: "rumor alerters" })
+        );
+    }
+
     /// Any count larger than the number of elements present (in the list that ends the
     /// packet) is rejected: the decoder never invents elements.
     #[test]
@@ -581,9 +754,25 @@ proptest! {
         let bytes = with_count(bytes, header.encoded_len() + 1, forged);
         prop_assert!(Packet::decode(&bytes).is_err());
     }
+
+    /// The same for the rumour list, which ends every message that has one.
+    #[test]
+    fn rumor_counts_above_the_rumors_present_are_rejected(
+        header in header(),
+        message in message_with_rumors(),
+        extra in 1..=u16::MAX,
+    ) {
+        let rumors = rumors_in(&message);
+        // At most 3 rumours are present, so the forged count is always larger.
+        let present = u16::try_from(rumors.len()).unwrap_or(u16::MAX);
+        let forged = present.saturating_add(extra);
+        let count_at = header.encoded_len() + 1 + message.body_len() - rumors_len(rumors);
+        let bytes = packet_of(&header, message).encode().to_vec();
+        prop_assert!(Packet::decode(&with_count(bytes, count_at, forged)).is_err());
+    }
 }
 
-/// The annotated example of `docs/PROTOCOL.md` §3 is what the codec produces.
+/// The annotated Ack example of `docs/PROTOCOL.md` §3 is what the codec produces.
 #[test]
 fn protocol_md_example_is_exact() -> Result<(), Box<dyn std::error::Error>> {
     let generation = Generation(1_700_000_000_000);
@@ -592,7 +781,7 @@ fn protocol_md_example_is_exact() -> Result<(), Box<dyn std::error::Error>> {
             cluster_id: ClusterId::new("demo")?,
             sender: NodeName::new("n1")?,
             generation,
-            heartbeat: Heartbeat(5),
+            incarnation: Incarnation(5),
         },
         message: Message::Ack(Ack {
             deltas: vec![NodeDelta {
@@ -601,7 +790,7 @@ fn protocol_md_example_is_exact() -> Result<(), Box<dyn std::error::Error>> {
                     address: "10.0.0.1:7946".parse()?,
                     generation,
                 },
-                heartbeat: Heartbeat(5),
+                incarnation: Incarnation(5),
                 status: NodeStatus::Alive,
                 gc_watermark: Version(0),
                 from_version: Version(299),
@@ -616,22 +805,65 @@ fn protocol_md_example_is_exact() -> Result<(), Box<dyn std::error::Error>> {
         }),
     };
     let expected: &[u8] = &[
-        0x4c, 0x47, 0x03, // magic, wire version
+        0x4c, 0x47, 0x04, // magic, wire version
         0x04, b'd', b'e', b'm', b'o', // cluster id
         0x02, b'n', b'1', // sender
         0x80, 0xd0, 0x95, 0xff, 0xbc, 0x31, // generation
-        0x05, // sender heartbeat
+        0x05, // sender incarnation
         0x03, // kind Ack
         0x00, 0x01, // 1 delta
         0x02, b'n', b'1', // name
         0x04, 10, 0, 0, 1, 0x1f, 0x0a, // address
         0x80, 0xd0, 0x95, 0xff, 0xbc, 0x31, // generation
-        0x05, 0x00, 0x00, // heartbeat, status, gc watermark
+        0x05, 0x00, 0x00, // incarnation, status, gc watermark
         0xab, 0x02, // from version
         0x00, 0x01, // 1 record
         0x01, b'k', 0xac, 0x02, // key, version
         0x01, 0x01, b'v', // value
         0x00, // to version: the last record's
+    ];
+    assert_eq!(packet.encode().as_ref(), expected);
+    assert_eq!(Packet::decode(expected), Ok(packet));
+    Ok(())
+}
+
+/// The annotated Probe example of `docs/PROTOCOL.md` §3 is what the codec produces.
+#[test]
+fn protocol_md_probe_example_is_exact() -> Result<(), Box<dyn std::error::Error>> {
+    let generation = Generation(1_700_000_000_000);
+    let packet = Packet {
+        header: Header {
+            cluster_id: ClusterId::new("demo")?,
+            sender: NodeName::new("n1")?,
+            generation,
+            incarnation: Incarnation(5),
+        },
+        message: Message::Probe(Probe {
+            sequence: 300,
+            target: NodeTag::of(&NodeName::new("n2")?),
+            rumors: vec![Rumor {
+                subject: NodeName::new("n3")?,
+                generation,
+                incarnation: Incarnation(2),
+                alerters: vec![NodeTag::of(&NodeName::new("n1")?)],
+            }],
+        }),
+    };
+    let expected: &[u8] = &[
+        0x4c, 0x47, 0x04, // magic, wire version
+        0x04, b'd', b'e', b'm', b'o', // cluster id
+        0x02, b'n', b'1', // sender
+        0x80, 0xd0, 0x95, 0xff, 0xbc, 0x31, // generation
+        0x05, // sender incarnation
+        0x04, // kind Probe
+        0xac, 0x02, // sequence
+        0x05, 0x97, 0x13, 0x10, // target: the tag of "n2"
+        0x00, 0x01, // 1 rumour
+        0x02, b'n', b'3', // subject
+        0x80, 0xd0, 0x95, 0xff, 0xbc, 0x31, // generation
+        0x02, // incarnation
+        0x00, 0x01, // 1 alerter
+        0xf5, 0xc0, 0x85, 0x57, // the tag of "n1"
     ];
     assert_eq!(packet.encode().as_ref(), expected);
     assert_eq!(Packet::decode(expected), Ok(packet));

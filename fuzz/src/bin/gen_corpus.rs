@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::PathBuf;
 
-use leviathan_gossip_fuzz::{keyring, keyring_b, op, templates, SEAL_CLUSTER, SEAL_SENT_AT};
+use leviathan_gossip_fuzz::{fd_templates, keyring, keyring_b, op, templates, SEAL_CLUSTER, SEAL_SENT_AT};
 
 fn main() -> std::io::Result<()> {
     let root = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "fuzz/corpus".into()));
@@ -39,5 +39,19 @@ fn main() -> std::io::Result<()> {
     session.extend_from_slice(&[op::SET_TTL, 2, 0xe8, 0x03, 1, b'x', op::ADVANCE_S, 2, op::NEXT_TIMER]);
     session.extend_from_slice(&[op::LEAVE, op::NEXT_TIMER, op::ADVANCE_S, 200, op::NEXT_TIMER]);
     fs::write(root.join("node").join("session"), session)?;
+    // Failure detection: deltas introduce n1, n2 and n3; every failure-detection template
+    // comes in turn from its sender's address; the node probes its peers, and its probes
+    // are answered, with an ack, a nack, or not at all.
+    let mut fd = vec![op::TEMPLATE, 2, 0, 0, op::TEMPLATE, 3, 1, 0, op::NEXT_TIMER];
+    for (i, packet) in fd_templates().iter().enumerate() {
+        let peer = if packet.header.sender.as_str() == "n1" { 0 } else { 1 };
+        fd.extend_from_slice(&[op::FD_TEMPLATE, i as u8, peer, 0, op::NEXT_TIMER]);
+    }
+    for round in 0..4u8 {
+        fd.extend_from_slice(&[op::ADVANCE_MS, 0xe8, 0x03, op::NEXT_TIMER, op::ANSWER, 0, round % 2]);
+        fd.extend_from_slice(&[op::NEXT_TIMER, op::NEXT_TIMER]);
+    }
+    fd.extend_from_slice(&[op::ADVANCE_S, 30, op::NEXT_TIMER, op::ADVANCE_S, 30, op::NEXT_TIMER]);
+    fs::write(root.join("node").join("fd-session"), fd)?;
     Ok(())
 }

@@ -17,7 +17,7 @@ use leviathan_gossip_core::internals::{ClusterState, NodeState};
 use leviathan_gossip_core::internals::{DeltaCandidate, DigestCursor, Lag, reconcile_page};
 use leviathan_gossip_core::internals::{build_deltas, order_candidates};
 use leviathan_gossip_wire::{
-    Ack, COUNT_LEN, Digest, Generation, Header, Heartbeat, Key, Message, NodeDelta, NodeId,
+    Ack, COUNT_LEN, Digest, Generation, Header, Incarnation, Key, Message, NodeDelta, NodeId,
     NodeName, Packet, Syn, Version,
 };
 use rand::{Rng, SeedableRng};
@@ -71,7 +71,7 @@ pub fn value(rng: &mut ChaCha8Rng) -> Bytes {
 
 /// Node `i` as a peer knows it: every key written once, then a few rewrites.
 pub fn node_state(i: usize, rng: &mut ChaCha8Rng) -> NodeState {
-    let mut node = NodeState::new(id(i), Heartbeat(rng.random_range(100..5_000)));
+    let mut node = NodeState::new(id(i), Incarnation(rng.random_range(100..5_000)));
     for key in KEYS {
         node.write(Key::new(key).unwrap(), Some(value(rng)));
     }
@@ -89,12 +89,12 @@ pub fn cluster(n: usize) -> ClusterState {
 }
 
 /// The header `sender` puts on its packets (default cluster id).
-pub fn header(sender: &NodeId, heartbeat: Heartbeat) -> Header {
+pub fn header(sender: &NodeId, incarnation: Incarnation) -> Header {
     Header {
         cluster_id: NodeConfig::default().cluster_id,
         sender: sender.name.clone(),
         generation: sender.generation,
-        heartbeat,
+        incarnation,
     }
 }
 
@@ -104,9 +104,9 @@ pub fn body_budget(header: &Header) -> usize {
 }
 
 /// A packet from `sender`.
-pub fn packet(sender: &NodeId, heartbeat: Heartbeat, message: Message) -> Packet {
+pub fn packet(sender: &NodeId, incarnation: Incarnation, message: Message) -> Packet {
     Packet {
-        header: header(sender, heartbeat),
+        header: header(sender, incarnation),
         message,
     }
 }
@@ -130,7 +130,7 @@ pub fn behind(page: &Digest) -> Digest {
     let mut rng = ChaCha8Rng::seed_from_u64(SEED ^ 0xbe41d);
     let mut page = page.clone();
     for (i, entry) in page.entries.iter_mut().enumerate() {
-        entry.heartbeat = Heartbeat(entry.heartbeat.0 - rng.random_range(1..=3));
+        entry.incarnation = Incarnation(entry.incarnation.0 - rng.random_range(1..=3));
         if i % 4 == 0 {
             entry.max_version = Version(entry.max_version.0 - rng.random_range(1..=3));
         }
@@ -141,7 +141,7 @@ pub fn behind(page: &Digest) -> Digest {
 /// A newcomer's first `Syn`: a full digest holding only itself.
 pub fn newcomer_page(newcomer: &NodeId) -> Digest {
     Digest::full(vec![
-        NodeState::new(newcomer.clone(), Heartbeat(1)).digest_entry(&newcomer.name),
+        NodeState::new(newcomer.clone(), Incarnation(1)).digest_entry(&newcomer.name),
     ])
 }
 
@@ -169,25 +169,26 @@ pub fn ordered(mut candidates: Vec<DeltaCandidate>) -> Vec<DeltaCandidate> {
 /// An `Ack` from `sender` filled up to the datagram limit with deltas for a newcomer: the
 /// first nodes of the ordered `NeverSeen` candidates, all their records.
 pub fn full_ack(state: &ClusterState, sender: &NodeId) -> Packet {
-    let heartbeat = state[&sender.name].heartbeat();
-    let budget = body_budget(&header(sender, heartbeat));
+    let incarnation = state[&sender.name].incarnation();
+    let budget = body_budget(&header(sender, incarnation));
     let candidates = ordered(newcomer_candidates(state, &sender.name));
     let deltas = build_deltas(state, &candidates, budget);
-    let packet = packet(sender, heartbeat, Message::Ack(Ack { deltas }));
+    let packet = packet(sender, incarnation, Message::Ack(Ack { deltas }));
     assert_full(&packet);
     packet
 }
 
 /// A `Syn` from `sender` carrying its full page around `node-05000`.
 pub fn full_syn(state: &ClusterState, sender: &NodeId) -> Packet {
-    let heartbeat = state[&sender.name].heartbeat();
-    let digest = middle_page(state, &header(sender, heartbeat));
+    let incarnation = state[&sender.name].incarnation();
+    let digest = middle_page(state, &header(sender, incarnation));
     let packet = packet(
         sender,
-        heartbeat,
+        incarnation,
         Message::Syn(Syn {
             digest,
             news: Vec::new(),
+            rumors: Vec::new(),
         }),
     );
     assert_full(&packet);
@@ -198,17 +199,17 @@ pub fn full_syn(state: &ClusterState, sender: &NodeId) -> Packet {
 /// from version 0 to a replica that has none of them.
 pub fn full_single_delta(sender: &NodeId) -> (NodeState, NodeDelta) {
     let mut rng = ChaCha8Rng::seed_from_u64(SEED ^ 0xde17a);
-    let mut owner = NodeState::new(id(7), Heartbeat(1234));
+    let mut owner = NodeState::new(id(7), Incarnation(1234));
     for k in 0..40 {
         owner.write(
             Key::new(format!("config/key-{k:02}")).unwrap(),
             Some(value(&mut rng)),
         );
     }
-    let header = header(sender, Heartbeat(1));
+    let header = header(sender, Incarnation(1));
     let mut delta = NodeDelta {
         node: id(7),
-        heartbeat: owner.heartbeat(),
+        incarnation: owner.incarnation(),
         status: owner.status(),
         gc_watermark: Version(0),
         from_version: Version(0),
@@ -225,7 +226,7 @@ pub fn full_single_delta(sender: &NodeId) -> (NodeState, NodeDelta) {
         delta.records.push(record);
     }
     delta.to_version = delta.last_version();
-    let replica = NodeState::new(id(7), Heartbeat(1000));
+    let replica = NodeState::new(id(7), Incarnation(1000));
     let packet = Packet {
         header,
         message: Message::Ack(Ack {
@@ -260,6 +261,7 @@ pub fn describe(what: &str, packet: &Packet) {
             ack.deltas.len(),
             ack.deltas.iter().map(|d| d.records.len()).sum::<usize>()
         ),
+        other => format!("a {}", other.kind().name()),
     };
     eprintln!("{what}: {} bytes, {detail}", packet.encoded_len());
 }

@@ -1,5 +1,9 @@
 //! Codec unit tests; property tests live in `tests/codec_properties.rs`.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "literals are valid and buffers are indexed where just checked; a panic fails the test"
+)]
 
 use super::*;
 
@@ -8,7 +12,7 @@ fn header() -> Header {
         cluster_id: ClusterId::new("c").unwrap(),
         sender: NodeName::new("n1").unwrap(),
         generation: Generation(1_700_000_000_000),
-        heartbeat: Heartbeat(42),
+        incarnation: Incarnation(42),
     }
 }
 
@@ -51,8 +55,8 @@ fn every_message_round_trips_with_exact_length() {
         generation: Generation(5),
     };
     let delta = NodeDelta {
-        node,
-        heartbeat: Heartbeat(300),
+        node: node.clone(),
+        incarnation: Incarnation(300),
         status: NodeStatus::Left,
         gc_watermark: Version(0),
         from_version: Version(2),
@@ -74,11 +78,24 @@ fn every_message_round_trips_with_exact_length() {
     let entry = DigestEntry {
         name: NodeName::new("n3").unwrap(),
         generation: Generation(9),
-        heartbeat: Heartbeat(1),
+        incarnation: Incarnation(1),
         max_version: Version(200),
         gc_watermark: Version(0),
         status: NodeStatus::Alive,
     };
+    let alert = Rumor {
+        subject: NodeName::new("n4").unwrap(),
+        generation: Generation(u64::MAX),
+        incarnation: Incarnation(128),
+        alerters: vec![NodeTag(0), NodeTag(7), NodeTag(u32::MAX)],
+    };
+    let refutation = Rumor {
+        subject: NodeName::new("n1").unwrap(),
+        generation: Generation(1_700_000_000_000),
+        incarnation: Incarnation(43),
+        alerters: vec![],
+    };
+    let rumors = vec![alert, refutation];
     let messages = [
         Message::Syn(Syn {
             digest: Digest {
@@ -87,6 +104,12 @@ fn every_message_round_trips_with_exact_length() {
                 entries: vec![entry.clone()],
             },
             news: vec![entry.clone()],
+            rumors: vec![],
+        }),
+        Message::Syn(Syn {
+            digest: Digest::full(vec![]),
+            news: vec![entry.clone()],
+            rumors: rumors.clone(),
         }),
         Message::SynAck(SynAck {
             requests: vec![entry],
@@ -94,6 +117,39 @@ fn every_message_round_trips_with_exact_length() {
         }),
         Message::Ack(Ack {
             deltas: vec![delta],
+        }),
+        Message::Probe(Probe {
+            sequence: 0,
+            target: NodeTag(0),
+            rumors: vec![],
+        }),
+        Message::Probe(Probe {
+            sequence: u64::MAX,
+            target: NodeTag::of(&NodeName::new("n2").unwrap()),
+            rumors: rumors.clone(),
+        }),
+        Message::ProbeAck(ProbeAck {
+            sequence: 1,
+            reached: true,
+            rumors: rumors.clone(),
+        }),
+        Message::ProbeAck(ProbeAck {
+            sequence: 128,
+            reached: false,
+            rumors: vec![],
+        }),
+        Message::ProbeRequest(ProbeRequest {
+            sequence: 16_384,
+            target: node.clone(),
+            rumors,
+        }),
+        Message::ProbeRequest(ProbeRequest {
+            sequence: 0,
+            target: NodeId {
+                address: "10.1.2.3:0".parse().unwrap(),
+                ..node
+            },
+            rumors: vec![],
         }),
     ];
     for message in messages {
@@ -138,4 +194,259 @@ fn forged_counts_do_not_allocate() {
         Packet::decode(&bytes),
         Err(DecodeError::Truncated { field: "deltas" })
     );
+}
+
+#[test]
+fn unknown_message_kinds_are_rejected() {
+    for kind in [0, 7, u8::MAX] {
+        let mut bytes = BytesMut::new();
+        header().encode(&mut bytes);
+        bytes.put_u8(kind);
+        assert_eq!(
+            Packet::decode(&bytes),
+            Err(DecodeError::UnknownMessageKind(kind))
+        );
+    }
+}
+
+/// The header of every golden packet below: `header()` encoded.
+const HEADER_BYTES: [u8; 15] = [
+    0x4c, 0x47, 0x04, // magic "LG", wire version 4
+    0x01, b'c', // cluster id "c"
+    0x02, b'n', b'1', // sender "n1"
+    0x80, 0xd0, 0x95, 0xff, 0xbc, 0x31, // generation 1 700 000 000 000
+    0x2a, // sender incarnation 42
+];
+
+/// Checks that `packet` encodes to the header, then `body`, and decodes back from it.
+fn assert_golden(packet: &Packet, body: &[u8]) {
+    let expected: Vec<u8> = HEADER_BYTES.iter().chain(body).copied().collect();
+    assert_eq!(packet.encode().as_ref(), expected.as_slice());
+    assert_eq!(packet.encoded_len(), expected.len());
+    assert_eq!(Packet::decode(&expected).as_ref(), Ok(packet));
+}
+
+#[test]
+fn probe_golden_encoding() {
+    let target = NodeTag::of(&NodeName::new("n2").unwrap());
+    // The high half of the name-order hash of "n2" (`docs/PROTOCOL.md` §2).
+    assert_eq!(target, NodeTag(0x0597_1310));
+    let packet = Packet {
+        header: header(),
+        message: Message::Probe(Probe {
+            sequence: 300,
+            target,
+            rumors: vec![Rumor {
+                subject: NodeName::new("n3").unwrap(),
+                generation: Generation(5),
+                incarnation: Incarnation(2),
+                alerters: vec![NodeTag(1), NodeTag(0xdead_beef)],
+            }],
+        }),
+    };
+    #[rustfmt::skip]
+    let body = [
+        0x04, // kind Probe
+        0xac, 0x02, // sequence 300
+        0x05, 0x97, 0x13, 0x10, // target: tag of "n2", big-endian
+        0x00, 0x01, // 1 rumour
+          0x02, b'n', b'3', // subject "n3"
+          0x05, // generation 5
+          0x02, // incarnation 2
+          0x00, 0x02, // 2 alerters
+            0x00, 0x00, 0x00, 0x01, // tag 1
+            0xde, 0xad, 0xbe, 0xef, // tag 0xdeadbeef
+    ];
+    assert_golden(&packet, &body);
+}
+
+#[test]
+fn probe_ack_golden_encoding() {
+    let packet = Packet {
+        header: header(),
+        message: Message::ProbeAck(ProbeAck {
+            sequence: 0,
+            reached: true,
+            rumors: vec![Rumor {
+                subject: NodeName::new("n1").unwrap(),
+                generation: Generation(1_700_000_000_000),
+                incarnation: Incarnation(43),
+                alerters: vec![],
+            }],
+        }),
+    };
+    #[rustfmt::skip]
+    let body = [
+        0x05, // kind ProbeAck
+        0x00, // sequence 0
+        0x01, // reached
+        0x00, 0x01, // 1 rumour
+          0x02, b'n', b'1', // subject "n1"
+          0x80, 0xd0, 0x95, 0xff, 0xbc, 0x31, // generation 1 700 000 000 000
+          0x2b, // incarnation 43
+          0x00, 0x00, // no alerters: a refutation
+    ];
+    assert_golden(&packet, &body);
+
+    let nack = Packet {
+        header: header(),
+        message: Message::ProbeAck(ProbeAck {
+            sequence: 1,
+            reached: false,
+            rumors: vec![],
+        }),
+    };
+    #[rustfmt::skip]
+    let body = [
+        0x05, // kind ProbeAck
+        0x01, // sequence 1
+        0x00, // not reached
+        0x00, 0x00, // no rumours
+    ];
+    assert_golden(&nack, &body);
+}
+
+#[test]
+fn probe_request_golden_encoding() {
+    let packet = Packet {
+        header: header(),
+        message: Message::ProbeRequest(ProbeRequest {
+            sequence: 1 << 32,
+            target: NodeId {
+                name: NodeName::new("n3").unwrap(),
+                address: "10.0.0.3:7946".parse().unwrap(),
+                generation: Generation(9),
+            },
+            rumors: vec![],
+        }),
+    };
+    #[rustfmt::skip]
+    let body = [
+        0x06, // kind ProbeRequest
+        0x80, 0x80, 0x80, 0x80, 0x10, // sequence 2^32
+        0x02, b'n', b'3', // target name "n3"
+        0x04, 10, 0, 0, 3, 0x1f, 0x0a, // target address 10.0.0.3:7946
+        0x09, // target generation 9
+        0x00, 0x00, // no rumours
+    ];
+    assert_golden(&packet, &body);
+}
+
+#[test]
+fn reached_byte_other_than_0_or_1_is_rejected() {
+    let mut bytes = Packet {
+        header: header(),
+        message: Message::ProbeAck(ProbeAck {
+            sequence: 7,
+            reached: true,
+            rumors: vec![],
+        }),
+    }
+    .encode()
+    .to_vec();
+    // Header, kind, one-byte sequence, then the flag.
+    let at = header().encoded_len() + 2;
+    assert_eq!(bytes[at], 1);
+    for value in [2, 0x80, u8::MAX] {
+        bytes[at] = value;
+        assert_eq!(
+            Packet::decode(&bytes),
+            Err(DecodeError::InvalidTag {
+                field: "probe ack reached",
+                value,
+            })
+        );
+    }
+}
+
+/// A rumour about "n3" with one alerter, as in the golden Probe.
+fn one_rumor() -> Rumor {
+    Rumor {
+        subject: NodeName::new("n3").unwrap(),
+        generation: Generation(5),
+        incarnation: Incarnation(2),
+        alerters: vec![NodeTag(1)],
+    }
+}
+
+/// A rumour count of 65 535 with one rumour behind it is refused at the count, in every
+/// message that carries rumours: `Truncated` names the list itself, an error only the
+/// count check raises, so no element was parsed and nothing was reserved for the claim.
+#[test]
+fn forged_rumor_counts_do_not_allocate() {
+    let rumors = vec![one_rumor()];
+    let node = NodeId {
+        name: NodeName::new("n3").unwrap(),
+        address: "10.0.0.3:7946".parse().unwrap(),
+        generation: Generation(9),
+    };
+    let messages = [
+        Message::Syn(Syn {
+            digest: Digest::full(vec![]),
+            news: vec![],
+            rumors: rumors.clone(),
+        }),
+        Message::Probe(Probe {
+            sequence: 1,
+            target: NodeTag(2),
+            rumors: rumors.clone(),
+        }),
+        Message::ProbeAck(ProbeAck {
+            sequence: 1,
+            reached: false,
+            rumors: rumors.clone(),
+        }),
+        Message::ProbeRequest(ProbeRequest {
+            sequence: 1,
+            target: node,
+            rumors: rumors.clone(),
+        }),
+    ];
+    for message in messages {
+        let packet = Packet {
+            header: header(),
+            message,
+        };
+        let mut bytes = packet.encode().to_vec();
+        // The rumour list ends every message that has one: its count is right before it.
+        let at = bytes.len() - rumors_len(&rumors);
+        assert_eq!(bytes[at..at + COUNT_LEN], [0x00, 0x01]);
+        bytes[at..at + COUNT_LEN].copy_from_slice(&u16::MAX.to_be_bytes());
+        assert_eq!(
+            Packet::decode(&bytes),
+            Err(DecodeError::Truncated { field: "rumors" }),
+            "{:?}",
+            packet.message.kind()
+        );
+    }
+}
+
+/// An alerter count larger than the bytes left could hold is refused at the count.
+#[test]
+fn forged_alerter_counts_do_not_allocate() {
+    let rumor = one_rumor();
+    let packet = Packet {
+        header: header(),
+        message: Message::Probe(Probe {
+            sequence: 1,
+            target: NodeTag(2),
+            rumors: vec![rumor.clone()],
+        }),
+    };
+    let bytes = packet.encode().to_vec();
+    // The rumour is last, and its alerter count is right before its one tag.
+    let at = bytes.len() - NodeTag::LEN - COUNT_LEN;
+    assert_eq!(bytes[at..at + COUNT_LEN], [0x00, 0x01]);
+    // 2 alerters need 8 bytes, 4 are left: refused as surely as 65 535.
+    for forged in [2, 0x4000, u16::MAX] {
+        let mut forged_bytes = bytes.clone();
+        forged_bytes[at..at + COUNT_LEN].copy_from_slice(&u16::to_be_bytes(forged));
+        assert_eq!(
+            Packet::decode(&forged_bytes),
+            Err(DecodeError::Truncated {
+                field: "rumor alerters"
+            })
+        );
+    }
+    assert_eq!(rumor.encoded_len(), 2 + 1 + 1 + 1 + 2 + 4);
 }

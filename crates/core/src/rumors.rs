@@ -1,0 +1,357 @@
+//! What this node says about its peers' liveness, and spreads: alerts and refutations.
+//!
+//! An observer that finds a subject unreachable (its own probe and its relays' all
+//! unanswered) raises an alert about the subject's current incarnation. Alerts about one
+//! incarnation merge by union of their alerters, so every node converges on the set of
+//! observers that vouch for the failure; only the subject can end them, by raising its
+//! incarnation (a refutation), which supersedes every alert about older incarnations.
+//!
+//! Rumours spread SWIM-style, piggybacked on the probes, acks and Syns a node sends
+//! anyway: each change is sent `4·⌈log10(N+1)⌉` times, newest first, then rests. A node
+//! keeps the rumour about each peer's current incarnation (the last word, spread or not)
+//! so it can tell a suspect what it is accused of.
+
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use leviathan_gossip_wire::{Generation, Incarnation, NodeName, NodeTag, Rumor};
+
+/// Sends per rumour change for each decimal digit of the cluster size (memberlist's rule).
+const RETRANSMIT_MULT: u32 = 4;
+/// Most alerters kept per rumour: more than any subject has observers (rings disagree
+/// now and then), few enough that a rumour stays small.
+pub(crate) const MAX_ALERTERS: usize = 16;
+
+/// The rumour held about one node's current incarnation.
+#[derive(Debug, Clone)]
+struct Held {
+    generation: Generation,
+    incarnation: Incarnation,
+    /// Sorted, without duplicates, at most [`MAX_ALERTERS`].
+    alerters: Vec<NodeTag>,
+    sends_left: u32,
+    /// Changes since creation: a queue item with another stamp is stale.
+    stamp: u64,
+}
+
+impl Held {
+    fn rumor(&self, subject: &NodeName) -> Rumor {
+        Rumor {
+            subject: subject.clone(),
+            generation: self.generation,
+            incarnation: self.incarnation,
+            alerters: self.alerters.clone(),
+        }
+    }
+
+    fn encoded_len(&self, subject: &NodeName) -> usize {
+        Rumor::encoded_len_for(
+            subject,
+            self.generation,
+            self.incarnation,
+            self.alerters.len(),
+        )
+    }
+}
+
+/// Every rumour this node holds, and the queue of those still being spread.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Rumors {
+    /// In name order, so that every walk over it is deterministic.
+    held: BTreeMap<NodeName, Held>,
+    /// Subjects whose rumour has sends left, in sending order (stale items are skipped).
+    spreading: VecDeque<(NodeName, u64)>,
+    next_stamp: u64,
+    /// Subjects with alerts held against them.
+    accused: BTreeSet<NodeName>,
+    /// The accusation last repeated by [`Rumors::repeat_accusations`].
+    repeated: Option<NodeName>,
+}
+
+impl Rumors {
+    /// `subject` is alive at `incarnation` of `generation`: its refutation (or restart)
+    /// replaces what was held, and spreads.
+    pub(crate) fn alive(
+        &mut self,
+        subject: &NodeName,
+        generation: Generation,
+        incarnation: Incarnation,
+        cluster_size: usize,
+    ) {
+        let held = Held {
+            generation,
+            incarnation,
+            alerters: Vec::new(),
+            sends_left: retransmits(cluster_size),
+            stamp: 0,
+        };
+        self.held.insert(subject.clone(), held);
+        self.accused.remove(subject);
+        self.spread(subject);
+    }
+
+    /// Adds `alerters` to the alert about `subject` at `generation`/`incarnation`, the
+    /// incarnation this node knows as current. Returns the number of distinct alerters
+    /// now held, and whether it grew (then the rumour spreads again).
+    pub(crate) fn alert(
+        &mut self,
+        subject: &NodeName,
+        generation: Generation,
+        incarnation: Incarnation,
+        alerters: &[NodeTag],
+        cluster_size: usize,
+    ) -> (usize, bool) {
+        let held = match self.held.entry(subject.clone()) {
+            Entry::Occupied(occupied) => occupied.into_mut(),
+            Entry::Vacant(vacant) => vacant.insert(Held {
+                generation,
+                incarnation,
+                alerters: Vec::new(),
+                sends_left: 0,
+                stamp: 0,
+            }),
+        };
+        if (held.generation, held.incarnation) != (generation, incarnation) {
+            held.generation = generation;
+            held.incarnation = incarnation;
+            held.alerters.clear();
+        }
+        let before = held.alerters.len();
+        for tag in alerters {
+            if held.alerters.len() >= MAX_ALERTERS {
+                break;
+            }
+            if let Err(at) = held.alerters.binary_search(tag) {
+                held.alerters.insert(at, *tag);
+            }
+        }
+        let count = held.alerters.len();
+        let grew = count > before;
+        if count == 0 {
+            self.accused.remove(subject);
+        } else if before == 0 {
+            self.accused.insert(subject.clone());
+        }
+        if grew {
+            held.sends_left = retransmits(cluster_size);
+            self.spread(subject);
+        }
+        (count, grew)
+    }
+
+    /// Distinct alerters held against `subject`'s current incarnation.
+    pub(crate) fn alerters(&self, subject: &NodeName) -> usize {
+        self.held.get(subject).map_or(0, |held| held.alerters.len())
+    }
+
+    /// Whether `subject` has any alert held against it.
+    pub(crate) fn is_accused(&self, subject: &NodeName) -> bool {
+        self.alerters(subject) > 0
+    }
+
+    /// Whether some node other than the one tagged `own` alerted about `subject`.
+    pub(crate) fn is_accused_by_others(&self, subject: &NodeName, own: NodeTag) -> bool {
+        self.held
+            .get(subject)
+            .is_some_and(|held| held.alerters.iter().any(|tag| *tag != own))
+    }
+
+    /// Subjects with alerts held against them, with how many alerters each.
+    pub(crate) fn accused(&self) -> impl Iterator<Item = (&NodeName, usize)> {
+        self.accused.iter().map(|name| (name, self.alerters(name)))
+    }
+
+    /// Drops what is held about a removed node.
+    pub(crate) fn forget(&mut self, subject: &NodeName) {
+        self.held.remove(subject);
+        self.accused.remove(subject);
+    }
+
+    /// Rumours for one message, in at most `budget` bytes: the alert about `destination`
+    /// first (a suspect must hear what it is accused of, however often), then those still
+    /// being spread, each counting as one send.
+    pub(crate) fn pick(&mut self, budget: usize, destination: Option<&NodeName>) -> Vec<Rumor> {
+        let mut picked = Vec::new();
+        let mut used = leviathan_gossip_wire::COUNT_LEN;
+        if let Some((subject, held)) = destination.and_then(|name| self.held.get_key_value(name))
+            && !held.alerters.is_empty()
+            && used + held.encoded_len(subject) <= budget
+        {
+            used += held.encoded_len(subject);
+            picked.push(held.rumor(subject));
+        }
+        let mut visited = 0;
+        let queued = self.spreading.len();
+        while visited < queued {
+            let Some((subject, stamp)) = self.spreading.pop_front() else {
+                break;
+            };
+            visited += 1;
+            let Some(held) = self.held.get_mut(&subject) else {
+                continue;
+            };
+            if held.stamp != stamp || held.sends_left == 0 {
+                continue;
+            }
+            if Some(&subject) == destination && !held.alerters.is_empty() {
+                // Already first in this message.
+                self.spreading.push_back((subject, stamp));
+                continue;
+            }
+            let len = held.encoded_len(&subject);
+            if used + len > budget {
+                self.spreading.push_front((subject, stamp));
+                break;
+            }
+            used += len;
+            picked.push(held.rumor(&subject));
+            held.sends_left -= 1;
+            if held.sends_left > 0 {
+                self.spreading.push_back((subject, stamp));
+            }
+        }
+        picked
+    }
+
+    /// Up to `count` accusations held (alerts, spread or resting), in turn, that fit in
+    /// `budget` bytes beside `picked`: a Syn repeats them, so a node that missed a
+    /// rumour's spreading (a newcomer, one cut off for a while) still learns who stands
+    /// accused, and a dead node is not kept alive by a peer that never heard it die.
+    pub(crate) fn repeat_accusations(
+        &mut self,
+        picked: &mut Vec<Rumor>,
+        budget: usize,
+        count: usize,
+    ) {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let mut used = leviathan_gossip_wire::rumors_len(picked);
+        let after = match &self.repeated {
+            Some(last) => self
+                .accused
+                .range::<NodeName, _>((Excluded(last), Unbounded)),
+            None => self.accused.range::<NodeName, _>(..),
+        };
+        let mut last = None;
+        let mut added = 0;
+        // Round the whole set at most once, from where the last Syn stopped.
+        for subject in after.chain(self.accused.iter()).take(self.accused.len()) {
+            if added == count {
+                break;
+            }
+            let Some(held) = self.held.get(subject) else {
+                continue;
+            };
+            if picked.iter().any(|rumor| rumor.subject == *subject) {
+                continue;
+            }
+            let len = held.encoded_len(subject);
+            if used + len > budget {
+                break;
+            }
+            used += len;
+            picked.push(held.rumor(subject));
+            last = Some(subject);
+            added += 1;
+        }
+        if let Some(last) = last {
+            self.repeated = Some(last.clone());
+        }
+    }
+
+    /// Puts `subject`'s rumour first in the sending order, under a new stamp.
+    fn spread(&mut self, subject: &NodeName) {
+        self.next_stamp += 1;
+        let stamp = self.next_stamp;
+        if let Some(held) = self.held.get_mut(subject) {
+            held.stamp = stamp;
+            self.spreading.push_front((subject.clone(), stamp));
+        }
+        // Stale items are dropped as they are met; this keeps the queue bounded too.
+        if self.spreading.len() > 4 * self.held.len().max(16) {
+            let held = &self.held;
+            self.spreading.retain(|(name, stamp)| {
+                held.get(name)
+                    .is_some_and(|h| h.stamp == *stamp && h.sends_left > 0)
+            });
+        }
+    }
+}
+
+/// Sends of each rumour change: `4·⌈log10(N+1)⌉`.
+fn retransmits(cluster_size: usize) -> u32 {
+    let mut digits = 1;
+    let mut size = cluster_size.saturating_add(1) / 10;
+    while size > 0 {
+        digits += 1;
+        size /= 10;
+    }
+    RETRANSMIT_MULT * digits
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(n: &str) -> NodeName {
+        NodeName::new(n).unwrap()
+    }
+
+    #[test]
+    fn alerts_merge_by_union_and_a_refutation_supersedes_them() {
+        let mut rumors = Rumors::default();
+        let s = name("s");
+        let (g, i) = (Generation(1), Incarnation(0));
+        assert_eq!(
+            rumors.alert(&s, g, i, &[NodeTag(3), NodeTag(1)], 10),
+            (2, true)
+        );
+        assert_eq!(
+            rumors.alert(&s, g, i, &[NodeTag(1), NodeTag(2)], 10),
+            (3, true)
+        );
+        assert_eq!(rumors.alert(&s, g, i, &[NodeTag(2)], 10), (3, false));
+        rumors.alive(&s, g, Incarnation(1), 10);
+        assert_eq!(rumors.alerters(&s), 0);
+        // An alert about the new incarnation starts afresh.
+        assert_eq!(
+            rumors.alert(&s, g, Incarnation(1), &[NodeTag(9)], 10),
+            (1, true)
+        );
+    }
+
+    #[test]
+    fn a_change_is_sent_a_bounded_number_of_times_then_rests() {
+        let mut rumors = Rumors::default();
+        let s = name("s");
+        rumors.alert(&s, Generation(1), Incarnation(0), &[NodeTag(1)], 100);
+        let mut sends = 0;
+        while !rumors.pick(1400, None).is_empty() {
+            sends += 1;
+            assert!(sends < 100);
+        }
+        assert_eq!(sends, retransmits(100));
+        assert_eq!(retransmits(100), 12);
+        // Resting, it still goes to the suspect itself.
+        assert_eq!(rumors.pick(1400, Some(&s)).len(), 1);
+        assert!(rumors.pick(1400, Some(&name("other"))).is_empty());
+    }
+
+    #[test]
+    fn picks_fit_the_budget_and_alerters_are_capped() {
+        let mut rumors = Rumors::default();
+        let many: Vec<NodeTag> = (0..40).map(NodeTag).collect();
+        for i in 0..50 {
+            rumors.alert(
+                &name(&format!("n{i}")),
+                Generation(1),
+                Incarnation(0),
+                &many,
+                50,
+            );
+        }
+        assert_eq!(rumors.alerters(&name("n0")), MAX_ALERTERS);
+        let picked = rumors.pick(300, None);
+        let len = leviathan_gossip_wire::rumors_len(&picked);
+        assert!(len <= 300 && !picked.is_empty(), "{len}");
+    }
+}
