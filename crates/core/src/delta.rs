@@ -16,14 +16,14 @@ const MAX_MISFITS: usize = 8;
 
 /// Orders candidates: nodes the peer never saw first (shuffled, so peers joining at once
 /// learn different nodes first), then the most-behind nodes (scuttle depth), then nodes
-/// whose heartbeat or status alone is newer.
+/// whose incarnation or status alone is newer.
 pub fn order_candidates(candidates: &mut [DeltaCandidate], rng: &mut impl Rng) {
     candidates.shuffle(rng);
     // Stable sort keeps the shuffle among equals.
     candidates.sort_by(|a, b| {
         a.lag.cmp(&b.lag).then_with(|| match a.lag {
             Lag::NeverSeen => std::cmp::Ordering::Equal,
-            Lag::Reset | Lag::Behind | Lag::HeartbeatOnly => b.missing.cmp(&a.missing),
+            Lag::Reset | Lag::Behind | Lag::IncarnationOnly => b.missing.cmp(&a.missing),
         })
     });
 }
@@ -32,7 +32,7 @@ pub fn order_candidates(candidates: &mut [DeltaCandidate], rng: &mut impl Rng) {
 /// at most `budget` bytes. Each node's records go in version order and stop where the
 /// budget does, so every delta is a valid prefix of what the peer lacks; a delta that
 /// holds them all says it reaches our `max_version` (beyond its last record when our last
-/// versions were collected tombstones). A [`Lag::HeartbeatOnly`] candidate gets a delta
+/// versions were collected tombstones). A [`Lag::IncarnationOnly`] candidate gets a delta
 /// without records.
 pub fn build_deltas(
     state: &ClusterState,
@@ -66,7 +66,7 @@ pub fn build_deltas(
         }
         misfits = 0;
         let mut complete = true;
-        if candidate.lag != Lag::HeartbeatOnly {
+        if candidate.lag != Lag::IncarnationOnly {
             for record in node.records_after(candidate.from_version) {
                 let len = record.encoded_len();
                 if used + len > remaining {
@@ -78,7 +78,7 @@ pub fn build_deltas(
             }
         }
         delta.to_version = delta.last_version();
-        if complete && candidate.lag != Lag::HeartbeatOnly {
+        if complete && candidate.lag != Lag::IncarnationOnly {
             // Saying so may take a longer varint (its distance from the last version);
             // when it does not fit, the peer simply asks again.
             let last = delta.last_version();
@@ -173,7 +173,7 @@ mod tests {
             missing,
         };
         let mut candidates = vec![
-            candidate("hb", Lag::HeartbeatOnly, 0),
+            candidate("hb", Lag::IncarnationOnly, 0),
             candidate("little", Lag::Behind, 1),
             candidate("new", Lag::NeverSeen, 0),
             candidate("much", Lag::Behind, 50),

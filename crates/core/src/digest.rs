@@ -65,8 +65,8 @@ pub enum Lag {
     Reset,
     /// The peer misses records of this incarnation.
     Behind,
-    /// The peer has every record but an older heartbeat or status.
-    HeartbeatOnly,
+    /// The peer has every record but an older incarnation or status.
+    IncarnationOnly,
 }
 
 /// A node whose state the peer lacks, and from which version to send it.
@@ -235,7 +235,7 @@ fn lag_of(node: &NodeState, entry: &DigestEntry) -> Option<DeltaCandidate> {
         || entry.gc_watermark < node.gc_watermark();
     news.then(|| DeltaCandidate {
         name: entry.name.clone(),
-        lag: Lag::HeartbeatOnly,
+        lag: Lag::IncarnationOnly,
         from_version: entry.max_version.min(node.max_version()),
         missing: 0,
     })
@@ -352,7 +352,7 @@ mod tests {
     }
 
     #[test]
-    fn lag_follows_generation_then_version_then_heartbeat() {
+    fn lag_follows_generation_then_version_then_incarnation() {
         let state = cluster(&["a"]);
         let name = NodeName::new("a").unwrap();
         let node = &state[&name];
@@ -361,7 +361,7 @@ mod tests {
         entry.incarnation = Incarnation(0);
         assert_eq!(
             lag_of(node, &entry).map(|c| c.lag),
-            Some(Lag::HeartbeatOnly)
+            Some(Lag::IncarnationOnly)
         );
         entry.max_version = Version(0);
         assert_eq!(lag_of(node, &entry).map(|c| c.lag), Some(Lag::Behind));

@@ -2,7 +2,8 @@
 //!
 //! Instead of a binary alive/dead verdict after a fixed timeout, the detector
 //! reports a suspicion level φ that grows continuously with the silence of a
-//! peer, scaled by how regular that peer's heartbeats have been so far: φ = 1
+//! peer, scaled by how regular its arrivals (here: the answers to this node's
+//! probes, see `monitor.rs`) have been so far: φ = 1
 //! means a ~10 % chance that declaring the peer dead is a mistake, φ = 2 a
 //! ~1 % chance, φ = 8 a ~10⁻⁸ chance. The caller picks the threshold.
 //!
@@ -56,14 +57,14 @@ impl Default for PhiConfig {
     }
 }
 
-/// A failure detector: turns the arrival times of one peer's heartbeats into a suspicion
-/// level φ.
+/// A failure detector: turns the arrival times of one peer's signs of life into a
+/// suspicion level φ.
 ///
 /// Stateless about *which* peers exist: the per-peer statistics ([`Self::Estimate`]) are
 /// kept by the caller next to its other per-peer state, one allocation per peer for
 /// everything a node knows of it (at 10,000 peers per node, separate maps cost more than
-/// the statistics themselves). The source of arrivals — gossiped heartbeats today, direct
-/// probes later — is the caller's business.
+/// the statistics themselves). The source of arrivals — the answers to this node's probes
+/// — is the caller's business.
 pub trait FailureDetector {
     /// What the detector remembers of one peer.
     type Estimate: Clone + std::fmt::Debug;
@@ -71,7 +72,7 @@ pub trait FailureDetector {
     /// Starts tracking a peer first heard from at `at`, with the prior rhythm.
     fn first_arrival(&self, at: Instant) -> Self::Estimate;
 
-    /// A fresh heartbeat of the peer arrived at `at`. An arrival stamped before the
+    /// A fresh sign of life of the peer arrived at `at`. An arrival stamped before the
     /// previous one (reordered delivery, or a `local_pause` shift) carries no usable
     /// interval and changes nothing. The detector may learn from it across peers (a
     /// prior for peers not seen yet).
@@ -106,14 +107,14 @@ pub struct PhiAccrualDetector {
     /// `exceeds` needs no cube root per peer.
     usual_threshold: (f64, f64),
     /// Exponentially weighted mean of every interval seen, over all peers (ms): how
-    /// often heartbeat news of a peer typically arrives here. New peers start from it.
+    /// often a peer's signs of life typically arrive here. New peers start from it.
     typical_interval_ms: f64,
     /// Intervals above this (ms) are not learnt: an outage is not a rhythm.
     max_interval_ms: f64,
 }
 
-/// Weight of one interval in the typical interval: a node hears hundreds of heartbeats a
-/// second in a large cluster, so this remembers the last few seconds.
+/// Weight of one interval in the typical interval: it remembers the last thousand or so
+/// arrivals.
 const TYPICAL_INTERVAL_WEIGHT: f64 = 1.0 / 1024.0;
 
 impl PhiAccrualDetector {
@@ -132,9 +133,8 @@ impl PhiAccrualDetector {
     }
 
     /// The prior inter-arrival time of a new peer: the configured estimate, or the
-    /// typical interval between heartbeat news of the tracked peers if longer. In a large
-    /// cluster news of each peer arrives far less often than its heartbeat ticks (gossip
-    /// relays it in pages), and a fixed prior would suspect every new peer.
+    /// typical interval between arrivals from the tracked peers if longer (arrivals
+    /// slower than configured would otherwise make every new peer look late).
     pub fn prior(&self) -> Duration {
         let learned = Duration::from_secs_f64(self.typical_interval_ms.max(0.0) / 1000.0);
         self.config.first_heartbeat_estimate.max(learned)
@@ -242,7 +242,7 @@ impl FailureDetector for PhiAccrualDetector {
     }
 }
 
-/// Heartbeat inter-arrival statistics of one peer (see [`PhiAccrualDetector`]).
+/// Inter-arrival statistics of one peer (see [`PhiAccrualDetector`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Arrivals {
     /// Last counted arrival, in ms since the detector's epoch.
@@ -393,7 +393,7 @@ mod tests {
         assert!(peer.phi_after(SEC) < 1.0);
         assert!(peer.phi_after(5 * SEC) > 8.0);
         let cross = peer.crossing(8.0);
-        println!("regular 1 s heartbeats: phi crosses 8 after {cross:?} of silence");
+        println!("regular 1 s arrivals: phi crosses 8 after {cross:?} of silence");
         assert!(cross > 2 * SEC && cross < 10 * SEC);
     }
 

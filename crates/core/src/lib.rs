@@ -2,8 +2,9 @@
 //!
 //! A [`Node`] owns a key-value map that it publishes, replicates every other member's map
 //! by Scuttlebutt anti-entropy (a `Syn` / `SynAck` / `Ack` handshake, see
-//! [`leviathan_gossip_wire`]) and judges each peer's liveness with a φ-accrual failure
-//! detector fed by gossiped heartbeats. It does no I/O and owns no clock or entropy:
+//! [`leviathan_gossip_wire`]) and judges each peer's liveness from first-hand evidence:
+//! every node is watched by a few observers that probe it, and is suspected only when
+//! several of them found it unreachable. It does no I/O and owns no clock or entropy:
 //!
 //! ```text
 //!   handle_datagram / handle_timeout (with `now`)       drain(&mut impl Driver):
@@ -23,9 +24,12 @@
 //! * `state.rs` — the replicated data and its merge rules (versions never go back, resets
 //!   after garbage collection);
 //! * `member.rs` — a peer's state and this node's judgement of it, the vocabulary of:
-//! * `membership.rs` — who is live: the φ-accrual detector (`failure_detector.rs`), the
-//!   health table (`health_table.rs`) and check (`health_check.rs`), and how facts about
-//!   peers reach them;
+//! * `membership.rs` — who is live: the health table (`health_table.rs`) and check
+//!   (`health_check.rs`), and how facts about peers reach them;
+//! * `node/liveness.rs` — failure detection, fed by the node: who watches whom
+//!   (`rings.rs`), probes and checks with a φ-accrual detector per watched peer
+//!   (`monitor.rs`, `failure_detector.rs`), this node's doubt about itself
+//!   (`local_health.rs`), alerts and refutations spread as rumours (`rumors.rs`);
 //! * `digest.rs` — bounded digest pages and reconciliation ("who is behind on what");
 //! * `news.rs` — recently changed nodes, advertised beside the pages so changes spread in
 //!   O(log N) rounds;
@@ -33,7 +37,7 @@
 //! * `peer_selection.rs` — whom to gossip with each round;
 //! * `quarantine.rs`, `expiry.rs` and `generation_horizon.rs` — removed peers kept out for
 //!   a while, keys written with a time to live, generations too far ahead refused;
-//! * `timers.rs` — the periodic duties (heartbeat, health check, gossip round) as data;
+//! * `timers.rs` — the periodic duties (health check, gossip round) as data;
 //! * `config.rs`, `event.rs`, `stats.rs`, `error.rs` — the vocabulary around them.
 //!
 //! ```

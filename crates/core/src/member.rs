@@ -84,17 +84,30 @@ pub struct Member {
 
 /// This node's judgement of one peer incarnation's liveness: local, never gossiped. Kept
 /// in the node's health table, in a slot the peer's [`crate::state::NodeState`] points
-/// to; a new incarnation gets a fresh one. 16 bytes, as every node keeps one per peer.
+/// to; a new incarnation gets a fresh one. 32 bytes, as every node keeps one per peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Health {
     pub(crate) state: MemberState,
+    /// Suspicions in the current flapping streak: each one that follows a refutation by
+    /// less than `dead_after` continues the streak (0: no streak).
+    pub(crate) flaps: u8,
     /// When the peer entered `state`, in ms since the membership's epoch.
     pub(crate) since_ms: u64,
+    /// When the streak's first suspicion began (meaningful while `flaps > 0`).
+    pub(crate) streak_since_ms: u64,
+    /// When the peer last refuted a suspicion.
+    pub(crate) refuted_ms: u64,
 }
 
 impl Health {
-    /// A peer in `state` from `since_ms` on.
+    /// A peer in `state` from `since_ms` on, with no history.
     pub(crate) fn new(state: MemberState, since_ms: u64) -> Self {
-        Health { state, since_ms }
+        Health {
+            state,
+            flaps: 0,
+            since_ms,
+            streak_since_ms: 0,
+            refuted_ms: 0,
+        }
     }
 }

@@ -32,6 +32,8 @@ pub(crate) struct Membership {
     epoch: Instant,
     health: HealthTable,
     rules: HealthCheck,
+    /// How soon after a refutation a new suspicion continues a flapping streak.
+    flap_window_ms: u64,
     /// Peers that came onto the rings (`true`: live again or new) or left them (suspect,
     /// departed, removed) since the node last took them.
     ring_changes: Vec<(NodeName, bool)>,
@@ -45,6 +47,7 @@ impl Membership {
             epoch: now,
             health: HealthTable::default(),
             rules: HealthCheck::new(config),
+            flap_window_ms: u64::try_from(config.dead_after.as_millis()).unwrap_or(u64::MAX),
             ring_changes: Vec::new(),
         }
     }
@@ -109,6 +112,11 @@ impl Membership {
 
     /// Enough observers alerted about `name`'s current incarnation: a live peer becomes
     /// suspect. Returns whether it did.
+    ///
+    /// A suspicion soon after the peer refuted the last one continues a flapping streak:
+    /// its clock runs from the streak's first suspicion, so a peer that answers now and
+    /// then but mostly not (Rapid's flaky host) is declared dead in `dead_after` however
+    /// often it refutes, instead of flapping between live and suspect for ever.
     pub(crate) fn suspect(
         &mut self,
         name: &NodeName,
@@ -118,11 +126,20 @@ impl Membership {
         batch: &mut EventBatch,
     ) -> bool {
         let now_ms = self.millis(now);
+        let window = self.flap_window_ms;
         let suspected = self.health.update(slot, |health| {
             if health.state != MemberState::Live {
                 return false;
             }
-            *health = Health::new(MemberState::Suspect, now_ms);
+            let flapping = health.flaps > 0 && now_ms.saturating_sub(health.refuted_ms) < window;
+            if flapping {
+                health.flaps = health.flaps.saturating_add(1);
+            } else {
+                health.flaps = 1;
+                health.streak_since_ms = now_ms;
+            }
+            health.state = MemberState::Suspect;
+            health.since_ms = health.streak_since_ms;
             true
         });
         if suspected == Some(true) {
@@ -135,17 +152,25 @@ impl Membership {
     }
 
     /// `name` refuted the alerts against it (a newer incarnation): a suspect or dead peer
-    /// is live again.
+    /// is live again — unless it was declared dead after flapping: a refutation proves it
+    /// can speak, not that it is healthy, so it stays dead until it is removed (and comes
+    /// back afresh) or restarts.
     fn revive(&mut self, name: &NodeName, slot: &HealthSlot, now: Instant, batch: &mut EventBatch) {
         let now_ms = self.millis(now);
-        let before = self.health.update(slot, |health| {
-            let before = health.state;
-            if matches!(before, MemberState::Suspect | MemberState::Dead) {
-                *health = Health::new(MemberState::Live, now_ms);
+        let revived = self.health.update(slot, |health| {
+            let revivable = match health.state {
+                MemberState::Suspect => true,
+                MemberState::Dead => health.flaps < FLAPPING,
+                MemberState::Live | MemberState::Left => false,
+            };
+            if revivable {
+                health.state = MemberState::Live;
+                health.since_ms = now_ms;
+                health.refuted_ms = now_ms;
             }
-            before
+            revivable
         });
-        if !matches!(before, Some(MemberState::Suspect | MemberState::Dead)) {
+        if revived != Some(true) {
             return;
         }
         self.ring_changes.push((name.clone(), true));
@@ -213,6 +238,9 @@ impl Membership {
             .update_all(|_, health| health.since_ms = health.since_ms.saturating_add(pause));
     }
 }
+
+/// Suspicions in a streak after which a dead peer's refutations no longer revive it.
+const FLAPPING: u8 = 2;
 
 /// What one fact or delta says about a peer's liveness.
 #[derive(Debug, Clone, Copy)]

@@ -35,7 +35,7 @@ use crate::output::{Driver, Output, Transmit, dispatch};
 use crate::own_writes::{InFlight, PreparedWrite, Write};
 use crate::peer_selection::{PeerRoster, Roster, select_targets};
 use crate::quarantine::Quarantine;
-use crate::rings::Rings;
+use crate::rings::{ObserverCache, Rings};
 use crate::rumors::Rumors;
 use crate::state::{ClusterState, IncarnationFact, NodeState, Versioned};
 use crate::stats::Stats;
@@ -69,6 +69,8 @@ pub struct Node {
     membership: Membership,
     /// Which peers this node watches.
     rings: Rings,
+    /// Who observes the nodes accused by too few observers.
+    observer_cache: ObserverCache,
     /// Probes of the watched peers, their checks, and probes relayed for others.
     monitor: Monitor,
     /// Alerts and refutations held and spread.
@@ -123,7 +125,7 @@ impl Node {
             incarnation: Incarnation(0),
         };
         let own_state = NodeState::new(identity.clone(), Incarnation(0));
-        let quarantine = Quarantine::new(0);
+        let quarantine = Quarantine::default();
         let config_grace = config.tombstone_grace;
         let horizon = GenerationHorizon::new(identity.generation, now);
         let mut phi = config.phi.clone();
@@ -142,6 +144,7 @@ impl Node {
         let node = Node {
             membership: Membership::new(&config, identity.name.clone(), now),
             rings: Rings::new(identity.name.clone(), config.observers),
+            observer_cache: ObserverCache::default(),
             monitor: Monitor::new(monitor_config, detector, first_sequence, now),
             rumors: Rumors::default(),
             timers: Timers::new(now, &config),
@@ -190,7 +193,7 @@ impl Node {
     pub fn handle_packet(&mut self, from: SocketAddr, packet: Packet, now: Instant) {
         self.clock = self.clock.max(now);
         // A node waking from a stall may be handed datagrams before its overdue timers.
-        // Notice the stall first, so it is forgiven to peers before a fresh heartbeat is
+        // Notice the stall first, so it is forgiven to peers before a fresh probe answer is
         // timed: forgiving it afterwards would push those arrivals into the future.
         if now
             .checked_duration_since(self.timers.earliest())
@@ -223,7 +226,10 @@ impl Node {
             }
             Message::SynAck(synack) => self.on_synack(from, synack, now, &mut batch),
             Message::Ack(ack) => self.apply_deltas(&ack.deltas, now, &mut batch),
-            Message::Probe(probe) => self.on_probe(from, probe, received_len, now, &mut batch),
+            Message::Probe(probe) => {
+                let prober = &packet.header.sender;
+                self.on_probe(from, prober, probe, received_len, now, &mut batch);
+            }
             Message::ProbeAck(ack) => self.on_probe_ack(ack, now, &mut batch),
             Message::ProbeRequest(request) => {
                 self.on_probe_request(from, request, now, &mut batch);
@@ -888,7 +894,7 @@ impl Node {
 
     // ----- merging remote knowledge -----
 
-    /// A digest entry is a fact about (node, generation): its heartbeat and status. Newer
+    /// A digest entry is a fact about (node, generation): its incarnation and status. Newer
     /// generations and records arrive only in deltas, which carry the node's address.
     fn observe_digest_entry(&mut self, entry: &DigestEntry, now: Instant, batch: &mut EventBatch) {
         if entry.name == self.identity.name {
@@ -905,7 +911,7 @@ impl Node {
         self.observe_fact(&entry.name, IncarnationFact::from_entry(entry), now, batch);
     }
 
-    /// Takes a heartbeat (and status and watermark) of a known peer's incarnation, from a
+    /// Takes an incarnation (and status and watermark) of a known peer's generation, from a
     /// digest entry or first-hand from a packet header. Other generations are left to
     /// deltas.
     fn observe_fact(
@@ -987,7 +993,7 @@ impl Node {
             self.stats.ignored_quarantined += 1;
             return;
         }
-        // A restart, or a heartbeat that proves the removed peer alive: welcome back.
+        // A restart, or a refutation that proves the removed peer alive: welcome back.
         self.quarantine.lift(name);
         // One lookup for the common case, a delta of an incarnation we know.
         let Some(node) = self.state.get_mut(name) else {
@@ -1086,7 +1092,7 @@ impl Node {
 
     // ----- claims about this node -----
 
-    /// Only this node writes its state, so a peer's claim of a newer generation, heartbeat,
+    /// Only this node writes its state, so a peer's claim of a newer generation, incarnation,
     /// version or watermark of it, or of a leave it never announced, is false (forged, or
     /// a bug). Peers may believe it and
     /// stop taking this node's true state; it is ignored, counted, and answered by
@@ -1128,7 +1134,7 @@ impl Node {
     }
 
     /// Moves this node to `generation`, keeping its records (versions, tombstones and
-    /// deadlines) and heartbeat; peers replace the old incarnation with it.
+    /// deadlines) and incarnation; peers replace the old generation with it.
     fn become_generation(&mut self, generation: Generation) {
         info!(node = %self.identity.name, generation = generation.0, "false claim about this node: re-asserting under a new generation");
         let own = self.own_state();

@@ -4,11 +4,9 @@
 //! node forgets an incarnation its peers still gossip it. Quarantine ignores that second-hand
 //! news for a set time, unless it proves the peer alive: a packet from the peer itself (its
 //! header names it and it comes from the address it advertised: a name alone proves
-//! nothing), a newer generation (it restarted), or a heartbeat well beyond the one it had
-//! when removed.
-//! A peer is removed only after `dead_after + remove_after` of silence; had it been alive all
-//! that time (on the far side of a partition, say) its heartbeat grew by that span, whereas
-//! a lagging peer's news of a dead node is at most a few heartbeats newer than ours.
+//! nothing), a newer generation (it restarted), or a newer incarnation than the one it had
+//! when removed (only the peer raises its incarnation, to refute a suspicion: it was
+//! alive after all).
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -24,8 +22,6 @@ pub const MAX_QUARANTINED: usize = 16_384;
 /// Incarnations removed lately, each ignored until its release time.
 #[derive(Debug, Clone, Default)]
 pub struct Quarantine {
-    /// Heartbeats beyond the removed one that prove the peer kept running.
-    alive_margin: u64,
     by_name: HashMap<NodeName, Removed>,
     by_release: BTreeMap<(Instant, NodeName), ()>,
 }
@@ -41,16 +37,7 @@ struct Removed {
 }
 
 impl Quarantine {
-    /// An empty quarantine where a heartbeat more than `alive_margin` beyond the removed
-    /// one proves a peer alive.
-    pub fn new(alive_margin: u64) -> Self {
-        Quarantine {
-            alive_margin,
-            ..Quarantine::default()
-        }
-    }
-
-    /// Quarantines `name`'s incarnation `generation`, last known at `heartbeat` and
+    /// Quarantines `name`'s incarnation `generation`, last known at `incarnation` and
     /// reachable at `address`, and older ones, until `release`.
     pub fn insert(
         &mut self,
@@ -76,14 +63,13 @@ impl Quarantine {
         self.by_name.insert(name, removed);
     }
 
-    /// Whether second-hand news of `name` at `generation` and `heartbeat` is to be
-    /// ignored: an older or the removed generation, without a heartbeat that proves it
-    /// alive. Generation 0 (a request placeholder) counts as the removed one.
+    /// Whether second-hand news of `name` at `generation` and `incarnation` is to be
+    /// ignored: an older or the removed generation, without a newer incarnation that
+    /// proves it alive. Generation 0 (a request placeholder) counts as the removed one.
     pub fn holds(&self, name: &NodeName, generation: Generation, incarnation: Incarnation) -> bool {
         self.by_name.get(name).is_some_and(|removed| {
             generation < removed.generation
-                || (generation <= removed.generation
-                    && incarnation.0 <= removed.incarnation.0.saturating_add(self.alive_margin))
+                || (generation <= removed.generation && incarnation <= removed.incarnation)
         })
     }
 
@@ -106,7 +92,7 @@ impl Quarantine {
     /// Ends `name`'s quarantine if a packet naming it as its sender came `from` the address
     /// the removed incarnation advertised: first-hand news. A header's name alone is
     /// anyone's to write. (A peer behind a NAT whose packets come from another address is
-    /// not released this way; a restart or its growing heartbeat still release it.)
+    /// not released this way; a restart or a refutation still release it.)
     pub fn lift_if_from(&mut self, name: &NodeName, from: SocketAddr) {
         if self.by_name.is_empty() {
             return;
@@ -157,7 +143,7 @@ mod tests {
 
     #[test]
     fn only_a_packet_from_the_removed_address_lifts_it() {
-        let mut quarantine = Quarantine::new(0);
+        let mut quarantine = Quarantine::default();
         let release = Instant::now() + Duration::from_secs(60);
         quarantine.insert(name("a"), Generation(1), Incarnation(1), addr(1), release);
         quarantine.lift_if_from(&name("a"), addr(666));
@@ -169,16 +155,16 @@ mod tests {
     #[test]
     fn holds_old_generations_until_released_or_lifted() {
         let start = Instant::now();
-        let mut quarantine = Quarantine::new(100);
+        let mut quarantine = Quarantine::default();
         let hb = Incarnation;
         let at = |s| start + Duration::from_secs(s);
         quarantine.insert(name("a"), Generation(5), hb(40), addr(1), at(10));
         quarantine.insert(name("b"), Generation(5), hb(40), addr(2), at(20));
-        assert!(quarantine.holds(&name("a"), Generation(5), hb(140)));
+        assert!(quarantine.holds(&name("a"), Generation(5), hb(40)));
         assert!(quarantine.holds(&name("a"), Generation(0), hb(0)));
         assert!(
-            !quarantine.holds(&name("a"), Generation(5), hb(141)),
-            "alive"
+            !quarantine.holds(&name("a"), Generation(5), hb(41)),
+            "alive: it refuted"
         );
         assert!(
             !quarantine.holds(&name("a"), Generation(6), hb(1)),
@@ -194,7 +180,7 @@ mod tests {
     #[test]
     fn stays_bounded() {
         let start = Instant::now();
-        let mut quarantine = Quarantine::new(0);
+        let mut quarantine = Quarantine::default();
         for i in 0..MAX_QUARANTINED + 10 {
             let release = start + Duration::from_millis(i as u64);
             quarantine.insert(

@@ -156,6 +156,38 @@ pub(crate) fn observers_of<'a>(
     observers
 }
 
+/// [`observers_of`] remembered per subject while the members on the rings stay the same:
+/// a node asks it every health check for each node accused by too few observers, and at
+/// N = 10,000 each answer costs 50,000 hashes.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ObserverCache {
+    known: std::collections::HashMap<NodeName, Vec<NodeName>>,
+}
+
+impl ObserverCache {
+    /// The members on the rings changed: every answer is stale.
+    pub(crate) fn invalidate(&mut self) {
+        self.known.clear();
+    }
+
+    /// The observers of `subject` among `members`, computed once while they stay the same.
+    pub(crate) fn observers_of<'a>(
+        &mut self,
+        subject: &NodeName,
+        members: impl Iterator<Item = &'a NodeName> + Clone,
+        count: usize,
+    ) -> &[NodeName] {
+        self.known
+            .entry(subject.clone())
+            .or_insert_with(|| observers_of(subject, members, count))
+    }
+
+    /// Forgets the subjects `keep` rejects.
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&NodeName) -> bool) {
+        self.known.retain(|name, _| keep(name));
+    }
+}
+
 /// Where `name` sits on ring `ring`: its fixed name hash mixed with the ring number
 /// (SplitMix64's finaliser), so the rings are independent orders.
 fn position(name: &NodeName, ring: usize) -> u64 {

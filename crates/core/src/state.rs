@@ -92,7 +92,7 @@ impl NodeState {
     pub fn address(&self) -> SocketAddr {
         self.address.socket_addr()
     }
-    /// Highest heartbeat known.
+    /// Highest incarnation known.
     pub fn incarnation(&self) -> Incarnation {
         self.incarnation
     }
@@ -257,7 +257,7 @@ impl NodeState {
         }
     }
 
-    /// Raises the heartbeat; returns whether it grew.
+    /// Raises the incarnation; returns whether it grew.
     pub fn observe_incarnation(&mut self, incarnation: Incarnation) -> bool {
         if incarnation <= self.incarnation {
             return false;

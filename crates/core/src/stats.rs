@@ -82,7 +82,7 @@ pub struct Stats {
     /// Node deltas or digest entries about an older generation than known, ignored.
     pub stale_generation: u64,
     /// Remote claims about this node's own state that it never had (a newer generation,
-    /// heartbeat, version or watermark of itself), ignored.
+    /// incarnation, version or watermark of itself), ignored.
     pub ignored_claims_about_self: u64,
     /// Times this node took a new generation to re-assert its true state over such claims.
     pub reassertions: u64,

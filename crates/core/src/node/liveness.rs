@@ -19,7 +19,6 @@ use crate::member::MemberState;
 use crate::membership::Observer;
 use crate::monitor::Duty;
 use crate::peer_selection::{PeerRoster, Roster};
-use crate::rings::observers_of;
 use crate::state::IncarnationFact;
 
 /// How many times a reply may outweigh the datagram that asked for it: a forged source
@@ -33,6 +32,7 @@ impl Node {
     pub(super) fn on_probe(
         &mut self,
         from: SocketAddr,
+        prober: &NodeName,
         probe: Probe,
         received_len: usize,
         now: Instant,
@@ -44,7 +44,7 @@ impl Node {
             return;
         }
         let reply_limit = received_len.saturating_mul(AMPLIFICATION_LIMIT);
-        self.send_ack(from, probe.sequence, true, reply_limit);
+        self.send_ack(from, Some(prober), probe.sequence, true, reply_limit);
     }
 
     /// A probe request: probe the target on the requester's behalf.
@@ -136,7 +136,7 @@ impl Node {
                     to,
                     sequence,
                     reached,
-                } => self.send_ack(to, sequence, reached, usize::MAX),
+                } => self.send_ack(to, None, sequence, reached, usize::MAX),
                 Duty::Alert {
                     subject,
                     generation,
@@ -145,7 +145,17 @@ impl Node {
         }
     }
 
-    fn send_ack(&mut self, to: SocketAddr, sequence: u64, reached: bool, limit: usize) {
+    /// Answers a probe (or a probe request) from `to`, sent by `prober` if known: the
+    /// accusation about the prober, if any, goes first, so a suspect that still probes its
+    /// subjects hears it at once.
+    fn send_ack(
+        &mut self,
+        to: SocketAddr,
+        prober: Option<&NodeName>,
+        sequence: u64,
+        reached: bool,
+        limit: usize,
+    ) {
         let mut ack = ProbeAck {
             sequence,
             reached,
@@ -153,12 +163,7 @@ impl Node {
         };
         let bare = self.header.encoded_len() + 1 + Message::ProbeAck(ack.clone()).body_len();
         let budget = self.rumor_budget().min(limit.saturating_sub(bare));
-        let prober = self
-            .state
-            .iter()
-            .find(|(_, node)| node.address() == to)
-            .map(|(name, _)| name.clone());
-        ack.rumors = self.rumors.pick(budget, prober.as_ref());
+        ack.rumors = self.rumors.pick(budget, prober);
         self.send(to, Message::ProbeAck(ack));
     }
 
@@ -328,6 +333,8 @@ impl Node {
             .map(|(name, count)| (name.clone(), count))
             .collect();
         let own = NodeTag::of(&self.identity.name);
+        let rumors = &self.rumors;
+        self.observer_cache.retain(|name| rumors.is_accused(name));
         for (subject, count) in pending {
             let members = self
                 .membership
@@ -337,8 +344,10 @@ impl Node {
             // An observer accused by others cannot vouch; one accused by this node alone
             // still can: a node cut off from everyone would otherwise discount every
             // observer itself and suspect the whole cluster.
-            let vouchers = observers_of(&subject, members, self.config.observers)
-                .into_iter()
+            let vouchers = self
+                .observer_cache
+                .observers_of(&subject, members, self.config.observers)
+                .iter()
                 .filter(|observer| !self.rumors.is_accused_by_others(observer, own))
                 .count();
             if count >= needed.min(vouchers.max(1)) {
@@ -354,6 +363,7 @@ impl Node {
         if changes.is_empty() {
             return;
         }
+        self.observer_cache.invalidate();
         let mut changed = false;
         let mut rescan = false;
         for (name, joined) in changes {
