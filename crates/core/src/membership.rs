@@ -193,7 +193,7 @@ impl Membership {
             self.record_departure(name, node, now, batch);
         } else if signs.incarnation_grew {
             let size = self.cluster_size();
-            rumors.alive(name, node.generation(), node.incarnation(), size);
+            rumors.alive(name, node.generation(), node.incarnation(), size, now);
             if let Some(slot) = node.health_slot() {
                 self.revive(name, slot, now, batch);
             }

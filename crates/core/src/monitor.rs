@@ -112,7 +112,7 @@ pub(crate) struct Monitor {
 
 impl Monitor {
     /// Watches nobody yet; the first round is at `now`. Sequences start at `first_sequence`
-    /// (random), so a stranger cannot guess which acks would count.
+    /// (random, so nodes restarted at the same address do not reuse each other's).
     pub(crate) fn new(
         config: MonitorConfig,
         detector: PhiAccrualDetector,

@@ -140,13 +140,15 @@ impl Node {
             phi_threshold: config.phi_threshold,
         };
         let mut rng = ChaCha8Rng::seed_from_u64(rng_seed);
-        let first_sequence = rand::Rng::random_range(&mut rng, 1..u64::MAX / 2);
+        // Small enough to encode in four bytes for a long while; a probe sequence guards
+        // against late answers, not against forgers (the keyring does).
+        let first_sequence = rand::Rng::random_range(&mut rng, 1..1 << 27);
         let node = Node {
             membership: Membership::new(&config, identity.name.clone(), now),
             rings: Rings::new(identity.name.clone(), config.observers),
             observer_cache: ObserverCache::default(),
             monitor: Monitor::new(monitor_config, detector, first_sequence, now),
-            rumors: Rumors::default(),
+            rumors: Rumors::new(config.dead_after),
             timers: Timers::new(now, &config),
             state: [(identity.name.clone(), own_state)].into_iter().collect(),
             config,
@@ -768,13 +770,16 @@ impl Node {
             true
         });
         let mut rumors = self.rumors.pick(self.rumor_budget(), None);
-        self.rumors
-            .repeat_accusations(&mut rumors, self.rumor_budget(), REPEATED_ACCUSATIONS);
-        used += leviathan_gossip_wire::rumors_len(&rumors);
+        // Room for the accusations about the nodes the page will name.
+        let rumors_budget = leviathan_gossip_wire::rumors_len(&rumors) + self.rumor_budget() / 2;
         let digest = self
             .cursor
-            .next_page(&self.state, budget.saturating_sub(used));
+            .next_page(&self.state, budget.saturating_sub(used + rumors_budget));
         news.retain(|entry| !digest.covers(&entry.name));
+        self.rumors
+            .add_accusations(&mut rumors, rumors_budget, |name| {
+                digest.covers(name) || news.iter().any(|entry| entry.name == *name)
+            });
         Syn {
             digest,
             news,
@@ -1240,7 +1245,7 @@ impl Node {
         let rumors = &self.rumors;
         let expired = self
             .membership
-            .check(now, |name| rumors.alerters(name), batch);
+            .check(now, |name| rumors.corroborating(name, now), batch);
         expired
             .into_iter()
             .filter_map(|name| {
@@ -1369,8 +1374,6 @@ fn seed_list(seeds: impl IntoIterator<Item = SocketAddr>, own: SocketAddr) -> Ve
     seeds
 }
 
-/// Accusations every Syn repeats besides the rumours being spread.
-const REPEATED_ACCUSATIONS: usize = 2;
 /// News items a responder pushes unasked in one SynAck.
 const MAX_NEWS_PUSHES: usize = 8;
 /// Versions of each pushed news item: enough for a peer that missed the last few writes.

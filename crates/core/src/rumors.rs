@@ -10,9 +10,17 @@
 //! anyway: each change is sent `4·⌈log10(N+1)⌉` times, newest first, then rests. A node
 //! keeps the rumour about each peer's current incarnation (the last word, spread or not)
 //! so it can tell a suspect what it is accused of.
+//!
+//! A refutation proves that the subject can speak, not that it is healthy: the alerters of
+//! the incarnations it refuted still count towards corroborating a new alert for a while
+//! (`dead_after`). A node that answers now and then but mostly not (Rapid's flaky host)
+//! refutes every single alert, yet its observers keep alerting, and together they
+//! corroborate; a healthy node falsely alerted about now and then does not collect three
+//! alerts in that time.
 
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::{Duration, Instant};
 
 use leviathan_gossip_wire::{Generation, Incarnation, NodeName, NodeTag, Rumor};
 
@@ -29,12 +37,51 @@ struct Held {
     incarnation: Incarnation,
     /// Sorted, without duplicates, at most [`MAX_ALERTERS`].
     alerters: Vec<NodeTag>,
+    /// Alerters of the refuted incarnations of this generation, until `earlier_until`.
+    earlier: Vec<NodeTag>,
+    earlier_until: Option<Instant>,
     sends_left: u32,
     /// Changes since creation: a queue item with another stamp is stale.
     stamp: u64,
 }
 
 impl Held {
+    /// Keeps the alerters of `old`, an earlier incarnation of the same generation, until
+    /// `now + memory` (with those it still remembered).
+    fn remember(&mut self, old: &Held, now: Instant, memory: Duration) {
+        if old.generation != self.generation {
+            return;
+        }
+        let mut earlier: Vec<NodeTag> = old.alerters.clone();
+        if old.earlier_until.is_some_and(|until| until > now) {
+            earlier.extend(&old.earlier);
+        }
+        earlier.sort_unstable();
+        earlier.dedup();
+        earlier.truncate(MAX_ALERTERS);
+        if !earlier.is_empty() {
+            self.earlier = earlier;
+            self.earlier_until = Some(now + memory);
+        }
+    }
+
+    /// Distinct alerters of the current incarnation and, until they expire, of the
+    /// refuted ones; 0 without a current alert.
+    fn corroborating(&self, now: Instant) -> usize {
+        if self.alerters.is_empty() {
+            return 0;
+        }
+        if self.earlier_until.is_none_or(|until| until <= now) {
+            return self.alerters.len();
+        }
+        let extra = self
+            .earlier
+            .iter()
+            .filter(|tag| self.alerters.binary_search(tag).is_err())
+            .count();
+        self.alerters.len() + extra
+    }
+
     fn rumor(&self, subject: &NodeName) -> Rumor {
         Rumor {
             subject: subject.clone(),
@@ -55,8 +102,10 @@ impl Held {
 }
 
 /// Every rumour this node holds, and the queue of those still being spread.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct Rumors {
+    /// How long the alerters of a refuted incarnation still count.
+    memory: Duration,
     /// In name order, so that every walk over it is deterministic.
     held: BTreeMap<NodeName, Held>,
     /// Subjects whose rumour has sends left, in sending order (stale items are skipped).
@@ -64,35 +113,52 @@ pub(crate) struct Rumors {
     next_stamp: u64,
     /// Subjects with alerts held against them.
     accused: BTreeSet<NodeName>,
-    /// The accusation last repeated by [`Rumors::repeat_accusations`].
-    repeated: Option<NodeName>,
 }
 
 impl Rumors {
+    /// Nothing held; the alerters of a refuted incarnation count for `memory` more.
+    pub(crate) fn new(memory: Duration) -> Self {
+        Rumors {
+            memory,
+            held: BTreeMap::new(),
+            spreading: VecDeque::new(),
+            next_stamp: 0,
+            accused: BTreeSet::new(),
+        }
+    }
+
     /// `subject` is alive at `incarnation` of `generation`: its refutation (or restart)
-    /// replaces what was held, and spreads.
+    /// replaces what was held, and spreads; the refuted alerters are remembered until
+    /// `now + memory`.
     pub(crate) fn alive(
         &mut self,
         subject: &NodeName,
         generation: Generation,
         incarnation: Incarnation,
         cluster_size: usize,
+        now: Instant,
     ) {
-        let held = Held {
+        let mut held = Held {
             generation,
             incarnation,
             alerters: Vec::new(),
+            earlier: Vec::new(),
+            earlier_until: None,
             sends_left: retransmits(cluster_size),
             stamp: 0,
         };
+        if let Some(old) = self.held.get(subject) {
+            held.remember(old, now, self.memory);
+        }
         self.held.insert(subject.clone(), held);
         self.accused.remove(subject);
         self.spread(subject);
     }
 
     /// Adds `alerters` to the alert about `subject` at `generation`/`incarnation`, the
-    /// incarnation this node knows as current. Returns the number of distinct alerters
-    /// now held, and whether it grew (then the rumour spreads again).
+    /// incarnation this node knows as current. Returns how many distinct observers
+    /// corroborate it now (see [`Rumors::corroborating`]), and whether the alert grew (then
+    /// the rumour spreads again).
     pub(crate) fn alert(
         &mut self,
         subject: &NodeName,
@@ -100,6 +166,7 @@ impl Rumors {
         incarnation: Incarnation,
         alerters: &[NodeTag],
         cluster_size: usize,
+        now: Instant,
     ) -> (usize, bool) {
         let held = match self.held.entry(subject.clone()) {
             Entry::Occupied(occupied) => occupied.into_mut(),
@@ -107,14 +174,20 @@ impl Rumors {
                 generation,
                 incarnation,
                 alerters: Vec::new(),
+                earlier: Vec::new(),
+                earlier_until: None,
                 sends_left: 0,
                 stamp: 0,
             }),
         };
         if (held.generation, held.incarnation) != (generation, incarnation) {
+            let old = held.clone();
             held.generation = generation;
             held.incarnation = incarnation;
             held.alerters.clear();
+            held.earlier.clear();
+            held.earlier_until = None;
+            held.remember(&old, now, self.memory);
         }
         let before = held.alerters.len();
         for tag in alerters {
@@ -127,6 +200,7 @@ impl Rumors {
         }
         let count = held.alerters.len();
         let grew = count > before;
+        let corroborating = held.corroborating(now);
         if count == 0 {
             self.accused.remove(subject);
         } else if before == 0 {
@@ -136,12 +210,21 @@ impl Rumors {
             held.sends_left = retransmits(cluster_size);
             self.spread(subject);
         }
-        (count, grew)
+        (corroborating, grew)
     }
 
     /// Distinct alerters held against `subject`'s current incarnation.
     pub(crate) fn alerters(&self, subject: &NodeName) -> usize {
         self.held.get(subject).map_or(0, |held| held.alerters.len())
+    }
+
+    /// How many distinct observers corroborate the alert against `subject`'s current
+    /// incarnation at `now`: its alerters and, until they expire, those of the
+    /// incarnations it refuted. 0 without a current alert.
+    pub(crate) fn corroborating(&self, subject: &NodeName, now: Instant) -> usize {
+        self.held
+            .get(subject)
+            .map_or(0, |held| held.corroborating(now))
     }
 
     /// Whether `subject` has any alert held against it.
@@ -156,9 +239,11 @@ impl Rumors {
             .is_some_and(|held| held.alerters.iter().any(|tag| *tag != own))
     }
 
-    /// Subjects with alerts held against them, with how many alerters each.
-    pub(crate) fn accused(&self) -> impl Iterator<Item = (&NodeName, usize)> {
-        self.accused.iter().map(|name| (name, self.alerters(name)))
+    /// Subjects with alerts held against them, with how many observers corroborate each.
+    pub(crate) fn accused(&self, now: Instant) -> impl Iterator<Item = (&NodeName, usize)> {
+        self.accused
+            .iter()
+            .map(move |name| (name, self.corroborating(name, now)))
     }
 
     /// Drops what is held about a removed node.
@@ -213,31 +298,19 @@ impl Rumors {
         picked
     }
 
-    /// Up to `count` accusations held (alerts, spread or resting), in turn, that fit in
-    /// `budget` bytes beside `picked`: a Syn repeats them, so a node that missed a
-    /// rumour's spreading (a newcomer, one cut off for a while) still learns who stands
-    /// accused, and a dead node is not kept alive by a peer that never heard it die.
-    pub(crate) fn repeat_accusations(
-        &mut self,
+    /// Adds to `picked` the accusations held against the subjects `about` selects (those
+    /// a Syn's digest page or news tells the peer about), as many as fit in `budget` bytes:
+    /// a node that missed a rumour's spreading (a newcomer, one cut off for a while) learns
+    /// who stands accused when it hears of them, so a peer that never heard a node die
+    /// does not keep it alive.
+    pub(crate) fn add_accusations(
+        &self,
         picked: &mut Vec<Rumor>,
         budget: usize,
-        count: usize,
+        about: impl Fn(&NodeName) -> bool,
     ) {
-        use std::ops::Bound::{Excluded, Unbounded};
         let mut used = leviathan_gossip_wire::rumors_len(picked);
-        let after = match &self.repeated {
-            Some(last) => self
-                .accused
-                .range::<NodeName, _>((Excluded(last), Unbounded)),
-            None => self.accused.range::<NodeName, _>(..),
-        };
-        let mut last = None;
-        let mut added = 0;
-        // Round the whole set at most once, from where the last Syn stopped.
-        for subject in after.chain(self.accused.iter()).take(self.accused.len()) {
-            if added == count {
-                break;
-            }
+        for subject in self.accused.iter().filter(|subject| about(subject)) {
             let Some(held) = self.held.get(subject) else {
                 continue;
             };
@@ -250,11 +323,6 @@ impl Rumors {
             }
             used += len;
             picked.push(held.rumor(subject));
-            last = Some(subject);
-            added += 1;
-        }
-        if let Some(last) = last {
-            self.repeated = Some(last.clone());
         }
     }
 
@@ -292,38 +360,72 @@ fn retransmits(cluster_size: usize) -> u32 {
 mod tests {
     use super::*;
 
+    const MEMORY: Duration = Duration::from_secs(30);
+
     fn name(n: &str) -> NodeName {
         NodeName::new(n).unwrap()
     }
 
     #[test]
     fn alerts_merge_by_union_and_a_refutation_supersedes_them() {
-        let mut rumors = Rumors::default();
+        let now = Instant::now();
+        let later = now + MEMORY;
+        let mut rumors = Rumors::new(MEMORY);
         let s = name("s");
         let (g, i) = (Generation(1), Incarnation(0));
         assert_eq!(
-            rumors.alert(&s, g, i, &[NodeTag(3), NodeTag(1)], 10),
+            rumors.alert(&s, g, i, &[NodeTag(3), NodeTag(1)], 10, now),
             (2, true)
         );
         assert_eq!(
-            rumors.alert(&s, g, i, &[NodeTag(1), NodeTag(2)], 10),
+            rumors.alert(&s, g, i, &[NodeTag(1), NodeTag(2)], 10, now),
             (3, true)
         );
-        assert_eq!(rumors.alert(&s, g, i, &[NodeTag(2)], 10), (3, false));
-        rumors.alive(&s, g, Incarnation(1), 10);
+        assert_eq!(rumors.alert(&s, g, i, &[NodeTag(2)], 10, now), (3, false));
+        rumors.alive(&s, g, Incarnation(1), 10, now);
         assert_eq!(rumors.alerters(&s), 0);
         // An alert about the new incarnation starts afresh.
         assert_eq!(
-            rumors.alert(&s, g, Incarnation(1), &[NodeTag(9)], 10),
+            rumors.alert(&s, g, Incarnation(1), &[NodeTag(9)], 10, later),
             (1, true)
         );
     }
 
     #[test]
+    fn the_alerters_of_refuted_incarnations_still_corroborate_for_a_while() {
+        let start = Instant::now();
+        let at = |s: u64| start + Duration::from_secs(s);
+        let mut rumors = Rumors::new(MEMORY);
+        let (s, g) = (name("flaky"), Generation(1));
+        // Each observer in turn alerts; each time the subject refutes at once.
+        for (i, tag) in [7, 8, 9].into_iter().enumerate() {
+            let incarnation = Incarnation(i as u64);
+            let (count, _) = rumors.alert(&s, g, incarnation, &[NodeTag(tag)], 10, at(i as u64));
+            assert_eq!(count, i + 1, "alert {i}");
+            rumors.alive(&s, g, Incarnation(i as u64 + 1), 10, at(i as u64));
+            assert_eq!(
+                rumors.corroborating(&s, at(i as u64)),
+                0,
+                "no current alert"
+            );
+        }
+        // Long after, a lone alert is a lone alert again.
+        let (count, _) = rumors.alert(&s, g, Incarnation(3), &[NodeTag(1)], 10, at(40));
+        assert_eq!(count, 1);
+    }
+
+    #[test]
     fn a_change_is_sent_a_bounded_number_of_times_then_rests() {
-        let mut rumors = Rumors::default();
+        let mut rumors = Rumors::new(MEMORY);
         let s = name("s");
-        rumors.alert(&s, Generation(1), Incarnation(0), &[NodeTag(1)], 100);
+        rumors.alert(
+            &s,
+            Generation(1),
+            Incarnation(0),
+            &[NodeTag(1)],
+            100,
+            Instant::now(),
+        );
         let mut sends = 0;
         while !rumors.pick(1400, None).is_empty() {
             sends += 1;
@@ -338,7 +440,7 @@ mod tests {
 
     #[test]
     fn picks_fit_the_budget_and_alerters_are_capped() {
-        let mut rumors = Rumors::default();
+        let mut rumors = Rumors::new(MEMORY);
         let many: Vec<NodeTag> = (0..40).map(NodeTag).collect();
         for i in 0..50 {
             rumors.alert(
@@ -347,6 +449,7 @@ mod tests {
                 Incarnation(0),
                 &many,
                 50,
+                Instant::now(),
             );
         }
         assert_eq!(rumors.alerters(&name("n0")), MAX_ALERTERS);

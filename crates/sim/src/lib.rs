@@ -59,7 +59,7 @@ pub mod view;
 
 pub use convergence::{Difference, DifferenceKind};
 pub use invariants::{InvariantChecker, Violation, ViolationKind};
-pub use network::{Delivery, Latency, LinkModel, NetworkModel, Tamper};
+pub use network::{Delivery, Latency, LinkModel, NetworkModel, Tamper, Tap};
 pub use scenario::{Action, NodeIndex, WakeOrder};
 pub use simulation::{
     CheckFailure, NetworkCounters, SimError, Simulation, SimulationBuilder, Speed, TimedEvent,

@@ -63,7 +63,8 @@ enum Experiment {
         #[command(flatten)]
         common: Common,
     },
-    /// Time to suspect crashed nodes; false suspicions under loss and stalls.
+    /// Time to suspect crashed nodes; false suspicions and deaths, alerts about live nodes
+    /// and detection traffic, under loss and stalls.
     Detection {
         #[command(flatten)]
         common: Common,
@@ -76,12 +77,13 @@ enum Experiment {
         /// Crash waves, 40 s apart.
         #[arg(long, default_value_t = 3)]
         waves: usize,
-        /// Seconds of observation after the last wave (false suspicions are counted from
-        /// the end of the warm-up to the end).
+        /// Seconds of observation after the last wave (false suspicions and deaths, alerts
+        /// and traffic are counted from the end of the warm-up to the end).
         #[arg(long, default_value_t = 40)]
         tail: u64,
     },
-    /// Flaky hosts (Rapid's scenario) and one-way links: who is declared dead, and when.
+    /// Flaky hosts (Rapid's scenario) and one-way links: who is declared dead, and when;
+    /// alerts about healthy nodes and detection traffic meanwhile.
     Faults {
         #[command(flatten)]
         common: Common,

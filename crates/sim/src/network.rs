@@ -2,7 +2,8 @@
 //! arrives altered.
 //!
 //! A [`NetworkModel`] holds one default [`LinkModel`] for every directed link, optional
-//! per-link overrides, and an optional fault injector ([`NetworkModel::with_tamper`]).
+//! per-link overrides, an optional fault injector ([`NetworkModel::with_tamper`]) and an
+//! optional read-only tap on every datagram sent ([`NetworkModel::with_tap`]).
 //! Reordering is not a separate knob: it follows from latency jitter, since two datagrams
 //! on one link draw independent delays. Partitions, crashes and stalls are not properties
 //! of links but of the scenario: see [`crate::Action`].
@@ -174,8 +175,15 @@ pub struct Delivery {
 /// delivered packet's size is checked again after it ran.
 pub type Tamper = Box<dyn FnMut(&Delivery, &mut Packet)>;
 
-/// The whole network: a default link, per-link overrides, per-node loss and an optional
-/// fault injector.
+/// A network tap: sees every datagram a node hands to the network — its virtual send time,
+/// its sender and the packet — before loss, partitions or a [`Tamper`] act on it, and
+/// cannot change it. Used by experiments to measure, from outside the nodes, what they
+/// say to each other. Called in send order on the simulation's one sequential thread, so
+/// what it records is as deterministic as the run.
+pub type Tap = Box<dyn FnMut(Duration, NodeIndex, &Packet)>;
+
+/// The whole network: a default link, per-link overrides, per-node loss, an optional
+/// fault injector and an optional tap.
 #[derive(Default)]
 pub struct NetworkModel {
     /// Model of every link without an override.
@@ -185,6 +193,7 @@ pub struct NetworkModel {
     /// the nodes lose 80 % of their packets" in a few entries, not 2N link overrides each).
     node_loss: BTreeMap<NodeIndex, f64>,
     tamper: Option<Tamper>,
+    tap: Option<Tap>,
 }
 
 impl fmt::Debug for NetworkModel {
@@ -194,6 +203,7 @@ impl fmt::Debug for NetworkModel {
             .field("overrides", &self.overrides)
             .field("node_loss", &self.node_loss)
             .field("tamper", &self.tamper.is_some())
+            .field("tap", &self.tap.is_some())
             .finish()
     }
 }
@@ -262,6 +272,12 @@ impl NetworkModel {
         self
     }
 
+    /// Installs a read-only tap called on every datagram a node sends.
+    pub fn with_tap(mut self, tap: impl FnMut(Duration, NodeIndex, &Packet) + 'static) -> Self {
+        self.tap = Some(Box::new(tap));
+        self
+    }
+
     /// The model of the directed link `from → to`.
     pub fn link(&self, from: NodeIndex, to: NodeIndex) -> &LinkModel {
         self.overrides.get(&(from, to)).unwrap_or(&self.link)
@@ -303,6 +319,13 @@ impl NetworkModel {
         };
         tamper(delivery, packet);
         true
+    }
+
+    /// Shows the tap, if any, a datagram `from` sent at `at`.
+    pub(crate) fn tap(&mut self, at: Duration, from: NodeIndex, packet: &Packet) {
+        if let Some(tap) = self.tap.as_mut() {
+            tap(at, from, packet);
+        }
     }
 }
 

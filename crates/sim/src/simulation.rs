@@ -8,7 +8,7 @@
 //!                                            data directory as its store)
 //!   after every input:  node.drain(outputs) → expiries issued through write_ahead,
 //!                                             collected tombstones forgotten
-//!                       transmits           → size check → partition, loss, duplication,
+//!                       transmits           → tap, size check → partition, loss, duplication,
 //!                                             latency → enqueue Deliver
 //!                       events              → invariant checks → observer, event log
 //!                       poll_timeout        → re-arm the node's timer (new epoch)
@@ -1118,6 +1118,7 @@ impl Simulation {
             mut packet,
         } = transmit;
         let len = packet.encoded_len();
+        self.network.tap(now, from, &packet);
         let Some(slot) = self.slots.get_mut(from.0) else {
             return;
         };

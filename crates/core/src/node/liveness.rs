@@ -195,7 +195,7 @@ impl Node {
         let size = self.membership.cluster_size();
         let (count, _) = self
             .rumors
-            .alert(subject, generation, incarnation, &[own], size);
+            .alert(subject, generation, incarnation, &[own], size, now);
         self.corroborate(subject, count, now, batch);
     }
 
@@ -242,6 +242,7 @@ impl Node {
             rumor.incarnation,
             &rumor.alerters,
             size,
+            now,
         );
         if grew {
             self.corroborate(&rumor.subject, count, now, batch);
@@ -281,7 +282,7 @@ impl Node {
         let size = self.membership.cluster_size();
         let generation = self.identity.generation;
         let name = self.identity.name.clone();
-        self.rumors.alive(&name, generation, next, size);
+        self.rumors.alive(&name, generation, next, size, now);
     }
 
     /// `subject` is accused by `alerters` observers: suspect it if that is enough. Fewer
@@ -313,16 +314,16 @@ impl Node {
         self.membership.suspect(subject, slot, alerters, now, batch);
     }
 
-    /// Suspects accused nodes with fewer than `corroboration` alerters when that is all the
-    /// observers that can vouch: their observers on the rings, less those accused by
+    /// Suspects accused live nodes that are corroborated (the alerters of the incarnations
+    /// they refuted count too), or have fewer than `corroboration` alerters when that is
+    /// all the observers that can vouch: their observers on the rings, less those accused by
     /// others (a small cluster, or several nodes failing at once). Checked every health
     /// check, for nodes still live.
     pub(super) fn corroborate_pending(&mut self, now: Instant, batch: &mut EventBatch) {
         let needed = self.config.corroboration;
         let pending: Vec<(NodeName, usize)> = self
             .rumors
-            .accused()
-            .filter(|(_, count)| *count < needed)
+            .accused(now)
             .filter(|(name, _)| {
                 self.state
                     .get(*name)
@@ -336,6 +337,11 @@ impl Node {
         let rumors = &self.rumors;
         self.observer_cache.retain(|name| rumors.is_accused(name));
         for (subject, count) in pending {
+            if count >= needed {
+                // Corroborated by the alerters of incarnations it refuted.
+                self.suspect(&subject, count, now, batch);
+                continue;
+            }
             let members = self
                 .membership
                 .health()

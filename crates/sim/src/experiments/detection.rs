@@ -1,12 +1,26 @@
-//! Failure detection: how fast crashed nodes are suspected, and how often live ones are.
+//! Failure detection: how fast crashed nodes are suspected, how often live ones are, and
+//! what it costs.
 //!
-//! Form the cluster, let the detectors learn the heartbeat rhythm (`warmup`), then crash
-//! `crash_fraction` of the nodes (at least one) in each of `waves` waves. Per crashed node:
-//! the time until the first surviving node suspects it, and until every surviving node
-//! has. Meanwhile count false suspicions — `PeersSuspected` naming a node that is running
-//! — per node-hour of observation. Optionally `slow_fraction` of the nodes stall now and
-//! then (for `stall` seconds, every `stall_gap` on average): suspicions of a stalled node
-//! are counted apart, since it really was silent.
+//! Form the cluster, let the observers' detectors learn the probe rhythm (`warmup`), then
+//! crash `crash_fraction` of the nodes (at least one) in each of `waves` waves. Per crashed
+//! node: the time until the first surviving node suspects it, and until every surviving
+//! node has. Optionally `slow_fraction` of the nodes stall now and then (for `stall`
+//! seconds, every `stall_gap` on average). From the end of the warm-up to the end, in the
+//! same run, count per node-hour of observation:
+//!
+//! * false suspicions — `PeersSuspected` naming a node that is running — and false deaths
+//!   — `PeersDead` naming one: what the application sees;
+//! * alerts about live nodes: distinct (alerter, subject, generation, incarnation) alerts,
+//!   seen on the wire when the alerter first sends one (see
+//!   [`DetectionMeter`](super::DetectionMeter)), whose subject had not crashed then — so
+//!   that a quiet application view is not bought by hiding evidence. Alerts about crashed
+//!   nodes are counted apart, as are the nodes' own counts of alerts raised and
+//!   refutations;
+//!
+//! and the detection traffic per node per second: probes, acks and probe requests, plus
+//! the rumours Syns carry, beside all traffic. Suspicions, deaths and alerts of a slow node
+//! while it was stalled or within 10 s after are counted apart, since it really was
+//! silent.
 
 use std::time::Duration;
 
@@ -16,8 +30,14 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use super::{ClusterSpec, RunInfo, Table, advance, fmt_opt, form, quantile};
+use super::{
+    Alert, ClusterSpec, DetectionTraffic, RunInfo, Table, advance, fmt_opt, form, per_node_hour,
+    quantile,
+};
 use crate::{MembershipView, NodeIndex, SimError, TimedEvent};
+
+/// After a stall, suspicions of the stalled node are still its stall's doing for this long.
+const STALL_GRACE: Duration = Duration::from_secs(10);
 
 /// Settings of one detection run.
 #[derive(Debug, Clone)]
@@ -80,8 +100,8 @@ pub struct Outcome {
     /// (crashed node, observer) pairs already suspect or dead when the node crashed (a
     /// false suspicion that happened to come true; detection time 0).
     pub already_suspected: usize,
-    /// Times an observer took a crashed node for live again (a heartbeat from before the
-    /// crash relayed late).
+    /// Times an observer took a crashed node for live again (news of it from before the
+    /// crash arrived late).
     pub recoveries: u64,
     /// Median of `first_s`.
     pub first_median_s: Option<f64>,
@@ -100,8 +120,24 @@ pub struct Outcome {
     /// `false_suspicions` per node-hour.
     pub false_per_node_hour: f64,
     /// False suspicions per node-hour in each minute of observation (does the rate fall
-    /// as the detectors learn the heartbeat rhythm?).
+    /// as the detectors learn the probe rhythm?).
     pub false_per_node_hour_by_minute: Vec<f64>,
+    /// Deaths (`PeersDead`) of running, non-stalled nodes.
+    pub false_deaths: u64,
+    /// `false_deaths` per node-hour.
+    pub false_deaths_per_node_hour: f64,
+    /// Deaths of a slow node while it was stalled or within 10 s after.
+    pub stalled_deaths: u64,
+    /// Distinct alerts first seen during observation about a running, non-stalled node.
+    pub live_alerts: u64,
+    /// `live_alerts` per node-hour.
+    pub live_alerts_per_node_hour: f64,
+    /// Alerts about a slow node while it was stalled or within 10 s after.
+    pub stalled_alerts: u64,
+    /// Alerts about a crashed node, first seen after its crash (the detector's job).
+    pub crashed_alerts: u64,
+    /// Detection traffic over the observation, and the survivors' alerts and refutations.
+    pub traffic: DetectionTraffic,
     /// Stalls scheduled.
     pub stalls: usize,
 }
@@ -110,7 +146,7 @@ pub struct Outcome {
 pub fn run(options: &Options) -> Result<Outcome, SimError> {
     let spec = &options.cluster;
     let label = format!("detection N={} loss={}", spec.nodes, spec.loss);
-    let mut sim = spec.build()?;
+    let (mut sim, mut meter) = spec.build_metered()?;
     let mut view = MembershipView::new(&sim);
     let formed = form(&mut sim, &mut view, spec.formation_limit, &label);
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed ^ 0xde7e);
@@ -163,7 +199,13 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
         false_suspicions: 0,
         false_by_minute: Vec::new(),
         stalled_suspicions: 0,
+        false_deaths: 0,
+        stalled_deaths: 0,
     };
+    // The meter's window opens after the warm-up. `advance` stops every whole second from
+    // formation anyway, so with a warm-up of whole seconds this stop leaves the run as it was.
+    advance(&mut sim, observe_from, &label, &mut |e| watcher.observe(e));
+    meter.start(&sim);
     for (wave, victims) in victims.chunks(per_wave).enumerate() {
         let at = wave_time(wave);
         advance(&mut sim, at, &label, &mut |e| watcher.observe(e));
@@ -172,6 +214,8 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
         }
     }
     advance(&mut sim, end, &label, &mut |e| watcher.observe(e));
+    let traffic = meter.finish(&sim);
+    let alerts = watcher.classify(&meter.alerts());
 
     let survivors: Vec<NodeIndex> = sim.indices().filter(|&i| sim.is_running(i)).collect();
     let mut first_s = Vec::new();
@@ -219,13 +263,22 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
         false_suspicions: watcher.false_suspicions,
         stalled_suspicions: watcher.stalled_suspicions,
         node_hours,
-        false_per_node_hour: watcher.false_suspicions as f64 / node_hours.max(1e-9),
+        false_per_node_hour: per_node_hour(watcher.false_suspicions, node_hours),
         false_per_node_hour_by_minute,
+        false_deaths: watcher.false_deaths,
+        false_deaths_per_node_hour: per_node_hour(watcher.false_deaths, node_hours),
+        stalled_deaths: watcher.stalled_deaths,
+        live_alerts: alerts.live,
+        live_alerts_per_node_hour: per_node_hour(alerts.live, node_hours),
+        stalled_alerts: alerts.stalled,
+        crashed_alerts: alerts.crashed,
+        traffic,
         stalls,
     })
 }
 
-/// Follows every observer's view of the crashed nodes, and counts false suspicions.
+/// Follows every observer's view of the crashed nodes, and counts false suspicions and
+/// deaths.
 struct Watcher {
     view: MembershipView,
     watches: Vec<Watch>,
@@ -238,6 +291,16 @@ struct Watcher {
     /// False suspicions per minute since `observe_from`.
     false_by_minute: Vec<u64>,
     stalled_suspicions: u64,
+    false_deaths: u64,
+    stalled_deaths: u64,
+}
+
+/// Alerts seen during observation, by what their subject was when first seen.
+#[derive(Debug, Default)]
+struct AlertCounts {
+    live: u64,
+    stalled: u64,
+    crashed: u64,
 }
 
 /// One crashed node as the survivors see it.
@@ -249,8 +312,8 @@ struct Watch {
     since: Vec<Option<Duration>>,
     /// Observers that already held it suspect or dead when it crashed.
     already_suspected: usize,
-    /// Times an observer took it for live again after the crash (a relayed heartbeat
-    /// from before the crash arrived late).
+    /// Times an observer took it for live again after the crash (news of it from before
+    /// the crash arrived late).
     recoveries: u64,
 }
 
@@ -303,17 +366,22 @@ impl Watcher {
                     }
                 }
                 None => {
-                    let is_suspicion = matches!(event.event, Event::PeersSuspected(_));
-                    if !is_suspicion || event.at < self.observe_from {
+                    let dead = match event.event {
+                        Event::PeersSuspected(_) => false,
+                        Event::PeersDead(_) => true,
+                        _ => continue,
+                    };
+                    if event.at < self.observe_from {
                         continue;
                     }
-                    let grace = Duration::from_secs(10);
-                    let stalled = self.stall_windows.get(subject.0).is_some_and(|windows| {
-                        windows
-                            .iter()
-                            .any(|(start, stop)| event.at >= *start && event.at <= *stop + grace)
-                    });
-                    if stalled {
+                    let stalled = self.was_stalled(subject, event.at);
+                    if dead {
+                        if stalled {
+                            self.stalled_deaths += 1;
+                        } else {
+                            self.false_deaths += 1;
+                        }
+                    } else if stalled {
                         self.stalled_suspicions += 1;
                     } else {
                         self.false_suspicions += 1;
@@ -328,6 +396,40 @@ impl Watcher {
                 }
             }
         }
+    }
+
+    /// Whether `node` was stalled at `at`, or within [`STALL_GRACE`] before.
+    fn was_stalled(&self, node: NodeIndex, at: Duration) -> bool {
+        self.stall_windows.get(node.0).is_some_and(|windows| {
+            windows
+                .iter()
+                .any(|(start, stop)| at >= *start && at <= *stop + STALL_GRACE)
+        })
+    }
+
+    /// Sorts `alerts` by what their subject was when first seen: crashed, stalled, or live.
+    fn classify(&self, alerts: &[Alert]) -> AlertCounts {
+        let mut counts = AlertCounts::default();
+        for alert in alerts {
+            let Some(subject) = self.view.index_of(&alert.subject) else {
+                continue;
+            };
+            let crashed = self
+                .watch_of
+                .get(subject.0)
+                .copied()
+                .flatten()
+                .and_then(|w| self.watches.get(w))
+                .is_some_and(|watch| watch.crash <= alert.at);
+            if crashed {
+                counts.crashed += 1;
+            } else if self.was_stalled(subject, alert.at) {
+                counts.stalled += 1;
+            } else {
+                counts.live += 1;
+            }
+        }
+        counts
     }
 }
 
@@ -349,6 +451,15 @@ pub fn table(outcomes: &[Outcome]) -> Table {
         "per node-hour",
         "last minute",
         "susp. of stalled",
+        "false deaths",
+        "per node-hour",
+        "live alerts",
+        "per node-hour",
+        "stalled: deaths / alerts",
+        "alerts raised",
+        "refutations",
+        "detection B/s/node",
+        "all B/s/node",
     ]);
     for outcome in outcomes {
         table.row(vec![
@@ -367,6 +478,15 @@ pub fn table(outcomes: &[Outcome]) -> Table {
             format!("{:.3}", outcome.false_per_node_hour),
             fmt_opt(outcome.false_per_node_hour_by_minute.last().copied(), 3),
             outcome.stalled_suspicions.to_string(),
+            outcome.false_deaths.to_string(),
+            format!("{:.3}", outcome.false_deaths_per_node_hour),
+            outcome.live_alerts.to_string(),
+            format!("{:.3}", outcome.live_alerts_per_node_hour),
+            format!("{} / {}", outcome.stalled_deaths, outcome.stalled_alerts),
+            outcome.traffic.alerts_raised.to_string(),
+            outcome.traffic.refutations.to_string(),
+            format!("{:.0}", outcome.traffic.detection_bytes_per_node_s),
+            format!("{:.0}", outcome.traffic.total_bytes_per_node_s),
         ]);
     }
     table

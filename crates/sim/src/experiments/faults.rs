@@ -13,8 +13,14 @@
 //! Per flaky node: when every healthy observer first held it dead (`dead_by_all_s`), and
 //! how many (observer, flaky node) pairs took it for live again afterwards (`revived`).
 //! For healthy nodes: suspicions and deaths each healthy observer reported
-//! (`false_suspicions`, `false_deaths`; a flaky node's view of others is not counted),
-//! those of one-way targets counted apart.
+//! (`false_suspicions`, `false_deaths`, and each per node-hour; a flaky node's view of
+//! others is not counted), those of one-way targets counted apart. Beside them, in the
+//! same run, the evidence behind the application's view: distinct alerts (alerter,
+//! subject, generation, incarnation) about healthy nodes, seen on the wire when the
+//! alerter first sends one (see [`DetectionMeter`](super::DetectionMeter)), per
+//! node-hour — those raised by flaky observers, whose own probes are lost, and those about
+//! one-way targets counted apart — and the detection traffic per node per second (probes,
+//! acks, probe requests, the rumours Syns carry) beside all traffic, over the faults.
 
 use std::time::Duration;
 
@@ -24,7 +30,10 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use super::{ClusterSpec, RunInfo, Table, advance, fmt_opt, form, quantile};
+use super::{
+    Alert, ClusterSpec, DetectionTraffic, RunInfo, Table, advance, fmt_opt, form, per_node_hour,
+    quantile,
+};
 use crate::{Action, LinkModel, MembershipView, NodeIndex, SimError, TimedEvent};
 
 /// Settings of one run.
@@ -83,6 +92,24 @@ pub struct Outcome {
     pub false_suspicions: u64,
     /// `PeersDead` naming a healthy node that is not a one-way target.
     pub false_deaths: u64,
+    /// `false_suspicions` per node-hour.
+    pub false_suspicions_per_node_hour: f64,
+    /// `false_deaths` per node-hour.
+    pub false_deaths_per_node_hour: f64,
+    /// Distinct alerts first seen during the faults about a healthy node that is not a
+    /// one-way target, by any observer.
+    pub healthy_alerts: u64,
+    /// Of those, alerts raised by flaky observers.
+    pub healthy_alerts_by_flaky: u64,
+    /// `healthy_alerts` per node-hour.
+    pub healthy_alerts_per_node_hour: f64,
+    /// Alerts about a one-way target, by its A / by anyone else.
+    pub one_way_alerts: (u64, u64),
+    /// Alerts about flaky nodes (the detector's job).
+    pub flaky_alerts: u64,
+    /// Detection traffic during the faults (every node, flaky ones included), and the
+    /// nodes' alerts and refutations.
+    pub traffic: DetectionTraffic,
     /// `PeersSuspected` naming a one-way target, by its A / by anyone else.
     pub one_way_suspicions: (u64, u64),
     /// `PeersDead` naming a one-way target, by its A / by anyone else.
@@ -95,7 +122,7 @@ pub struct Outcome {
 pub fn run(options: &Options) -> Result<Outcome, SimError> {
     let spec = &options.cluster;
     let label = format!("faults N={} loss={}", spec.nodes, spec.loss);
-    let mut sim = spec.build()?;
+    let (mut sim, mut meter) = spec.build_metered()?;
     let mut view = MembershipView::new(&sim);
     let formed = form(&mut sim, &mut view, spec.formation_limit, &label);
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed ^ 0xf1a4);
@@ -158,7 +185,13 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
         one_way_suspicions: (0, 0),
         one_way_deaths: (0, 0),
     };
+    // The meter's window opens after the warm-up. `advance` stops every whole second from
+    // formation anyway, so with a warm-up of whole seconds this stop leaves the run as it was.
+    advance(&mut sim, start, &label, &mut |event| watcher.observe(event));
+    meter.start(&sim);
     advance(&mut sim, end, &label, &mut |event| watcher.observe(event));
+    let traffic = meter.finish(&sim);
+    let alerts = watcher.classify(&meter.alerts());
 
     let healthy_observers: Vec<NodeIndex> = sim
         .indices()
@@ -178,6 +211,7 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
         }
     }
     let pairs_total = (flaky.len() * healthy_observers.len()).max(1);
+    let node_hours = healthy_observers.len() as f64 * options.duration.as_secs_f64() / 3600.0;
     Ok(Outcome {
         run: RunInfo::of(spec, &sim, formed),
         flaky: flaky.len(),
@@ -189,9 +223,17 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
         one_way: pairs.len(),
         false_suspicions: watcher.false_suspicions,
         false_deaths: watcher.false_deaths,
+        false_suspicions_per_node_hour: per_node_hour(watcher.false_suspicions, node_hours),
+        false_deaths_per_node_hour: per_node_hour(watcher.false_deaths, node_hours),
+        healthy_alerts: alerts.healthy,
+        healthy_alerts_by_flaky: alerts.healthy_by_flaky,
+        healthy_alerts_per_node_hour: per_node_hour(alerts.healthy, node_hours),
+        one_way_alerts: alerts.one_way,
+        flaky_alerts: alerts.flaky,
+        traffic,
         one_way_suspicions: watcher.one_way_suspicions,
         one_way_deaths: watcher.one_way_deaths,
-        node_hours: healthy_observers.len() as f64 * options.duration.as_secs_f64() / 3600.0,
+        node_hours,
     })
 }
 
@@ -213,6 +255,15 @@ enum Kind {
     OneWayTarget {
         blocked_by: NodeIndex,
     },
+}
+
+/// Alerts seen during the faults, by their subject's and alerter's [`Kind`].
+#[derive(Debug, Default)]
+struct AlertCounts {
+    healthy: u64,
+    healthy_by_flaky: u64,
+    one_way: (u64, u64),
+    flaky: u64,
 }
 
 /// Follows every observer's view, and counts what was said about healthy nodes.
@@ -275,6 +326,29 @@ impl Watcher {
         }
     }
 
+    /// Sorts `alerts` by their subject's kind (and, for healthy ones, their alerter's).
+    fn classify(&self, alerts: &[Alert]) -> AlertCounts {
+        let mut counts = AlertCounts::default();
+        for alert in alerts {
+            let Some(subject) = self.view.index_of(&alert.subject) else {
+                continue;
+            };
+            let alerter_is_flaky = self.kind.get(alert.alerter.0) == Some(&Kind::Flaky);
+            match self.kind.get(subject.0).copied().unwrap_or(Kind::Healthy) {
+                Kind::Healthy => {
+                    counts.healthy += 1;
+                    counts.healthy_by_flaky += u64::from(alerter_is_flaky);
+                }
+                Kind::Flaky => counts.flaky += 1,
+                Kind::OneWayTarget { blocked_by } if blocked_by == alert.alerter => {
+                    counts.one_way.0 += 1;
+                }
+                Kind::OneWayTarget { .. } => counts.one_way.1 += 1,
+            }
+        }
+        counts
+    }
+
     /// The peers `event` names, with the observer's view of each before it.
     fn subjects(&self, event: &TimedEvent) -> Vec<(NodeIndex, Option<MemberState>)> {
         let peers = match &event.event {
@@ -325,6 +399,16 @@ pub fn table(outcomes: &[Outcome]) -> Table {
         "one-way",
         "C suspected by A / others",
         "C dead by A / others",
+        "susp. per node-hour",
+        "deaths per node-hour",
+        "healthy alerts (by flaky)",
+        "per node-hour",
+        "C alerts by A / others",
+        "flaky alerts",
+        "alerts raised",
+        "refutations",
+        "detection B/s/node",
+        "all B/s/node",
     ]);
     for outcome in outcomes {
         let max = outcome.dead_by_all_s.iter().copied().reduce(f64::max);
@@ -349,6 +433,22 @@ pub fn table(outcomes: &[Outcome]) -> Table {
                 "{} / {}",
                 outcome.one_way_deaths.0, outcome.one_way_deaths.1
             ),
+            format!("{:.3}", outcome.false_suspicions_per_node_hour),
+            format!("{:.3}", outcome.false_deaths_per_node_hour),
+            format!(
+                "{} ({})",
+                outcome.healthy_alerts, outcome.healthy_alerts_by_flaky
+            ),
+            format!("{:.3}", outcome.healthy_alerts_per_node_hour),
+            format!(
+                "{} / {}",
+                outcome.one_way_alerts.0, outcome.one_way_alerts.1
+            ),
+            outcome.flaky_alerts.to_string(),
+            outcome.traffic.alerts_raised.to_string(),
+            outcome.traffic.refutations.to_string(),
+            format!("{:.0}", outcome.traffic.detection_bytes_per_node_s),
+            format!("{:.0}", outcome.traffic.total_bytes_per_node_s),
         ]);
     }
     table

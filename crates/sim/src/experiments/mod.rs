@@ -11,7 +11,9 @@
 //!   over time, and no resurrection.
 //!
 //! Shared here: the cluster settings every experiment takes ([`ClusterSpec`]), forming a
-//! cluster, quantiles, progress reports and tables.
+//! cluster, what the failure detector says and costs as seen from outside the nodes
+//! ([`DetectionMeter`], for `detection` and `faults`), quantiles, progress reports and
+//! tables.
 
 pub mod churn;
 pub mod cost;
@@ -21,15 +23,21 @@ pub mod faults;
 pub mod formation;
 pub mod partition;
 
+use std::cell::RefCell;
+use std::collections::HashSet;
 use std::fmt;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use leviathan_gossip_core::NodeConfig;
+use leviathan_gossip_core::{NodeConfig, Stats};
+use leviathan_gossip_wire::{
+    COUNT_LEN, Generation, Incarnation, Message, NodeName, NodeTag, Packet, rumors_len,
+};
 use serde::Serialize;
 
 use crate::{
-    Difference, DifferenceKind, Latency, LinkModel, MembershipView, NetworkModel, SimError,
-    Simulation, Speed, TimedEvent, ViolationKind,
+    Difference, DifferenceKind, Latency, LinkModel, MembershipView, NetworkModel, NodeIndex,
+    SimError, Simulation, Speed, TimedEvent, ViolationKind,
 };
 
 /// The cluster an experiment runs on.
@@ -74,16 +82,34 @@ impl ClusterSpec {
 
     /// The simulation (nodes start spread over one gossip interval, seeds are nodes 0 and 1).
     pub fn build(&self) -> Result<Simulation, SimError> {
-        let link = LinkModel {
+        self.build_on(self.network())
+    }
+
+    /// The simulation, with a [`DetectionMeter`] tapping its network (the tap draws no
+    /// random numbers: the run is the one [`ClusterSpec::build`] gives).
+    pub fn build_metered(&self) -> Result<(Simulation, DetectionMeter), SimError> {
+        let meter = DetectionMeter::default();
+        let tapped = Rc::clone(&meter.tapped);
+        let network = self
+            .network()
+            .with_tap(move |at, from, packet| tapped.borrow_mut().see(at, from, packet));
+        Ok((self.build_on(network)?, meter))
+    }
+
+    fn network(&self) -> NetworkModel {
+        NetworkModel::new(LinkModel {
             latency: self.latency,
             loss: self.loss,
             duplicate: 0.0,
-        };
+        })
+    }
+
+    fn build_on(&self, network: NetworkModel) -> Result<Simulation, SimError> {
         Simulation::builder(self.seed)
             .nodes(self.nodes)
             .seeds(2.min(self.nodes))
             .node_config(self.node_config.clone())
-            .network(NetworkModel::new(link))
+            .network(network)
             .encode_packets(self.encode_packets)
             .per_key_checks(self.per_key_checks)
             .threads(self.threads)
@@ -256,6 +282,200 @@ pub fn form(
     }
 }
 
+/// What the failure detector says and costs, measured from outside the nodes in the run
+/// itself (no second pass): a network tap ([`crate::Tap`]) sees every datagram sent, and
+/// records each alert the first time its alerter sends it (a rumour in a probe, ack, probe
+/// request or Syn whose alerters hold the sender's own [`NodeTag`]) and the bytes of the
+/// rumours Syns carry; the nodes' [`Stats`] at the start and end of a window give the
+/// bytes of probes, acks and probe requests, all bytes, and the alerts and refutations.
+///
+/// Build it with [`ClusterSpec::build_metered`], call [`DetectionMeter::start`] when the
+/// window opens and [`DetectionMeter::finish`] when it closes.
+#[derive(Debug, Default)]
+pub struct DetectionMeter {
+    tapped: Rc<RefCell<Tapped>>,
+    /// When the window opened.
+    start: Option<Duration>,
+    /// Each node's generation and stats then (`None`: not running).
+    before: Vec<Option<(Generation, Stats)>>,
+}
+
+/// One alert as first seen on the wire: in a packet its alerter sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    /// Virtual time of that packet.
+    pub at: Duration,
+    /// The observer that raised it.
+    pub alerter: NodeIndex,
+    /// The node it accuses.
+    pub subject: NodeName,
+    /// The subject's generation it is about.
+    pub generation: Generation,
+    /// The subject's incarnation it is about.
+    pub incarnation: Incarnation,
+}
+
+/// Detection traffic and the nodes' own counts, over a [`DetectionMeter`]'s window, for
+/// the nodes that ran through all of it (same generation at both ends).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DetectionTraffic {
+    /// Seconds of the window.
+    pub window_s: f64,
+    /// Nodes measured.
+    pub nodes: usize,
+    /// Encoded bytes of probes sent, per node per second.
+    pub probe_bytes_per_node_s: f64,
+    /// Of probe acks (and relays' nacks).
+    pub probe_ack_bytes_per_node_s: f64,
+    /// Of probe requests.
+    pub probe_request_bytes_per_node_s: f64,
+    /// Of the rumours inside Syns (their list's count prefix excluded: an empty list costs
+    /// a Syn that much anyway).
+    pub syn_rumor_bytes_per_node_s: f64,
+    /// The sum of the four above: what failure detection costs.
+    pub detection_bytes_per_node_s: f64,
+    /// Encoded bytes of every message sent, per node per second, for comparison.
+    pub total_bytes_per_node_s: f64,
+    /// Alerts the measured nodes raised (`Stats::alerts_raised`, about any node, crashed
+    /// or not), summed.
+    pub alerts_raised: u64,
+    /// Refutations of alerts about themselves (`Stats::refutations`), summed.
+    pub refutations: u64,
+}
+
+/// What the tap saw.
+#[derive(Debug, Default)]
+struct Tapped {
+    /// Every alert seen, in the order first seen.
+    alerts: Vec<Alert>,
+    /// Their keys: (alerter, subject, generation, incarnation).
+    seen: HashSet<(NodeIndex, NodeName, Generation, Incarnation)>,
+    /// Whether the window is open.
+    counting: bool,
+    /// Per sender: bytes of the rumours inside the Syns it sent while `counting`.
+    syn_rumor_bytes: Vec<u64>,
+}
+
+impl Tapped {
+    fn see(&mut self, at: Duration, from: NodeIndex, packet: &Packet) {
+        let rumors = match &packet.message {
+            Message::Syn(syn) => {
+                if self.counting {
+                    if self.syn_rumor_bytes.len() <= from.0 {
+                        self.syn_rumor_bytes.resize(from.0 + 1, 0);
+                    }
+                    if let Some(bytes) = self.syn_rumor_bytes.get_mut(from.0) {
+                        let len = rumors_len(&syn.rumors).saturating_sub(COUNT_LEN);
+                        *bytes += len as u64;
+                    }
+                }
+                &syn.rumors
+            }
+            Message::Probe(probe) => &probe.rumors,
+            Message::ProbeAck(ack) => &ack.rumors,
+            Message::ProbeRequest(request) => &request.rumors,
+            _ => return,
+        };
+        let own = NodeTag::of(&packet.header.sender);
+        for rumor in rumors.iter().filter(|r| r.alerters.contains(&own)) {
+            let key = (
+                from,
+                rumor.subject.clone(),
+                rumor.generation,
+                rumor.incarnation,
+            );
+            if self.seen.insert(key) {
+                self.alerts.push(Alert {
+                    at,
+                    alerter: from,
+                    subject: rumor.subject.clone(),
+                    generation: rumor.generation,
+                    incarnation: rumor.incarnation,
+                });
+            }
+        }
+    }
+}
+
+impl DetectionMeter {
+    /// Opens the window now: takes every running node's stats, and counts Syn rumours
+    /// from here on.
+    pub fn start(&mut self, sim: &Simulation) {
+        self.before = sim
+            .indices()
+            .map(|i| Some((sim.generation(i), sim.node(i)?.stats().clone())))
+            .collect();
+        self.start = Some(sim.now());
+        self.tapped.borrow_mut().counting = true;
+    }
+
+    /// Closes the window now: traffic and counts of the nodes that ran through it.
+    pub fn finish(&self, sim: &Simulation) -> DetectionTraffic {
+        self.tapped.borrow_mut().counting = false;
+        let Some(start) = self.start else {
+            return DetectionTraffic::default();
+        };
+        let tapped = self.tapped.borrow();
+        let mut nodes = 0usize;
+        let mut bytes = [0u64; 4];
+        let mut total = 0u64;
+        let (mut alerts_raised, mut refutations) = (0, 0);
+        for (i, before) in self.before.iter().enumerate() {
+            let index = NodeIndex(i);
+            let Some((generation, before)) = before else {
+                continue;
+            };
+            let Some(node) = sim.node(index) else {
+                continue;
+            };
+            if sim.generation(index) != *generation {
+                continue;
+            }
+            let after = node.stats();
+            let (sent, sent_before) = (&after.bytes_sent, &before.bytes_sent);
+            nodes += 1;
+            bytes[0] += sent.probe.saturating_sub(sent_before.probe);
+            bytes[1] += sent.probe_ack.saturating_sub(sent_before.probe_ack);
+            bytes[2] += sent.probe_request.saturating_sub(sent_before.probe_request);
+            bytes[3] += tapped.syn_rumor_bytes.get(i).copied().unwrap_or(0);
+            total += sent.total().saturating_sub(sent_before.total());
+            alerts_raised += after.alerts_raised.saturating_sub(before.alerts_raised);
+            refutations += after.refutations.saturating_sub(before.refutations);
+        }
+        let window_s = sim.now().saturating_sub(start).as_secs_f64();
+        let rate = |bytes: u64| bytes as f64 / (nodes as f64 * window_s).max(1e-9);
+        DetectionTraffic {
+            window_s,
+            nodes,
+            probe_bytes_per_node_s: rate(bytes[0]),
+            probe_ack_bytes_per_node_s: rate(bytes[1]),
+            probe_request_bytes_per_node_s: rate(bytes[2]),
+            syn_rumor_bytes_per_node_s: rate(bytes[3]),
+            detection_bytes_per_node_s: rate(bytes.iter().sum()),
+            total_bytes_per_node_s: rate(total),
+            alerts_raised,
+            refutations,
+        }
+    }
+
+    /// The alerts first seen since the window opened, in the order seen.
+    pub fn alerts(&self) -> Vec<Alert> {
+        let from = self.start.unwrap_or_default();
+        let tapped = self.tapped.borrow();
+        tapped
+            .alerts
+            .iter()
+            .filter(|alert| alert.at >= from)
+            .cloned()
+            .collect()
+    }
+}
+
+/// `count` per node-hour.
+pub fn per_node_hour(count: u64, node_hours: f64) -> f64 {
+    count as f64 / node_hours.max(1e-9)
+}
+
 /// Differences counted by kind.
 pub fn count_kinds(differences: &[Difference]) -> Vec<(DifferenceKind, usize)> {
     let mut counts = std::collections::BTreeMap::new();
@@ -380,6 +600,55 @@ mod tests {
         assert_eq!(quantile(&values, 1.0), Some(100.0));
         assert_eq!(quantile(&[], 0.5), None);
         assert_eq!(quantile(&[3.0], 0.99), Some(3.0));
+    }
+
+    #[test]
+    fn the_tap_counts_each_alert_once_when_its_alerter_sends_it() {
+        use leviathan_gossip_wire::{Digest, Header, Probe, Rumor, Syn};
+        let name = |i: usize| NodeName::try_from(NodeIndex(i).name()).unwrap();
+        let packet = |sender: usize, message: Message| Packet {
+            header: Header {
+                cluster_id: NodeConfig::default().cluster_id,
+                sender: name(sender),
+                generation: Generation(1),
+                incarnation: Incarnation(0),
+            },
+            message,
+        };
+        let rumor = |alerters: &[usize]| Rumor {
+            subject: name(2),
+            generation: Generation(1),
+            incarnation: Incarnation(3),
+            alerters: alerters.iter().map(|&i| NodeTag::of(&name(i))).collect(),
+        };
+        let probe = |rumors: Vec<Rumor>| {
+            Message::Probe(Probe {
+                sequence: 1,
+                target: NodeTag::of(&name(2)),
+                rumors,
+            })
+        };
+        let syn = |rumors: Vec<Rumor>| {
+            Message::Syn(Syn {
+                digest: Digest::full(Vec::new()),
+                news: Vec::new(),
+                rumors,
+            })
+        };
+        let secs = Duration::from_secs;
+        let mut tapped = Tapped::default();
+        // Node 1 relays node 0's alert: not node 1's own.
+        tapped.see(secs(1), NodeIndex(1), &packet(1, probe(vec![rumor(&[0])])));
+        tapped.see(secs(2), NodeIndex(0), &packet(0, probe(vec![rumor(&[0])])));
+        tapped.see(secs(3), NodeIndex(0), &packet(0, syn(vec![rumor(&[0, 1])])));
+        tapped.counting = true;
+        let rumors = vec![rumor(&[0, 1])];
+        let bytes = (rumors_len(&rumors) - COUNT_LEN) as u64;
+        tapped.see(secs(4), NodeIndex(1), &packet(1, syn(rumors)));
+        let seen: Vec<(Duration, NodeIndex)> =
+            tapped.alerts.iter().map(|a| (a.at, a.alerter)).collect();
+        assert_eq!(seen, [(secs(2), NodeIndex(0)), (secs(4), NodeIndex(1))]);
+        assert_eq!(tapped.syn_rumor_bytes, [0, bytes]);
     }
 
     #[test]
