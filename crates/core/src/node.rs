@@ -148,7 +148,7 @@ impl Node {
             rings: Rings::new(identity.name.clone(), config.observers),
             observer_cache: ObserverCache::default(),
             monitor: Monitor::new(monitor_config, detector, first_sequence, now),
-            rumors: Rumors::new(config.dead_after),
+            rumors: Rumors::new(config.heartbeat_interval * REFUTED_ALERTS_MEMORY),
             timers: Timers::new(now, &config),
             state: [(identity.name.clone(), own_state)].into_iter().collect(),
             config,
@@ -1373,6 +1373,12 @@ fn seed_list(seeds: impl IntoIterator<Item = SocketAddr>, own: SocketAddr) -> Ve
     seeds.dedup();
     seeds
 }
+
+/// Probe intervals during which the alerters of a refuted incarnation still corroborate a
+/// new alert: long enough for a flaky host's observers to alert again after each of its
+/// refutations (a few intervals), short enough that a healthy node under heavy loss
+/// rarely collects `corroboration` chance alerts in that time.
+const REFUTED_ALERTS_MEMORY: u32 = 10;
 
 /// News items a responder pushes unasked in one SynAck.
 const MAX_NEWS_PUSHES: usize = 8;

@@ -13,7 +13,7 @@
 //!
 //! A refutation proves that the subject can speak, not that it is healthy: the alerters of
 //! the incarnations it refuted still count towards corroborating a new alert for a while
-//! (`dead_after`). A node that answers now and then but mostly not (Rapid's flaky host)
+//! (ten probe intervals). A node that answers now and then but mostly not (Rapid's flaky host)
 //! refutes every single alert, yet its observers keep alerting, and together they
 //! corroborate; a healthy node falsely alerted about now and then does not collect three
 //! alerts in that time.
