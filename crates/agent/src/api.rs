@@ -127,6 +127,10 @@ pub struct HealthResponse {
     /// Members by state, the node itself included.
     #[serde(default)]
     pub members: BTreeMap<String, usize>,
+    /// The node's local health score, 0 (healthy) to 8 (it reaches almost nobody; it
+    /// accuses nobody above 4). Absent when down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_health: Option<u8>,
 }
 
 /// `GET /v1/keys` and `PUT /v1/encryption`: the node's keyring by fingerprint (never the
@@ -237,6 +241,7 @@ mod tests {
             node: None,
             generation: None,
             members: BTreeMap::new(),
+            local_health: None,
         };
         assert_eq!(
             serde_json::to_string(&down).unwrap(),

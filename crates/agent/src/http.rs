@@ -520,6 +520,7 @@ async fn health(State(state): State<AdminState>) -> (StatusCode, Json<HealthResp
             node: None,
             generation: None,
             members: Default::default(),
+            local_health: None,
         };
         return (StatusCode::SERVICE_UNAVAILABLE, Json(down));
     };
@@ -530,6 +531,7 @@ async fn health(State(state): State<AdminState>) -> (StatusCode, Json<HealthResp
             node: Some(node.identity().name.to_string()),
             generation: Some(node.identity().generation.0),
             members: Default::default(),
+            local_health: None,
         };
         return (StatusCode::SERVICE_UNAVAILABLE, Json(stopped));
     }
@@ -558,6 +560,7 @@ async fn health(State(state): State<AdminState>) -> (StatusCode, Json<HealthResp
         node: Some(identity.name.to_string()),
         generation: Some(identity.generation.0),
         members: by_state,
+        local_health: Some(node.local_health()),
     };
     (status, Json(body))
 }

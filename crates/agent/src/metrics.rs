@@ -5,6 +5,7 @@
 //! |------------------------------------------------|---------|----------|
 //! | `leviathan_gossip_up`                          | gauge   |          |
 //! | `leviathan_gossip_generation`                  | gauge   |          |
+//! | `leviathan_gossip_local_health`                | gauge   |          |
 //! | `leviathan_gossip_members`                     | gauge   | `state`  |
 //! | `leviathan_gossip_phi`                         | gauge   | `peer`   |
 //! | `leviathan_gossip_keys`                        | gauge   |          |
@@ -115,6 +116,13 @@ impl Collector for NodeCollector {
             i64::try_from(generation).unwrap_or(i64::MAX),
         )?;
 
+        gauge(
+            &mut encoder,
+            "local_health",
+            "This node's doubt about itself, 0 (healthy) to 8; above 4 it accuses nobody",
+            i64::from(node.local_health()),
+        )?;
+
         let states = [
             MemberState::Live,
             MemberState::Suspect,
@@ -142,7 +150,7 @@ impl Collector for NodeCollector {
         family(
             &mut encoder,
             "phi",
-            "Current phi (suspicion level) of the failure detector per peer",
+            "Current phi (suspicion level) of the answers to this node's probes, per watched peer",
             MetricType::Gauge,
             "peer",
             &phis,

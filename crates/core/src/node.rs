@@ -91,6 +91,8 @@ pub struct Node {
     clock: Instant,
     /// When own tombstones are next collected.
     next_collection: Instant,
+    /// When a Syn may next repeat an accusation (see `Rumors::add_accusation`).
+    next_repeated_accusation: Instant,
     /// When this node last re-asserted itself under a new generation.
     last_reassertion: Option<Instant>,
     /// The largest generation believed: claims beyond it are forged or corrupt.
@@ -165,6 +167,7 @@ impl Node {
             clock: now,
             next_collection: now + config_grace / 2,
             last_reassertion: None,
+            next_repeated_accusation: now,
             horizon,
             new_generation: None,
             in_flight: InFlight::default(),
@@ -770,16 +773,24 @@ impl Node {
             true
         });
         let mut rumors = self.rumors.pick(self.rumor_budget(), None);
-        // Room for the accusations about the nodes the page will name.
-        let rumors_budget = leviathan_gossip_wire::rumors_len(&rumors) + self.rumor_budget() / 2;
+        // Once per probe interval, room for an accusation about a node the page names.
+        let repeat = self.clock >= self.next_repeated_accusation;
+        let room = if repeat { self.rumor_budget() / 2 } else { 0 };
+        let rumors_budget = leviathan_gossip_wire::rumors_len(&rumors) + room;
         let digest = self
             .cursor
             .next_page(&self.state, budget.saturating_sub(used + rumors_budget));
         news.retain(|entry| !digest.covers(&entry.name));
-        self.rumors
-            .add_accusations(&mut rumors, rumors_budget, |name| {
-                digest.covers(name) || news.iter().any(|entry| entry.name == *name)
-            });
+        if repeat {
+            let added = self
+                .rumors
+                .add_accusation(&mut rumors, rumors_budget, |name| {
+                    digest.covers(name) || news.iter().any(|entry| entry.name == *name)
+                });
+            if added {
+                self.next_repeated_accusation = self.clock + self.config.heartbeat_interval;
+            }
+        }
         Syn {
             digest,
             news,

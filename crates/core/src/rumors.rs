@@ -113,6 +113,8 @@ pub(crate) struct Rumors {
     next_stamp: u64,
     /// Subjects with alerts held against them.
     accused: BTreeSet<NodeName>,
+    /// The accusation last repeated by [`Rumors::add_accusation`].
+    repeated: Option<NodeName>,
 }
 
 impl Rumors {
@@ -124,6 +126,7 @@ impl Rumors {
             spreading: VecDeque::new(),
             next_stamp: 0,
             accused: BTreeSet::new(),
+            repeated: None,
         }
     }
 
@@ -298,32 +301,41 @@ impl Rumors {
         picked
     }
 
-    /// Adds to `picked` the accusations held against the subjects `about` selects (those
-    /// a Syn's digest page or news tells the peer about), as many as fit in `budget` bytes:
-    /// a node that missed a rumour's spreading (a newcomer, one cut off for a while) learns
-    /// who stands accused when it hears of them, so a peer that never heard a node die
-    /// does not keep it alive.
-    pub(crate) fn add_accusations(
-        &self,
+    /// Adds to `picked` one accusation held against a subject `about` selects (one a Syn's
+    /// digest page or news tells the peer about), if one fits in `budget` bytes, in turn;
+    /// returns whether it did. A node that missed a rumour's spreading (a newcomer, one cut
+    /// off for a while) so learns who stands accused when it hears of them, and does not
+    /// keep alive a node that died before it came.
+    pub(crate) fn add_accusation(
+        &mut self,
         picked: &mut Vec<Rumor>,
         budget: usize,
         about: impl Fn(&NodeName) -> bool,
-    ) {
-        let mut used = leviathan_gossip_wire::rumors_len(picked);
-        for subject in self.accused.iter().filter(|subject| about(subject)) {
-            let Some(held) = self.held.get(subject) else {
-                continue;
-            };
-            if picked.iter().any(|rumor| rumor.subject == *subject) {
-                continue;
-            }
-            let len = held.encoded_len(subject);
-            if used + len > budget {
-                break;
-            }
-            used += len;
-            picked.push(held.rumor(subject));
-        }
+    ) -> bool {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let used = leviathan_gossip_wire::rumors_len(picked);
+        let after = match &self.repeated {
+            Some(last) => self
+                .accused
+                .range::<NodeName, _>((Excluded(last), Unbounded)),
+            None => self.accused.range::<NodeName, _>(..),
+        };
+        // Round the set at most once, from where the last one stopped.
+        let found = after
+            .chain(self.accused.iter())
+            .take(self.accused.len())
+            .filter(|subject| about(subject))
+            .filter(|subject| !picked.iter().any(|rumor| rumor.subject == **subject))
+            .find_map(|subject| {
+                let held = self.held.get(subject)?;
+                (used + held.encoded_len(subject) <= budget).then_some((subject, held))
+            });
+        let Some((subject, held)) = found else {
+            return false;
+        };
+        picked.push(held.rumor(subject));
+        self.repeated = Some(subject.clone());
+        true
     }
 
     /// Puts `subject`'s rumour first in the sending order, under a new stamp.

@@ -328,6 +328,14 @@ impl Gossip {
         Ok(self.shared.lock().max_value_len(&key))
     }
 
+    /// This node's doubt about itself, 0 (healthy) to 8 (Lifeguard's local health score):
+    /// raised when not even relays answer its checks, when it is suspected and when it
+    /// stalls; above 4 it accuses nobody. A node cut off from the others shows it here
+    /// rather than by suspecting them all.
+    pub fn local_health(&self) -> u8 {
+        self.shared.lock().local_health()
+    }
+
     /// Counters of traffic and dropped input.
     pub fn stats(&self) -> Stats {
         self.shared.lock().stats().clone()
