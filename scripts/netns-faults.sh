@@ -38,6 +38,7 @@
 #   LVG_FAULTS_KEEP=1            keep the temporary directory (logs, data dirs)
 #   LVG_FAULTS_SUBNET=10.231.0   the /24 the hosts get addresses in
 #   LVG_FAULTS_SUSPECT_MS=3000   bound on the time for every peer to suspect a cut-off node
+#   LVG_FAULTS_SPLIT_SUSPECT_MS=6000 bound on the time for each side of a partition to suspect the other
 #   LVG_FAULTS_CONVERGE_MS=15000 bound on every convergence
 #   LVG_FAULTS_TOMBSTONE_GRACE_S=4  the agents' tombstone_grace in seconds: the cut and the
 #                                partition outlast it after their deletions, so that
@@ -62,6 +63,10 @@ TOMBSTONE_GRACE_S=${LVG_FAULTS_TOMBSTONE_GRACE_S:-4}
 DEAD_AFTER_MS=5000                            # the local preset's dead_after
 SUSPECT_MS=${LVG_FAULTS_SUSPECT_MS:-3000}     # probes every 100 ms: ~1 s to alert and corroborate; 3x headroom
 DEAD_MS=$((SUSPECT_MS + DEAD_AFTER_MS + 1000)) # suspected, then dead_after, plus a second
+# Across a partition a node's observers may all be on the far side: the near side suspects
+# the nodes it watches first, then watches the next ones (suspects leave the rings) and
+# needs a second round for those (measured 2.7 s).
+SPLIT_SUSPECT_MS=${LVG_FAULTS_SPLIT_SUSPECT_MS:-$((2 * SUSPECT_MS))}
 # Observers learn from their own probes, and an outage is not learnt as a rhythm: a peer
 # back from an outage is suspected as fast when it goes again (fault 1b, fault 3).
 CONVERGE_MS=${LVG_FAULTS_CONVERGE_MS:-15000}
@@ -695,13 +700,13 @@ converge "h3 restored again"
 step "fault 2 / partition: {h1,h2} | {h3,h4,h5} (sw-h3..5 moved to bridge $BRIDGE_SPLIT)"
 T_SPLIT=$(now_ms)
 for i in 3 4 5; do ip -n "$NS_SWITCH" link set "sw-h$i" master "$BRIDGE_SPLIT"; done
-wait_states "1 2" "4 5" "suspect|dead" "$SUSPECT_MS" "$T_SPLIT" "h1 h2 suspecting h4 h5 across the partition"
+wait_states "1 2" "4 5" "suspect|dead" "$SPLIT_SUSPECT_MS" "$T_SPLIT" "h1 h2 suspecting h4 h5 across the partition"
 SPLIT_TOOK=$TOOK
-wait_states "4 5" "1 2" "suspect|dead" "$SUSPECT_MS" "$T_SPLIT" "h4 h5 suspecting h1 h2 across the partition"
+wait_states "4 5" "1 2" "suspect|dead" "$SPLIT_SUSPECT_MS" "$T_SPLIT" "h4 h5 suspecting h1 h2 across the partition"
 SPLIT_TOOK2=$TOOK
 wait_states "1 2" "1 2" "live" "$SUSPECT_MS" "$(now_ms)" "{h1,h2} live to each other"
 wait_states "3 4 5" "3 4 5" "live" "$SUSPECT_MS" "$(now_ms)" "{h3,h4,h5} live to each other"
-note "h1 h2 suspect h4 h5 after $SPLIT_TOOK ms, h4 h5 suspect h1 h2 after $SPLIT_TOOK2 ms (bound $SUSPECT_MS ms); each side sees its own side live"
+note "h1 h2 suspect h4 h5 after $SPLIT_TOOK ms, h4 h5 suspect h1 h2 after $SPLIT_TOOK2 ms (bound $SPLIT_SUSPECT_MS ms); each side sees its own side live"
 step "rotation 2/3 (part): use K2 on h1 and h2, inside the partition"
 for i in 1 2; do cli "$i" keys use "$K2" >/dev/null || fail "keys use K2 on h$i failed"; done
 for i in 1 2; do write_keyring "$i" "$TMP/keys/k2.key" "$TMP/keys/k1.key"; done
@@ -719,9 +724,9 @@ note "writes, overwrites, deletes and a delete-then-rewrite on both sides"
 side_sees "1 2" "1 2" "3 4 5" split-write
 side_sees "3 4 5" "3 4 5" "1 2" split-write
 note "each side holds its own side's writes and none of the other's"
-wait_states "1 2" "4 5" "dead" "$DEAD_MS" "$T_SPLIT" "h1 h2 declaring h4 h5 dead"
+wait_states "1 2" "4 5" "dead" "$((DEAD_MS + SPLIT_SUSPECT_MS - SUSPECT_MS))" "$T_SPLIT" "h1 h2 declaring h4 h5 dead"
 SPLIT_DEAD_TOOK=$TOOK
-wait_states "4 5" "1 2" "dead" "$DEAD_MS" "$T_SPLIT" "h4 h5 declaring h1 h2 dead"
+wait_states "4 5" "1 2" "dead" "$((DEAD_MS + SPLIT_SUSPECT_MS - SUSPECT_MS))" "$T_SPLIT" "h4 h5 declaring h1 h2 dead"
 SPLIT_DEAD_TOOK2=$TOOK
 wait_past_grace "$T_DELS"
 RESETS_BEFORE=$(resets_all)
@@ -837,5 +842,5 @@ fi
 
 step "summary: $WRITES acknowledged writes, $DELETES deletions; none lost, none resurrected"
 note "cut: suspected in $SUSPECT_TOOK ms (bound $SUSPECT_MS), dead in $DEAD_TOOK ms (bound $DEAD_MS), reconverged in $CUT_RECOVERY_MS ms; cut again: suspected in $RECUT_TOOK ms"
-note "partition: h1 h2 / h4 h5 suspected each other in $SPLIT_TOOK/$SPLIT_TOOK2 ms (bound $SUSPECT_MS), dead in $SPLIT_DEAD_TOOK/$SPLIT_DEAD_TOOK2 ms, reconverged in $HEAL_RECOVERY_MS ms after the heal"
+note "partition: h1 h2 / h4 h5 suspected each other in $SPLIT_TOOK/$SPLIT_TOOK2 ms (bound $SPLIT_SUSPECT_MS), dead in $SPLIT_DEAD_TOOK/$SPLIT_DEAD_TOOK2 ms, reconverged in $HEAL_RECOVERY_MS ms after the heal"
 note "kill -9: suspected by every survivor in $KILL_TOOK ms (bound $SUSPECT_MS), reconverged in $KILL_RECOVERY_MS ms after the restart"

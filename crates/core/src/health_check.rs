@@ -10,6 +10,10 @@ use std::time::Duration;
 use crate::config::NodeConfig;
 use crate::member::{Health, MemberState};
 
+/// Suspicions in a streak from which a dead peer's refutations revive it only after a
+/// hold-off.
+pub(crate) const FLAPPING: u8 = 2;
+
 /// What a check does to one peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Verdict {
@@ -19,6 +23,8 @@ pub(crate) enum Verdict {
     Dead,
     /// Dead or departed for `remove_after`: to be removed.
     Expired,
+    /// Dead after flapping, refuted meanwhile, and its hold-off is over: dead → live.
+    Revived,
 }
 
 /// The rules of the health check.
@@ -48,16 +54,38 @@ impl HealthCheck {
         let verdict = match health.state {
             MemberState::Live => Verdict::Unchanged,
             MemberState::Suspect if since >= self.suspicion_timeout_ms(alerters) => Verdict::Dead,
+            MemberState::Dead if health.revival_due && since >= self.hold_off_ms(health.flaps) => {
+                Verdict::Revived
+            }
             MemberState::Dead | MemberState::Left if since >= self.remove_after_ms => {
                 Verdict::Expired
             }
             _ => Verdict::Unchanged,
         };
-        if verdict == Verdict::Dead {
-            health.state = MemberState::Dead;
-            health.since_ms = now_ms;
+        match verdict {
+            Verdict::Dead => {
+                health.state = MemberState::Dead;
+                health.since_ms = now_ms;
+            }
+            Verdict::Revived => {
+                health.state = MemberState::Live;
+                health.since_ms = now_ms;
+                health.refuted_ms = now_ms;
+                health.revival_due = false;
+            }
+            Verdict::Unchanged | Verdict::Expired => {}
         }
         verdict
+    }
+
+    /// How long a peer declared dead after `flaps` suspicions in a streak stays dead
+    /// whatever it says (route-flap damping): `dead_after` for the first streak that
+    /// reaches [`FLAPPING`], doubling with every further suspicion, never past removal.
+    pub(crate) fn hold_off_ms(&self, flaps: u8) -> u64 {
+        let doublings = u32::from(flaps.saturating_sub(FLAPPING)).min(16);
+        self.dead_after_ms
+            .saturating_mul(1 << doublings)
+            .min(self.remove_after_ms)
     }
 
     /// How long a peer stays suspect before it is declared dead: `dead_after` with just

@@ -97,6 +97,9 @@ pub(crate) struct Health {
     pub(crate) streak_since_ms: u64,
     /// When the peer last refuted a suspicion.
     pub(crate) refuted_ms: u64,
+    /// A dead peer that flapped refuted during its hold-off: it is live again once the
+    /// hold-off ends.
+    pub(crate) revival_due: bool,
 }
 
 impl Health {
@@ -108,6 +111,7 @@ impl Health {
             since_ms,
             streak_since_ms: 0,
             refuted_ms: 0,
+            revival_due: false,
         }
     }
 }

@@ -15,7 +15,7 @@ use tracing::{debug, info};
 
 use crate::config::NodeConfig;
 use crate::event::{EventBatch, Update};
-use crate::health_check::{HealthCheck, Verdict};
+use crate::health_check::{FLAPPING, HealthCheck, Verdict};
 use crate::health_table::{HealthSlot, HealthTable};
 use crate::member::{Health, MemberState};
 use crate::news::NewsQueue;
@@ -153,14 +153,21 @@ impl Membership {
 
     /// `name` refuted the alerts against it (a newer incarnation): a suspect or dead peer
     /// is live again — unless it was declared dead after flapping: a refutation proves it
-    /// can speak, not that it is healthy, so it stays dead until it is removed (and comes
-    /// back afresh) or restarts.
+    /// can speak, not that it is healthy, so it stays dead for a hold-off that grows with
+    /// every flap (see [`HealthCheck::hold_off_ms`]) and revives when that ends.
     fn revive(&mut self, name: &NodeName, slot: &HealthSlot, now: Instant, batch: &mut EventBatch) {
         let now_ms = self.millis(now);
+        let rules = &self.rules;
         let revived = self.health.update(slot, |health| {
             let revivable = match health.state {
                 MemberState::Suspect => true,
-                MemberState::Dead => health.flaps < FLAPPING,
+                MemberState::Dead if health.flaps < FLAPPING => true,
+                MemberState::Dead => {
+                    let held = now_ms.saturating_sub(health.since_ms);
+                    let over = held >= rules.hold_off_ms(health.flaps);
+                    health.revival_due = !over;
+                    over
+                }
                 MemberState::Live | MemberState::Left => false,
             };
             if revivable {
@@ -211,7 +218,7 @@ impl Membership {
     ) -> Vec<NodeName> {
         let now_ms = self.millis(now);
         let mut expired = Vec::new();
-        let (rules, own) = (&self.rules, &self.own);
+        let (rules, own, ring_changes) = (&self.rules, &self.own, &mut self.ring_changes);
         self.health.update_all(|name, health| {
             let alerters = match health.state {
                 MemberState::Suspect => alerters_of(name),
@@ -224,6 +231,11 @@ impl Membership {
                     batch.dead(name.clone());
                 }
                 Verdict::Expired => expired.push(name.clone()),
+                Verdict::Revived => {
+                    info!(node = %own, peer = %name, "peer recovered after its hold-off");
+                    ring_changes.push((name.clone(), true));
+                    batch.recovered(name.clone());
+                }
             }
         });
         expired
@@ -238,9 +250,6 @@ impl Membership {
             .update_all(|_, health| health.since_ms = health.since_ms.saturating_add(pause));
     }
 }
-
-/// Suspicions in a streak after which a dead peer's refutations no longer revive it.
-const FLAPPING: u8 = 2;
 
 /// What one fact or delta says about a peer's liveness.
 #[derive(Debug, Clone, Copy)]

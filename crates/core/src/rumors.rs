@@ -37,6 +37,8 @@ struct Held {
     incarnation: Incarnation,
     /// Sorted, without duplicates, at most [`MAX_ALERTERS`].
     alerters: Vec<NodeTag>,
+    /// When this node first held an alert about this incarnation.
+    accused_since: Option<Instant>,
     /// Alerters of the refuted incarnations of this generation, until `earlier_until`.
     earlier: Vec<NodeTag>,
     earlier_until: Option<Instant>,
@@ -145,6 +147,7 @@ impl Rumors {
             generation,
             incarnation,
             alerters: Vec::new(),
+            accused_since: None,
             earlier: Vec::new(),
             earlier_until: None,
             sends_left: retransmits(cluster_size),
@@ -177,6 +180,7 @@ impl Rumors {
                 generation,
                 incarnation,
                 alerters: Vec::new(),
+                accused_since: None,
                 earlier: Vec::new(),
                 earlier_until: None,
                 sends_left: 0,
@@ -188,6 +192,7 @@ impl Rumors {
             held.generation = generation;
             held.incarnation = incarnation;
             held.alerters.clear();
+            held.accused_since = None;
             held.earlier.clear();
             held.earlier_until = None;
             held.remember(&old, now, self.memory);
@@ -203,6 +208,9 @@ impl Rumors {
         }
         let count = held.alerters.len();
         let grew = count > before;
+        if before == 0 && count > 0 {
+            held.accused_since = Some(now);
+        }
         let corroborating = held.corroborating(now);
         if count == 0 {
             self.accused.remove(subject);
@@ -228,6 +236,11 @@ impl Rumors {
         self.held
             .get(subject)
             .map_or(0, |held| held.corroborating(now))
+    }
+
+    /// Since when the alert against `subject`'s current incarnation has stood unrefuted.
+    pub(crate) fn accused_since(&self, subject: &NodeName) -> Option<Instant> {
+        self.held.get(subject).and_then(|held| held.accused_since)
     }
 
     /// Whether `subject` has any alert held against it.

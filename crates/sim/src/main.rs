@@ -160,6 +160,11 @@ struct Common {
     /// Datagram loss probabilities (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "0")]
     loss: Vec<f64>,
+    /// Start from the timings of a preset of the library (`default`, `lan`, `wan`,
+    /// `local`: intervals, probe timeout, φ tuning, `dead_after`, lifecycle); the options
+    /// below override them.
+    #[arg(long)]
+    preset: Option<leviathan_gossip::Preset>,
     /// Gossip interval, milliseconds (default: the core's, 1000).
     #[arg(long)]
     gossip_interval_ms: Option<u64>,
@@ -214,6 +219,15 @@ impl Common {
                         min: Duration::from_secs_f64(min / 1000.0),
                         max: Duration::from_secs_f64(max / 1000.0),
                     };
+                }
+                if let Some(preset) = self.preset {
+                    match leviathan_gossip::Config::preset(preset).node_config() {
+                        Ok(config) => spec.node_config = config,
+                        Err(error) => {
+                            eprintln!("preset {preset:?}: {error}");
+                            std::process::exit(2);
+                        }
+                    }
                 }
                 if let Some(ms) = self.gossip_interval_ms {
                     spec.node_config.gossip_interval = Duration::from_millis(ms);

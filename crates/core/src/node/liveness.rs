@@ -21,6 +21,9 @@ use crate::monitor::Duty;
 use crate::peer_selection::{PeerRoster, Roster};
 use crate::state::IncarnationFact;
 
+/// Probe intervals an alert may stand unrefuted before it suffices alone.
+const UNREFUTED_INTERVALS: u32 = 5;
+
 /// How many times a reply may outweigh the datagram that asked for it: a forged source
 /// address draws at most this much traffic onto its victim (QUIC's anti-amplification
 /// limit).
@@ -336,9 +339,22 @@ impl Node {
         let own = NodeTag::of(&self.identity.name);
         let rumors = &self.rumors;
         self.observer_cache.retain(|name| rumors.is_accused(name));
+        // A live node hears what it is accused of within a probe interval or two and
+        // refutes; an alert that stands unrefuted for longer says the node cannot reach
+        // this side of the network, whoever else could vouch for it (a partition whose
+        // far side holds its other observers). Only a node that reaches others itself
+        // concludes so: one cut off alone has poor local health.
+        let unrefuted_for = self.config.heartbeat_interval * UNREFUTED_INTERVALS;
+        let healthy = self.monitor.local_health().score() <= 1;
         for (subject, count) in pending {
-            if count >= needed {
-                // Corroborated by the alerters of incarnations it refuted.
+            let unrefuted = healthy
+                && self
+                    .rumors
+                    .accused_since(&subject)
+                    .is_some_and(|since| now.saturating_duration_since(since) >= unrefuted_for);
+            if count >= needed || unrefuted {
+                // Corroborated (the alerters of incarnations it refuted count too), or
+                // never answered.
                 self.suspect(&subject, count, now, batch);
                 continue;
             }
