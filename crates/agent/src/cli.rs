@@ -140,7 +140,7 @@ pub struct AgentArgs {
     /// Period of gossip rounds, e.g. 200ms [default: from the preset].
     #[arg(long, env = env::GOSSIP_INTERVAL, value_parser = parse_duration, value_name = "DURATION")]
     pub gossip_interval: Option<Duration>,
-    /// Period of heartbeats, e.g. 500ms [default: from the preset].
+    /// How often each watched peer is probed, e.g. 500ms [default: from the preset].
     #[arg(long, env = env::HEARTBEAT_INTERVAL, value_parser = parse_duration, value_name = "DURATION")]
     pub heartbeat_interval: Option<Duration>,
     /// Period of failure-detector checks, e.g. 500ms [default: from the preset].
@@ -219,7 +219,7 @@ pub struct DemoArgs {
 /// The client subcommands: each makes one call to an agent's admin API.
 #[derive(Debug, Clone, Subcommand)]
 pub enum ClientCommand {
-    /// List the members the agent knows: name, address, generation, state, φ, heartbeat.
+    /// List the members the agent knows: name, address, generation, state, φ, incarnation.
     Members(ClientArgs),
     /// List every key the agent knows, of every node (or of --node).
     Kv {

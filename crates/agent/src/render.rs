@@ -90,7 +90,7 @@ fn shorten(text: &str, width: usize) -> String {
     short
 }
 
-/// The members as a table: name, address, generation, state, φ, heartbeat, keys.
+/// The members as a table: name, address, generation, state, φ, incarnation, keys.
 pub fn members_table(members: &[MemberView]) -> String {
     let rows: Vec<Vec<String>> = members
         .iter()
@@ -118,7 +118,7 @@ pub fn members_table(members: &[MemberView]) -> String {
             "GENERATION",
             "STATE",
             "PHI",
-            "HEARTBEAT",
+            "INCARNATION",
             "KEYS",
         ],
         &rows,

@@ -48,6 +48,20 @@ struct Held {
 }
 
 impl Held {
+    /// Nothing said yet about this incarnation, to be sent `sends_left` times.
+    fn fresh(generation: Generation, incarnation: Incarnation, sends_left: u32) -> Self {
+        Held {
+            generation,
+            incarnation,
+            alerters: Vec::new(),
+            accused_since: None,
+            earlier: Vec::new(),
+            earlier_until: None,
+            sends_left,
+            stamp: 0,
+        }
+    }
+
     /// Keeps the alerters of `old`, an earlier incarnation of the same generation, until
     /// `now + memory` (with those it still remembered).
     fn remember(&mut self, old: &Held, now: Instant, memory: Duration) {
@@ -143,16 +157,7 @@ impl Rumors {
         cluster_size: usize,
         now: Instant,
     ) {
-        let mut held = Held {
-            generation,
-            incarnation,
-            alerters: Vec::new(),
-            accused_since: None,
-            earlier: Vec::new(),
-            earlier_until: None,
-            sends_left: retransmits(cluster_size),
-            stamp: 0,
-        };
+        let mut held = Held::fresh(generation, incarnation, retransmits(cluster_size));
         if let Some(old) = self.held.get(subject) {
             held.remember(old, now, self.memory);
         }
@@ -176,16 +181,7 @@ impl Rumors {
     ) -> (usize, bool) {
         let held = match self.held.entry(subject.clone()) {
             Entry::Occupied(occupied) => occupied.into_mut(),
-            Entry::Vacant(vacant) => vacant.insert(Held {
-                generation,
-                incarnation,
-                alerters: Vec::new(),
-                accused_since: None,
-                earlier: Vec::new(),
-                earlier_until: None,
-                sends_left: 0,
-                stamp: 0,
-            }),
+            Entry::Vacant(vacant) => vacant.insert(Held::fresh(generation, incarnation, 0)),
         };
         if (held.generation, held.incarnation) != (generation, incarnation) {
             let old = held.clone();

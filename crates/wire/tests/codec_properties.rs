@@ -772,17 +772,22 @@ proptest! {
     }
 }
 
+/// The header of the annotated examples of `docs/PROTOCOL.md` §3.
+fn example_header(generation: Generation) -> Result<Header, Box<dyn std::error::Error>> {
+    Ok(Header {
+        cluster_id: ClusterId::new("demo")?,
+        sender: NodeName::new("n1")?,
+        generation,
+        incarnation: Incarnation(5),
+    })
+}
+
 /// The annotated Ack example of `docs/PROTOCOL.md` §3 is what the codec produces.
 #[test]
 fn protocol_md_example_is_exact() -> Result<(), Box<dyn std::error::Error>> {
     let generation = Generation(1_700_000_000_000);
     let packet = Packet {
-        header: Header {
-            cluster_id: ClusterId::new("demo")?,
-            sender: NodeName::new("n1")?,
-            generation,
-            incarnation: Incarnation(5),
-        },
+        header: example_header(generation)?,
         message: Message::Ack(Ack {
             deltas: vec![NodeDelta {
                 node: NodeId {
@@ -832,12 +837,7 @@ fn protocol_md_example_is_exact() -> Result<(), Box<dyn std::error::Error>> {
 fn protocol_md_probe_example_is_exact() -> Result<(), Box<dyn std::error::Error>> {
     let generation = Generation(1_700_000_000_000);
     let packet = Packet {
-        header: Header {
-            cluster_id: ClusterId::new("demo")?,
-            sender: NodeName::new("n1")?,
-            generation,
-            incarnation: Incarnation(5),
-        },
+        header: example_header(generation)?,
         message: Message::Probe(Probe {
             sequence: 300,
             target: NodeTag::of(&NodeName::new("n2")?),
