@@ -197,7 +197,7 @@ impl Cluster {
     fn introduce(&self) {
         let config = Config::preset(self.preset);
         say(&format!(
-            "leviathan-gossip demo: {} nodes on 127.0.0.1, gossip every {}, heartbeat every {}, \
+            "leviathan-gossip demo: {} nodes on 127.0.0.1, gossip every {}, probes every {}, \
              suspicion at φ > {}",
             self.nodes.len(),
             humantime::format_duration(config.gossip_interval),

@@ -43,7 +43,7 @@ struct Args {
     /// Gossip period in milliseconds.
     #[arg(long, default_value_t = 1000)]
     gossip_interval_ms: u64,
-    /// Heartbeat period in milliseconds.
+    /// Probe interval (`heartbeat_interval`) in milliseconds.
     #[arg(long, default_value_t = 1000)]
     heartbeat_interval_ms: u64,
     /// Health-check period in milliseconds.

@@ -29,7 +29,7 @@ struct Args {
     #[arg(long, default_value_t = 3)]
     runs: usize,
     /// Seconds the converged cluster runs before the crash, so detectors measure
-    /// steady-state heartbeats rather than their prior for new peers.
+    /// steady-state probe answers rather than their prior for new peers.
     #[arg(long, default_value_t = 15)]
     warmup: u64,
 }
