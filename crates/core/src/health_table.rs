@@ -164,15 +164,26 @@ impl HealthTable {
         self.slots.iter().flatten().map(|tracked| &tracked.name)
     }
 
-    /// The tracked peers that are watched: live ones. A suspect leaves the rings, so its
+    /// The tracked peers on the rings: live ones. A suspect leaves the rings, so its
     /// subjects pass to the next observers at once (a partition's far side may hold all of
-    /// a node's observers); it still hears its accusation in the acks to its own probes.
+    /// a node's observers); those that watched it keep watching it (see
+    /// [`Health::stays_watched`]).
     pub(crate) fn watchable(&self) -> impl Iterator<Item = &NodeName> + Clone {
         self.slots
             .iter()
             .flatten()
             .filter(|tracked| tracked.health.state == MemberState::Live)
             .map(|tracked| &tracked.name)
+    }
+
+    /// Whether the peer in `slot` is on the rings (see [`Self::watchable`]).
+    pub(crate) fn is_on_rings(&self, slot: &HealthSlot) -> bool {
+        self.state(slot) == Some(MemberState::Live)
+    }
+
+    /// Whether the peer in `slot`, off the rings, stays watched by those that watched it.
+    pub(crate) fn stays_watched(&self, slot: &HealthSlot) -> bool {
+        self.health(slot).is_some_and(Health::stays_watched)
     }
 
     /// The state of the peer in `slot`.

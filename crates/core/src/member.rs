@@ -103,6 +103,18 @@ pub(crate) struct Health {
 }
 
 impl Health {
+    /// Whether the observers that watched the peer keep watching it off the rings: while
+    /// it is suspect (their probes carry the accusation, and its answers or silence tell
+    /// whether it flaps), and while dead after flapping (their alerts hold it off, see
+    /// `membership.rs`).
+    pub(crate) fn stays_watched(&self) -> bool {
+        match self.state {
+            MemberState::Suspect => true,
+            MemberState::Dead => self.flaps >= crate::health_check::FLAPPING,
+            MemberState::Live | MemberState::Left => false,
+        }
+    }
+
     /// A peer in `state` from `since_ms` on, with no history.
     pub(crate) fn new(state: MemberState, since_ms: u64) -> Self {
         Health {

@@ -185,6 +185,18 @@ impl Membership {
         batch.recovered(name.clone());
     }
 
+    /// A new alert about `name`: if it is dead after flapping, its hold-off starts again,
+    /// so a host that still fails its observers' checks stays dead however often it
+    /// refutes, while one that answers them comes back when the hold-off ends.
+    pub(crate) fn alerted(&mut self, slot: &HealthSlot, now: Instant) {
+        let now_ms = self.millis(now);
+        self.health.update(slot, |health| {
+            if health.state == MemberState::Dead && health.flaps >= FLAPPING {
+                health.since_ms = now_ms;
+            }
+        });
+    }
+
     /// What a fact or delta taught about `name`'s liveness: it left, or it refuted the
     /// alerts against its older incarnations.
     fn record_signs(
@@ -228,6 +240,9 @@ impl Membership {
                 Verdict::Unchanged => {}
                 Verdict::Dead => {
                     info!(node = %own, peer = %name, alerters, "peer dead");
+                    // Off the rings already; its observers stop watching it unless it
+                    // flapped.
+                    ring_changes.push((name.clone(), false));
                     batch.dead(name.clone());
                 }
                 Verdict::Expired => expired.push(name.clone()),

@@ -298,6 +298,9 @@ impl Node {
         now: Instant,
         batch: &mut EventBatch,
     ) {
+        if let Some(slot) = self.state.get(subject).and_then(|node| node.health_slot()) {
+            self.membership.alerted(slot, now);
+        }
         if alerters < self.config.corroboration {
             return;
         }
@@ -395,8 +398,7 @@ impl Node {
                 .state
                 .get(&name)
                 .and_then(|node| node.health_slot())
-                .and_then(|slot| self.membership.health().state(slot))
-                == Some(MemberState::Live);
+                .is_some_and(|slot| self.membership.health().is_on_rings(slot));
             if joined && on_rings {
                 changed |= self.rings.add(&name);
             } else if !on_rings && self.rings.remove(&name) {
@@ -410,9 +412,26 @@ impl Node {
         if !changed {
             return;
         }
-        let subjects: Vec<NodeId> = self
-            .rings
+        // Subjects that left the rings as suspects, or dead after flapping, stay watched.
+        let health = self.membership.health();
+        let kept: Vec<NodeName> = self
+            .monitor
             .subjects()
+            .filter(|name| {
+                self.state
+                    .get(*name)
+                    .and_then(|node| node.health_slot())
+                    .is_some_and(|slot| health.stays_watched(slot))
+            })
+            .cloned()
+            .collect();
+        let mut names = self.rings.subjects();
+        for name in kept {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        let subjects: Vec<NodeId> = names
             .into_iter()
             .filter_map(|name| Some(self.state.get(&name)?.node_id(&name)))
             .collect();
