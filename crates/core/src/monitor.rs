@@ -68,16 +68,20 @@ struct Relayed {
     requester: SocketAddr,
     requester_sequence: u64,
     deadline: Instant,
+    /// Most bytes the answer may take (see [`Duty::Probe::limit`]).
+    limit: usize,
 }
 
 /// What the monitor asks the node to send or do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Duty {
-    /// Send a probe.
+    /// Send a probe, of at most `limit` bytes: a relayed probe is held to a multiple of
+    /// the request that asked for it, so a stranger cannot reflect traffic through relays.
     Probe {
         to: SocketAddr,
         target: NodeName,
         sequence: u64,
+        limit: usize,
     },
     /// Ask `relay` to probe `target`.
     Request {
@@ -85,11 +89,12 @@ pub(crate) enum Duty {
         target: NodeId,
         sequence: u64,
     },
-    /// Tell a requester whether the target answered.
+    /// Tell a requester whether the target answered, in at most `limit` bytes.
     Answer {
         to: SocketAddr,
         sequence: u64,
         reached: bool,
+        limit: usize,
     },
     /// `subject`'s check failed: raise an alert about this incarnation.
     Alert {
@@ -219,6 +224,7 @@ impl Monitor {
                 to: relayed.requester,
                 sequence: relayed.requester_sequence,
                 reached: false,
+                limit: relayed.limit,
             });
         }
         let round = self.next_round <= now;
@@ -240,6 +246,7 @@ impl Monitor {
                     to: watched.id.address,
                     target: watched.id.name.clone(),
                     sequence,
+                    limit: usize::MAX,
                 });
             }
             let known = incarnation_of(&watched.id.name);
@@ -282,6 +289,7 @@ impl Monitor {
                         to: target.address,
                         target: target.name.clone(),
                         sequence,
+                        limit: usize::MAX,
                     });
                     for relay in chosen {
                         duties.push(Duty::Request {
@@ -295,12 +303,14 @@ impl Monitor {
         }
     }
 
-    /// A relay's job: probe `target` for `requester`, answer by `now + probe_timeout`.
+    /// A relay's job: probe `target` for `requester`, answer by `now + probe_timeout`;
+    /// the probe and the answer take at most `limit` bytes each.
     pub(crate) fn relay(
         &mut self,
         requester: SocketAddr,
         requester_sequence: u64,
         target: &NodeId,
+        limit: usize,
         now: Instant,
         duties: &mut Vec<Duty>,
     ) {
@@ -313,11 +323,13 @@ impl Monitor {
             requester,
             requester_sequence,
             deadline: now + self.config.probe_timeout,
+            limit,
         });
         duties.push(Duty::Probe {
             to: target.address,
             target: target.name.clone(),
             sequence,
+            limit,
         });
     }
 
@@ -337,6 +349,7 @@ impl Monitor {
                     to: relayed.requester,
                     sequence: relayed.requester_sequence,
                     reached: true,
+                    limit: relayed.limit,
                 });
             }
             return;

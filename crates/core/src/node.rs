@@ -237,7 +237,7 @@ impl Node {
             }
             Message::ProbeAck(ack) => self.on_probe_ack(ack, now, &mut batch),
             Message::ProbeRequest(request) => {
-                self.on_probe_request(from, request, now, &mut batch);
+                self.on_probe_request(from, request, received_len, now, &mut batch);
             }
         }
         // After the message: it may have introduced the sender's current incarnation.

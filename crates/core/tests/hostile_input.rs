@@ -334,3 +334,86 @@ fn an_incarnation_advertising_an_unroutable_address_is_not_adopted() {
             .any(|m| m.id.name.as_str() == "here")
     );
 }
+
+/// Found in review: a probe request costs its sender a few dozen bytes, but the relay's
+/// probe to the target it names, and its answer to the request's (unverified) source,
+/// carried as many rumours as a quarter of a packet: a stranger could reflect traffic ten
+/// times its own onto any address. Both are now held to three times the request.
+#[test]
+fn a_probe_request_draws_at_most_three_times_its_size_onto_any_address() {
+    let now = Instant::now();
+    let mut node = node(now);
+    // The node knows a few peers and holds fresh accusations about them (rumours to spread).
+    let names: Vec<String> = (0..8)
+        .map(|i| format!("peer-with-a-long-name-{i}"))
+        .collect();
+    deliver(
+        &mut node,
+        names.iter().map(|name| delta_of(name, 0)).collect(),
+        now,
+    );
+    let accuse = Packet {
+        header: Header {
+            cluster_id: node.config().cluster_id.clone(),
+            sender: NodeName::new("accuser").unwrap(),
+            generation: Generation(1),
+            incarnation: Incarnation(1),
+        },
+        message: Message::Probe(leviathan_gossip_wire::Probe {
+            sequence: 1,
+            target: leviathan_gossip_wire::NodeTag::of(&NodeName::new("nobody").unwrap()),
+            rumors: names
+                .iter()
+                .map(|name| leviathan_gossip_wire::Rumor {
+                    subject: NodeName::new(name).unwrap(),
+                    generation: Generation(1),
+                    incarnation: Incarnation(1),
+                    alerters: (0..6).map(leviathan_gossip_wire::NodeTag).collect(),
+                })
+                .collect(),
+        }),
+    };
+    node.handle_packet("127.0.0.1:9300".parse().unwrap(), accuse, now);
+    node.drain(&mut Outputs::default());
+
+    let request = Packet {
+        header: Header {
+            cluster_id: node.config().cluster_id.clone(),
+            sender: NodeName::new("x").unwrap(),
+            generation: Generation(1),
+            incarnation: Incarnation(0),
+        },
+        message: Message::ProbeRequest(leviathan_gossip_wire::ProbeRequest {
+            sequence: 1,
+            target: NodeId {
+                name: NodeName::new("victim").unwrap(),
+                address: "10.9.9.9:53".parse().unwrap(),
+                generation: Generation(1),
+            },
+            rumors: Vec::new(),
+        }),
+    };
+    let limit = 3 * request.encoded_len();
+    let source: SocketAddr = "10.8.8.8:53".parse().unwrap();
+    node.handle_packet(source, request, now);
+    // The relay's answer (a nack) goes out when its wait ends.
+    node.handle_timeout(now + std::time::Duration::from_secs(1));
+    let mut outputs = Outputs::default();
+    node.drain(&mut outputs);
+    let reflected: Vec<usize> = outputs
+        .transmits
+        .iter()
+        .filter(|t| t.destination == source || t.destination == "10.9.9.9:53".parse().unwrap())
+        .map(|t| t.packet.encoded_len())
+        .collect();
+    assert_eq!(
+        reflected.len(),
+        2,
+        "a probe to the target and a nack to the source"
+    );
+    assert!(
+        reflected.iter().all(|len| *len <= limit),
+        "{reflected:?} bytes for a request of {} (limit {limit})",
+        limit / 3
+    );
+}

@@ -55,6 +55,7 @@ impl Node {
         &mut self,
         from: SocketAddr,
         request: ProbeRequest,
+        received_len: usize,
         now: Instant,
         batch: &mut EventBatch,
     ) {
@@ -64,8 +65,15 @@ impl Node {
             return;
         }
         let mut duties = Vec::new();
-        self.monitor
-            .relay(from, request.sequence, &request.target, now, &mut duties);
+        let limit = received_len.saturating_mul(AMPLIFICATION_LIMIT);
+        self.monitor.relay(
+            from,
+            request.sequence,
+            &request.target,
+            limit,
+            now,
+            &mut duties,
+        );
         self.perform(duties, now, batch);
     }
 
@@ -113,13 +121,15 @@ impl Node {
                     to,
                     target,
                     sequence,
+                    limit,
                 } => {
-                    let rumors = self.rumors.pick(self.rumor_budget(), Some(&target));
-                    let probe = Probe {
+                    let mut probe = Probe {
                         sequence,
                         target: NodeTag::of(&target),
-                        rumors,
+                        rumors: Vec::new(),
                     };
+                    let budget = self.rumor_budget_within(&Message::Probe(probe.clone()), limit);
+                    probe.rumors = self.rumors.pick(budget, Some(&target));
                     self.send(to, Message::Probe(probe));
                 }
                 Duty::Request {
@@ -139,7 +149,8 @@ impl Node {
                     to,
                     sequence,
                     reached,
-                } => self.send_ack(to, None, sequence, reached, usize::MAX),
+                    limit,
+                } => self.send_ack(to, None, sequence, reached, limit),
                 Duty::Alert {
                     subject,
                     generation,
@@ -164,10 +175,18 @@ impl Node {
             reached,
             rumors: Vec::new(),
         };
-        let bare = self.header.encoded_len() + 1 + Message::ProbeAck(ack.clone()).body_len();
-        let budget = self.rumor_budget().min(limit.saturating_sub(bare));
+        let budget = self.rumor_budget_within(&Message::ProbeAck(ack.clone()), limit);
         ack.rumors = self.rumors.pick(budget, prober);
         self.send(to, Message::ProbeAck(ack));
+    }
+
+    /// Bytes of rumours `bare` (a message without rumours) may carry in a packet of at
+    /// most `limit` bytes.
+    fn rumor_budget_within(&self, bare: &Message, limit: usize) -> usize {
+        let bare_len = self.header.encoded_len() + 1 + bare.body_len();
+        // The bare message's own (empty) rumour count is already in `bare_len`.
+        self.rumor_budget()
+            .min(limit.saturating_sub(bare_len) + leviathan_gossip_wire::COUNT_LEN)
     }
 
     /// Bytes of rumours one probe, request or ack carries at most.
