@@ -78,6 +78,7 @@
 #![deny(missing_docs)]
 
 mod address;
+mod address_proof;
 mod config;
 mod delta;
 mod digest;

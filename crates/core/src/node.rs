@@ -9,13 +9,14 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use leviathan_gossip_wire::{
     Ack, COUNT_LEN, Digest, DigestEntry, Generation, Header, Incarnation, Key, Message, NodeDelta,
-    NodeId, NodeName, NodeStatus, Packet, Syn, SynAck, Version,
+    NodeId, NodeName, NodeStatus, NodeTag, Packet, Probe, Syn, SynAck, Version,
 };
 use rand::SeedableRng;
 use rand::seq::IndexedRandom;
 use rand_chacha::ChaCha8Rng;
 use tracing::{debug, info, trace};
 
+use crate::address_proof::{AMPLIFICATION_LIMIT, AddressProofs};
 use crate::config::{ConfigError, NodeConfig};
 use crate::delta::{build_deltas, order_candidates, worst_case_record_len};
 use crate::digest::{
@@ -75,6 +76,8 @@ pub struct Node {
     monitor: Monitor,
     /// Alerts and refutations held and spread.
     rumors: Rumors,
+    /// Probes awaiting answers that prove a member holds its address.
+    address_proofs: AddressProofs,
     cursor: DigestCursor,
     news: NewsQueue,
     /// Versions and times of this node's own tombstones, oldest first, until collected.
@@ -150,7 +153,11 @@ impl Node {
             rings: Rings::new(identity.name.clone(), config.observers),
             observer_cache: ObserverCache::default(),
             monitor: Monitor::new(monitor_config, detector, first_sequence, now),
-            rumors: Rumors::new(config.heartbeat_interval * REFUTED_ALERTS_MEMORY),
+            rumors: Rumors::new(
+                config.heartbeat_interval * REFUTED_ALERTS_MEMORY,
+                config.corroboration,
+            ),
+            address_proofs: AddressProofs::default(),
             timers: Timers::new(now, &config),
             state: [(identity.name.clone(), own_state)].into_iter().collect(),
             config,
@@ -226,16 +233,24 @@ impl Node {
         let mut batch = EventBatch::default();
         match packet.message {
             Message::Syn(syn) => {
-                self.on_syn(from, syn, now, &mut batch);
+                let limit = self.reply_limit(from, &packet.header.sender, received_len, now);
+                self.on_syn(from, syn, limit, now, &mut batch);
                 self.warn_if_accused(&packet.header.sender, packet.header.incarnation);
             }
-            Message::SynAck(synack) => self.on_synack(from, synack, now, &mut batch),
+            Message::SynAck(synack) => {
+                let limit = if self.address_proofs.is_solicited(from, now) {
+                    ReplyLimit::Packet
+                } else {
+                    self.reply_limit(from, &packet.header.sender, received_len, now)
+                };
+                self.on_synack(from, synack, limit, now, &mut batch);
+            }
             Message::Ack(ack) => self.apply_deltas(&ack.deltas, now, &mut batch),
             Message::Probe(probe) => {
                 let prober = &packet.header.sender;
                 self.on_probe(from, prober, probe, received_len, now, &mut batch);
             }
-            Message::ProbeAck(ack) => self.on_probe_ack(ack, now, &mut batch),
+            Message::ProbeAck(ack) => self.on_probe_ack(from, ack, now, &mut batch),
             Message::ProbeRequest(request) => {
                 self.on_probe_request(from, request, received_len, now, &mut batch);
             }
@@ -575,9 +590,8 @@ impl Node {
                 self.seeds.insert(slot, address);
             }
         }
-        for destination in &called {
-            let syn = self.next_syn();
-            self.send(*destination, Message::Syn(syn));
+        for destination in called.iter().copied() {
+            self.send_syn(destination);
         }
         debug!(called = called.len(), seeds = self.seeds.len(), "joining");
         called.len()
@@ -743,9 +757,16 @@ impl Node {
         };
         let targets = select_targets(&peers, &self.seeds, self.config.fanout, &mut self.rng);
         for destination in targets {
-            let syn = self.next_syn();
-            self.send(destination, Message::Syn(syn));
+            self.send_syn(destination);
         }
+    }
+
+    /// Opens a handshake with `destination`, whose SynAck is then asked for.
+    fn send_syn(&mut self, destination: SocketAddr) {
+        let syn = self.next_syn();
+        let until = self.clock + self.config.gossip_interval * 2;
+        self.address_proofs.syn_sent(destination, until);
+        self.send(destination, Message::Syn(syn));
     }
 
     /// A Syn: this node's own entry and the least-sent news, in up to a third of the
@@ -798,7 +819,64 @@ impl Node {
         }
     }
 
-    fn on_syn(&mut self, from: SocketAddr, syn: Syn, now: Instant, batch: &mut EventBatch) {
+    /// Bytes a reply to `from` may take, for a datagram of `received_len` bytes from
+    /// `sender`: a packet's worth if `from` is the sender's proven address, else three times
+    /// what was received, less the probe sent to prove a member's address (see
+    /// `address_proof.rs`).
+    fn reply_limit(
+        &mut self,
+        from: SocketAddr,
+        sender: &NodeName,
+        received_len: usize,
+        now: Instant,
+    ) -> ReplyLimit {
+        let member_at_from = self
+            .state
+            .get(sender)
+            .filter(|node| node.address() == from && node.status() == NodeStatus::Alive);
+        if member_at_from.is_some_and(NodeState::is_address_proven) {
+            return ReplyLimit::Packet;
+        }
+        let mut allowed = received_len.saturating_mul(AMPLIFICATION_LIMIT);
+        if member_at_from.is_some() {
+            let sequence = self.rng_sequence();
+            let timeout = self.config.probe_timeout;
+            if self
+                .address_proofs
+                .ask(sender, from, sequence, timeout, now)
+            {
+                let probe = Probe {
+                    sequence,
+                    target: NodeTag::of(sender),
+                    rumors: Vec::new(),
+                };
+                allowed = allowed.saturating_sub(self.packet_len(&Message::Probe(probe.clone())));
+                self.send(from, Message::Probe(probe));
+            }
+        }
+        ReplyLimit::Bytes(allowed)
+    }
+
+    /// Body bytes a reply may take within `limit`.
+    fn body_budget_within(&mut self, limit: ReplyLimit) -> usize {
+        match limit {
+            ReplyLimit::Packet => self.body_budget(),
+            ReplyLimit::Bytes(bytes) => {
+                self.stats.unproven_replies += 1;
+                self.body_budget()
+                    .min(bytes.saturating_sub(self.header.encoded_len() + 1))
+            }
+        }
+    }
+
+    fn on_syn(
+        &mut self,
+        from: SocketAddr,
+        syn: Syn,
+        limit: ReplyLimit,
+        now: Instant,
+        batch: &mut EventBatch,
+    ) {
         self.take_rumors(&syn.rumors, now, batch);
         for entry in &syn.news {
             self.observe_digest_entry(entry, now, batch);
@@ -812,7 +890,7 @@ impl Node {
         reconciliation.requests.extend(page.requests);
         reconciliation.candidates.extend(page.candidates);
         order_candidates(&mut reconciliation.candidates, &mut self.rng);
-        let budget = self.body_budget();
+        let budget = self.body_budget_within(limit);
         // Requests may take half the packet; deltas fill the rest.
         let mut requests = Vec::new();
         let mut requests_size = COUNT_LEN;
@@ -828,7 +906,7 @@ impl Node {
         let mut deltas = build_deltas(
             &self.state,
             &reconciliation.candidates,
-            budget - requests_size,
+            budget.saturating_sub(requests_size),
         );
         let used =
             requests_size + COUNT_LEN + deltas.iter().map(NodeDelta::encoded_len).sum::<usize>();
@@ -871,6 +949,7 @@ impl Node {
         &mut self,
         from: SocketAddr,
         synack: SynAck,
+        limit: ReplyLimit,
         now: Instant,
         batch: &mut EventBatch,
     ) {
@@ -880,7 +959,11 @@ impl Node {
         }
         let mut candidates = reconcile_requests(&self.state, &synack.requests);
         order_candidates(&mut candidates, &mut self.rng);
-        let deltas = build_deltas(&self.state, &candidates, self.body_budget());
+        if candidates.is_empty() {
+            return;
+        }
+        let budget = self.body_budget_within(limit);
+        let deltas = build_deltas(&self.state, &candidates, budget);
         if !deltas.is_empty() {
             self.send(from, Message::Ack(Ack { deltas }));
         }
@@ -899,6 +982,11 @@ impl Node {
             destination,
             packet,
         });
+    }
+
+    /// Encoded bytes of `message` sent by this node.
+    fn packet_len(&self, message: &Message) -> usize {
+        self.header.encoded_len() + 1 + message.body_len()
     }
 
     /// Bytes available for a message body: the packet minus header and kind byte.
@@ -1390,6 +1478,15 @@ fn seed_list(seeds: impl IntoIterator<Item = SocketAddr>, own: SocketAddr) -> Ve
 /// refutations (a few intervals), short enough that a healthy node under heavy loss
 /// rarely collects `corroboration` chance alerts in that time.
 const REFUTED_ALERTS_MEMORY: u32 = 10;
+
+/// How much a reply may take (see `address_proof.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReplyLimit {
+    /// A packet's worth: the destination proved it holds its address.
+    Packet,
+    /// At most these bytes, header included.
+    Bytes(usize),
+}
 
 /// News items a responder pushes unasked in one SynAck.
 const MAX_NEWS_PUSHES: usize = 8;

@@ -7,7 +7,10 @@
 //! incarnation (a refutation), which supersedes every alert about older incarnations.
 //!
 //! Rumours spread SWIM-style, piggybacked on the probes, acks and Syns a node sends
-//! anyway: each change is sent `4·⌈log10(N+1)⌉` times, newest first, then rests. A node
+//! anyway: each change is sent `4·⌈log10(N+1)⌉` times, newest first, then rests. An alert
+//! that already has `corroboration` alerters is news no more when it gains another: the
+//! newcomer rides along with the sends left instead of restarting them, so that a subject
+//! accused by all its K observers costs about `corroboration` spreads, not K. A node
 //! keeps the rumour about each peer's current incarnation (the last word, spread or not)
 //! so it can tell a suspect what it is accused of.
 //!
@@ -122,6 +125,8 @@ impl Held {
 pub(crate) struct Rumors {
     /// How long the alerters of a refuted incarnation still count.
     memory: Duration,
+    /// Alerters enough to suspect: growth past them does not restart the spreading.
+    corroboration: usize,
     /// In name order, so that every walk over it is deterministic.
     held: BTreeMap<NodeName, Held>,
     /// Subjects whose rumour has sends left, in sending order (stale items are skipped).
@@ -134,10 +139,12 @@ pub(crate) struct Rumors {
 }
 
 impl Rumors {
-    /// Nothing held; the alerters of a refuted incarnation count for `memory` more.
-    pub(crate) fn new(memory: Duration) -> Self {
+    /// Nothing held; the alerters of a refuted incarnation count for `memory` more, and an
+    /// alert with `corroboration` alerters is settled news.
+    pub(crate) fn new(memory: Duration, corroboration: usize) -> Self {
         Rumors {
             memory,
+            corroboration,
             held: BTreeMap::new(),
             spreading: VecDeque::new(),
             next_stamp: 0,
@@ -169,7 +176,7 @@ impl Rumors {
     /// Adds `alerters` to the alert about `subject` at `generation`/`incarnation`, the
     /// incarnation this node knows as current. Returns how many distinct observers
     /// corroborate it now (see [`Rumors::corroborating`]), and whether the alert grew (then
-    /// the rumour spreads again).
+    /// the rumour spreads again, unless it already had `corroboration` alerters).
     pub(crate) fn alert(
         &mut self,
         subject: &NodeName,
@@ -213,7 +220,7 @@ impl Rumors {
         } else if before == 0 {
             self.accused.insert(subject.clone());
         }
-        if grew {
+        if grew && before < self.corroboration {
             held.sends_left = retransmits(cluster_size);
             self.spread(subject);
         }
@@ -382,6 +389,7 @@ mod tests {
     use super::*;
 
     const MEMORY: Duration = Duration::from_secs(30);
+    const CORROBORATION: usize = 3;
 
     fn name(n: &str) -> NodeName {
         NodeName::new(n).unwrap()
@@ -391,7 +399,7 @@ mod tests {
     fn alerts_merge_by_union_and_a_refutation_supersedes_them() {
         let now = Instant::now();
         let later = now + MEMORY;
-        let mut rumors = Rumors::new(MEMORY);
+        let mut rumors = Rumors::new(MEMORY, CORROBORATION);
         let s = name("s");
         let (g, i) = (Generation(1), Incarnation(0));
         assert_eq!(
@@ -416,7 +424,7 @@ mod tests {
     fn the_alerters_of_refuted_incarnations_still_corroborate_for_a_while() {
         let start = Instant::now();
         let at = |s: u64| start + Duration::from_secs(s);
-        let mut rumors = Rumors::new(MEMORY);
+        let mut rumors = Rumors::new(MEMORY, CORROBORATION);
         let (s, g) = (name("flaky"), Generation(1));
         // Each observer in turn alerts; each time the subject refutes at once.
         for (i, tag) in [7, 8, 9].into_iter().enumerate() {
@@ -437,7 +445,7 @@ mod tests {
 
     #[test]
     fn a_change_is_sent_a_bounded_number_of_times_then_rests() {
-        let mut rumors = Rumors::new(MEMORY);
+        let mut rumors = Rumors::new(MEMORY, CORROBORATION);
         let s = name("s");
         rumors.alert(
             &s,
@@ -460,8 +468,38 @@ mod tests {
     }
 
     #[test]
+    fn an_alert_restarts_its_spreading_until_it_is_corroborated_then_news_rides_along() {
+        let mut rumors = Rumors::new(MEMORY, CORROBORATION);
+        let (s, g, i) = (name("s"), Generation(1), Incarnation(0));
+        let now = Instant::now();
+        let drain = |rumors: &mut Rumors| {
+            let mut sends = 0;
+            while !rumors.pick(1400, None).is_empty() {
+                sends += 1;
+                assert!(sends < 1000);
+            }
+            sends
+        };
+        // Each of the first three alerters is news that every node must hear.
+        for tag in 1..=3 {
+            rumors.alert(&s, g, i, &[NodeTag(tag)], 100, now);
+            assert_eq!(drain(&mut rumors), retransmits(100), "alerter {tag}");
+        }
+        // A fourth, after the alert spread, changes no verdict: it is not sent again.
+        assert_eq!(rumors.alert(&s, g, i, &[NodeTag(4)], 100, now), (4, true));
+        assert_eq!(drain(&mut rumors), 0);
+        // While an alert is still spreading, a newcomer rides with the sends left.
+        let t = name("t");
+        rumors.alert(&t, g, i, &[NodeTag(1), NodeTag(2), NodeTag(3)], 100, now);
+        assert_eq!(rumors.pick(1400, None)[0].alerters.len(), 3);
+        rumors.alert(&t, g, i, &[NodeTag(4)], 100, now);
+        assert_eq!(rumors.pick(1400, None)[0].alerters.len(), 4);
+        assert_eq!(drain(&mut rumors), retransmits(100) - 2);
+    }
+
+    #[test]
     fn picks_fit_the_budget_and_alerters_are_capped() {
-        let mut rumors = Rumors::new(MEMORY);
+        let mut rumors = Rumors::new(MEMORY, CORROBORATION);
         let many: Vec<NodeTag> = (0..40).map(NodeTag).collect();
         for i in 0..50 {
             rumors.alert(

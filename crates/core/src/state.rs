@@ -31,6 +31,9 @@ pub struct NodeState {
     address: PeerAddress,
     incarnation: Incarnation,
     status: NodeStatus,
+    /// Whether a probe sent to `address` was answered: the holder of the address speaks for
+    /// this incarnation, so replies to it need not be held to the size of what it sent.
+    address_proven: bool,
     max_version: Version,
     /// Tombstones up to this version were collected by the owner. Here, not in
     /// [`Records`]: every digest entry reads it, and the boxed records are a cache miss.
@@ -53,6 +56,7 @@ impl Clone for NodeState {
             address: self.address.clone(),
             incarnation: self.incarnation,
             status: self.status,
+            address_proven: self.address_proven,
             max_version: self.max_version,
             gc_watermark: self.gc_watermark,
             records: self.records.clone(),
@@ -69,11 +73,22 @@ impl NodeState {
             address: PeerAddress::from(id.address),
             incarnation,
             status: NodeStatus::Alive,
+            address_proven: false,
             max_version: Version(0),
             gc_watermark: Version(0),
             records: None,
             health: None,
         }
+    }
+
+    /// Whether the holder of [`NodeState::address`] answered one of this node's probes.
+    pub(crate) fn is_address_proven(&self) -> bool {
+        self.address_proven
+    }
+
+    /// The holder of [`NodeState::address`] answered a probe sent there.
+    pub(crate) fn prove_address(&mut self) {
+        self.address_proven = true;
     }
 
     /// The incarnation's identity, under the name the entry is kept under.

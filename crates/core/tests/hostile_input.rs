@@ -417,3 +417,176 @@ fn a_probe_request_draws_at_most_three_times_its_size_onto_any_address() {
         limit / 3
     );
 }
+
+fn header_from(node: &Node, sender: &str) -> Header {
+    Header {
+        cluster_id: node.config().cluster_id.clone(),
+        sender: NodeName::new(sender).unwrap(),
+        generation: Generation(1),
+        incarnation: Incarnation(1),
+    }
+}
+
+/// A node that knows eight peers, each with a long name and a few 100-byte values: plenty
+/// to tell.
+fn node_with_much_to_tell(now: Instant) -> Node {
+    let mut node = node(now);
+    let peers: Vec<NodeDelta> = (0..8)
+        .map(|i| {
+            let mut delta = delta_of(&format!("peer-with-a-long-name-{i}"), 4);
+            for record in &mut delta.records {
+                record.value = Some(Bytes::from(vec![b'v'; 100]));
+            }
+            delta
+        })
+        .collect();
+    deliver(&mut node, peers, now);
+    node.drain(&mut Outputs::default());
+    node
+}
+
+/// The bytes `node` sent to `destination` since the last drain, one entry per datagram.
+fn sent_to(node: &mut Node, destination: SocketAddr) -> Vec<(usize, Message)> {
+    let mut outputs = Outputs::default();
+    node.drain(&mut outputs);
+    outputs
+        .transmits
+        .into_iter()
+        .filter(|t| t.destination == destination)
+        .map(|t| (t.packet.encoded_len(), t.packet.message))
+        .collect()
+}
+
+/// Found in review: a 24-byte Syn with an empty digest drew a SynAck of up to a full
+/// packet onto its (unverified) source address. An address that has not answered one of
+/// the node's probes now gets at most three times what it sent (QUIC's rule).
+#[test]
+fn a_syn_from_an_unverified_address_draws_at_most_three_times_its_size() {
+    let now = Instant::now();
+    let mut node = node_with_much_to_tell(now);
+    let syn = Packet {
+        header: header_from(&node, "stranger"),
+        message: Message::Syn(leviathan_gossip_wire::Syn {
+            digest: leviathan_gossip_wire::Digest::full(Vec::new()),
+            news: Vec::new(),
+            rumors: Vec::new(),
+        }),
+    };
+    let limit = 3 * syn.encoded_len();
+    let victim: SocketAddr = "10.7.7.7:53".parse().unwrap();
+    node.handle_packet(victim, syn, now);
+    let replies = sent_to(&mut node, victim);
+    assert!(!replies.is_empty(), "the stranger still gets an answer");
+    let total: usize = replies.iter().map(|(len, _)| len).sum();
+    assert!(
+        total <= limit,
+        "{total} bytes sent for a Syn of {} (limit {limit})",
+        limit / 3
+    );
+}
+
+/// The same for the second step: a SynAck asking for every node drew an Ack of a full
+/// packet onto its source.
+#[test]
+fn a_synack_from_an_unverified_address_draws_at_most_three_times_its_size() {
+    let now = Instant::now();
+    let mut node = node_with_much_to_tell(now);
+    let requests = (0..8)
+        .map(|i| leviathan_gossip_wire::DigestEntry {
+            name: NodeName::new(format!("peer-with-a-long-name-{i}")).unwrap(),
+            generation: Generation(1),
+            incarnation: Incarnation(0),
+            max_version: Version(0),
+            gc_watermark: Version(0),
+            status: NodeStatus::Alive,
+        })
+        .collect();
+    let synack = Packet {
+        header: header_from(&node, "stranger"),
+        message: Message::SynAck(leviathan_gossip_wire::SynAck {
+            requests,
+            deltas: Vec::new(),
+        }),
+    };
+    let limit = 3 * synack.encoded_len();
+    let victim: SocketAddr = "10.7.7.7:53".parse().unwrap();
+    node.handle_packet(victim, synack, now);
+    let total: usize = sent_to(&mut node, victim).iter().map(|(len, _)| len).sum();
+    assert!(
+        total > 0 && total <= limit,
+        "{total} bytes sent for a SynAck of {} (limit {limit})",
+        limit / 3
+    );
+}
+
+/// A member proves it holds its address by answering a probe sent there (the probe's
+/// sequence is a secret the address holder alone learns): from then on its Syns get full
+/// answers, so the rule costs a member one trimmed exchange.
+#[test]
+fn a_member_that_answers_the_probe_to_its_address_gets_full_answers() {
+    let now = Instant::now();
+    let mut node = node_with_much_to_tell(now);
+    let member = "peer-with-a-long-name-0";
+    let address: SocketAddr = "127.0.0.1:9100".parse().unwrap();
+    let empty_syn = |node: &Node| Packet {
+        header: header_from(node, member),
+        message: Message::Syn(leviathan_gossip_wire::Syn {
+            digest: leviathan_gossip_wire::Digest::full(Vec::new()),
+            news: Vec::new(),
+            rumors: Vec::new(),
+        }),
+    };
+    let syn = empty_syn(&node);
+    let limit = 3 * syn.encoded_len();
+    node.handle_packet(address, syn, now);
+    let first = sent_to(&mut node, address);
+    let total: usize = first.iter().map(|(len, _)| len).sum();
+    assert!(
+        total <= limit,
+        "{total} bytes before verification (limit {limit})"
+    );
+    let sequence = first
+        .iter()
+        .find_map(|(_, message)| match message {
+            Message::Probe(probe) => Some(probe.sequence),
+            _ => None,
+        })
+        .expect("a probe to verify the member's address");
+
+    // A forged answer from elsewhere, or with another sequence, proves nothing.
+    let header = header_from(&node, member);
+    let ack = |sequence| Packet {
+        header: header.clone(),
+        message: Message::ProbeAck(leviathan_gossip_wire::ProbeAck {
+            sequence,
+            reached: true,
+            rumors: Vec::new(),
+        }),
+    };
+    node.handle_packet(address, ack(sequence.wrapping_add(1)), now);
+    node.handle_packet("10.7.7.7:53".parse().unwrap(), ack(sequence), now);
+    node.handle_packet(address, empty_syn(&node), now);
+    let second = sent_to(&mut node, address);
+    let total: usize = second.iter().map(|(len, _)| len).sum();
+    assert!(total <= limit, "{total} bytes after a forged answer");
+    // The forged answer used the probe up; the next Syn brought another.
+    let sequence = second
+        .iter()
+        .find_map(|(_, message)| match message {
+            Message::Probe(probe) => Some(probe.sequence),
+            _ => None,
+        })
+        .expect("another probe to verify the member's address");
+
+    node.handle_packet(address, ack(sequence), now);
+    node.handle_packet(address, empty_syn(&node), now);
+    let full: usize = sent_to(&mut node, address)
+        .iter()
+        .filter(|(_, message)| matches!(message, Message::SynAck(_)))
+        .map(|(len, _)| len)
+        .sum();
+    assert!(
+        full > limit,
+        "a verified member gets the full answer ({full} bytes)"
+    );
+}

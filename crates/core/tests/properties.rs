@@ -501,7 +501,7 @@ fn the_largest_accepted_value_travels_through_any_relay() {
             &config,
             &newcomer_name,
             newcomer_address,
-            u64::MAX,
+            3,
             relay_address,
             t0,
         );

@@ -181,6 +181,11 @@ struct Common {
     /// 300 for `formation`, 120 for the others, which then go on regardless).
     #[arg(long)]
     formation_limit: Option<u64>,
+    /// Start from a formed cluster: every node starts at once knowing every other one live,
+    /// as if its join had completed (for measuring a large cluster at work; formation
+    /// itself is the `formation` experiment's).
+    #[arg(long)]
+    preformed: bool,
     /// Where to write the JSON results (default target/sim/<experiment>.json).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -209,6 +214,7 @@ impl Common {
                 spec.seed = self.seed;
                 spec.loss = loss;
                 spec.encode_packets = self.encode;
+                spec.preformed = self.preformed;
                 spec.threads = self.threads.unwrap_or_else(|| {
                     std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
                 });

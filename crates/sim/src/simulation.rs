@@ -221,6 +221,7 @@ pub struct SimulationBuilder {
     initial_nodes: Option<usize>,
     wake_order: WakeOrder,
     check_member_horizons: bool,
+    preformed: bool,
 }
 
 impl SimulationBuilder {
@@ -282,6 +283,16 @@ impl SimulationBuilder {
     /// latency, and everything else happens in queue order.
     pub fn threads(mut self, threads: usize) -> Self {
         self.threads = threads.max(1);
+        self
+    }
+
+    /// Starts from a formed cluster (default off): the initial nodes all start at once, each
+    /// handed every other initial node's state (a live member holding no keys) as one
+    /// oversized Ack would hand it, as if its join had completed. For measuring a large
+    /// cluster at work without first forming it: learning 10,000 members by gossip takes
+    /// minutes of simulated time (see the formation experiment), and their memory.
+    pub fn preformed(mut self, preformed: bool) -> Self {
+        self.preformed = preformed;
         self
     }
 
@@ -350,7 +361,11 @@ impl SimulationBuilder {
         }
         let seeds = (0..self.seeds).map(|i| NodeIndex(i).address()).collect();
         let mut queue = Queue::default();
-        let spread = self.start_spread.as_secs_f64();
+        let spread = if self.preformed {
+            0.0
+        } else {
+            self.start_spread.as_secs_f64()
+        };
         let initial = self.initial_nodes.unwrap_or(self.nodes);
         for index in (0..self.nodes).map(NodeIndex) {
             // Drawn for every node, so the initial nodes start when they would in a
@@ -393,6 +408,7 @@ impl SimulationBuilder {
             jobs: Vec::new(),
             wake_order: self.wake_order,
             check_member_horizons: self.check_member_horizons,
+            preformed_with: self.preformed.then_some(initial),
         })
     }
 }
@@ -437,6 +453,8 @@ pub struct Simulation {
     jobs: Vec<Job>,
     wake_order: WakeOrder,
     check_member_horizons: bool,
+    /// Preformed: how many initial nodes each one is handed at its first start.
+    preformed_with: Option<usize>,
 }
 
 impl fmt::Debug for Simulation {
@@ -533,6 +551,7 @@ impl Simulation {
             initial_nodes: None,
             wake_order: WakeOrder::default(),
             check_member_horizons: false,
+            preformed: false,
         }
     }
 
@@ -979,6 +998,13 @@ impl Simulation {
             return;
         };
         let restored = slot.data_dir.restore_into(&mut node, self.base);
+        let first_start = !slot.started && slot.incarnation == 0;
+        if let Some(initial) = self.preformed_with.filter(|_| first_start) {
+            preform(&mut node, index, &self.slots, initial, instant);
+        }
+        let Some(slot) = self.slots.get_mut(index.0) else {
+            return;
+        };
         slot.node = Some(node);
         slot.started = true;
         slot.left = false;
@@ -1444,4 +1470,49 @@ impl Store for SimStore<'_> {
         }
         Ok(())
     }
+}
+
+/// Hands `node` (at `index`) the state of every other one of the first `initial` slots: a
+/// live member of generation 1 holding no keys, in one oversized Ack (never encoded, so
+/// not held to the packet size) from the next slot, as a completed join would leave it.
+fn preform(node: &mut Node, index: NodeIndex, slots: &[Slot], initial: usize, now: Instant) {
+    use leviathan_gossip_wire::{
+        Ack, Header, Incarnation, Message, NodeDelta, NodeStatus, Version,
+    };
+    let deltas: Vec<NodeDelta> = slots
+        .iter()
+        .take(initial)
+        .enumerate()
+        .filter(|(i, _)| *i != index.0)
+        .map(|(_, slot)| NodeDelta {
+            node: NodeId {
+                name: slot.name.clone(),
+                address: slot.address,
+                generation: slot.generation,
+            },
+            incarnation: Incarnation(0),
+            status: NodeStatus::Alive,
+            gc_watermark: Version(0),
+            from_version: Version(0),
+            to_version: Version(0),
+            complete: true,
+            records: Vec::new(),
+        })
+        .collect();
+    let Some(sender) = slots
+        .get((index.0 + 1) % initial.max(1))
+        .filter(|_| initial > 1)
+    else {
+        return;
+    };
+    let packet = Packet {
+        header: Header {
+            cluster_id: node.config().cluster_id.clone(),
+            sender: sender.name.clone(),
+            generation: sender.generation,
+            incarnation: Incarnation(0),
+        },
+        message: Message::Ack(Ack { deltas }),
+    };
+    node.handle_packet(sender.address, packet, now);
 }

@@ -41,8 +41,8 @@ pub struct Header {
     pub sender: NodeName,
     /// Sender's generation.
     pub generation: Generation,
-    /// Sender's current heartbeat: every packet is a first-hand sign of life, so a node
-    /// hears directly from each peer it talks to, not only through relayed digests.
+    /// Sender's current incarnation: a node that refuted a suspicion says so in every
+    /// packet it sends.
     pub incarnation: Incarnation,
 }
 
@@ -190,7 +190,7 @@ pub struct DigestEntry {
     pub name: NodeName,
     /// The generation the sender knows.
     pub generation: Generation,
-    /// Highest heartbeat the sender has seen for that generation.
+    /// Highest incarnation the sender has seen for that generation.
     pub incarnation: Incarnation,
     /// Highest version the sender holds: it has every record up to it.
     pub max_version: Version,

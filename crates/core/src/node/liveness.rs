@@ -14,6 +14,7 @@ use leviathan_gossip_wire::{
 use tracing::{debug, info};
 
 use super::{Claim, Node, is_routable};
+use crate::address_proof::AMPLIFICATION_LIMIT;
 use crate::event::EventBatch;
 use crate::member::MemberState;
 use crate::membership::Observer;
@@ -23,11 +24,6 @@ use crate::state::IncarnationFact;
 
 /// Probe intervals an alert may stand unrefuted before it suffices alone.
 const UNREFUTED_INTERVALS: u32 = 5;
-
-/// How many times a reply may outweigh the datagram that asked for it: a forged source
-/// address draws at most this much traffic onto its victim (QUIC's anti-amplification
-/// limit).
-const AMPLIFICATION_LIMIT: usize = 3;
 
 impl Node {
     /// A probe: answer it if it is meant for this node, with the rumours the prober should
@@ -77,9 +73,25 @@ impl Node {
         self.perform(duties, now, batch);
     }
 
-    /// An ack, or a relay's nack.
-    pub(super) fn on_probe_ack(&mut self, ack: ProbeAck, now: Instant, batch: &mut EventBatch) {
+    /// An ack, or a relay's nack; or the answer to a probe that proves a member's address.
+    pub(super) fn on_probe_ack(
+        &mut self,
+        from: SocketAddr,
+        ack: ProbeAck,
+        now: Instant,
+        batch: &mut EventBatch,
+    ) {
         self.take_rumors(&ack.rumors, now, batch);
+        if self.address_proofs.awaits(ack.sequence) {
+            let proven = self.address_proofs.answered(ack.sequence, from, now);
+            if let Some(node) = proven.and_then(|name| self.state.get_mut(&name))
+                && ack.reached
+                && node.address() == from
+            {
+                node.prove_address();
+            }
+            return;
+        }
         let mut duties = Vec::new();
         self.monitor
             .acked(ack.sequence, ack.reached, now, &mut duties);
@@ -481,7 +493,7 @@ impl Node {
     }
 
     /// A sequence for a probe no answer is awaited to.
-    fn rng_sequence(&mut self) -> u64 {
+    pub(super) fn rng_sequence(&mut self) -> u64 {
         use rand::Rng;
         self.rng.random()
     }

@@ -62,6 +62,8 @@ pub struct ClusterSpec {
     pub per_key_checks: bool,
     /// Threads running the nodes (the outcome does not depend on it).
     pub threads: usize,
+    /// Start from a formed cluster (see [`crate::SimulationBuilder::preformed`]).
+    pub preformed: bool,
 }
 
 impl ClusterSpec {
@@ -77,6 +79,7 @@ impl ClusterSpec {
             formation_limit: Duration::from_secs(120),
             per_key_checks: true,
             threads: 1,
+            preformed: false,
         }
     }
 
@@ -113,6 +116,7 @@ impl ClusterSpec {
             .encode_packets(self.encode_packets)
             .per_key_checks(self.per_key_checks)
             .threads(self.threads)
+            .preformed(self.preformed)
             .build()
     }
 
@@ -137,6 +141,8 @@ pub struct RunInfo {
     pub gossip_interval_s: f64,
     /// Heartbeat interval, seconds.
     pub heartbeat_interval_s: f64,
+    /// Whether the run started from a formed cluster (`--preformed`).
+    pub preformed: bool,
     /// Seconds of virtual time until every node had heard of every other.
     pub known_s: Option<f64>,
     /// Seconds of virtual time until every node saw every other live at once (`None`: not
@@ -167,6 +173,7 @@ impl RunInfo {
             fanout: spec.node_config.fanout,
             gossip_interval_s: spec.node_config.gossip_interval.as_secs_f64(),
             heartbeat_interval_s: spec.node_config.heartbeat_interval.as_secs_f64(),
+            preformed: spec.preformed,
             known_s: formation.known.map(|d| d.as_secs_f64()),
             formed_s: formation.live.map(|d| d.as_secs_f64()),
             speed,
