@@ -79,6 +79,7 @@ pub async fn run(settings: Settings) -> Result<(), Failure> {
         identity = %gossip.identity(),
         gossip = %udp,
         admin = %format!("http://{}", admin.address()),
+        page = %format!("http://{}/ (the cluster page, in a browser)", admin.address()),
         admin_token = settings.admin_token.is_some(),
         "agent started"
     );

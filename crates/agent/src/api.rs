@@ -87,6 +87,37 @@ pub struct EntryView {
     pub version: u64,
 }
 
+/// `GET /v1/convergence/{node}/{key}`: which version of one key each node holds, to watch
+/// a write spread. The nodes are the answering node and the other nodes of its process
+/// (the demo's); an agent answers for itself only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConvergenceResponse {
+    /// The answering node.
+    pub node: String,
+    /// The key's owner.
+    pub owner: String,
+    /// The key.
+    pub key: String,
+    /// One entry per node, sorted by name.
+    pub nodes: Vec<HolderView>,
+}
+
+/// The version of a key one node holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HolderView {
+    /// The node.
+    pub node: String,
+    /// The owner's generation as this node knows it: a version counts only within one
+    /// generation (a restarted owner counts from 1 again). `None` if it knows no such
+    /// member or is down.
+    pub generation: Option<u64>,
+    /// The version of the key it holds; `None` if it holds none (not yet received,
+    /// deleted, or the node is down).
+    pub version: Option<u64>,
+    /// Whether the node is running.
+    pub up: bool,
+}
+
 /// `PUT` and `DELETE /v1/kv/{key}`: the version the write took.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WriteResponse {

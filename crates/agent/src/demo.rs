@@ -8,7 +8,9 @@
 //! 3. node 2 restarts as a new generation and writes its key again; every peer sees it back.
 //!
 //! Every node serves the admin API on its own port for the whole run (a crashed node
-//! answers `503`). The demo ends with a summary — members, replicated keys, time to
+//! answers `503`), and with it the cluster page ([`crate::ui`]): the demo prints each
+//! node's page URL, to watch the story in a browser, and each page's convergence view
+//! shows every node of the demo. The demo ends with a summary — members, replicated keys, time to
 //! converge, to suspect and to recover — and exits 0, or keeps running with `--forever`.
 
 use std::net::{SocketAddr, UdpSocket};
@@ -22,7 +24,7 @@ use tokio::task::JoinHandle;
 use crate::Failure;
 use crate::api::MemberView;
 use crate::cli::DemoArgs;
-use crate::http::AdminServer;
+use crate::http::{AdminOptions, AdminServer, Sibling};
 use crate::logging;
 use crate::render;
 use crate::slot::NodeSlot;
@@ -155,14 +157,25 @@ impl Cluster {
         let n = usize::from(args.nodes);
         let clock = Clock(Instant::now());
         let listens = free_udp_addresses(n)?;
+        // Every node's page shows every node in its convergence view.
+        let siblings: Vec<Sibling> = (0..n)
+            .map(|index| Sibling {
+                name: format!("node{}", index + 1),
+                slot: NodeSlot::default(),
+            })
+            .collect();
         let mut nodes = Vec::with_capacity(n);
-        for (index, listen) in listens.into_iter().enumerate() {
-            let name = format!("node{}", index + 1);
+        for ((index, listen), sibling) in listens.into_iter().enumerate().zip(&siblings) {
+            let name = sibling.name.clone();
             let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| {
                 Failure::runtime(format!("cannot bind an admin port for {name}: {e}"))
             })?;
-            let slot = NodeSlot::default();
-            let admin = AdminServer::start(listener, slot.clone())
+            let slot = sibling.slot.clone();
+            let options = AdminOptions {
+                siblings: siblings.clone(),
+                ..AdminOptions::default()
+            };
+            let admin = AdminServer::start_with(listener, slot.clone(), options)
                 .map_err(|e| Failure::runtime(format!("cannot start {name}'s admin API: {e}")))?;
             let leave_watcher = tokio::spawn(honour_leave(
                 name.clone(),
@@ -212,15 +225,28 @@ impl Cluster {
                     node.name.clone(),
                     node.listen.to_string(),
                     format!("http://{}", node.admin.address()),
+                    page_url(node.admin.address()),
                 ]
             })
             .collect();
         say(&format!(
             "\n{}",
-            render::table(&["NODE", "GOSSIP (UDP)", "ADMIN API (HTTP)"], &rows)
+            render::table(
+                &[
+                    "NODE",
+                    "GOSSIP (UDP)",
+                    "ADMIN API (HTTP)",
+                    "CLUSTER PAGE (BROWSER)"
+                ],
+                &rows
+            )
         ));
         if let Some(node) = self.nodes.first() {
             let admin = node.admin.address();
+            say(&format!(
+                "Watch the cluster live in a browser: open {} (or any node's page above).",
+                page_url(admin)
+            ));
             say(&format!(
                 "Poke the nodes while the story runs:\n  curl -s http://{admin}/v1/members\n  \
                  curl -s -X PUT --data hello http://{admin}/v1/kv/greeting\n  \
@@ -482,6 +508,11 @@ fn free_udp_addresses(n: usize) -> Result<Vec<SocketAddr>, Failure> {
         .map(UdpSocket::local_addr)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Failure::runtime(format!("cannot find free UDP ports: {e}")))
+}
+
+/// The URL of the cluster page an admin API at `admin` serves.
+fn page_url(admin: SocketAddr) -> String {
+    format!("http://{admin}/")
 }
 
 /// Time since the demo started, for event lines.

@@ -5,6 +5,7 @@
 //! | `GET /v1/members`        | [`MembersResponse`]                                       |
 //! | `GET /v1/kv[?node=N]`    | [`EntriesResponse`]                                       |
 //! | `GET /v1/kv/{node}/{key}`| [`EntryView`], or `404` if absent                         |
+//! | `GET /v1/convergence/{node}/{key}` | [`ConvergenceResponse`]: the version of the key each node of [`AdminOptions::siblings`] holds |
 //! | `PUT /v1/kv/{key}[?ttl=D]`| body = the value's bytes; [`WriteResponse`]              |
 //! | `DELETE /v1/kv/{key}`    | [`WriteResponse`], or `404` if the key was not set        |
 //! | `GET /v1/events`         | server-sent events, one per event, data = the event JSON  |
@@ -17,6 +18,7 @@
 //! | `DELETE /v1/keys/{fingerprint}` | removes it; [`KeyChangeResponse`], `404` if not installed, `409` for the primary |
 //! | `PUT /v1/encryption`     | body `{"encrypt_outgoing": bool, "accept_plaintext": bool}` (either may be left out): sets the phase; [`KeysResponse`], `409` without a key |
 //! | `GET /metrics`           | Prometheus/OpenMetrics text ([`crate::metrics`])          |
+//! | `GET /`                  | the cluster page ([`crate::ui`]) if `Accept` lists `text/html`, else the list of endpoints |
 //!
 //! Every error is a `4xx`/`5xx` with an [`ErrorResponse`] body. Keys and node names are
 //! path segments: percent-encode `/`, `%`, `?`, `#` and spaces.
@@ -43,7 +45,9 @@
 //! every endpoint above, `/metrics` and `/v1/health` included, and unknown paths — must
 //! carry `Authorization: Bearer <token>`; otherwise the answer is `401` with
 //! `WWW-Authenticate: Bearer` and nothing else is done. The token is compared in constant
-//! time.
+//! time. The one exception is the cluster page's static files ([`crate::ui::is_page_asset`]),
+//! which hold no data: a browser cannot send the token when it navigates, and the page
+//! then sends it on every request of its own.
 //!
 //! `ttl` (a humantime duration such as `30s` or `1h 30m`, or a number of seconds) makes
 //! the node delete the key once it has run out, unless it is written again meanwhile
@@ -57,7 +61,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -74,8 +78,9 @@ use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
 use crate::api::{
-    EntriesResponse, EntryView, ErrorResponse, HealthResponse, JoinResponse, KeyChangeResponse,
-    KeysResponse, MemberView, MembersResponse, WriteResponse, keys_response,
+    ConvergenceResponse, EntriesResponse, EntryView, ErrorResponse, HealthResponse, HolderView,
+    JoinResponse, KeyChangeResponse, KeysResponse, MemberView, MembersResponse, WriteResponse,
+    keys_response,
 };
 use crate::keyring_file::{ChangeError, KeyChange, KeyringFile};
 use crate::metrics::Metrics;
@@ -83,6 +88,7 @@ use crate::origin::{self, AllowedHosts};
 use crate::serve::{self, Limits};
 use crate::slot::NodeSlot;
 use crate::token::{AdminToken, bearer};
+use crate::ui;
 
 /// Largest request body accepted: above any value a datagram can carry.
 const MAX_BODY: usize = 64 * 1024;
@@ -91,10 +97,11 @@ const STOP_GRACE: Duration = Duration::from_secs(2);
 
 /// What every handler shares: the node, the leave request, the closing signal, metrics,
 /// the token requests must carry, the host names accepted, the limits on clients, the
-/// keyring file key changes are saved to.
+/// keyring file key changes are saved to, the sibling nodes of the convergence view.
 #[derive(Debug, Clone)]
 pub struct AdminState {
     slot: NodeSlot,
+    siblings: Arc<[Sibling]>,
     leave: Arc<Notify>,
     closing: watch::Receiver<bool>,
     metrics: Arc<Metrics>,
@@ -108,9 +115,12 @@ pub struct AdminState {
 pub fn router(state: AdminState) -> Router {
     Router::new()
         .route("/", get(index))
+        .route(ui::SCRIPT_PATH, get(ui::script))
+        .route(ui::STYLE_PATH, get(ui::style))
         .route("/v1/members", get(members))
         .route("/v1/kv", get(entries))
         .route("/v1/kv/{node}/{key}", get(entry))
+        .route("/v1/convergence/{node}/{key}", get(convergence))
         .route("/v1/kv/{key}", put(set).delete(delete))
         .route("/v1/events", get(events))
         .route("/v1/health", get(health))
@@ -153,6 +163,19 @@ pub struct AdminOptions {
     pub limits: Limits,
     /// The keyring file that key changes are written back to, if the keys came from one.
     pub keyring_file: Option<KeyringFile>,
+    /// Other nodes in the same process whose version of a key
+    /// `GET /v1/convergence/{node}/{key}` reports beside this node's (the demo's nodes);
+    /// none for an agent, which knows no other node's admin API.
+    pub siblings: Vec<Sibling>,
+}
+
+/// A node of the same process, named, for the convergence view of the cluster page.
+#[derive(Debug, Clone)]
+pub struct Sibling {
+    /// The node's name.
+    pub name: String,
+    /// The node, or none while it is down.
+    pub slot: NodeSlot,
 }
 
 /// A running admin API server.
@@ -197,6 +220,7 @@ impl AdminServer {
         let state = AdminState {
             metrics: Arc::new(Metrics::new(slot.clone())),
             slot,
+            siblings: options.siblings.into(),
             leave: Arc::clone(&leave),
             closing: closed.clone(),
             token: options.token.map(Arc::new),
@@ -305,12 +329,28 @@ impl AdminState {
     }
 }
 
-async fn index() -> Json<serde_json::Value> {
+/// `GET /`: the cluster page to a browser, the list of endpoints to anyone else.
+async fn index(headers: HeaderMap) -> Response {
+    let mut response = if ui::wants_html(&headers) {
+        ui::page()
+    } else {
+        endpoints()
+    };
+    // One path, two answers: caches must key them by `Accept`.
+    response
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("accept"));
+    response
+}
+
+fn endpoints() -> Response {
     Json(json!({
+        "page": "GET / with Accept: text/html: the cluster page",
         "endpoints": [
             "GET /v1/members",
             "GET /v1/kv?node=NODE",
             "GET /v1/kv/{node}/{key}",
+            "GET /v1/convergence/{node}/{key}",
             "PUT /v1/kv/{key}?ttl=DURATION",
             "DELETE /v1/kv/{key}",
             "GET /v1/events",
@@ -325,6 +365,7 @@ async fn index() -> Json<serde_json::Value> {
             "GET /metrics",
         ]
     }))
+    .into_response()
 }
 
 async fn members(State(state): State<AdminState>) -> Result<Json<MembersResponse>, ApiError> {
@@ -392,6 +433,48 @@ async fn entry(
         key,
         value: json::value(&value),
         version: version.0,
+    }))
+}
+
+async fn convergence(
+    State(state): State<AdminState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Json<ConvergenceResponse>, ApiError> {
+    let Path((owner, key)) = path?;
+    let node = state.node()?;
+    let name = node.identity().name.to_string();
+    let holder = |holder: String, gossip: Option<Arc<Gossip>>| {
+        let running = gossip.filter(|gossip| gossip.is_running());
+        HolderView {
+            generation: running.as_ref().and_then(|gossip| {
+                gossip
+                    .members()
+                    .iter()
+                    .find(|member| member.id.name.as_str() == owner)
+                    .map(|member| member.id.generation.0)
+            }),
+            version: running
+                .as_ref()
+                .and_then(|gossip| gossip.getn(&owner, &key))
+                .map(|version| version.0),
+            up: running.is_some(),
+            node: holder,
+        }
+    };
+    let mut nodes = vec![holder(name.clone(), Some(node))];
+    nodes.extend(
+        state
+            .siblings
+            .iter()
+            .filter(|sibling| sibling.name != name)
+            .map(|sibling| holder(sibling.name.clone(), sibling.slot.current())),
+    );
+    nodes.sort_by(|a, b| a.node.cmp(&b.node));
+    Ok(Json(ConvergenceResponse {
+        node: name,
+        owner,
+        key,
+        nodes,
     }))
 }
 
@@ -618,6 +701,10 @@ async fn authorize(State(state): State<AdminState>, request: Request, next: Next
     let Some(token) = &state.token else {
         return next.run(request).await;
     };
+    // The page's constant files: a browser navigating cannot send the token.
+    if ui::is_page_asset(request.method(), request.uri().path(), request.headers()) {
+        return next.run(request).await;
+    }
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)

@@ -21,7 +21,8 @@
 //!   API serves, swappable so the demo can crash and restart it behind a stable address;
 //!   [`token`] — the admin API's optional bearer token; [`origin`] — its guard against web
 //!   pages (Host, Origin, Content-Type); [`serve`] — its accept loop, bounded against slow
-//!   and numerous clients; [`keyring_file`] — key changes written back to the keyring file.
+//!   and numerous clients; [`keyring_file`] — key changes written back to the keyring file;
+//!   [`ui`] — the cluster page served at `/` to browsers.
 //! * [`client`] — an HTTP client of the admin API; [`commands`] — the client subcommands;
 //!   [`render`] — human-readable events and tables.
 //! * [`demo`] — the in-process demo cluster.
@@ -46,6 +47,7 @@ pub mod serve;
 pub mod settings;
 pub mod slot;
 pub mod token;
+pub mod ui;
 
 use std::fmt;
 use std::process::ExitCode;

@@ -35,6 +35,8 @@ fn the_demo_tells_the_whole_story_and_exits_0() {
     );
     for expected in [
         "ADMIN API (HTTP)",
+        "CLUSTER PAGE (BROWSER)",
+        "Watch the cluster live in a browser: open http://127.0.0.1:",
         "[node1] discovered",
         "update node3/k3 = \"v3\" (v1)",
         "[node2] crashes",

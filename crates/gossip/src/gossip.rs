@@ -22,13 +22,14 @@ use crate::config::Config;
 use crate::durable::Persistence;
 #[cfg(feature = "encryption")]
 use crate::encryption::{Encryption, EncryptionStatus};
-use crate::error::{Error, RecvError, StartError};
+use crate::error::{Error, StartError};
 #[cfg(not(feature = "durable"))]
 use crate::in_memory::Persistence;
 #[cfg(not(feature = "encryption"))]
 use crate::plaintext::Encryption;
 use crate::rate_limit::RateLimiter;
 use crate::seeds::{self, SeedBook, SeedStats};
+use crate::subscriptions::{Events, KeyEvents};
 use crate::transport::{TransportCounters, TransportStats};
 use crate::wall_clock::unix_millis_now;
 
@@ -63,6 +64,8 @@ struct Shared {
     durable: Persistence,
     socket: UdpSocket,
     events: broadcast::Sender<Event>,
+    /// The member list as of the latest change of membership, for [`Gossip::watch_members`].
+    members: watch::Sender<Vec<Member>>,
     /// The subscription opened at start, until [`Gossip::events`] hands it to the first
     /// subscriber: it holds every event since the node started (up to `event_buffer`), so
     /// none is lost to the race between `start` returning and the application subscribing.
@@ -151,11 +154,13 @@ impl Gossip {
             node.join(remembered);
         }
         let (events, first_subscription) = broadcast::channel(config.event_buffer);
+        let (members, _) = watch::channel(node.members(now));
         let shared = Arc::new(Shared {
             node: Mutex::new(node),
             durable,
             socket,
             events,
+            members,
             first_subscription: Mutex::new(Some(first_subscription)),
             rounds: Mutex::new(RoundTiming::default()),
             wake: Notify::new(),
@@ -369,7 +374,24 @@ impl Gossip {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        Events(first.unwrap_or_else(|| self.shared.events.subscribe()))
+        Events::new(first.unwrap_or_else(|| self.shared.events.subscribe()))
+    }
+
+    /// A subscription to the events about keys whose name starts with `prefix`, on every
+    /// node: `Updates` of such keys and their `Deleted`. It starts from now (it never takes
+    /// the first subscription's backlog: [`Gossip::events`] keeps it), and reports missed
+    /// events as [`Events`] does.
+    pub fn key_events(&self, prefix: impl Into<String>) -> KeyEvents {
+        Events::new(self.shared.events.subscribe()).with_key_prefix(prefix)
+    }
+
+    /// The member list ([`Gossip::members`]), renewed whenever membership changes — a
+    /// peer discovered, suspected, recovered, dead, departed, removed or restarted — so
+    /// `changed().await` wakes on each such change (several at once may come as one). The
+    /// φ values are those of the moment of the change; ask [`Gossip::members`] for current
+    /// ones. The list starts with this node alone, or with the members it has already met.
+    pub fn watch_members(&self) -> watch::Receiver<Vec<Member>> {
+        self.shared.members.subscribe()
     }
 
     /// Announces a graceful departure to peers (they report `PeersLeft` without waiting
@@ -462,21 +484,6 @@ impl Gossip {
 impl Drop for Gossip {
     fn drop(&mut self) {
         self.stop.send_replace(true);
-    }
-}
-
-/// A subscription to a node's [`Event`]s.
-#[derive(Debug)]
-pub struct Events(broadcast::Receiver<Event>);
-
-impl Events {
-    /// The next event. Fails with [`RecvError::Lagged`] (then continues with newer
-    /// events) if this subscriber fell behind, and [`RecvError::Closed`] after shutdown.
-    pub async fn recv(&mut self) -> Result<Event, RecvError> {
-        self.0.recv().await.map_err(|error| match error {
-            broadcast::error::RecvError::Lagged(missed) => RecvError::Lagged(missed),
-            broadcast::error::RecvError::Closed => RecvError::Closed,
-        })
     }
 }
 
@@ -587,6 +594,13 @@ impl Shared {
             );
         }
         self.send_all(transmits).await;
+        let membership_changed = events
+            .iter()
+            .any(|event| !matches!(event, Event::Updates(_) | Event::Deleted { .. }));
+        if membership_changed {
+            let members = self.lock().members(Instant::now());
+            self.members.send_replace(members);
+        }
         for event in events {
             trace!(event = event.name(), "event");
             // No subscriber is not an error: events are for whoever listens.

@@ -8,7 +8,7 @@
 //! # In ten lines
 //!
 //! ```no_run
-//! use leviathan_gossip::{Config, Event, Gossip};
+//! use leviathan_gossip::{Config, Event, Gossip, RecvError};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let config = Config {
@@ -20,11 +20,14 @@
 //! let gossip = Gossip::start(config).await?;
 //! let mut events = gossip.events();
 //! gossip.set("k1", "v1")?;                       // replicated to every node
-//! while let Ok(event) = events.recv().await {
-//!     match event {
-//!         Event::Updates(updates) => println!("{updates:?}"),
-//!         Event::PeersSuspected(peers) => println!("suspect: {peers:?}"),
-//!         other => println!("{other:?}"),
+//! loop {
+//!     match events.recv().await {
+//!         Ok(Event::Updates(updates)) => println!("{updates:?}"),
+//!         Ok(Event::PeersSuspected(peers)) => println!("suspect: {peers:?}"),
+//!         Ok(other) => println!("{other:?}"),
+//!         // A slow subscriber misses events, is told so, and goes on.
+//!         Err(RecvError::Lagged(missed)) => eprintln!("missed {missed} events"),
+//!         Err(RecvError::Closed) => break,
 //!     }
 //! }
 //! let value = gossip.get("node2", "k2");         // what node2 published, if known
@@ -106,7 +109,10 @@
 //! channel by the node's task after it released its lock, so a slow subscriber never
 //! stalls gossip; it is told how many events it missed instead. The first subscription
 //! starts when the node started, so it misses nothing that happened before it was taken
-//! (up to `event_buffer` events); later ones start when they are taken.
+//! (up to `event_buffer` events); later ones start when they are taken. [`Events`] is also
+//! a `Stream`; a subscriber that fell behind gets [`RecvError::Lagged`] and goes on (see
+//! its example). [`Gossip::key_events`] subscribes to the updates and deletes of keys
+//! under a prefix, and [`Gossip::watch_members`] watches the member list.
 
 // The "Encryption" section above links to the key-rotation methods, which a build without
 // the feature does not have.
@@ -129,6 +135,7 @@ pub mod json;
 mod plaintext;
 mod rate_limit;
 mod seeds;
+mod subscriptions;
 mod transport;
 mod wall_clock;
 
@@ -136,10 +143,11 @@ pub use config::{Config, Preset};
 #[cfg(feature = "encryption")]
 pub use encryption::EncryptionStatus;
 pub use error::{Error, RecvError, StartError};
-pub use gossip::{Events, Gossip, RoundTiming};
+pub use gossip::{Gossip, RoundTiming};
 #[cfg(feature = "encryption")]
 pub use leviathan_gossip_keyring as keyring;
 pub use seeds::SeedStats;
+pub use subscriptions::{Events, KeyEvents};
 pub use transport::TransportStats;
 
 pub use leviathan_gossip_core::{

@@ -727,7 +727,10 @@ fn a_preformed_cluster_is_formed_from_the_start_and_works_as_one() {
     let owners = running(&sim);
     let expected = write_keys(&mut sim, ms(10), owners, 1);
     sim.run_until(secs(10));
-    assert!(has_all_keys(&sim, &expected), "seed {seed}: keys did not spread");
+    assert!(
+        has_all_keys(&sim, &expected),
+        "seed {seed}: keys did not spread"
+    );
     assert_no_false_suspicion(&sim, &running(&sim), &[]);
     sim.crash(secs(10), NodeIndex(39));
     sim.run_until(secs(20));
