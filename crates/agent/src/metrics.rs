@@ -252,6 +252,7 @@ impl Collector for NodeCollector {
             ("replayed", transport.dropped_replayed),
             ("stale", transport.dropped_stale),
             ("rate_limited", transport.dropped_rate_limited),
+            ("oversized", transport.dropped_oversized),
             ("malformed", stats.dropped_malformed),
             ("foreign_cluster", stats.dropped_foreign_cluster),
             ("from_self", stats.dropped_from_self),

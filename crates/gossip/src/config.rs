@@ -78,7 +78,8 @@ pub struct Config {
     /// Live peers contacted per gossip round. Default 3.
     pub fanout: usize,
     /// Largest protocol packet sent, in bytes. Default 1400. Use the same value
-    /// cluster-wide. With a keyring each datagram carries 51 more bytes (header with the
+    /// cluster-wide: a longer datagram is dropped unread (a member with a larger value
+    /// would not be heard). With a keyring each datagram carries 51 more bytes (header with the
     /// send timestamp, nonce and tag of the sealing): 1451 with the default, 1499 with IPv6
     /// and UDP headers, under a 1500-byte MTU.
     pub max_packet_size: usize,

@@ -56,6 +56,10 @@ pub struct EncryptionStatus {
 }
 
 impl Encryption {
+    /// Bytes sealing adds to a packet: a received datagram may be this much longer than
+    /// `max_packet_size`.
+    pub(crate) const OVERHEAD: usize = leviathan_gossip_keyring::OVERHEAD;
+
     /// The keyring and phase `config` asks for: the keyring given, or read from
     /// `keyring_file`, or none (plaintext).
     pub(crate) fn from_config(config: &Config) -> Result<Self, StartError> {

@@ -33,8 +33,6 @@ use crate::subscriptions::{Events, KeyEvents};
 use crate::transport::{TransportCounters, TransportStats};
 use crate::wall_clock::unix_millis_now;
 
-/// Largest datagram the receive buffer takes: the largest UDP payload.
-const RECEIVE_BUFFER: usize = 65_536;
 /// How long after a failed attempt the deletion of an expired key is tried again, when
 /// the data directory refused it without poisoning itself.
 const EXPIRY_RETRY: Duration = Duration::from_secs(5);
@@ -620,7 +618,10 @@ impl Shared {
 /// this task keeps gossiping meanwhile. Those jobs are waited for before the task ends, so
 /// the data directory is released when [`Gossip::shutdown`] returns.
 async fn drive(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
-    let mut buffer = vec![0u8; RECEIVE_BUFFER];
+    // One byte more than the longest datagram a member sends: a datagram that fills the
+    // buffer was longer (the rest is cut off by the socket), and is dropped unread.
+    let longest = shared.lock().config().max_packet_size + Encryption::OVERHEAD;
+    let mut buffer = vec![0u8; longest + 1];
     let mut round_started = None;
     let mut housekeeping = JoinSet::new();
     loop {
@@ -632,6 +633,10 @@ async fn drive(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
                 Ok((len, from)) => {
                     let datagram = buffer.get(..len).unwrap_or_default();
                     if !shared.admit(from) {
+                        continue;
+                    }
+                    if len > longest {
+                        shared.transport.oversized.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         continue;
                     }
                     let packet = shared.encryption().incoming(datagram, &shared.transport);

@@ -12,6 +12,9 @@ use crate::transport::TransportCounters;
 pub(crate) struct Encryption;
 
 impl Encryption {
+    /// Nothing is sealed: a datagram is at most `max_packet_size` long.
+    pub(crate) const OVERHEAD: usize = 0;
+
     /// Plaintext, whatever `config` says (it has no encryption settings without the feature).
     pub(crate) fn from_config(_config: &Config) -> Result<Self, StartError> {
         Ok(Encryption)

@@ -1,5 +1,5 @@
 //! What happened to datagrams around the socket, before the core saw them: dropped over a
-//! source's rate limit, and (feature `encryption`) sealed, opened, or refused as
+//! source's rate limit or as larger than any member sends, and (feature `encryption`) sealed, opened, or refused as
 //! unauthenticated, plaintext, replayed or stale.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,6 +20,7 @@ pub(crate) struct TransportCounters {
     #[cfg(feature = "encryption")]
     pub(crate) stale: AtomicU64,
     pub(crate) rate_limited: AtomicU64,
+    pub(crate) oversized: AtomicU64,
 }
 
 /// Counts of what encryption and the rate limit did to this node's datagrams since it
@@ -56,6 +57,9 @@ pub struct TransportStats {
     /// Datagrams dropped unread because their source exceeded
     /// `max_datagrams_per_source` a second.
     pub dropped_rate_limited: u64,
+    /// Datagrams dropped unread because they were longer than `max_packet_size` (plus the
+    /// seal's overhead): no member sends such a datagram. The receive buffer holds no more.
+    pub dropped_oversized: u64,
 }
 
 impl TransportCounters {
@@ -75,6 +79,7 @@ impl TransportCounters {
             #[cfg(feature = "encryption")]
             dropped_stale: self.stale.load(Ordering::Relaxed),
             dropped_rate_limited: self.rate_limited.load(Ordering::Relaxed),
+            dropped_oversized: self.oversized.load(Ordering::Relaxed),
         }
     }
 }

@@ -143,3 +143,79 @@ async fn a_forged_generation_claim_cannot_stop_a_durable_node_from_restarting() 
     );
     restarted.shutdown().await;
 }
+
+/// A valid plaintext Ack introducing node `name` with one key holding `value_len` bytes.
+fn introduction(cluster_id: &str, name: &str, value_len: usize) -> Vec<u8> {
+    use leviathan_gossip::wire::{
+        Ack, ClusterId, Generation, Header, Incarnation, Key, Message, NodeDelta, NodeId, NodeName,
+        NodeStatus, Packet, Record, Version,
+    };
+    Packet {
+        header: Header {
+            cluster_id: ClusterId::new(cluster_id).unwrap(),
+            sender: NodeName::new(name).unwrap(),
+            generation: Generation(1),
+            incarnation: Incarnation(0),
+        },
+        message: Message::Ack(Ack {
+            deltas: vec![NodeDelta {
+                node: NodeId {
+                    name: NodeName::new(name).unwrap(),
+                    address: "127.0.0.1:9".parse().unwrap(),
+                    generation: Generation(1),
+                },
+                incarnation: Incarnation(0),
+                status: NodeStatus::Alive,
+                gc_watermark: Version(0),
+                from_version: Version(0),
+                to_version: Version(1),
+                complete: true,
+                records: vec![Record {
+                    key: Key::new("k").unwrap(),
+                    version: Version(1),
+                    value: Some(vec![7u8; value_len].into()),
+                }],
+            }],
+        }),
+    }
+    .encode()
+    .to_vec()
+}
+
+/// Found in review: the receive buffer took any UDP payload (64 KiB), so a datagram far
+/// larger than any member sends was parsed and applied. Now one longer than
+/// `max_packet_size` (plus the seal's overhead) is dropped unread, and counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_datagram_longer_than_any_member_sends_is_dropped_unread() {
+    let target = Gossip::start(Config {
+        max_datagrams_per_source: 10_000,
+        ..config("target", &[])
+    })
+    .await
+    .unwrap();
+    let address = target.local_addr().unwrap();
+    let cluster_id = Config::local().cluster_id;
+    let limit = Config::local().max_packet_size;
+    let sender = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let oversized = introduction(&cluster_id, "huge", 4 * limit);
+    assert!(oversized.len() > limit + 51);
+    sender.send_to(&oversized, address).await.unwrap();
+    // A datagram within the limit, sent after it, is taken: the node did read its socket.
+    let fitting = introduction(&cluster_id, "small", 100);
+    assert!(fitting.len() <= limit);
+    sender.send_to(&fitting, address).await.unwrap();
+    let start = Instant::now();
+    while target.get("small", "k").is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the fitting datagram was not taken"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        target.get("huge", "k").is_none(),
+        "the oversized datagram was applied"
+    );
+    assert_eq!(target.transport_stats().dropped_oversized, 1);
+    target.shutdown().await;
+}
