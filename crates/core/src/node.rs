@@ -793,10 +793,12 @@ impl Node {
             news.push(entry);
             true
         });
-        let mut rumors = self.rumors.pick(self.rumor_budget(), None);
+        // A quarter of the packet at most: the rest is for the digest page and news.
+        let syn_rumors_budget = self.body_budget() / 4;
+        let mut rumors = self.rumors.pick(syn_rumors_budget, None);
         // Once per probe interval, room for an accusation about a node the page names.
         let repeat = self.clock >= self.next_repeated_accusation;
-        let room = if repeat { self.rumor_budget() / 2 } else { 0 };
+        let room = if repeat { syn_rumors_budget / 2 } else { 0 };
         let rumors_budget = leviathan_gossip_wire::rumors_len(&rumors) + room;
         let digest = self
             .cursor

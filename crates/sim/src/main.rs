@@ -181,8 +181,8 @@ struct Common {
     /// 300 for `formation`, 120 for the others, which then go on regardless).
     #[arg(long)]
     formation_limit: Option<u64>,
-    /// Start from a formed cluster: every node starts at once knowing every other one live,
-    /// as if its join had completed (for measuring a large cluster at work; formation
+    /// Start from a formed cluster: every node starts (within the first gossip interval)
+    /// knowing every other one live, as if its join had completed (for measuring a large cluster at work; formation
     /// itself is the `formation` experiment's).
     #[arg(long)]
     preformed: bool,

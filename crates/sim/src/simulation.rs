@@ -286,9 +286,10 @@ impl SimulationBuilder {
         self
     }
 
-    /// Starts from a formed cluster (default off): the initial nodes all start at once, each
-    /// handed every other initial node's state (a live member holding no keys) as one
-    /// oversized Ack would hand it, as if its join had completed. For measuring a large
+    /// Starts from a formed cluster (default off): each initial node, when it starts (over
+    /// `start_spread` as usual, so that their timers are not in step), is handed every other
+    /// initial node's state (a live member holding no keys) as one oversized Ack would hand
+    /// it, as if its join had completed. For measuring a large
     /// cluster at work without first forming it: learning 10,000 members by gossip takes
     /// minutes of simulated time (see the formation experiment), and their memory.
     pub fn preformed(mut self, preformed: bool) -> Self {
@@ -361,11 +362,7 @@ impl SimulationBuilder {
         }
         let seeds = (0..self.seeds).map(|i| NodeIndex(i).address()).collect();
         let mut queue = Queue::default();
-        let spread = if self.preformed {
-            0.0
-        } else {
-            self.start_spread.as_secs_f64()
-        };
+        let spread = self.start_spread.as_secs_f64();
         let initial = self.initial_nodes.unwrap_or(self.nodes);
         for index in (0..self.nodes).map(NodeIndex) {
             // Drawn for every node, so the initial nodes start when they would in a
