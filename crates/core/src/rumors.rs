@@ -271,6 +271,25 @@ impl Rumors {
         self.accused.remove(subject);
     }
 
+    /// Whether the rumours still being spread take more than `bytes` (walking the queue only
+    /// as far as needed to tell).
+    pub(crate) fn backlog_exceeds(&self, bytes: usize) -> bool {
+        let mut total = 0;
+        for (subject, stamp) in &self.spreading {
+            let Some(held) = self.held.get(subject) else {
+                continue;
+            };
+            if held.stamp != *stamp || held.sends_left == 0 {
+                continue;
+            }
+            total += held.encoded_len(subject);
+            if total > bytes {
+                return true;
+            }
+        }
+        false
+    }
+
     /// Rumours for one message, in at most `budget` bytes: the alert about `destination`
     /// first (a suspect must hear what it is accused of, however often), then those still
     /// being spread, each counting as one send.
@@ -495,6 +514,27 @@ mod tests {
         rumors.alert(&t, g, i, &[NodeTag(4)], 100, now);
         assert_eq!(rumors.pick(1400, None)[0].alerters.len(), 4);
         assert_eq!(drain(&mut rumors), retransmits(100) - 2);
+    }
+
+    #[test]
+    fn the_backlog_counts_the_rumours_with_sends_left() {
+        let mut rumors = Rumors::new(MEMORY, CORROBORATION);
+        let now = Instant::now();
+        assert!(!rumors.backlog_exceeds(0));
+        rumors.alert(
+            &name("s"),
+            Generation(1),
+            Incarnation(0),
+            &[NodeTag(1)],
+            10,
+            now,
+        );
+        assert!(rumors.backlog_exceeds(0));
+        let len = leviathan_gossip_wire::rumors_len(&rumors.pick(1400, None))
+            - leviathan_gossip_wire::COUNT_LEN;
+        assert!(!rumors.backlog_exceeds(len) && rumors.backlog_exceeds(len - 1));
+        while !rumors.pick(1400, None).is_empty() {}
+        assert!(!rumors.backlog_exceeds(0), "sent out: nothing waits");
     }
 
     #[test]

@@ -201,11 +201,18 @@ impl Node {
             .min(limit.saturating_sub(bare_len) + leviathan_gossip_wire::COUNT_LEN)
     }
 
-    /// Bytes of rumours one probe, request or ack carries at most: half a packet. They are
-    /// the bulk of the rumours' carriers (ten a second per node) and carry nothing else, so
-    /// when many nodes fail at once the alerts are not queued behind one another for long.
+    /// Bytes of rumours one probe, request or ack carries at most: a quarter of a packet,
+    /// or half while more than two quarters' worth wait to be spread. Probes and acks are
+    /// the bulk of the rumours' carriers (ten a second per node); when many nodes fail at
+    /// once (100 of 10,000) the alerts must not queue behind one another for long, while a
+    /// few failures cost no more than before.
     pub(super) fn rumor_budget(&self) -> usize {
-        self.body_budget() / 2
+        let quarter = self.body_budget() / 4;
+        if self.rumors.backlog_exceeds(2 * quarter) {
+            self.body_budget() / 2
+        } else {
+            quarter
+        }
     }
 
     /// This node's check of `subject` failed: it alerts about the incarnation it knows.
