@@ -822,9 +822,11 @@ impl Node {
     }
 
     /// Bytes a reply to `from` may take, for a datagram of `received_len` bytes from
-    /// `sender`: a packet's worth if `from` is the sender's proven address, else three times
-    /// what was received, less the probe sent to prove a member's address (see
-    /// `address_proof.rs`).
+    /// `sender`: a packet's worth if three times what was received is as much, or if `from`
+    /// is the sender's proven address; else three times what was received, less the probe
+    /// sent to prove a member's address (see `address_proof.rs`). Only small datagrams ask
+    /// for proof: in a cluster of more than a few dozen nodes a Syn carries a full digest
+    /// page, and members need not prove anything.
     fn reply_limit(
         &mut self,
         from: SocketAddr,
@@ -832,6 +834,11 @@ impl Node {
         received_len: usize,
         now: Instant,
     ) -> ReplyLimit {
+        let mut allowed = received_len.saturating_mul(AMPLIFICATION_LIMIT);
+        if allowed >= self.config.max_packet_size {
+            // No reply is longer: nothing to prove (a Syn carrying a digest page).
+            return ReplyLimit::Packet;
+        }
         let member_at_from = self
             .state
             .get(sender)
@@ -839,7 +846,6 @@ impl Node {
         if member_at_from.is_some_and(NodeState::is_address_proven) {
             return ReplyLimit::Packet;
         }
-        let mut allowed = received_len.saturating_mul(AMPLIFICATION_LIMIT);
         if member_at_from.is_some() {
             let sequence = self.rng_sequence();
             let timeout = self.config.probe_timeout;
