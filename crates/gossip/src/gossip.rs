@@ -629,6 +629,16 @@ async fn drive(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         tokio::select! {
             biased;
             _ = stop.wait_for(|stopped| *stopped) => break,
+            // Due timers before datagrams: a flood must not starve the rounds and probes.
+            () = tokio::time::sleep_until(deadline.into()) => {
+                let started = Instant::now();
+                let mut node = shared.lock();
+                let rounds_before = node.stats().gossip_rounds;
+                node.handle_timeout(started);
+                if node.stats().gossip_rounds > rounds_before {
+                    round_started = Some(started);
+                }
+            }
             received = shared.socket.recv_from(&mut buffer) => match received {
                 Ok((len, from)) => {
                     let datagram = buffer.get(..len).unwrap_or_default();
@@ -648,15 +658,6 @@ async fn drive(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
                 // some platforms; they say nothing about this socket.
                 Err(error) => trace!(%error, "receive error"),
             },
-            () = tokio::time::sleep_until(deadline.into()) => {
-                let started = Instant::now();
-                let mut node = shared.lock();
-                let rounds_before = node.stats().gossip_rounds;
-                node.handle_timeout(started);
-                if node.stats().gossip_rounds > rounds_before {
-                    round_started = Some(started);
-                }
-            }
             () = shared.wake.notified() => {}
         }
         let chores = shared.flush().await;

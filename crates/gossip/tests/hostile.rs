@@ -219,3 +219,49 @@ async fn a_datagram_longer_than_any_member_sends_is_dropped_unread() {
     assert_eq!(target.transport_stats().dropped_oversized, 1);
     target.shutdown().await;
 }
+
+/// Found in review: the receive loop preferred the socket to the timer, so a sustained
+/// flood of datagrams (dropped unread over the rate limit, or refused) could keep a due
+/// gossip round or probe from ever running. The timer comes first now: under a flood from
+/// many sources the node still runs its rounds on schedule.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn due_timers_run_while_a_flood_of_datagrams_arrives() {
+    let target = Gossip::start(config("target", &[])).await.unwrap();
+    let address = target.local_addr().unwrap();
+    let interval = Config::local().gossip_interval;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut flooders = Vec::new();
+    for _ in 0..8 {
+        let stop = std::sync::Arc::clone(&stop);
+        flooders.push(tokio::spawn(async move {
+            let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let garbage = [0u8; 8];
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for _ in 0..64 {
+                    let _ = socket.send_to(&garbage, address).await;
+                }
+                tokio::task::yield_now().await;
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let rounds_before = target.stats().gossip_rounds;
+    let window = Duration::from_secs(2);
+    tokio::time::sleep(window).await;
+    let rounds = target.stats().gossip_rounds - rounds_before;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for flooder in flooders {
+        flooder.await.unwrap();
+    }
+    let dropped = target.transport_stats().dropped_rate_limited + target.stats().dropped_malformed;
+    let expected = window.as_millis() / interval.as_millis();
+    assert!(
+        dropped > 10_000,
+        "the flood was too thin to test anything: {dropped} datagrams"
+    );
+    assert!(
+        u128::from(rounds) * 2 >= expected,
+        "{rounds} gossip rounds in {window:?} under a flood of {dropped} datagrams (expected about {expected})"
+    );
+    target.shutdown().await;
+}
