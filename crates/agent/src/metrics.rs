@@ -31,6 +31,9 @@
 //! | `leviathan_gossip_reassertions_total`          | counter |          |
 //! | `leviathan_gossip_local_pauses_total`          | counter |          |
 //! | `leviathan_gossip_gossip_rounds_total`         | counter |          |
+//! | `leviathan_gossip_alerts_raised_total`         | counter |          |
+//! | `leviathan_gossip_refutations_total`           | counter |          |
+//! | `leviathan_gossip_unproven_replies_total`      | counter |          |
 //! | `leviathan_gossip_seed_resolution_failures_total` | counter |       |
 //! | `leviathan_gossip_seed_names_unresolved`       | gauge   |          |
 //! | `leviathan_gossip_round_duration_seconds_total`| counter |          |
@@ -329,6 +332,23 @@ impl Collector for NodeCollector {
             ),
             ("gossip_rounds", "Gossip rounds run", stats.gossip_rounds),
             (
+                "alerts_raised",
+                "Alerts this node raised: a watched peer's probe and relayed probes went \
+                 unanswered",
+                stats.alerts_raised,
+            ),
+            (
+                "refutations",
+                "Times this node refuted an alert about itself with a newer incarnation",
+                stats.refutations,
+            ),
+            (
+                "unproven_replies",
+                "Syns and SynAcks answered with at most three times their size, their source \
+                 not proven to be their sender's address",
+                stats.unproven_replies,
+            ),
+            (
                 "datagrams_sealed",
                 "Datagrams sent sealed with the primary key",
                 transport.sealed,
@@ -401,11 +421,14 @@ fn family<V, M: EncodeMetric>(
     Ok(())
 }
 
-fn by_kind(counters: &KindCounters) -> [(&'static str, u64); 3] {
+fn by_kind(counters: &KindCounters) -> [(&'static str, u64); 6] {
     [
         ("syn", counters.syn),
         ("synack", counters.synack),
         ("ack", counters.ack),
+        ("probe", counters.probe),
+        ("probe_ack", counters.probe_ack),
+        ("probe_request", counters.probe_request),
     ]
 }
 
