@@ -26,6 +26,7 @@
 
 pub mod chitchat;
 pub mod counting;
+pub mod flood;
 pub mod leviathan;
 pub mod machine;
 pub mod measure;

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! cargo run --release -p leviathan-gossip-bench -- loopback --nodes 10
+//! cargo run --release -p leviathan-gossip-bench -- flood
 //! ```
 
 use std::path::PathBuf;
@@ -9,6 +10,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use leviathan_gossip_bench::chitchat::Chitchat;
+use leviathan_gossip_bench::flood::{self, FloodKind, FloodSettings};
 use leviathan_gossip_bench::leviathan::Leviathan;
 use leviathan_gossip_bench::machine::{Machine, load_average};
 use leviathan_gossip_bench::measure::measure;
@@ -28,6 +30,37 @@ enum Command {
     /// N nodes of each system on 127.0.0.1, one system after the other: formation,
     /// dissemination, steady-state cost and crash detection, side by side.
     Loopback(LoopbackArgs),
+    /// Five leviathan-gossip nodes on 127.0.0.1, one of them flooded with garbage, another
+    /// cluster's packets or a stranger's Syns at rising rates: the highest rate each kind
+    /// of flood leaves without a false suspicion and with writes still arriving in time.
+    Flood(FloodArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct FloodArgs {
+    /// Kinds of flood (comma-separated).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "garbage,foreign,non-member"
+    )]
+    kinds: Vec<FloodKind>,
+    /// Rates, datagrams per second (comma-separated, increasing).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1000,10000,30000,100000,300000"
+    )]
+    rates: Vec<u64>,
+    /// Source sockets the flood comes from.
+    #[arg(long, default_value_t = 16)]
+    sources: usize,
+    /// How long each rate floods.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    step: Duration,
+    /// Where to write the JSON report [default: target/bench/flood.json].
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -76,7 +109,10 @@ const BETWEEN_SYSTEMS: Duration = Duration::from_secs(1);
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
-    let Command::Loopback(args) = Cli::parse().command;
+    let args = match Cli::parse().command {
+        Command::Loopback(args) => args,
+        Command::Flood(args) => return flood(args).await,
+    };
     let settings = Settings {
         gossip_interval: args.gossip_interval,
         phi_threshold: args.phi_threshold,
@@ -127,6 +163,45 @@ async fn main() -> anyhow::Result<()> {
         .json
         .unwrap_or_else(|| PathBuf::from(format!("target/bench/loopback-{}.json", args.nodes)));
     report.write_json(&json)?;
+    println!("\nJSON: {}", json.display());
+    Ok(())
+}
+
+/// `bench flood`: see [`leviathan_gossip_bench::flood`].
+async fn flood(args: FloodArgs) -> anyhow::Result<()> {
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    eprintln!("{command}");
+    let settings = FloodSettings {
+        kinds: args.kinds,
+        rates: args.rates,
+        sources: args.sources,
+        step: args.step,
+    };
+    let load_before = load_average();
+    let steps = flood::run(&settings).await?;
+    println!(
+        "{} nodes (lan preset) on 127.0.0.1, node flood-0 flooded from {} sources for {:?} a rate; \
+         a write every 500 ms on flood-1 must reach flood-0 within 1 s",
+        flood::NODES,
+        settings.sources,
+        settings.step
+    );
+    println!("command: {command}");
+    let load = |load: Option<String>| load.unwrap_or_else(|| "unknown".to_string());
+    println!(
+        "load average (1/5/15 min): {} at start, {} at end\n",
+        load(load_before),
+        load(load_average())
+    );
+    print!("{}", flood::render(&steps));
+    let json = args
+        .json
+        .unwrap_or_else(|| PathBuf::from("target/bench/flood.json"));
+    if let Some(dir) = json.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let report = serde_json::json!({ "command": command, "settings": settings, "steps": steps });
+    std::fs::write(&json, serde_json::to_string_pretty(&report)?)?;
     println!("\nJSON: {}", json.display());
     Ok(())
 }
