@@ -33,7 +33,7 @@ pub const NODES: usize = 5;
 /// How often the writer writes during a step.
 const WRITE_EVERY: Duration = Duration::from_millis(500);
 /// A write that takes longer than this to reach the flooded node counts as not spreading.
-const WRITE_DEADLINE: Duration = Duration::from_secs(1);
+pub const WRITE_DEADLINE: Duration = Duration::from_secs(1);
 
 /// What floods the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
