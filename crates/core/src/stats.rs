@@ -118,8 +118,9 @@ pub struct Stats {
     pub refutations: u64,
     /// Probes not meant for this node, and probe requests it would not relay.
     pub ignored_probes: u64,
-    /// Syns and SynAcks answered to an address not proven to be their sender's, with at
-    /// most three times their size (anti-amplification).
+    /// Syns and SynAcks whose answer was held to three times their size, their source not
+    /// proven to be their sender's address (anti-amplification); counted whether or not
+    /// anything fitted.
     pub unproven_replies: u64,
     /// Gossip rounds run.
     pub gossip_rounds: u64,

@@ -389,7 +389,11 @@ impl Gossip {
     /// φ values are those of the moment of the change; ask [`Gossip::members`] for current
     /// ones. The list starts with this node alone, or with the members it has already met.
     pub fn watch_members(&self) -> watch::Receiver<Vec<Member>> {
-        self.shared.members.subscribe()
+        let receiver = self.shared.members.subscribe();
+        // Renewed only while watched: start the new watcher from the list as it is now.
+        let members = self.shared.lock().members(Instant::now());
+        self.shared.members.send_replace(members);
+        receiver
     }
 
     /// Announces a graceful departure to peers (they report `PeersLeft` without waiting
@@ -595,7 +599,9 @@ impl Shared {
         let membership_changed = events
             .iter()
             .any(|event| !matches!(event, Event::Updates(_) | Event::Deleted { .. }));
-        if membership_changed {
+        // The list costs O(N) to build: only for someone watching (a new watcher gets a
+        // fresh one, see `Gossip::watch_members`).
+        if membership_changed && self.members.receiver_count() > 0 {
             let members = self.lock().members(Instant::now());
             self.members.send_replace(members);
         }
