@@ -164,6 +164,7 @@ pub fn templates() -> Vec<Packet> {
                     ],
                     true,
                 )],
+                ..Default::default()
             }),
         },
         // An Ack with two nodes, one cut short and one that left, with a GC watermark.
@@ -187,6 +188,7 @@ pub fn templates() -> Vec<Packet> {
             header: header("n4", 1, 1),
             message: Message::Ack(Ack {
                 deltas: vec![delta(OWN_NAME, 3, OWN_GENERATION, vec![record("k3", 4, Some(b"forged"))], true)],
+                ..Default::default()
             }),
         },
     ]
@@ -463,9 +465,9 @@ pub enum FMessage {
         sort: bool,
     },
     /// A SynAck.
-    SynAck { requests: Vec<FEntry>, deltas: Vec<FDelta> },
+    SynAck { requests: Vec<FEntry>, deltas: Vec<FDelta>, ..Default::default() },
     /// An Ack.
-    Ack { deltas: Vec<FDelta> },
+    Ack { deltas: Vec<FDelta>, ..Default::default() },
 }
 
 /// A structured packet.
@@ -489,9 +491,11 @@ impl FPacket {
             FMessage::SynAck { requests, deltas } => Message::SynAck(SynAck {
                 requests: requests.iter().map(FEntry::get).collect(),
                 deltas: deltas.iter().map(FDelta::get).collect(),
+                ..Default::default()
             }),
             FMessage::Ack { deltas } => Message::Ack(Ack {
                 deltas: deltas.iter().map(FDelta::get).collect(),
+                ..Default::default()
             }),
         };
         Packet {

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use leviathan_gossip::wire::{
-    ClusterId, Digest, Generation, Header, Incarnation, Message, NodeName, Packet, Syn,
+    ClusterId, Generation, Header, Incarnation, Message, NodeName, Packet, RangeClaims, Syn,
 };
 use leviathan_gossip::{Config, Gossip, MemberState};
 use serde::Serialize;
@@ -292,7 +292,7 @@ fn datagram(kind: FloodKind, cluster_id: &str, source: usize) -> anyhow::Result<
                 incarnation: Incarnation(0),
             },
             message: Message::Syn(Syn {
-                digest: Digest::full(Vec::new()),
+                ranges: RangeClaims::default(),
                 news: Vec::new(),
                 rumors: Vec::new(),
             }),

@@ -1,7 +1,9 @@
 //! The Scuttlebutt steps of one handshake, each alone, against 10,000 known nodes.
 //!
-//! * `digest/next_page/10k`: building one digest page (`DigestCursor::next_page`, ≤ 1400
-//!   bytes) over a `ClusterState` of 10,000 nodes; the cursor walks the whole cycle.
+//! * `ranges/answer_root/10k`: answering a peer's fingerprint of the whole order that
+//!   differs from ours (`answer_summaries`: 16 children's fingerprints, read from the
+//!   maintained sums); `ranges/answer_12_bits/10k`: answering a differing 12-bit range
+//!   (about 2.4 nodes, walked) with its page.
 //! * `reconcile_page/{in_sync,slightly_behind,newcomer}/10k`: comparing a received page with
 //!   10,000 known nodes (`reconcile_page`): a page identical to ours; the same page from a
 //!   peer 1–3 heartbeats behind on every node and 1–3 versions behind on every fourth; a
@@ -33,10 +35,10 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use leviathan_gossip_core::internals::ClusterState;
 use leviathan_gossip_core::internals::Quarantine;
 use leviathan_gossip_core::internals::{
-    DeltaCandidate, DigestCursor, reconcile_page, requests_len,
+    DeltaCandidate, answer_summaries, reconcile_page, requests_len,
 };
 use leviathan_gossip_core::internals::{build_deltas, order_candidates};
-use leviathan_gossip_wire::{COUNT_LEN, Digest, NodeDelta};
+use leviathan_gossip_wire::{COUNT_LEN, Digest, Fingerprint, NameRange, NodeDelta, RangeSummary};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -53,18 +55,27 @@ fn anti_entropy(c: &mut Criterion) {
     let behind = common::behind(&in_sync);
     let newcomer = common::newcomer_page(&common::newcomer());
 
-    // ----- digest -----
-    let mut cursor = DigestCursor::default();
+    // ----- ranges -----
     let budget = common::body_budget(&own_header);
-    let first = cursor.next_page(&state, budget);
-    eprintln!(
-        "digest page: {} entries, {} bytes of {budget}",
-        first.entries.len(),
-        first.encoded_len()
-    );
-    c.bench_function("digest/next_page/10k", |b| {
-        b.iter(|| cursor.next_page(black_box(&state), budget));
-    });
+    let differing = |range: NameRange| RangeSummary {
+        range,
+        fingerprint: Fingerprint::default(),
+    };
+    let root = [differing(NameRange::ALL)];
+    let hash = common::name(common::NODES / 2).order_hash();
+    let narrow = [differing(NameRange::new(12, hash >> 52).unwrap())];
+    for (name, summaries) in [("answer_root", &root), ("answer_12_bits", &narrow)] {
+        let answer = answer_summaries(&state, summaries, budget / 2, 0);
+        eprintln!(
+            "ranges/{name}: {} summaries, {} pages, {} bytes",
+            answer.summaries.len(),
+            answer.pages.len(),
+            answer.encoded_len()
+        );
+        c.bench_function(&format!("ranges/{name}/10k"), |b| {
+            b.iter(|| answer_summaries(black_box(&state), summaries, budget / 2, 0));
+        });
+    }
 
     // ----- reconcile -----
     let pages: [(&str, &Digest); 3] = [

@@ -1,11 +1,12 @@
 //! A whole `Node` handling one full packet, end to end, as the runtime drives it.
 //!
-//! * `node/syn_to_synack/{in_sync,slightly_behind,newcomer}/10k`: a node that knows 10,000
-//!   nodes answering a `Syn` (`handle_packet` + `poll`): from a peer in sync (no
-//!   answer is due), from a peer slightly behind (1–3 heartbeats on every node, 1–3 versions
-//!   on every fourth), and from a newcomer that knows only itself (the answer is a full
-//!   `SynAck` picked from 10,000 `NeverSeen` candidates).
-//! * `node/datagram_syn_to_synack/…/10k`: the same with the wire included: decode the
+//! * `node/page_to_answer/{in_sync,slightly_behind,newcomer}/10k`: a node that knows 10,000
+//!   nodes answering an `Ack` that carries a digest page, the step where an exchange reaches
+//!   the differing nodes (`handle_packet` + `poll`): from a peer in sync (no answer is
+//!   due), from a peer slightly behind (1–3 incarnations on every node of the page, 1–3
+//!   versions on every fourth), and from a newcomer whose page of the whole order holds only
+//!   itself (the answer is a full `SynAck` picked from 10,000 `NeverSeen` candidates).
+//! * `node/datagram_page_to_answer/…/10k`: the same with the wire included: decode the
 //!   datagram (`handle_datagram`), answer, encode the `SynAck`.
 //! * `node/ack_full/newcomer`: a node that knows only itself taking an `Ack` full of records
 //!   (`handle_packet`, then draining the events it raises: discoveries and updates).
@@ -34,7 +35,7 @@ use leviathan_gossip_core::internals::build_deltas;
 use leviathan_gossip_core::internals::{DeltaCandidate, Lag};
 use leviathan_gossip_core::{Node, NodeConfig, Output, Outputs};
 use leviathan_gossip_wire::{
-    Ack, Incarnation, Key, Message, NodeDelta, NodeId, NodeName, Packet, Syn, Version,
+    Ack, Incarnation, Key, Message, NodeDelta, NodeId, NodeName, Packet, Version,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -70,7 +71,7 @@ fn node_knowing(state: &ClusterState, start: Instant) -> (Node, Instant) {
         .collect();
     // Setup only: a packet far above the datagram limit, handed over decoded.
     let sender = common::id(1);
-    let introduction = common::packet(&sender, Incarnation(1), Message::Ack(Ack { deltas }));
+    let introduction = common::packet(&sender, Incarnation(1), Message::Ack(Ack::with_deltas(deltas)));
     node.handle_packet(sender.address, introduction, now);
     node.drain(&mut Outputs::default());
     assert_eq!(node.members(now).len(), state.len());
@@ -120,18 +121,21 @@ impl Writer {
         let mut candidates = Vec::new();
         for k in 0..8 {
             let name = common::name(1 + (self.next + k) % (common::NODES - 1));
-            let node = self.owner.get_mut(&name).unwrap();
+            let mut node = self.owner.get_mut(&name).unwrap();
             for _ in 0..3 {
                 let key = common::KEYS[self.rng.random_range(0..common::KEYS.len())];
                 node.write(Key::new(key).unwrap(), Some(common::value(&mut self.rng)));
             }
-            node.observe_incarnation(Incarnation(node.incarnation().0 + 1));
+            let next = Incarnation(node.incarnation().0 + 1);
+            node.observe_incarnation(next);
             let held = self.held[&name];
+            let missing = node.records_after_count(held);
+            drop(node);
             candidates.push(DeltaCandidate {
                 name,
                 lag: Lag::Behind,
                 from_version: held,
-                missing: node.records_after_count(held),
+                missing,
             });
         }
         let deltas = build_deltas(&self.owner, &candidates, budget);
@@ -139,7 +143,7 @@ impl Writer {
             self.held.insert(delta.node.name.clone(), delta.to_version);
         }
         self.next += deltas.len();
-        common::packet(&self.sender, incarnation, Message::Ack(Ack { deltas }))
+        common::packet(&self.sender, incarnation, Message::Ack(Ack::with_deltas(deltas)))
     }
 }
 
@@ -150,28 +154,18 @@ fn node(c: &mut Criterion) {
     // ----- Syn → SynAck -----
     let peer = common::id(42);
     let peer_heartbeat = state[&peer.name].incarnation();
-    let in_sync = common::full_syn(&state, &peer);
-    let Message::Syn(syn) = &in_sync.message else {
-        unreachable!()
-    };
+    let in_sync = common::full_page_ack(&state, &peer);
+    let page = common::middle_page(&state, &in_sync.header);
     let behind = common::packet(
         &peer,
         peer_heartbeat,
-        Message::Syn(Syn {
-            rumors: Vec::new(),
-            digest: common::behind(&syn.digest),
-            news: Vec::new(),
-        }),
+        common::page_ack(common::behind(&page)),
     );
     let newcomer = common::newcomer();
     let first_syn = common::packet(
         &newcomer,
         Incarnation(1),
-        Message::Syn(Syn {
-            rumors: Vec::new(),
-            digest: common::newcomer_page(&newcomer),
-            news: Vec::new(),
-        }),
+        common::page_ack(common::newcomer_page(&newcomer)),
     );
     let cases = [
         ("in_sync", &peer, in_sync.clone()),
@@ -189,7 +183,7 @@ fn node(c: &mut Criterion) {
         }
         assert_eq!(outputs.transmits.len(), usize::from(*name != "in_sync"));
         assert!(outputs.events.is_empty());
-        c.bench_function(&format!("node/syn_to_synack/{name}/10k"), |b| {
+        c.bench_function(&format!("node/page_to_answer/{name}/10k"), |b| {
             b.iter_batched(
                 || syn.clone(),
                 |syn| {
@@ -201,7 +195,7 @@ fn node(c: &mut Criterion) {
             );
         });
         let datagram = syn.encode();
-        c.bench_function(&format!("node/datagram_syn_to_synack/{name}/10k"), |b| {
+        c.bench_function(&format!("node/datagram_page_to_answer/{name}/10k"), |b| {
             b.iter(|| {
                 node.handle_datagram(from.address, black_box(&datagram), now);
                 match node.poll() {

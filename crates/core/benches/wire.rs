@@ -1,7 +1,7 @@
 //! Encoding and decoding one full 1400-byte datagram (crate `leviathan-gossip-wire`).
 //!
-//! * `wire/encode/syn_page`, `wire/decode/syn_page`: a `Syn` whose digest page is full of
-//!   entries (a page from the middle of a 10,000-node cluster, `node-04xxx`…`node-05xxx`);
+//! * `wire/encode/page_ack`, `wire/decode/page_ack`: an `Ack` carrying a digest page of
+//!   about 39 entries (the 8-bit range around `node-05000` of a 10,000-node cluster);
 //! * `wire/encode/ack_full`, `wire/decode/ack_full`: an `Ack` full of records (the first
 //!   deltas a newcomer gets: whole nodes with six 50-byte values each).
 //!
@@ -25,7 +25,7 @@ fn wire(c: &mut Criterion) {
     let state = common::cluster(common::NODES);
     let sender = common::id(42);
     let cases = [
-        ("syn_page", common::full_syn(&state, &sender)),
+        ("page_ack", common::full_page_ack(&state, &sender)),
         ("ack_full", common::full_ack(&state, &sender)),
     ];
     let mut group = c.benchmark_group("wire");

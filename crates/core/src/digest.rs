@@ -1,57 +1,12 @@
-//! Digests: building bounded pages of what this node knows, and comparing a peer's digest
-//! with this node's state to learn who is behind on what.
+//! Digests: comparing a peer's digest entries (a page, news, requests) with this node's
+//! state to learn who is behind on what.
 
 use leviathan_gossip_wire::{
     COUNT_LEN, Digest, DigestEntry, Generation, Incarnation, NodeName, NodeStatus, Version,
-    string_len,
 };
 
 use crate::quarantine::Quarantine;
 use crate::state::{ClusterState, NodeState};
-
-/// Where the next digest page starts. Pages walk the sorted names and wrap around, so
-/// every node is covered once per cycle however large the cluster.
-#[derive(Debug, Clone, Default)]
-pub struct DigestCursor {
-    next_start: Option<NodeName>,
-}
-
-impl DigestCursor {
-    /// The next page: as many entries from the cursor on as fit in `budget` bytes (the
-    /// encoded digest, bounds and count included). Advances the cursor past them.
-    pub fn next_page(&mut self, state: &ClusterState, budget: usize) -> Digest {
-        let start = self.next_start.take();
-        let mut used = Digest::empty_len(start.as_ref(), None);
-        let mut entries = Vec::new();
-        let mut end = None;
-        let mut nodes = match &start {
-            None => state.range::<NodeName, _>(..),
-            Some(start) => state.range(start.clone()..),
-        }
-        .peekable();
-        while let Some((name, node)) = nodes.next() {
-            let entry = node.digest_entry(name);
-            // If this entry is the page's last, the next name becomes the end bound.
-            let end_len = nodes
-                .peek()
-                .map_or(0, |(next, _)| string_len(next.as_str()));
-            if used + entry.encoded_len() + end_len > budget {
-                end = Some(name.clone());
-                break;
-            }
-            used += entry.encoded_len();
-            entries.push(entry);
-        }
-        // A page cut short resumes at its end bound; a page that reached the last name
-        // wraps to the beginning.
-        self.next_start = end.clone();
-        Digest {
-            start,
-            end,
-            entries,
-        }
-    }
-}
 
 /// How a peer's knowledge of one node compares with ours, when ours is ahead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -105,11 +60,7 @@ pub fn reconcile_page(
 ) -> Reconciliation {
     let mut result = Reconciliation::default();
     let mut entries = digest.entries.iter().peekable();
-    let ours = match &digest.start {
-        None => state.range::<NodeName, _>(..),
-        Some(start) => state.range(start.clone()..),
-    }
-    .take_while(|(name, _)| digest.end.as_ref().is_none_or(|end| *name < end));
+    let ours = state.in_range(&digest.range);
     // Both sides are sorted by name: a merge walk. Entries are trusted to be sorted only
     // for efficiency; an unsorted page merely yields extra requests or candidates.
     for (name, node) in ours {
@@ -127,20 +78,18 @@ pub fn reconcile_page(
     result
 }
 
-/// Compares a Syn's news (entries outside its page) with our state, like page entries but
-/// with no meaning for the nodes they omit. Entries the page covers, and repeated names,
-/// are skipped: a well-formed Syn has neither.
+/// Compares a Syn's news with our state, like page entries but with no meaning for the
+/// nodes they omit. Repeated names are skipped: a well-formed Syn has none.
 pub fn reconcile_news(
     state: &ClusterState,
     own: &NodeName,
     quarantine: &Quarantine,
-    page: &Digest,
     news: &[DigestEntry],
 ) -> Reconciliation {
     let mut result = Reconciliation::default();
     let mut seen: Vec<&NodeName> = Vec::with_capacity(news.len());
     for entry in news {
-        if page.covers(&entry.name) || seen.contains(&&entry.name) {
+        if seen.contains(&&entry.name) {
             continue;
         }
         seen.push(&entry.name);
@@ -266,7 +215,7 @@ pub fn requests_len(entries: &[DigestEntry]) -> usize {
 mod tests {
     use super::*;
     use bytes::Bytes;
-    use leviathan_gossip_wire::{Key, NodeId};
+    use leviathan_gossip_wire::{Key, NameRange, NodeId};
 
     fn cluster(names: &[&str]) -> ClusterState {
         names
@@ -288,46 +237,21 @@ mod tests {
     }
 
     #[test]
-    fn pages_cover_every_node_once_per_cycle() {
-        let names: Vec<String> = (0..500).map(|i| format!("node-{i:04}")).collect();
-        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        let state = cluster(&refs);
-        let mut cursor = DigestCursor::default();
-        let mut seen = Vec::new();
-        let mut pages = 0;
-        loop {
-            let page = cursor.next_page(&state, 300);
-            assert!(
-                page.encoded_len() <= 300,
-                "page of {} bytes",
-                page.encoded_len()
-            );
-            assert!(!page.entries.is_empty());
-            seen.extend(page.entries.iter().map(|e| e.name.to_string()));
-            pages += 1;
-            if page.end.is_none() {
-                break;
-            }
-        }
-        assert!(pages > 1);
-        // Every name once, in the order of names (by their hash).
-        let mut expected: Vec<NodeName> = refs.iter().map(|n| NodeName::new(n).unwrap()).collect();
-        expected.sort();
-        let expected: Vec<String> = expected.iter().map(ToString::to_string).collect();
-        assert_eq!(seen, expected);
-        // The cycle starts again from the beginning.
-        assert_eq!(cursor.next_page(&state, 300).start, None);
-    }
-
-    #[test]
     fn omitted_nodes_in_range_are_never_seen_and_outside_range_ignored() {
         let state = cluster(&["a", "b", "c", "d"]);
-        // Names in their order: the page covers the second and third.
-        let ordered: Vec<&NodeName> = state.keys().collect();
-        let own = ordered[0].clone();
+        // A range holding some of the names but not all.
+        let range = (1..=8)
+            .flat_map(|bits| {
+                let ordered: Vec<&NodeName> = state.keys().collect();
+                let prefix = ordered[1].order_hash() >> (64 - bits);
+                NameRange::new(bits, prefix)
+            })
+            .find(|range| state.keys().filter(|name| range.contains(name)).count() < 4)
+            .unwrap();
+        let inside: Vec<&NodeName> = state.keys().filter(|name| range.contains(name)).collect();
+        let own = state.keys().find(|name| !range.contains(name)).unwrap().clone();
         let mut digest = Digest {
-            start: Some(ordered[1].clone()),
-            end: Some(ordered[3].clone()),
+            range,
             entries: Vec::new(),
         };
         let unknown = (0..)
@@ -344,7 +268,7 @@ mod tests {
         }];
         let result = reconcile_page(&state, &own, &Quarantine::default(), &digest);
         let candidates: Vec<&NodeName> = result.candidates.iter().map(|c| &c.name).collect();
-        assert_eq!(candidates, [ordered[1], ordered[2]]);
+        assert_eq!(candidates, inside);
         assert!(result.candidates.iter().all(|c| c.lag == Lag::NeverSeen));
         assert_eq!(result.requests.len(), 1);
         assert_eq!(result.requests[0].name, unknown);

@@ -79,6 +79,7 @@
 
 mod address;
 mod address_proof;
+mod cluster_state;
 mod config;
 mod delta;
 mod digest;
@@ -99,6 +100,7 @@ mod output;
 mod own_writes;
 mod peer_selection;
 mod quarantine;
+mod range_answers;
 mod rings;
 mod rumors;
 mod state;
@@ -129,7 +131,8 @@ pub use stats::{KindCounters, Stats};
 #[doc(hidden)]
 pub mod internals {
     pub use crate::delta::{build_deltas, order_candidates};
-    pub use crate::digest::{DeltaCandidate, DigestCursor, Lag, reconcile_page, requests_len};
+    pub use crate::digest::{DeltaCandidate, Lag, reconcile_page, requests_len};
+    pub use crate::range_answers::{PAGE_ENTRIES, answer_summaries, page_of};
     pub use crate::failure_detector::{Arrivals, FailureDetector, PhiAccrualDetector};
     pub use crate::quarantine::Quarantine;
     pub use crate::state::{ClusterState, NodeState};

@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use leviathan_gossip_wire::{
-    Ack, COUNT_LEN, Digest, DigestEntry, Generation, Header, Incarnation, Key, Message, NodeDelta,
-    NodeId, NodeName, NodeStatus, NodeTag, Packet, Probe, Syn, SynAck, Version,
+    Ack, COUNT_LEN, Digest, DigestEntry, Generation, Header, Incarnation, Key, Message, NameRange,
+    NodeDelta, NodeId, NodeName, NodeStatus, NodeTag, Packet, Probe, RangeClaims, RangeSummary,
+    Syn, SynAck, Version,
 };
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand::seq::IndexedRandom;
 use rand_chacha::ChaCha8Rng;
 use tracing::{debug, info, trace};
@@ -20,7 +21,7 @@ use crate::address_proof::{AMPLIFICATION_LIMIT, AddressProofs};
 use crate::config::{ConfigError, NodeConfig};
 use crate::delta::{build_deltas, order_candidates, worst_case_record_len};
 use crate::digest::{
-    DeltaCandidate, DigestCursor, Lag, reconcile_news, reconcile_page, reconcile_requests,
+    DeltaCandidate, Lag, Reconciliation, reconcile_news, reconcile_page, reconcile_requests,
     requests_len,
 };
 use crate::error::{RestoreError, WriteError};
@@ -36,6 +37,8 @@ use crate::output::{Driver, Output, Transmit, dispatch};
 use crate::own_writes::{InFlight, PreparedWrite, Write};
 use crate::peer_selection::{PeerRoster, Roster, select_targets};
 use crate::quarantine::Quarantine;
+use crate::range_answers::answer_summaries;
+use crate::cluster_state::NodeMut;
 use crate::rings::{ObserverCache, Rings};
 use crate::rumors::Rumors;
 use crate::state::{ClusterState, IncarnationFact, NodeState, Versioned};
@@ -78,7 +81,6 @@ pub struct Node {
     rumors: Rumors,
     /// Probes awaiting answers that prove a member holds its address.
     address_proofs: AddressProofs,
-    cursor: DigestCursor,
     news: NewsQueue,
     /// Versions and times of this node's own tombstones, oldest first, until collected.
     own_tombstones: VecDeque<(Version, Instant)>,
@@ -164,7 +166,6 @@ impl Node {
             identity,
             header,
             seeds,
-            cursor: DigestCursor::default(),
             news: NewsQueue::default(),
             own_tombstones: VecDeque::new(),
             collected: VecDeque::new(),
@@ -243,9 +244,29 @@ impl Node {
                 } else {
                     self.reply_limit(from, &packet.header.sender, received_len, now)
                 };
-                self.on_synack(from, synack, limit, now, &mut batch);
+                let step = ExchangeStep {
+                    ranges: synack.ranges,
+                    requests: synack.requests,
+                    deltas: synack.deltas,
+                    answer_with_ack: true,
+                };
+                self.on_exchange_step(from, step, limit, now, &mut batch);
             }
-            Message::Ack(ack) => self.apply_deltas(&ack.deltas, now, &mut batch),
+            Message::Ack(ack) => {
+                let limit = if ack.ranges.is_empty() && ack.requests.is_empty() {
+                    // Deltas only: nothing will be answered, no proof asked for.
+                    ReplyLimit::Packet
+                } else {
+                    self.reply_limit(from, &packet.header.sender, received_len, now)
+                };
+                let step = ExchangeStep {
+                    ranges: ack.ranges,
+                    requests: ack.requests,
+                    deltas: ack.deltas,
+                    answer_with_ack: false,
+                };
+                self.on_exchange_step(from, step, limit, now, &mut batch);
+            }
             Message::Probe(probe) => {
                 let prober = &packet.header.sender;
                 self.on_probe(from, prober, probe, received_len, now, &mut batch);
@@ -565,9 +586,7 @@ impl Node {
             targets.push(*seed);
         }
         for destination in targets {
-            let message = Message::Ack(Ack {
-                deltas: vec![announcement.clone()],
-            });
+            let message = Message::Ack(Ack::with_deltas(vec![announcement.clone()]));
             self.send(destination, message);
         }
     }
@@ -769,12 +788,19 @@ impl Node {
         self.send(destination, Message::Syn(syn));
     }
 
-    /// A Syn: this node's own entry and the least-sent news, in up to a third of the
-    /// budget, then the next digest page in the rest.
+    /// A Syn: the fingerprint of this node's whole digest, its own entry and the
+    /// least-sent news in up to a third of the budget, and rumours.
     fn next_syn(&mut self) -> Syn {
         let budget = self.body_budget();
+        let ranges = RangeClaims {
+            summaries: vec![RangeSummary {
+                range: NameRange::ALL,
+                fingerprint: self.state.fingerprint(&NameRange::ALL),
+            }],
+            pages: Vec::new(),
+        };
         let own = self.own_state().digest_entry(&self.identity.name);
-        let mut used = COUNT_LEN + own.encoded_len();
+        let mut used = ranges.encoded_len() + COUNT_LEN + own.encoded_len();
         let mut news = vec![own];
         let state = &self.state;
         let own_name = &self.identity.name;
@@ -793,29 +819,19 @@ impl Node {
             news.push(entry);
             true
         });
-        // A quarter of the packet at most: the rest is for the digest page and news.
-        let syn_rumors_budget = self.body_budget() / 4;
+        // A quarter of the packet at most: the rest is for the news.
+        let syn_rumors_budget = budget / 4;
         let mut rumors = self.rumors.pick(syn_rumors_budget, None);
-        // Once per probe interval, room for an accusation about a node the page names.
-        let repeat = self.clock >= self.next_repeated_accusation;
-        let room = if repeat { syn_rumors_budget / 2 } else { 0 };
-        let rumors_budget = leviathan_gossip_wire::rumors_len(&rumors) + room;
-        let digest = self
-            .cursor
-            .next_page(&self.state, budget.saturating_sub(used + rumors_budget));
-        news.retain(|entry| !digest.covers(&entry.name));
-        if repeat {
-            let added = self
-                .rumors
-                .add_accusation(&mut rumors, rumors_budget, |name| {
-                    digest.covers(name) || news.iter().any(|entry| entry.name == *name)
-                });
-            if added {
+        // Once per probe interval, room for an accusation the peer may have missed (a
+        // newcomer learns who stands accused, and does not keep a dead node alive).
+        if self.clock >= self.next_repeated_accusation {
+            let room = leviathan_gossip_wire::rumors_len(&rumors) + syn_rumors_budget / 2;
+            if self.rumors.add_accusation(&mut rumors, room, |_| true) {
                 self.next_repeated_accusation = self.clock + self.config.heartbeat_interval;
             }
         }
         Syn {
-            digest,
+            ranges,
             news,
             rumors,
         }
@@ -889,57 +905,42 @@ impl Node {
         for entry in &syn.news {
             self.observe_digest_entry(entry, now, batch);
         }
-        self.observe_page(&syn.digest, now, batch);
         // News first: its requests are for fresh changes, and take precedence.
-        let own = &self.identity.name;
-        let mut reconciliation =
-            reconcile_news(&self.state, own, &self.quarantine, &syn.digest, &syn.news);
-        let page = reconcile_page(&self.state, own, &self.quarantine, &syn.digest);
-        reconciliation.requests.extend(page.requests);
-        reconciliation.candidates.extend(page.candidates);
-        order_candidates(&mut reconciliation.candidates, &mut self.rng);
-        let budget = self.body_budget_within(limit);
-        // Requests may take half the packet; deltas fill the rest.
-        let mut requests = Vec::new();
-        let mut requests_size = COUNT_LEN;
-        for entry in reconciliation.requests {
-            let len = entry.encoded_len();
-            if requests_size + len > budget / 2 {
-                break;
-            }
-            requests_size += len;
-            requests.push(entry);
-        }
-        debug_assert_eq!(requests_len(&requests), requests_size);
-        let mut deltas = build_deltas(
+        let news = reconcile_news(
             &self.state,
-            &reconciliation.candidates,
-            budget.saturating_sub(requests_size),
+            &self.identity.name,
+            &self.quarantine,
+            &syn.news,
         );
-        let used =
-            requests_size + COUNT_LEN + deltas.iter().map(NodeDelta::encoded_len).sum::<usize>();
-        let pushes = self.news_pushes(&syn, &reconciliation.candidates);
-        // The pushes share the deltas' count: their own count's bytes are already paid.
-        deltas.extend(build_deltas(
+        let pushes = self.news_pushes(&syn, &news.candidates);
+        let mut answer = self.answer(&syn.ranges, news, limit, now, batch);
+        // The pushes share the deltas' count, whose bytes are already paid.
+        answer.deltas.extend(build_deltas(
             &self.state,
             &pushes,
-            budget.saturating_sub(used) + COUNT_LEN,
+            answer.room + COUNT_LEN,
         ));
-        if requests.is_empty() && deltas.is_empty() {
+        if answer.is_empty() {
             return;
         }
-        self.send(from, Message::SynAck(SynAck { requests, deltas }));
+        self.send(
+            from,
+            Message::SynAck(SynAck {
+                ranges: answer.ranges,
+                requests: answer.requests,
+                deltas: answer.deltas,
+            }),
+        );
     }
 
     /// The pull half of the rumour: the responder's own news, which the initiator did not
     /// mention (so its version is unknown), pushed as deltas of the last few versions. An
-    /// initiator that far behind refuses the gap; the pages repair it later.
+    /// initiator that far behind refuses the gap; reconciliation repairs it later.
     fn news_pushes(&self, syn: &Syn, candidates: &[DeltaCandidate]) -> Vec<DeltaCandidate> {
         self.news
             .peek()
             .filter(|name| {
-                !syn.digest.covers(name)
-                    && !syn.news.iter().any(|entry| entry.name == **name)
+                !syn.news.iter().any(|entry| entry.name == **name)
                     && !candidates.iter().any(|candidate| candidate.name == **name)
             })
             .filter_map(|name| self.state.get_key_value(name))
@@ -953,27 +954,95 @@ impl Node {
             .collect()
     }
 
-    fn on_synack(
+    /// A later step of an exchange (a SynAck to the initiator, an Ack to the responder):
+    /// takes its deltas, serves its requests, answers its ranges with the other kind.
+    fn on_exchange_step(
         &mut self,
         from: SocketAddr,
-        synack: SynAck,
+        step: ExchangeStep,
         limit: ReplyLimit,
         now: Instant,
         batch: &mut EventBatch,
     ) {
-        self.apply_deltas(&synack.deltas, now, batch);
-        for entry in &synack.requests {
-            self.observe_digest_entry(entry, now, batch);
-        }
-        let mut candidates = reconcile_requests(&self.state, &synack.requests);
-        order_candidates(&mut candidates, &mut self.rng);
-        if candidates.is_empty() {
+        let ExchangeStep {
+            ranges,
+            requests,
+            deltas,
+            answer_with_ack,
+        } = step;
+        self.apply_deltas(&deltas, now, batch);
+        if ranges.is_empty() && requests.is_empty() {
             return;
         }
+        for entry in &requests {
+            self.observe_digest_entry(entry, now, batch);
+        }
+        let served = Reconciliation {
+            requests: Vec::new(),
+            candidates: reconcile_requests(&self.state, &requests),
+        };
+        let answer = self.answer(&ranges, served, limit, now, batch);
+        if answer.is_empty() {
+            return;
+        }
+        let message = if answer_with_ack {
+            Message::Ack(Ack {
+                ranges: answer.ranges,
+                requests: answer.requests,
+                deltas: answer.deltas,
+            })
+        } else {
+            Message::SynAck(SynAck {
+                ranges: answer.ranges,
+                requests: answer.requests,
+                deltas: answer.deltas,
+            })
+        };
+        self.send(from, message);
+    }
+
+    /// What to say back to a step carrying `ranges`, given what comparing its other
+    /// contents found (`found`): requests for what we lack in up to a quarter of the
+    /// budget, answers to the ranges in up to half, deltas in the rest.
+    fn answer(
+        &mut self,
+        ranges: &RangeClaims,
+        mut found: Reconciliation,
+        limit: ReplyLimit,
+        now: Instant,
+        batch: &mut EventBatch,
+    ) -> Answer {
+        for page in &ranges.pages {
+            self.observe_page(page, now, batch);
+            let own = &self.identity.name;
+            let compared = reconcile_page(&self.state, own, &self.quarantine, page);
+            found.requests.extend(compared.requests);
+            found.candidates.extend(compared.candidates);
+        }
+        order_candidates(&mut found.candidates, &mut self.rng);
         let budget = self.body_budget_within(limit);
-        let deltas = build_deltas(&self.state, &candidates, budget);
-        if !deltas.is_empty() {
-            self.send(from, Message::Ack(Ack { deltas }));
+        let mut requests = Vec::new();
+        let mut requests_size = COUNT_LEN;
+        for entry in found.requests {
+            let len = entry.encoded_len();
+            if requests_size + len > budget / 4 {
+                break;
+            }
+            requests_size += len;
+            requests.push(entry);
+        }
+        debug_assert_eq!(requests_len(&requests), requests_size);
+        let start = self.rng.random_range(0..ranges.summaries.len().max(1));
+        let claims_budget = (budget / 2).min(budget.saturating_sub(requests_size + COUNT_LEN));
+        let answered = answer_summaries(&self.state, &ranges.summaries, claims_budget, start);
+        let deltas_budget = budget.saturating_sub(requests_size + answered.encoded_len());
+        let deltas = build_deltas(&self.state, &found.candidates, deltas_budget);
+        let used = COUNT_LEN + deltas.iter().map(NodeDelta::encoded_len).sum::<usize>();
+        Answer {
+            ranges: answered,
+            requests,
+            deltas,
+            room: deltas_budget.saturating_sub(used),
         }
     }
 
@@ -1033,7 +1102,7 @@ impl Node {
         now: Instant,
         batch: &mut EventBatch,
     ) {
-        let Some(node) = self.state.get_mut(name) else {
+        let Some(mut node) = self.state.get_mut(name) else {
             return;
         };
         let mut observer = Observer {
@@ -1042,39 +1111,12 @@ impl Node {
             rumors: &mut self.rumors,
             stats: &mut self.stats,
         };
-        observer.observe(name, node, fact, now, batch);
+        observer.observe(name, &mut node, fact, now, batch);
     }
 
-    /// Observes a Syn's digest page: both it and our state are sorted by name, so one
-    /// merge walk finds every entry's node, instead of a map lookup per entry (the
-    /// largest share of a large cluster's CPU). Entries out of order, and claims about
-    /// ourselves, are taken one by one afterwards.
+    /// Observes a digest page's entries (their incarnations and statuses).
     fn observe_page(&mut self, digest: &Digest, now: Instant, batch: &mut EventBatch) {
-        let mut leftovers: Vec<&DigestEntry> = Vec::new();
-        let mut ours = match &digest.start {
-            None => self.state.range_mut::<NodeName, _>(..),
-            Some(start) => self.state.range_mut(start.clone()..),
-        }
-        .peekable();
-        let mut observer = Observer {
-            membership: &mut self.membership,
-            news: &mut self.news,
-            rumors: &mut self.rumors,
-            stats: &mut self.stats,
-        };
-        let mut previous: Option<&NodeName> = None;
         for entry in &digest.entries {
-            if entry.name == self.identity.name || previous.is_some_and(|p| entry.name <= *p) {
-                leftovers.push(entry);
-                continue;
-            }
-            previous = Some(&entry.name);
-            while ours.next_if(|(name, _)| **name < entry.name).is_some() {}
-            if let Some((name, node)) = ours.next_if(|(name, _)| **name == entry.name) {
-                observer.observe(name, node, IncarnationFact::from_entry(entry), now, batch);
-            }
-        }
-        for entry in leftovers {
             self.observe_digest_entry(entry, now, batch);
         }
     }
@@ -1108,24 +1150,27 @@ impl Node {
         // A restart, or a refutation that proves the removed peer alive: welcome back.
         self.quarantine.lift(name);
         // One lookup for the common case, a delta of an incarnation we know.
-        let Some(node) = self.state.get_mut(name) else {
+        let Some(known) = self.state.get(name).map(NodeState::generation) else {
             return self.adopt_incarnation(delta, false, now, batch);
         };
-        if delta.node.generation > node.generation() {
+        if delta.node.generation > known {
             return self.adopt_incarnation(delta, true, now, batch);
         }
-        if delta.node.generation < node.generation() {
+        if delta.node.generation < known {
             self.stats.stale_generation += 1;
             return;
         }
         let max_keys = self.config.max_keys_per_node;
+        let Some(mut node) = self.state.get_mut(name) else {
+            return;
+        };
         let mut observer = Observer {
             membership: &mut self.membership,
             news: &mut self.news,
             rumors: &mut self.rumors,
             stats: &mut self.stats,
         };
-        observer.merge_same_generation(name, node, delta, max_keys, now, batch);
+        observer.merge_same_generation(name, &mut node, delta, max_keys, now, batch);
     }
 
     /// Starts tracking a node seen for the first time or restarted with a new generation.
@@ -1174,7 +1219,7 @@ impl Node {
         let previous = self
             .state
             .get_mut(&name)
-            .and_then(|old| old.set_health_slot(None))
+            .and_then(|mut old| old.set_health_slot(None))
             .and_then(|slot| self.membership.untrack(slot));
         self.rumors.forget(&name);
         if delta.status != NodeStatus::Left {
@@ -1337,8 +1382,8 @@ impl Node {
     // ----- failure detection -----
 
     fn mark_left(&mut self, name: &NodeName, now: Instant, batch: &mut EventBatch) {
-        if let Some(node) = self.state.get_mut(name) {
-            self.membership.record_departure(name, node, now, batch);
+        if let Some(mut node) = self.state.get_mut(name) {
+            self.membership.record_departure(name, &mut node, now, batch);
         }
     }
 
@@ -1403,7 +1448,7 @@ impl Node {
     /// every gossip round.
     fn health_is_consistent(&self) -> bool {
         let mut pointed = 0;
-        for (name, node) in &self.state {
+        for (name, node) in self.state.iter() {
             if let Some(slot) = node.health_slot() {
                 if self.membership.health().name(slot) != Some(name) {
                     return false;
@@ -1428,7 +1473,7 @@ impl Node {
             .unwrap_or_else(|| unreachable!("own state is always present"))
     }
 
-    fn own_state_mut(&mut self) -> &mut NodeState {
+    fn own_state_mut(&mut self) -> NodeMut<'_> {
         self.state
             .get_mut(&self.identity.name)
             .unwrap_or_else(|| unreachable!("own state is always present"))
@@ -1494,6 +1539,30 @@ enum ReplyLimit {
     Packet,
     /// At most these bytes, header included.
     Bytes(usize),
+}
+
+/// A SynAck or Ack, which are answered alike (with the other kind).
+struct ExchangeStep {
+    ranges: RangeClaims,
+    requests: Vec<DigestEntry>,
+    deltas: Vec<NodeDelta>,
+    /// Answered with an Ack (this node opened the exchange), else with a SynAck.
+    answer_with_ack: bool,
+}
+
+/// What a node says back in one step of an exchange.
+struct Answer {
+    ranges: RangeClaims,
+    requests: Vec<DigestEntry>,
+    deltas: Vec<NodeDelta>,
+    /// Bytes left in the packet after the deltas.
+    room: usize,
+}
+
+impl Answer {
+    fn is_empty(&self) -> bool {
+        self.ranges.is_empty() && self.requests.is_empty() && self.deltas.is_empty()
+    }
 }
 
 /// News items a responder pushes unasked in one SynAck.

@@ -201,7 +201,7 @@ mod tests {
             ("e", MemberState::Dead),
             ("f", MemberState::Live),
         ];
-        let mut state = ClusterState::new();
+        let mut state = ClusterState::default();
         let mut health = HealthTable::default();
         for (port, (name, member)) in (1..).zip(peers) {
             let id = NodeId {

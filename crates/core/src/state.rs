@@ -547,9 +547,7 @@ pub enum InvalidDelta {
     Unordered,
 }
 
-/// Every known node, in name order ([`NodeName`]: by hash, then bytes), as digest pages
-/// are contiguous ranges of that order.
-pub type ClusterState = BTreeMap<NodeName, NodeState>;
+pub use crate::cluster_state::ClusterState;
 
 #[cfg(test)]
 mod tests {

@@ -64,7 +64,7 @@ fn deliver(node: &mut Node, deltas: Vec<NodeDelta>, now: Instant) {
             generation: Generation(1),
             incarnation: Incarnation(1),
         },
-        message: Message::Ack(Ack { deltas }),
+        message: Message::Ack(Ack::with_deltas(deltas)),
     };
     let from: SocketAddr = "127.0.0.1:9200".parse().unwrap();
     node.handle_packet(from, packet, now);
@@ -150,6 +150,7 @@ fn packets_of_another_cluster_are_dropped_and_counted() {
         },
         message: Message::Ack(Ack {
             deltas: vec![foreign],
+            ..Default::default()
         }),
     };
     let from: SocketAddr = "127.0.0.1:9300".parse().unwrap();
@@ -186,11 +187,7 @@ fn syn_claiming(node: &Node, claimed: &str, generation: Generation) -> Packet {
         },
         message: Message::Syn(leviathan_gossip_wire::Syn {
             rumors: Vec::new(),
-            digest: leviathan_gossip_wire::Digest {
-                start: None,
-                end: None,
-                entries: Vec::new(),
-            },
+            ranges: leviathan_gossip_wire::RangeClaims::default(),
             news: vec![leviathan_gossip_wire::DigestEntry {
                 name: NodeName::new(claimed).unwrap(),
                 generation,
@@ -467,7 +464,7 @@ fn a_syn_from_an_unverified_address_draws_at_most_three_times_its_size() {
     let syn = Packet {
         header: header_from(&node, "stranger"),
         message: Message::Syn(leviathan_gossip_wire::Syn {
-            digest: leviathan_gossip_wire::Digest::full(Vec::new()),
+            ranges: leviathan_gossip_wire::RangeClaims::default(),
             news: Vec::new(),
             rumors: Vec::new(),
         }),
@@ -506,6 +503,7 @@ fn a_synack_from_an_unverified_address_draws_at_most_three_times_its_size() {
         message: Message::SynAck(leviathan_gossip_wire::SynAck {
             requests,
             deltas: Vec::new(),
+            ..Default::default()
         }),
     };
     let limit = 3 * synack.encoded_len();
@@ -531,7 +529,7 @@ fn a_member_that_answers_the_probe_to_its_address_gets_full_answers() {
     let empty_syn = |node: &Node| Packet {
         header: header_from(node, member),
         message: Message::Syn(leviathan_gossip_wire::Syn {
-            digest: leviathan_gossip_wire::Digest::full(Vec::new()),
+            ranges: leviathan_gossip_wire::RangeClaims::default(),
             news: Vec::new(),
             rumors: Vec::new(),
         }),

@@ -3,8 +3,9 @@
 //! * **packet bound** — every `Syn` page, `SynAck` and `Ack` a node builds fits its
 //!   `max_packet_size`, whatever the cluster size (1 to 10 000 nodes), name lengths (1 to
 //!   128 bytes), addresses, counter magnitudes, record counts and value sizes;
-//! * **page cycles** — digest pages walk the sorted names and cover every node exactly once
-//!   per cycle, from any starting point, even while nodes join;
+//! * **range exchanges** — two digests compared by fingerprints over ranges: the exchange
+//!   ends, each answer fits its budget, every differing node ends up in a listed page, and
+//!   the fingerprints kept up to date equal fresh ones;
 //! * **versions never go back** — a replica fed deltas in any order, duplicated, stale,
 //!   truncated, from the owner or from other replicas, never loses a version, always holds
 //!   a prefix of the owner's state, and equals it after one complete delta;
@@ -16,18 +17,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use leviathan_gossip_core::MIN_PACKET_SIZE;
-use leviathan_gossip_core::internals::DigestCursor;
+use leviathan_gossip_core::internals::answer_summaries;
 use leviathan_gossip_core::internals::{ClusterState, NodeState};
 use leviathan_gossip_core::{Node, NodeConfig, Outputs};
 use leviathan_gossip_wire::{
-    Ack, Digest, Generation, Header, Incarnation, Key, MAX_NAME_LEN, Message, NodeDelta, NodeId,
-    NodeName, NodeStatus, Packet, Record, Version,
+    Ack, Digest, Generation, Header, Incarnation, Key, MAX_NAME_LEN, Message, NameRange,
+    NodeDelta, NodeId, NodeName, NodeStatus, Packet, RangeClaims, RangeSummary, Record, Version,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -268,7 +269,7 @@ fn feed(node: &mut Node, deltas: Vec<NodeDelta>, now: Instant) {
             generation: Generation(1),
             incarnation: leviathan_gossip_wire::Incarnation(0),
         },
-        message: Message::Ack(Ack { deltas }),
+        message: Message::Ack(Ack::with_deltas(deltas)),
     };
     node.handle_packet(address(4 << 20, false), packet, now);
     node.drain(&mut Outputs::default());
@@ -376,7 +377,10 @@ fn check_packet_bound(
     assert_eq!(syn.len(), 1, "a lonely newcomer calls its one seed");
     for packet in syn {
         match &packet.message {
-            Message::Syn(syn) => assert_eq!(syn.digest.entries.len(), 1),
+            Message::Syn(syn) => {
+                assert_eq!(syn.ranges.summaries.len(), 1);
+                assert_eq!(syn.ranges.summaries[0].fingerprint.count, 1);
+            }
             other => panic!("expected a Syn, got {other:?}"),
         }
         t.handle_packet(c.identity().address, packet, t0);
@@ -560,81 +564,112 @@ fn owner_state(name: &NodeName, index: usize) -> NodeState {
 /// header (maximal cluster id and sender name, 10-byte generation) and the kind byte.
 const MIN_BODY_BUDGET: usize = MIN_PACKET_SIZE - (2 + 1 + 129 + 129 + 10) - 1;
 
-/// Checks one page against its budget and its predecessor's end bound; returns its names.
-fn check_page(page: &Digest, budget: usize, expected_start: Option<&NodeName>) -> Vec<NodeName> {
-    assert!(
-        page.encoded_len() <= budget,
-        "page of {} > {budget}",
-        page.encoded_len()
-    );
-    assert!(
-        !page.entries.is_empty(),
-        "a page without entries makes no progress"
-    );
-    assert_eq!(page.start.as_ref(), expected_start, "pages are contiguous");
-    let names: Vec<NodeName> = page.entries.iter().map(|e| e.name.clone()).collect();
-    assert!(names.windows(2).all(|w| w[0] < w[1]), "entries sorted");
-    assert!(
-        names.iter().all(|name| page.covers(name)),
-        "entries in range"
-    );
-    names
+/// The exchange about ranges alone between `a` (opening with its root fingerprint) and
+/// `b`, each answer within `budget`: returns the pages listed, by either side.
+fn descend(a: &ClusterState, b: &ClusterState, budget: usize, start: usize) -> Vec<Digest> {
+    let mut summaries = vec![RangeSummary {
+        range: NameRange::ALL,
+        fingerprint: a.fingerprint(&NameRange::ALL),
+    }];
+    let mut pages = Vec::new();
+    let sides = [b, a];
+    for step in 0.. {
+        assert!(step <= 40, "an exchange about ranges that does not end");
+        if summaries.is_empty() {
+            break;
+        }
+        let answer = answer_summaries(sides[step % 2], &summaries, budget, start + step);
+        assert!(
+            answer.encoded_len() <= budget.max(RangeClaims::EMPTY_LEN),
+            "answer of {} bytes > {budget}",
+            answer.encoded_len()
+        );
+        for page in &answer.pages {
+            let inside: Vec<&NodeName> = page.entries.iter().map(|e| &e.name).collect();
+            assert!(inside.windows(2).all(|w| w[0] < w[1]), "entries sorted");
+            assert!(inside.iter().all(|name| page.covers(name)), "entries in range");
+            assert_eq!(
+                page.entries.len(),
+                sides[step % 2].in_range(&page.range).count(),
+                "a page lists every node of its range"
+            );
+        }
+        pages.extend(answer.pages);
+        summaries = answer.summaries;
+    }
+    pages
 }
 
-/// Walks pages from a fresh cursor through `cycles` full cycles, checking each page, and
-/// returns every cycle's names in order.
-fn walk_cycles(state: &ClusterState, budget: usize, cycles: usize) -> Vec<Vec<NodeName>> {
-    let mut cursor = DigestCursor::default();
-    let mut result = Vec::new();
-    for _ in 0..cycles {
-        let mut names = Vec::new();
-        let mut start: Option<NodeName> = None;
-        loop {
-            let page = cursor.next_page(state, budget);
-            names.extend(check_page(&page, budget, start.as_ref()));
-            match page.end {
-                Some(end) => start = Some(end),
-                None => break,
+/// Exchanges about ranges between `a` and `b` until their digests agree, each time
+/// making `b` agree with `a` on the nodes of the pages listed (as the deltas and requests
+/// that follow pages do); each exchange must repair something. Returns the exchanges.
+fn reconcile_fully(a: &ClusterState, mut b: ClusterState, budget: usize, start: usize) -> usize {
+    for exchange in 1.. {
+        let pages = descend(a, &b, budget, start + exchange);
+        if pages.is_empty() {
+            assert_eq!(
+                a.fingerprint(&NameRange::ALL),
+                b.fingerprint(&NameRange::ALL),
+                "the exchange ended with the digests still differing"
+            );
+            return exchange;
+        }
+        let mut repaired = 0;
+        for page in &pages {
+            let names: BTreeSet<NodeName> = a
+                .in_range(&page.range)
+                .chain(b.in_range(&page.range))
+                .map(|(name, _)| name.clone())
+                .collect();
+            for name in names {
+                let (ours, theirs) = (a.get(&name), b.get(&name));
+                if ours.map(NodeState::max_version) == theirs.map(NodeState::max_version) {
+                    continue;
+                }
+                repaired += 1;
+                match ours {
+                    Some(node) => b.insert(name, node.clone()),
+                    None => b.remove(&name),
+                };
             }
         }
-        result.push(names);
+        assert!(repaired > 0, "exchange {exchange} listed pages but found nothing");
     }
-    result
+    unreachable!()
 }
 
-fn check_cycles(names: &BTreeSet<String>, budget: usize, skip: usize) {
-    let list: Vec<String> = names.iter().cloned().collect();
-    let state = cluster_state(&list);
-    let sorted: Vec<NodeName> = state.keys().cloned().collect();
-    let cycles = walk_cycles(&state, budget, 2);
-    assert_eq!(
-        cycles[0], sorted,
-        "a cycle covers every node once, in order"
-    );
-    assert_eq!(cycles[1], sorted, "the next cycle starts over");
-
-    // From any point, as many pages as a cycle has cover every node exactly once.
-    let pages_per_cycle = {
-        let mut cursor = DigestCursor::default();
-        let mut pages = 1;
-        while cursor.next_page(&state, budget).end.is_some() {
-            pages += 1;
+/// How `b` differs from a copy of `a`: nodes only `a` holds, nodes only `b` holds, nodes
+/// `b` holds a later version of.
+fn diverge(
+    names: &[String],
+    only_a: &[usize],
+    only_b: &[String],
+    newer_in_b: &[usize],
+) -> (ClusterState, ClusterState, BTreeSet<NodeName>) {
+    let a = cluster_state(names);
+    let mut b = a.clone();
+    let mut differing = BTreeSet::new();
+    for index in only_a {
+        let name = NodeName::new(&names[index % names.len()]).unwrap();
+        if b.remove(&name).is_some() {
+            differing.insert(name);
         }
-        pages
-    };
-    let mut cursor = DigestCursor::default();
-    for _ in 0..skip % pages_per_cycle {
-        cursor.next_page(&state, budget);
     }
-    let mut window: Vec<NodeName> = (0..pages_per_cycle)
-        .flat_map(|_| cursor.next_page(&state, budget).entries)
-        .map(|entry| entry.name)
-        .collect();
-    window.sort();
-    assert_eq!(
-        window, sorted,
-        "a window of one cycle's pages from page {skip}"
-    );
+    for (i, extra) in only_b.iter().enumerate() {
+        let name = NodeName::new(extra).unwrap();
+        if !a.contains_key(&name) {
+            b.insert(name.clone(), owner_state(&name, 100_000 + i));
+            differing.insert(name);
+        }
+    }
+    for index in newer_in_b {
+        let name = NodeName::new(&names[index % names.len()]).unwrap();
+        if let Some(mut node) = b.get_mut(&name) {
+            node.write(Key::new("k").unwrap(), None);
+            differing.insert(name);
+        }
+    }
+    (a, b, differing)
 }
 
 fn names(count: std::ops::RangeInclusive<usize>) -> impl Strategy<Value = BTreeSet<String>> {
@@ -649,54 +684,67 @@ fn names(count: std::ops::RangeInclusive<usize>) -> impl Strategy<Value = BTreeS
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
+    /// Two digests that differ in a few nodes: every exchange about ranges ends, every
+    /// answer fits its budget (a packet's, or the smallest a node can have), and each
+    /// exchange lists a page that holds a difference until the digests agree.
     #[test]
-    fn pages_cover_every_node_once_per_cycle(
+    fn range_exchanges_find_every_difference_within_the_budget(
         names in names(1..=1_500),
-        budget in MIN_BODY_BUDGET..=9_000usize,
-        skip in 0..50usize,
+        only_a in vec(any::<usize>(), 0..4),
+        only_b in names(0..=3),
+        newer_in_b in vec(any::<usize>(), 0..4),
+        start in 0..50usize,
     ) {
-        check_cycles(&names, budget, skip);
+        let names: Vec<String> = names.into_iter().collect();
+        let only_b: Vec<String> = only_b.into_iter().collect();
+        let (a, b, differing) = diverge(&names, &only_a, &only_b, &newer_in_b);
+        for budget in [1_400 / 2, MIN_BODY_BUDGET / 2] {
+            let exchanges = reconcile_fully(&a, b.clone(), budget, start);
+            prop_assert!(
+                exchanges <= differing.len() + 1,
+                "{} exchanges for {} differences", exchanges, differing.len()
+            );
+        }
     }
 
-    /// Nodes joining mid-cycle do not make the cursor skip or repeat anyone who was there
-    /// when the cycle began; a newcomer is covered at most once in that cycle.
+    /// The fingerprints kept up to date through inserts, changes and removals equal those
+    /// computed afresh from the nodes, over ranges of every width.
     #[test]
-    fn pages_stay_exact_while_nodes_join(
-        initial in names(1..=400),
-        joining in names(0..=200),
-        budget in MIN_BODY_BUDGET..=3_000usize,
-        join_points in vec(any::<Index>(), 1..10),
+    fn kept_fingerprints_equal_fresh_ones(
+        names in names(1..=600),
+        changes in vec((any::<Index>(), 0..3u8), 0..60),
+        probes in vec((0..=64u8, any::<u64>()), 1..20),
     ) {
-        let initial_list: Vec<String> = initial.iter().cloned().collect();
-        let mut state = cluster_state(&initial_list);
-        let before: Vec<NodeName> = state.keys().cloned().collect();
-        let mut joining: Vec<String> =
-            joining.into_iter().filter(|n| !initial.contains(n)).collect();
-        let mut cursor = DigestCursor::default();
-        let mut covered: BTreeMap<NodeName, usize> = BTreeMap::new();
-        let mut start = None;
-        for page_index in 0.. {
-            // Some nodes join before this page.
-            for point in &join_points {
-                if point.index(8) == page_index % 8 && !joining.is_empty() {
-                    let name = NodeName::new(joining.remove(point.index(joining.len()))).unwrap();
-                    let index = state.len();
-                    state.insert(name.clone(), owner_state(&name, index));
+        let names: Vec<String> = names.into_iter().collect();
+        let mut state = cluster_state(&names);
+        for (index, change) in changes {
+            let name = NodeName::new(&names[index.index(names.len())]).unwrap();
+            match change {
+                0 => {
+                    state.remove(&name);
+                }
+                1 => {
+                    state.insert(name.clone(), owner_state(&name, index.index(1_000)));
+                }
+                _ => {
+                    if let Some(mut node) = state.get_mut(&name) {
+                        node.write(Key::new("k").unwrap(), None);
+                        let next = Incarnation(node.incarnation().0 + 1);
+                        node.observe_incarnation(next);
+                    }
                 }
             }
-            let page = cursor.next_page(&state, budget);
-            for name in check_page(&page, budget, start.as_ref()) {
-                *covered.entry(name).or_default() += 1;
-            }
-            match page.end {
-                Some(end) => start = Some(end),
-                None => break,
-            }
         }
-        for name in &before {
-            prop_assert_eq!(covered.get(name), Some(&1), "{} covered", name);
+        let fresh: ClusterState = state
+            .iter()
+            .map(|(name, node)| (name.clone(), node.clone()))
+            .collect();
+        for (bits, hash) in probes {
+            let range = NameRange::new(bits, if bits == 0 { 0 } else { hash >> (64 - u32::from(bits)) })
+                .unwrap();
+            prop_assert_eq!(state.fingerprint(&range), fresh.fingerprint(&range));
         }
-        prop_assert!(covered.values().all(|&times| times == 1));
+        prop_assert_eq!(state.fingerprint(&NameRange::ALL), fresh.fingerprint(&NameRange::ALL));
     }
 }
 
@@ -710,12 +758,13 @@ fn indexed_name(index: usize, len: usize) -> String {
 }
 
 #[test]
-fn pages_cover_clusters_of_one_two_and_ten_thousand() {
-    for count in [1, 2, 10_000] {
-        for len in [1, 16, MAX_NAME_LEN] {
-            let names: BTreeSet<String> = (0..count).map(|i| indexed_name(i, len)).collect();
-            check_cycles(&names, MIN_BODY_BUDGET, count / 3);
-        }
+fn range_exchanges_at_ten_thousand_nodes_end_in_a_few_steps() {
+    for len in [1, 16, MAX_NAME_LEN] {
+        let names: Vec<String> = (0..10_000).map(|i| indexed_name(i, len)).collect();
+        let (a, b, differing) = diverge(&names, &[], &[], &[1_234, 9_000]);
+        assert_eq!(differing.len(), 2);
+        let exchanges = reconcile_fully(&a, b, 1_400 / 2, 0);
+        assert!(exchanges <= 3, "{exchanges} exchanges");
     }
 }
 

@@ -59,6 +59,7 @@ fn deliver(node: &mut Node, delta: NodeDelta, now: Instant) -> Vec<Event> {
         },
         message: Message::Ack(Ack {
             deltas: vec![delta],
+            ..Default::default()
         }),
     };
     let from: SocketAddr = "127.0.0.1:9002".parse().unwrap();

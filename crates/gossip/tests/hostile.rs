@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 #[cfg(feature = "durable")]
 use leviathan_gossip::wire::{
-    ClusterId, Digest, DigestEntry, Generation, Header, Incarnation, Message, NodeName, NodeStatus,
-    Packet, Syn, Version,
+    ClusterId, DigestEntry, Generation, Header, Incarnation, Message, NodeName, NodeStatus,
+    Packet, RangeClaims, Syn, Version,
 };
 use leviathan_gossip::{Config, Gossip, MemberState};
 use tokio::net::UdpSocket;
@@ -69,7 +69,7 @@ fn forged_claim(cluster_id: &str, victim: &str, generation: Generation) -> Vec<u
         },
         message: Message::Syn(Syn {
             rumors: Vec::new(),
-            digest: Digest::full(Vec::new()),
+            ranges: RangeClaims::default(),
             news: vec![DigestEntry {
                 name: NodeName::new(victim).unwrap(),
                 generation,
@@ -176,6 +176,7 @@ fn introduction(cluster_id: &str, name: &str, value_len: usize) -> Vec<u8> {
                     value: Some(vec![7u8; value_len].into()),
                 }],
             }],
+            ..Default::default()
         }),
     }
     .encode()

@@ -1509,7 +1509,7 @@ fn preform(node: &mut Node, index: NodeIndex, slots: &[Slot], initial: usize, no
             generation: sender.generation,
             incarnation: Incarnation(0),
         },
-        message: Message::Ack(Ack { deltas }),
+        message: Message::Ack(Ack::with_deltas(deltas)),
     };
     node.handle_packet(sender.address, packet, now);
 }

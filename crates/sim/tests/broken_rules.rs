@@ -161,9 +161,9 @@ fn an_oversized_datagram_is_reported() {
             return;
         }
         if let Message::Syn(syn) = &mut packet.message
-            && let Some(entry) = syn.digest.entries.first().cloned()
+            && let Some(entry) = syn.news.first().cloned()
         {
-            syn.digest.entries = vec![entry; 200];
+            syn.news = vec![entry; 200];
             flag.set(true);
         }
     });

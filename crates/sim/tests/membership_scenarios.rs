@@ -699,7 +699,7 @@ fn forge_once(
             };
             // An idle cluster sends few deltas: any packet will do, turned into an Ack.
             if !matches!(packet.message, Message::SynAck(_) | Message::Ack(_)) {
-                packet.message = Message::Ack(leviathan_gossip_wire::Ack { deltas: Vec::new() });
+                packet.message = Message::Ack(leviathan_gossip_wire::Ack::default());
             }
             let deltas = match &mut packet.message {
                 Message::SynAck(synack) => &mut synack.deltas,

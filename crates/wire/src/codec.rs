@@ -14,11 +14,12 @@ use crate::message::{
     Ack, Digest, DigestEntry, Header, Message, MessageKind, NodeDelta, NodeStatus, NodeTag, Packet,
     Probe, ProbeAck, ProbeRequest, Record, Rumor, Syn, SynAck, address_len,
 };
+use crate::ranges::{Fingerprint, NameRange, RangeClaims, RangeSummary};
 
 /// First two bytes of every packet: ASCII "LG".
 pub const MAGIC: [u8; 2] = *b"LG";
 /// Wire format version this build speaks.
-pub const WIRE_VERSION: u8 = 4;
+pub const WIRE_VERSION: u8 = 5;
 /// Encoded size of every element count (`u16`).
 pub const COUNT_LEN: usize = 2;
 
@@ -36,9 +37,6 @@ fn varint_len(mut value: u64) -> usize {
     len
 }
 
-fn optional_name_len(name: Option<&NodeName>) -> usize {
-    1 + name.map_or(0, |name| string_len(name.as_str()))
-}
 
 impl Packet {
     /// Exact number of bytes [`Packet::encode`] produces.
@@ -61,21 +59,20 @@ impl Packet {
         buf.put_u8(self.message.kind() as u8);
         match &self.message {
             Message::Syn(syn) => {
-                syn.digest.encode(buf);
-                put_count(buf, syn.news.len());
-                for entry in &syn.news {
-                    entry.encode(buf);
-                }
+                syn.ranges.encode(buf);
+                put_entries(buf, &syn.news);
                 put_rumors(buf, &syn.rumors);
             }
             Message::SynAck(synack) => {
-                put_count(buf, synack.requests.len());
-                for entry in &synack.requests {
-                    entry.encode(buf);
-                }
+                synack.ranges.encode(buf);
+                put_entries(buf, &synack.requests);
                 put_deltas(buf, &synack.deltas);
             }
-            Message::Ack(ack) => put_deltas(buf, &ack.deltas),
+            Message::Ack(ack) => {
+                ack.ranges.encode(buf);
+                put_entries(buf, &ack.requests);
+                put_deltas(buf, &ack.deltas);
+            }
             Message::Probe(probe) => {
                 put_varint(buf, probe.sequence);
                 buf.put_u32(probe.target.0);
@@ -101,17 +98,18 @@ impl Packet {
         let kind = reader.u8("message kind")?;
         let message = match kind {
             k if k == MessageKind::Syn as u8 => Message::Syn(Syn {
-                digest: Digest::decode(&mut reader)?,
+                ranges: RangeClaims::decode(&mut reader)?,
                 news: reader.list("news", DigestEntry::MIN_LEN, DigestEntry::decode)?,
                 rumors: reader.rumors()?,
             }),
-            k if k == MessageKind::SynAck as u8 => {
-                let requests =
-                    reader.list("requests", DigestEntry::MIN_LEN, DigestEntry::decode)?;
-                let deltas = reader.list("deltas", NodeDelta::MIN_LEN, NodeDelta::decode)?;
-                Message::SynAck(SynAck { requests, deltas })
-            }
+            k if k == MessageKind::SynAck as u8 => Message::SynAck(SynAck {
+                ranges: RangeClaims::decode(&mut reader)?,
+                requests: reader.list("requests", DigestEntry::MIN_LEN, DigestEntry::decode)?,
+                deltas: reader.list("deltas", NodeDelta::MIN_LEN, NodeDelta::decode)?,
+            }),
             k if k == MessageKind::Ack as u8 => Message::Ack(Ack {
+                ranges: RangeClaims::decode(&mut reader)?,
+                requests: reader.list("requests", DigestEntry::MIN_LEN, DigestEntry::decode)?,
                 deltas: reader.list("deltas", NodeDelta::MIN_LEN, NodeDelta::decode)?,
             }),
             k if k == MessageKind::Probe as u8 => Message::Probe(Probe {
@@ -189,10 +187,16 @@ impl Message {
     pub fn body_len(&self) -> usize {
         match self {
             Message::Syn(syn) => {
-                syn.digest.encoded_len() + entries_len(&syn.news) + rumors_len(&syn.rumors)
+                syn.ranges.encoded_len() + entries_len(&syn.news) + rumors_len(&syn.rumors)
             }
-            Message::SynAck(synack) => entries_len(&synack.requests) + deltas_len(&synack.deltas),
-            Message::Ack(ack) => deltas_len(&ack.deltas),
+            Message::SynAck(synack) => {
+                synack.ranges.encoded_len()
+                    + entries_len(&synack.requests)
+                    + deltas_len(&synack.deltas)
+            }
+            Message::Ack(ack) => {
+                ack.ranges.encoded_len() + entries_len(&ack.requests) + deltas_len(&ack.deltas)
+            }
             Message::Probe(probe) => {
                 varint_len(probe.sequence) + NodeTag::LEN + rumors_len(&probe.rumors)
             }
@@ -286,15 +290,99 @@ fn put_node_id(buf: &mut BytesMut, node: &NodeId) {
     put_varint(buf, node.generation.0);
 }
 
+impl NameRange {
+    /// Encoded size: a length byte and the prefix as a varint.
+    pub fn encoded_len(&self) -> usize {
+        1 + varint_len(self.prefix())
+    }
+
+    fn encode(&self, buf: &mut BytesMut) {
+        buf.put_u8(self.bits());
+        put_varint(buf, self.prefix());
+    }
+
+    fn decode(reader: &mut Reader<'_>) -> Result<NameRange, DecodeError> {
+        let bits = reader.u8("range bits")?;
+        let prefix = reader.varint("range prefix")?;
+        NameRange::new(bits, prefix).ok_or(DecodeError::InvalidTag {
+            field: "range bits",
+            value: bits,
+        })
+    }
+}
+
+impl RangeSummary {
+    /// Smallest possible encoded summary.
+    const MIN_LEN: usize = 2 + 1 + 8;
+
+    /// Exact encoded size: the range, the count as a varint, the sum in 8 bytes.
+    pub fn encoded_len(&self) -> usize {
+        self.range.encoded_len() + varint_len(self.fingerprint.count) + 8
+    }
+
+    fn encode(&self, buf: &mut BytesMut) {
+        self.range.encode(buf);
+        put_varint(buf, self.fingerprint.count);
+        buf.put_u64(self.fingerprint.sum);
+    }
+
+    fn decode(reader: &mut Reader<'_>) -> Result<RangeSummary, DecodeError> {
+        Ok(RangeSummary {
+            range: NameRange::decode(reader)?,
+            fingerprint: Fingerprint {
+                count: reader.varint("range count")?,
+                sum: u64::from_be_bytes(reader.array::<8>("range fingerprint")?),
+            },
+        })
+    }
+}
+
+impl RangeClaims {
+    /// Encoded size of claims holding nothing: two counts.
+    pub const EMPTY_LEN: usize = 2 * COUNT_LEN;
+
+    /// Exact encoded size.
+    pub fn encoded_len(&self) -> usize {
+        Self::EMPTY_LEN
+            + self
+                .summaries
+                .iter()
+                .map(RangeSummary::encoded_len)
+                .sum::<usize>()
+            + self.pages.iter().map(Digest::encoded_len).sum::<usize>()
+    }
+
+    fn encode(&self, buf: &mut BytesMut) {
+        put_count(buf, self.summaries.len());
+        for summary in &self.summaries {
+            summary.encode(buf);
+        }
+        put_count(buf, self.pages.len());
+        for page in &self.pages {
+            page.encode(buf);
+        }
+    }
+
+    fn decode(reader: &mut Reader<'_>) -> Result<RangeClaims, DecodeError> {
+        Ok(RangeClaims {
+            summaries: reader.list("range summaries", RangeSummary::MIN_LEN, RangeSummary::decode)?,
+            pages: reader.list("digest pages", Digest::MIN_LEN, Digest::decode)?,
+        })
+    }
+}
+
 impl Digest {
-    /// Encoded size of a digest page with these bounds and no entries.
-    pub fn empty_len(start: Option<&NodeName>, end: Option<&NodeName>) -> usize {
-        optional_name_len(start) + optional_name_len(end) + COUNT_LEN
+    /// Smallest possible encoded page.
+    const MIN_LEN: usize = 2 + COUNT_LEN;
+
+    /// Encoded size of a page of `range` with no entries.
+    pub fn empty_len(range: &NameRange) -> usize {
+        range.encoded_len() + COUNT_LEN
     }
 
     /// Exact encoded size.
     pub fn encoded_len(&self) -> usize {
-        Self::empty_len(self.start.as_ref(), self.end.as_ref())
+        Self::empty_len(&self.range)
             + self
                 .entries
                 .iter()
@@ -303,23 +391,22 @@ impl Digest {
     }
 
     fn encode(&self, buf: &mut BytesMut) {
-        put_optional_name(buf, self.start.as_ref());
-        put_optional_name(buf, self.end.as_ref());
-        put_count(buf, self.entries.len());
-        for entry in &self.entries {
-            entry.encode(buf);
-        }
+        self.range.encode(buf);
+        put_entries(buf, &self.entries);
     }
 
     fn decode(reader: &mut Reader<'_>) -> Result<Digest, DecodeError> {
-        let start = reader.optional_name("digest start")?;
-        let end = reader.optional_name("digest end")?;
-        let entries = reader.list("digest entries", DigestEntry::MIN_LEN, DigestEntry::decode)?;
         Ok(Digest {
-            start,
-            end,
-            entries,
+            range: NameRange::decode(reader)?,
+            entries: reader.list("digest entries", DigestEntry::MIN_LEN, DigestEntry::decode)?,
         })
+    }
+}
+
+fn put_entries(buf: &mut BytesMut, entries: &[DigestEntry]) {
+    put_count(buf, entries.len());
+    for entry in entries {
+        entry.encode(buf);
     }
 }
 
@@ -553,15 +640,6 @@ fn put_string(buf: &mut BytesMut, value: &str) {
     buf.put_slice(value.as_bytes());
 }
 
-fn put_optional_name(buf: &mut BytesMut, name: Option<&NodeName>) {
-    match name {
-        None => buf.put_u8(0),
-        Some(name) => {
-            buf.put_u8(1);
-            put_string(buf, name.as_str());
-        }
-    }
-}
 
 fn put_address(buf: &mut BytesMut, address: &SocketAddr) {
     match address.ip() {
@@ -645,14 +723,7 @@ impl<'a> Reader<'a> {
         make(text).map_err(|reason| DecodeError::InvalidString { field, reason })
     }
 
-    fn optional_name(&mut self, field: &'static str) -> Result<Option<NodeName>, DecodeError> {
-        match self.u8(field)? {
-            0 => Ok(None),
-            1 => self.string(field, |s| NodeName::new(s)).map(Some),
-            value => Err(DecodeError::InvalidTag { field, value }),
-        }
-    }
-
+    
     fn status(&mut self, field: &'static str) -> Result<NodeStatus, DecodeError> {
         match self.u8(field)? {
             0 => Ok(NodeStatus::Alive),

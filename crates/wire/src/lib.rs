@@ -4,8 +4,9 @@
 //!
 //! * the protocol's vocabulary ([`NodeName`], [`Generation`], [`Version`], [`Incarnation`],
 //!   [`NodeId`], [`Key`]) as newtypes that carry their invariants,
-//! * the three messages of the Scuttlebutt handshake ([`Syn`], [`SynAck`], [`Ack`]) inside a
-//!   [`Packet`] that names the cluster and the sender,
+//! * the messages of the Scuttlebutt handshake ([`Syn`], [`SynAck`], [`Ack`]), reconciled by
+//!   fingerprints over ranges of names ([`RangeSummary`]), inside a [`Packet`] that names the
+//!   cluster and the sender,
 //! * an exact-size codec: every type has `encoded_len()`, equal to the bytes
 //!   [`Packet::encode`] writes, so the core can fill a datagram up to its limit without
 //!   encoding twice; [`Packet::decode`] trusts nothing: any byte string gives a packet or a
@@ -15,7 +16,7 @@
 //!
 //! ```
 //! use leviathan_gossip_wire::{
-//!     ClusterId, Digest, Generation, Header, Incarnation, Message, NodeName, Packet, Syn,
+//!     ClusterId, Generation, Header, Incarnation, Message, NodeName, Packet, RangeClaims, Syn,
 //! };
 //!
 //! let packet = Packet {
@@ -26,7 +27,7 @@
 //!         incarnation: Incarnation(7),
 //!     },
 //!     message: Message::Syn(Syn {
-//!         digest: Digest::full(Vec::new()),
+//!         ranges: RangeClaims::default(),
 //!         news: Vec::new(),
 //!         rumors: Vec::new(),
 //!     }),
@@ -41,12 +42,14 @@ mod error;
 mod identity;
 mod message;
 mod node_name;
+mod ranges;
 
 pub use codec::{COUNT_LEN, MAGIC, WIRE_VERSION, entries_len, rumors_len, string_len};
 pub use error::{DecodeError, InvalidName};
 pub use identity::{
     ClusterId, Generation, Incarnation, Key, MAX_NAME_LEN, NodeId, NodeName, Version,
 };
+pub use ranges::{Fingerprint, NameRange, RangeClaims, RangeSummary};
 pub use message::{
     Ack, Digest, DigestEntry, Header, Message, MessageKind, NodeDelta, NodeStatus, NodeTag, Packet,
     Probe, ProbeAck, ProbeRequest, Record, Rumor, Syn, SynAck,

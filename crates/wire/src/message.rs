@@ -1,27 +1,32 @@
-//! The messages of the Scuttlebutt three-way handshake.
+//! The messages of the Scuttlebutt handshake, reconciled by range fingerprints.
 //!
 //! ```text
-//!  initiator                                   responder
-//!      │ Syn(digest page)                          │
-//!      │──────────────────────────────────────────▶│ compare with own state
-//!      │     SynAck(requests, deltas for initiator)│
-//!      │◀──────────────────────────────────────────│
-//!      │ Ack(deltas for responder's requests)      │
-//!      │──────────────────────────────────────────▶│
+//!  initiator                                       responder
+//!      │ Syn(fingerprint of the whole digest, news)    │
+//!      │──────────────────────────────────────────────▶│ equal: no answer
+//!      │   SynAck(children of differing ranges, pages, │
+//!      │          requests, deltas for the initiator)  │
+//!      │◀──────────────────────────────────────────────│
+//!      │ Ack(children, pages, requests, deltas)        │
+//!      │──────────────────────────────────────────────▶│
+//!      │                    … until nothing differs     │
 //! ```
 //!
-//! A digest says, per node, how far the sender's knowledge goes (generation, heartbeat,
-//! max version, GC watermark, status). A [`Digest`] covers a contiguous range of node names,
-//! so a large cluster's digest is sent page by page and the receiver can still tell "the
-//! sender does not know node X" (X in range, absent) from "X not covered by this page".
-//! Deltas carry, per node, the records the receiver lacks in version order with no gaps, so
-//! any prefix of a delta is a valid delta.
+//! A digest says, per node, how far the sender's knowledge goes (generation, incarnation,
+//! max version, GC watermark, status). Two nodes compare fingerprints of their digests over
+//! ranges of the name order ([`RangeSummary`](crate::RangeSummary)); a differing range is
+//! answered with its children's fingerprints or, once small, with a [`Digest`] page that
+//! lists every node the sender knows in it, so the receiver can tell "the sender does not
+//! know node X" (X in range, absent). Each step answers the last, so an exchange ends
+//! when a step has nothing to say. Deltas carry, per node, the records the receiver lacks
+//! in version order with no gaps, so any prefix of a delta is a valid delta.
 
 use std::net::SocketAddr;
 
 use bytes::Bytes;
 
 use crate::identity::{ClusterId, Generation, Incarnation, Key, NodeId, NodeName, Version};
+use crate::ranges::{NameRange, RangeClaims};
 
 /// One datagram: who sends it, in which cluster, and the message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,24 +126,25 @@ impl Message {
     }
 }
 
-/// Step 1: "this is what I know about the nodes in this range, and about these nodes
-/// whose state changed lately".
+/// Step 1: "this is how my digest looks, and these nodes changed lately".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Syn {
-    /// A page of the initiator's digest.
-    pub digest: Digest,
-    /// Entries of nodes outside the page whose state (generation, records or status)
-    /// changed lately, the initiator's own entry first. Unlike the page, the list says
-    /// nothing about the nodes it omits: it spreads news in O(log N) rounds however slowly
-    /// the pages cycle through a large cluster.
+    /// The initiator's digest summarised over name ranges (the whole order, usually): a
+    /// responder whose fingerprints agree has nothing to say.
+    pub ranges: RangeClaims,
+    /// Entries of nodes whose state (generation, records or status) changed lately, the
+    /// initiator's own entry first. The list says nothing about the nodes it omits: it
+    /// spreads news in O(log N) rounds, and reconciliation by ranges is the safety net.
     pub news: Vec<DigestEntry>,
     /// Failure-detection rumours the initiator is spreading.
     pub rumors: Vec<Rumor>,
 }
 
-/// Step 2: the responder's answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Step 2, and every even step after it: the responder's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SynAck {
+    /// Ranges where the two digests differ: split into children, or listed as pages.
+    pub ranges: RangeClaims,
     /// Nodes the responder lacks or is behind on, each with how far its knowledge goes
     /// (version 0 and generation 0 for a node it has never seen).
     pub requests: Vec<DigestEntry>,
@@ -146,22 +152,33 @@ pub struct SynAck {
     pub deltas: Vec<NodeDelta>,
 }
 
-/// Step 3: state the responder asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Step 3, and every odd step after it: the initiator's answer. On its own (with deltas
+/// only) it also pushes state, as a leaving node does.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Ack {
+    /// Ranges where the two digests differ, as in [`SynAck::ranges`].
+    pub ranges: RangeClaims,
+    /// Nodes the initiator lacks, as in [`SynAck::requests`].
+    pub requests: Vec<DigestEntry>,
     /// State, in the same order rules as [`SynAck::deltas`].
     pub deltas: Vec<NodeDelta>,
 }
 
-/// A page of a digest: entries for every node the sender knows whose name lies in
-/// `[start, end)` (in the order of [`NodeName`]: by its fixed hash, then bytes; `None`
-/// means unbounded on that side), sorted in that order.
+impl Ack {
+    /// An Ack that only carries state.
+    pub fn with_deltas(deltas: Vec<NodeDelta>) -> Ack {
+        Ack {
+            deltas,
+            ..Ack::default()
+        }
+    }
+}
+
+/// A page of a digest: entries for every node the sender knows in `range`, in name order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Digest {
-    /// Inclusive lower bound of the covered names; `None`: from the smallest name.
-    pub start: Option<NodeName>,
-    /// Exclusive upper bound of the covered names; `None`: to the largest name.
-    pub end: Option<NodeName>,
+    /// The names covered.
+    pub range: NameRange,
     /// One entry per known node in the range, in name order.
     pub entries: Vec<DigestEntry>,
 }
@@ -170,16 +187,14 @@ impl Digest {
     /// A digest covering every name.
     pub fn full(entries: Vec<DigestEntry>) -> Self {
         Digest {
-            start: None,
-            end: None,
+            range: NameRange::ALL,
             entries,
         }
     }
 
     /// Whether `name` lies in the range this page covers.
     pub fn covers(&self, name: &NodeName) -> bool {
-        self.start.as_ref().is_none_or(|start| name >= start)
-            && self.end.as_ref().is_none_or(|end| name < end)
+        self.range.contains(name)
     }
 }
 

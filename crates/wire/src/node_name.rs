@@ -47,6 +47,17 @@ impl NodeName {
         &self.text
     }
 
+    /// Not a name: a search bound that sorts before every name whose order hash is
+    /// `order_hash` or more, and after every name whose hash is less, for range searches
+    /// over maps keyed by name. It is empty, so it never decodes from, nor should it be
+    /// put on, the wire.
+    pub fn search_bound(order_hash: u64) -> Self {
+        NodeName {
+            order_hash,
+            text: Arc::new(Box::from("")),
+        }
+    }
+
     /// The hash names are ordered by first (see the module documentation).
     pub fn order_hash(&self) -> u64 {
         self.order_hash

@@ -14,13 +14,12 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use bytes::Bytes;
 use leviathan_gossip_wire::{
-    Ack, COUNT_LEN, ClusterId, DecodeError, Digest, DigestEntry, Generation, Header, Incarnation,
-    InvalidName, Key, MAGIC, MAX_NAME_LEN, Message, NodeDelta, NodeId, NodeName, NodeStatus,
-    NodeTag, Packet, Probe, ProbeAck, ProbeRequest, Record, Rumor, Syn, SynAck, Version,
-    WIRE_VERSION, rumors_len,
+    Ack, COUNT_LEN, ClusterId, DecodeError, Digest, DigestEntry, Fingerprint, Generation, Header,
+    Incarnation, InvalidName, Key, MAGIC, MAX_NAME_LEN, Message, NameRange, NodeDelta, NodeId,
+    NodeName, NodeStatus, NodeTag, Packet, Probe, ProbeAck, ProbeRequest, RangeClaims,
+    RangeSummary, Record, Rumor, Syn, SynAck, Version, WIRE_VERSION, rumors_len,
 };
 use proptest::collection::vec;
-use proptest::option;
 use proptest::prelude::*;
 use proptest::sample::Index;
 
@@ -192,18 +191,30 @@ fn digest_entry() -> impl Strategy<Value = DigestEntry> {
         )
 }
 
-/// A digest page: each bound present or not, up to 8 entries.
+/// A range of the name order: any prefix length, any prefix that fits it.
+fn name_range() -> impl Strategy<Value = NameRange> {
+    (0..=64u8, any::<u64>()).prop_map(|(bits, hash)| {
+        let prefix = if bits == 0 { 0 } else { hash >> (64 - u32::from(bits)) };
+        NameRange::new(bits, prefix).unwrap()
+    })
+}
+
+/// A digest page: any range, up to 8 entries.
 fn digest() -> impl Strategy<Value = Digest> {
-    (
-        option::of(node_name()),
-        option::of(node_name()),
-        vec(digest_entry(), 0..8),
-    )
-        .prop_map(|(start, end, entries)| Digest {
-            start,
-            end,
-            entries,
-        })
+    (name_range(), vec(digest_entry(), 0..8))
+        .prop_map(|(range, entries)| Digest { range, entries })
+}
+
+fn range_summary() -> impl Strategy<Value = RangeSummary> {
+    (name_range(), counter(), any::<u64>()).prop_map(|(range, count, sum)| RangeSummary {
+        range,
+        fingerprint: Fingerprint { count, sum },
+    })
+}
+
+fn range_claims() -> impl Strategy<Value = RangeClaims> {
+    (vec(range_summary(), 0..18), vec(digest(), 0..3))
+        .prop_map(|(summaries, pages)| RangeClaims { summaries, pages })
 }
 
 /// A node tag: 0, `u32::MAX`, or anything (the tag of no name in particular: the codec does
@@ -233,20 +244,23 @@ fn rumors() -> impl Strategy<Value = Vec<Rumor>> {
 }
 
 fn syn() -> impl Strategy<Value = Syn> {
-    (digest(), vec(digest_entry(), 0..4), rumors()).prop_map(|(digest, news, rumors)| Syn {
-        digest,
-        news,
-        rumors,
+    (range_claims(), vec(digest_entry(), 0..4), rumors()).prop_map(|(ranges, news, rumors)| {
+        Syn {
+            ranges,
+            news,
+            rumors,
+        }
     })
 }
 
 fn synack(max_value: usize) -> impl Strategy<Value = SynAck> {
-    (vec(digest_entry(), 0..6), vec(node_delta(max_value), 0..4))
-        .prop_map(|(requests, deltas)| SynAck { requests, deltas })
+    (range_claims(), vec(digest_entry(), 0..6), vec(node_delta(max_value), 0..4))
+        .prop_map(|(ranges, requests, deltas)| SynAck { ranges, requests, deltas })
 }
 
 fn ack(max_value: usize) -> impl Strategy<Value = Ack> {
-    vec(node_delta(max_value), 0..4).prop_map(|deltas| Ack { deltas })
+    (range_claims(), vec(digest_entry(), 0..6), vec(node_delta(max_value), 0..4))
+        .prop_map(|(ranges, requests, deltas)| Ack { ranges, requests, deltas })
 }
 
 fn probe() -> impl Strategy<Value = Probe> {
@@ -385,7 +399,7 @@ fn packet_of(header: &Header, message: Message) -> Packet {
 
 /// The encoded header alone (magic, version, cluster id, sender, generation).
 fn header_bytes(header: &Header) -> Vec<u8> {
-    let bytes = packet_of(header, Message::Ack(Ack { deltas: Vec::new() })).encode();
+    let bytes = packet_of(header, Message::Ack(Ack::default())).encode();
     bytes[..header.encoded_len()].to_vec()
 }
 
@@ -466,16 +480,20 @@ proptest! {
         requests in synack(SMALL_VALUE),
         entry in digest_entry(),
     ) {
+        let claims = |digest: &Digest| RangeClaims {
+            summaries: Vec::new(),
+            pages: vec![digest.clone()],
+        };
         let syn = |digest: &Digest| Message::Syn(Syn {
-            digest: digest.clone(),
+            ranges: claims(digest),
             news: Vec::new(),
             rumors: Vec::new(),
         });
-        // Header, kind, the digest, then the news count and the rumour count.
-        let base = header.encoded_len() + 1 + 2 * COUNT_LEN;
+        // Header, kind, the two claim counts, the page, then the news and rumour counts.
+        let base = header.encoded_len() + 1 + RangeClaims::EMPTY_LEN + 2 * COUNT_LEN;
         prop_assert_eq!(encoded_len_of(&header, syn(&digest)), base + digest.encoded_len());
         let with_news = Message::Syn(Syn {
-            digest: digest.clone(),
+            ranges: claims(&digest),
             news: vec![entry.clone()],
             rumors: Vec::new(),
         });
@@ -487,7 +505,7 @@ proptest! {
         let empty = Digest { entries: Vec::new(), ..digest.clone() };
         prop_assert_eq!(
             encoded_len_of(&header, syn(&empty)),
-            base + Digest::empty_len(digest.start.as_ref(), digest.end.as_ref())
+            base + Digest::empty_len(&digest.range)
         );
 
         let mut longer = digest.clone();
@@ -513,7 +531,7 @@ proptest! {
         deltas in vec(node_delta(SMALL_VALUE), 0..3),
         delta in node_delta(LARGE_VALUE),
     ) {
-        let ack = |deltas: Vec<NodeDelta>| Message::Ack(Ack { deltas });
+        let ack = |deltas: Vec<NodeDelta>| Message::Ack(Ack::with_deltas(deltas));
         let without = encoded_len_of(&header, ack(deltas.clone()));
 
         let mut with_delta = deltas.clone();
@@ -585,7 +603,7 @@ proptest! {
         delta in node_delta(SMALL_VALUE),
         record in record(LARGE_VALUE),
     ) {
-        let ack = |delta: &NodeDelta| Message::Ack(Ack { deltas: vec![delta.clone()] });
+        let ack = |delta: &NodeDelta| Message::Ack(Ack::with_deltas(vec![delta.clone()]));
         // With `to_version` at the last record's, its encoding is one byte either way.
         let mut delta = delta;
         delta.to_version = delta.last_version();
@@ -668,33 +686,38 @@ proptest! {
     ) {
         let after_kind = header.encoded_len() + 1;
 
-        // Syn: the entry count follows the two optional bounds.
+        // Syn: a page's entry count follows the two claim counts and the page's range.
         let syn = packet_of(&header, Message::Syn(Syn {
-            digest: Digest { entries: vec![entry.clone()], ..digest.clone() },
+            ranges: RangeClaims {
+                summaries: Vec::new(),
+                pages: vec![Digest { entries: vec![entry.clone()], ..digest.clone() }],
+            },
             news: Vec::new(),
             rumors: Vec::new(),
         }));
-        let count_at = after_kind + Digest::empty_len(digest.start.as_ref(), digest.end.as_ref())
+        let count_at = after_kind + RangeClaims::EMPTY_LEN + Digest::empty_len(&digest.range)
             - COUNT_LEN;
         prop_assert_eq!(
             Packet::decode(&with_count(syn.encode().to_vec(), count_at, u16::MAX)),
             Err(DecodeError::Truncated { field: "digest entries" })
         );
 
-        // SynAck: the request count comes first.
+        // SynAck: the request count follows the (empty) claims.
         let synack = packet_of(&header, Message::SynAck(SynAck {
             requests: vec![entry],
-            deltas: Vec::new(),
+            ..Default::default()
         }));
+        let requests_at = after_kind + RangeClaims::EMPTY_LEN;
         prop_assert_eq!(
-            Packet::decode(&with_count(synack.encode().to_vec(), after_kind, u16::MAX)),
+            Packet::decode(&with_count(synack.encode().to_vec(), requests_at, u16::MAX)),
             Err(DecodeError::Truncated { field: "requests" })
         );
 
-        // Ack: the delta count comes first.
-        let ack = packet_of(&header, Message::Ack(Ack { deltas: vec![delta.clone()] }));
+        // Ack: the delta count follows the claims and the request count.
+        let ack = packet_of(&header, Message::Ack(Ack::with_deltas(vec![delta.clone()])));
+        let deltas_at = after_kind + RangeClaims::EMPTY_LEN + COUNT_LEN;
         prop_assert_eq!(
-            Packet::decode(&with_count(ack.encode().to_vec(), after_kind, u16::MAX)),
+            Packet::decode(&with_count(ack.encode().to_vec(), deltas_at, u16::MAX)),
             Err(DecodeError::Truncated { field: "deltas" })
         );
 
@@ -704,8 +727,8 @@ proptest! {
         one_record.to_version = one_record.last_version();
         one_record.complete = false;
         // The header ends with the record count, then a one-byte `to_version` distance.
-        let count_at = after_kind + COUNT_LEN + one_record.header_len() - COUNT_LEN - 1;
-        let ack = packet_of(&header, Message::Ack(Ack { deltas: vec![one_record] }));
+        let count_at = deltas_at + COUNT_LEN + one_record.header_len() - COUNT_LEN - 1;
+        let ack = packet_of(&header, Message::Ack(Ack::with_deltas(vec![one_record])));
         prop_assert_eq!(
             Packet::decode(&with_count(ack.encode().to_vec(), count_at, u16::MAX)),
             Err(DecodeError::Truncated { field: "records" })
@@ -807,15 +830,18 @@ fn protocol_md_example_is_exact() -> Result<(), Box<dyn std::error::Error>> {
                 to_version: Version(300),
                 complete: false,
             }],
+            ..Default::default()
         }),
     };
     let expected: &[u8] = &[
-        0x4c, 0x47, 0x04, // magic, wire version
+        0x4c, 0x47, 0x05, // magic, wire version
         0x04, b'd', b'e', b'm', b'o', // cluster id
         0x02, b'n', b'1', // sender
         0x80, 0xd0, 0x95, 0xff, 0xbc, 0x31, // generation
         0x05, // sender incarnation
         0x03, // kind Ack
+        0x00, 0x00, 0x00, 0x00, // no range summaries, no pages
+        0x00, 0x00, // no requests
         0x00, 0x01, // 1 delta
         0x02, b'n', b'1', // name
         0x04, 10, 0, 0, 1, 0x1f, 0x0a, // address
@@ -850,7 +876,7 @@ fn protocol_md_probe_example_is_exact() -> Result<(), Box<dyn std::error::Error>
         }),
     };
     let expected: &[u8] = &[
-        0x4c, 0x47, 0x04, // magic, wire version
+        0x4c, 0x47, 0x05, // magic, wire version
         0x04, b'd', b'e', b'm', b'o', // cluster id
         0x02, b'n', b'1', // sender
         0x80, 0xd0, 0x95, 0xff, 0xbc, 0x31, // generation

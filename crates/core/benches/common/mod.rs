@@ -14,11 +14,11 @@ use bytes::Bytes;
 use leviathan_gossip_core::NodeConfig;
 use leviathan_gossip_core::internals::Quarantine;
 use leviathan_gossip_core::internals::{ClusterState, NodeState};
-use leviathan_gossip_core::internals::{DeltaCandidate, DigestCursor, Lag, reconcile_page};
+use leviathan_gossip_core::internals::{DeltaCandidate, Lag, page_of, reconcile_page};
 use leviathan_gossip_core::internals::{build_deltas, order_candidates};
 use leviathan_gossip_wire::{
-    Ack, COUNT_LEN, Digest, Generation, Header, Incarnation, Key, Message, NodeDelta, NodeId,
-    NodeName, Packet, Syn, Version,
+    Ack, COUNT_LEN, Digest, Generation, Header, Incarnation, Key, Message, NameRange, NodeDelta,
+    NodeId, NodeName, Packet, RangeClaims, Version,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -111,17 +111,17 @@ pub fn packet(sender: &NodeId, incarnation: Incarnation, message: Message) -> Pa
     }
 }
 
-/// The full digest page of `state` that holds `node-05000` (a page from the middle of the
-/// name space), as a peer sending `header` would build it.
+/// The widest page of `state` (a prefix of 8 bits or more, in steps of 4) that holds
+/// `node-05000` and fits a packet from a peer sending `header`: about 39 entries of the
+/// 10,000, the page a differing range ends in.
 pub fn middle_page(state: &ClusterState, header: &Header) -> Digest {
     let target = name(NODES / 2);
-    let mut cursor = DigestCursor::default();
-    loop {
-        let page = cursor.next_page(state, body_budget(header));
-        if page.covers(&target) || page.end.is_none() {
-            return page;
-        }
-    }
+    (8..=64)
+        .step_by(4)
+        .filter_map(|bits| NameRange::new(bits, target.order_hash() >> (64 - u32::from(bits))))
+        .map(|range| page_of(state, range))
+        .find(|page| page.encoded_len() + RangeClaims::EMPTY_LEN + 2 * COUNT_LEN <= body_budget(header))
+        .unwrap()
 }
 
 /// `page` as a peer slightly behind would send it: every heartbeat 1 to 3 beats older, and
@@ -173,26 +173,28 @@ pub fn full_ack(state: &ClusterState, sender: &NodeId) -> Packet {
     let budget = body_budget(&header(sender, incarnation));
     let candidates = ordered(newcomer_candidates(state, &sender.name));
     let deltas = build_deltas(state, &candidates, budget);
-    let packet = packet(sender, incarnation, Message::Ack(Ack { deltas }));
+    let packet = packet(sender, incarnation, Message::Ack(Ack::with_deltas(deltas)));
     assert_full(&packet);
     packet
 }
 
-/// A `Syn` from `sender` carrying its full page around `node-05000`.
-pub fn full_syn(state: &ClusterState, sender: &NodeId) -> Packet {
+/// An `Ack` carrying `page` as a range claim, the step where an exchange reaches the
+/// differing nodes.
+pub fn page_ack(page: Digest) -> Message {
+    Message::Ack(Ack {
+        ranges: RangeClaims {
+            summaries: Vec::new(),
+            pages: vec![page],
+        },
+        ..Default::default()
+    })
+}
+
+/// An `Ack` from `sender` carrying its page around `node-05000`.
+pub fn full_page_ack(state: &ClusterState, sender: &NodeId) -> Packet {
     let incarnation = state[&sender.name].incarnation();
-    let digest = middle_page(state, &header(sender, incarnation));
-    let packet = packet(
-        sender,
-        incarnation,
-        Message::Syn(Syn {
-            digest,
-            news: Vec::new(),
-            rumors: Vec::new(),
-        }),
-    );
-    assert_full(&packet);
-    packet
+    let page = middle_page(state, &header(sender, incarnation));
+    packet(sender, incarnation, page_ack(page))
 }
 
 /// One node's delta filling a whole 1400-byte `Ack` alone: a node holding 40 keys, sent
@@ -231,6 +233,7 @@ pub fn full_single_delta(sender: &NodeId) -> (NodeState, NodeDelta) {
         header,
         message: Message::Ack(Ack {
             deltas: vec![delta.clone()],
+            ..Default::default()
         }),
     };
     assert_full(&packet);
@@ -249,15 +252,17 @@ pub fn assert_full(packet: &Packet) {
 /// One line to stderr describing a packet, so the report can say what was measured.
 pub fn describe(what: &str, packet: &Packet) {
     let detail = match &packet.message {
-        Message::Syn(syn) => format!("{} digest entries", syn.digest.entries.len()),
+        Message::Syn(syn) => format!("{} news entries", syn.news.len()),
         Message::SynAck(synack) => format!(
-            "{} requests, {} deltas, {} records",
+            "{} range answers, {} requests, {} deltas, {} records",
+            synack.ranges.summaries.len() + synack.ranges.pages.len(),
             synack.requests.len(),
             synack.deltas.len(),
             synack.deltas.iter().map(|d| d.records.len()).sum::<usize>()
         ),
         Message::Ack(ack) => format!(
-            "{} deltas, {} records",
+            "{} pages, {} deltas, {} records",
+            ack.ranges.pages.len(),
             ack.deltas.len(),
             ack.deltas.iter().map(|d| d.records.len()).sum::<usize>()
         ),

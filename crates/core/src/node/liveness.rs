@@ -84,7 +84,7 @@ impl Node {
         self.take_rumors(&ack.rumors, now, batch);
         if self.address_proofs.awaits(ack.sequence) {
             let proven = self.address_proofs.answered(ack.sequence, from, now);
-            if let Some(node) = proven.and_then(|name| self.state.get_mut(&name))
+            if let Some(mut node) = proven.and_then(|name| self.state.get_mut(&name))
                 && ack.reached
                 && node.address() == from
             {
@@ -253,7 +253,7 @@ impl Node {
         if rumor.subject == self.identity.name {
             return self.hear_about_self(rumor, now);
         }
-        let Some(node) = self.state.get_mut(&rumor.subject) else {
+        let Some(mut node) = self.state.get_mut(&rumor.subject) else {
             return;
         };
         if rumor.generation != node.generation() || rumor.incarnation < node.incarnation() {
@@ -273,9 +273,11 @@ impl Node {
                 rumors: &mut self.rumors,
                 stats: &mut self.stats,
             };
-            observer.observe(&rumor.subject, node, fact, now, batch);
+            observer.observe(&rumor.subject, &mut node, fact, now, batch);
         }
-        if rumor.alerters.is_empty() || node.status() != leviathan_gossip_wire::NodeStatus::Alive {
+        let alive = node.status() == leviathan_gossip_wire::NodeStatus::Alive;
+        drop(node);
+        if rumor.alerters.is_empty() || !alive {
             return;
         }
         let size = self.membership.cluster_size();

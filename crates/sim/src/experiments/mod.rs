@@ -611,7 +611,7 @@ mod tests {
 
     #[test]
     fn the_tap_counts_each_alert_once_when_its_alerter_sends_it() {
-        use leviathan_gossip_wire::{Digest, Header, Probe, Rumor, Syn};
+        use leviathan_gossip_wire::{Header, Probe, RangeClaims, Rumor, Syn};
         let name = |i: usize| NodeName::try_from(NodeIndex(i).name()).unwrap();
         let packet = |sender: usize, message: Message| Packet {
             header: Header {
@@ -637,7 +637,7 @@ mod tests {
         };
         let syn = |rumors: Vec<Rumor>| {
             Message::Syn(Syn {
-                digest: Digest::full(Vec::new()),
+                ranges: RangeClaims::default(),
                 news: Vec::new(),
                 rumors,
             })

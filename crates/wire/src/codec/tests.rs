@@ -98,24 +98,44 @@ fn every_message_round_trips_with_exact_length() {
     let rumors = vec![alert, refutation];
     let messages = [
         Message::Syn(Syn {
-            digest: Digest {
-                start: NodeName::new("a").ok(),
-                end: None,
-                entries: vec![entry.clone()],
+            ranges: RangeClaims {
+                summaries: vec![RangeSummary {
+                    range: NameRange::new(64, u64::MAX).unwrap(),
+                    fingerprint: Fingerprint {
+                        count: 3,
+                        sum: u64::MAX,
+                    },
+                }],
+                pages: vec![Digest {
+                    range: NameRange::new(4, 9).unwrap(),
+                    entries: vec![entry.clone()],
+                }],
             },
             news: vec![entry.clone()],
             rumors: vec![],
         }),
         Message::Syn(Syn {
-            digest: Digest::full(vec![]),
+            ranges: RangeClaims::default(),
             news: vec![entry.clone()],
             rumors: rumors.clone(),
         }),
         Message::SynAck(SynAck {
             requests: vec![entry],
             deltas: vec![delta.clone()],
+            ..Default::default()
         }),
         Message::Ack(Ack {
+            ranges: RangeClaims {
+                summaries: NameRange::ALL
+                    .children()
+                    .map(|range| RangeSummary {
+                        range,
+                        fingerprint: Fingerprint::default(),
+                    })
+                    .collect(),
+                pages: vec![Digest::full(Vec::new())],
+            },
+            requests: vec![],
             deltas: vec![delta],
         }),
         Message::Probe(Probe {
@@ -176,7 +196,7 @@ fn foreign_bytes_are_rejected_with_a_reason() {
     );
     let mut bytes = Packet {
         header: header(),
-        message: Message::Ack(Ack { deltas: vec![] }),
+        message: Message::Ack(Ack::default()),
     }
     .encode()
     .to_vec();
@@ -192,7 +212,9 @@ fn forged_counts_do_not_allocate() {
     bytes.put_u16(u16::MAX);
     assert_eq!(
         Packet::decode(&bytes),
-        Err(DecodeError::Truncated { field: "deltas" })
+        Err(DecodeError::Truncated {
+            field: "range summaries"
+        })
     );
 }
 
@@ -211,7 +233,7 @@ fn unknown_message_kinds_are_rejected() {
 
 /// The header of every golden packet below: `header()` encoded.
 const HEADER_BYTES: [u8; 15] = [
-    0x4c, 0x47, 0x04, // magic "LG", wire version 4
+    0x4c, 0x47, 0x05, // magic "LG", wire version 5
     0x01, b'c', // cluster id "c"
     0x02, b'n', b'1', // sender "n1"
     0x80, 0xd0, 0x95, 0xff, 0xbc, 0x31, // generation 1 700 000 000 000
@@ -382,7 +404,7 @@ fn forged_rumor_counts_do_not_allocate() {
     };
     let messages = [
         Message::Syn(Syn {
-            digest: Digest::full(vec![]),
+            ranges: RangeClaims::default(),
             news: vec![],
             rumors: rumors.clone(),
         }),
@@ -449,4 +471,29 @@ fn forged_alerter_counts_do_not_allocate() {
         );
     }
     assert_eq!(rumor.encoded_len(), 2 + 1 + 1 + 1 + 2 + 4);
+}
+
+#[test]
+fn a_range_longer_than_the_hash_or_wider_than_its_bits_is_refused() {
+    for (bits, prefix) in [(65u8, 0u64), (4, 16), (0, 1)] {
+        let mut buf = BytesMut::new();
+        header().encode(&mut buf);
+        buf.put_u8(MessageKind::Syn as u8);
+        put_count(&mut buf, 1);
+        buf.put_u8(bits);
+        put_varint(&mut buf, prefix);
+        put_varint(&mut buf, 1);
+        buf.put_u64(0);
+        put_count(&mut buf, 0);
+        put_count(&mut buf, 0);
+        put_count(&mut buf, 0);
+        assert_eq!(
+            Packet::decode(&buf),
+            Err(DecodeError::InvalidTag {
+                field: "range bits",
+                value: bits
+            }),
+            "{bits} bits, prefix {prefix}"
+        );
+    }
 }
