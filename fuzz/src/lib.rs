@@ -13,9 +13,9 @@ use bytes::Bytes;
 use leviathan_gossip_core::NodeConfig;
 use leviathan_gossip_keyring::{Keyring, SecretKey};
 use leviathan_gossip_wire::{
-    Ack, ClusterId, Digest, DigestEntry, Generation, Header, Incarnation, Key, Message, NodeDelta,
-    NodeId, NodeName, NodeStatus, NodeTag, Packet, Probe, ProbeAck, ProbeRequest, Record, Rumor,
-    Syn, SynAck, Version,
+    Ack, ClusterId, Digest, DigestEntry, Fingerprint, Generation, Header, Incarnation, Key, Message,
+    NameRange, NodeDelta, NodeId, NodeName, NodeStatus, NodeTag, Packet, Probe, ProbeAck,
+    ProbeRequest, RangeClaims, RangeSummary, Record, Rumor, Syn, SynAck, Version,
 };
 
 /// Name of the fuzzed node.
@@ -118,7 +118,7 @@ fn delta(n: &str, addr: u8, generation: u64, records: Vec<Record>, complete: boo
 pub fn templates() -> Vec<Packet> {
     let alive = NodeStatus::Alive;
     // A page holds its entries in name order (by hash, then bytes) and covers them: here
-    // the last page of a cycle, from its first entry on.
+    // the page of the whole order.
     let mut page = vec![
         entry("n2", 9, 10, 4, 0, alive),
         entry("n3", 2, 1, 1, 0, NodeStatus::Left),
@@ -130,22 +130,31 @@ pub fn templates() -> Vec<Packet> {
         Packet {
             header: header("n1", 7, 2),
             message: Message::Syn(Syn {
-                digest: Digest::full(vec![entry("n1", 7, 2, 3, 0, alive)]),
-                news: vec![],
-                rumors: vec![],
-            }),
-        },
-        // A paged Syn that claims to know more of us than we wrote (re-assertion path).
-        Packet {
-            header: header("n2", 9, 10),
-            message: Message::Syn(Syn {
-                digest: Digest {
-                    start: page.first().map(|first| first.name.clone()),
-                    end: None,
-                    entries: page,
+                ranges: RangeClaims {
+                    summaries: vec![RangeSummary {
+                        range: NameRange::ALL,
+                        fingerprint: Fingerprint { count: 1, sum: 7 },
+                    }],
+                    pages: vec![],
                 },
                 news: vec![entry("n1", 7, 2, 3, 0, alive)],
                 rumors: vec![],
+            }),
+        },
+        // An Ack with a page that claims to know more of us than we wrote (re-assertion
+        // path), and the children of a range.
+        Packet {
+            header: header("n2", 9, 10),
+            message: Message::Ack(Ack {
+                ranges: RangeClaims {
+                    summaries: NameRange::ALL
+                        .children()
+                        .map(|range| RangeSummary { range, fingerprint: Fingerprint { count: 2, sum: 1 } })
+                        .collect(),
+                    pages: vec![Digest::full(page)],
+                },
+                requests: vec![entry("n1", 7, 2, 3, 0, alive)],
+                deltas: vec![],
             }),
         },
         // A SynAck: asks for our state, and sends its own.
@@ -181,6 +190,7 @@ pub fn templates() -> Vec<Packet> {
                         ..delta("n3", 2, 2, vec![record("k7", 6, Some(b"z"))], true)
                     },
                 ],
+                ..Default::default()
             }),
         },
         // An Ack claiming state of our own incarnation (must be refused or re-asserted).
@@ -278,8 +288,8 @@ pub fn fd_templates() -> Vec<Packet> {
         Packet {
             header: header("n2", 9, 1),
             message: Message::Syn(Syn {
-                digest: Digest::full(vec![entry("n2", 9, 1, 4, 0, NodeStatus::Alive)]),
-                news: vec![],
+                ranges: RangeClaims::default(),
+                news: vec![entry("n2", 9, 1, 4, 0, NodeStatus::Alive)],
                 rumors: vec![
                     rumor(OWN_NAME, OWN_GENERATION, 0, &["n2", "n3"]),
                     rumor("n1", 7, 0, &["n2"]),
@@ -456,18 +466,12 @@ impl FDelta {
 /// The message of a structured packet.
 #[derive(Arbitrary, Debug, Clone)]
 pub enum FMessage {
-    /// A Syn; `sort` sorts and dedups the page's entries as a sender must.
-    Syn {
-        start: Option<FName>,
-        end: Option<FName>,
-        entries: Vec<FEntry>,
-        news: Vec<FEntry>,
-        sort: bool,
-    },
+    /// A Syn.
+    Syn { claims: FClaims, news: Vec<FEntry> },
     /// A SynAck.
-    SynAck { requests: Vec<FEntry>, deltas: Vec<FDelta>, ..Default::default() },
+    SynAck { claims: FClaims, requests: Vec<FEntry>, deltas: Vec<FDelta> },
     /// An Ack.
-    Ack { deltas: Vec<FDelta>, ..Default::default() },
+    Ack { claims: FClaims, requests: Vec<FEntry>, deltas: Vec<FDelta> },
 }
 
 /// A structured packet.
@@ -484,18 +488,19 @@ impl FPacket {
     /// The packet.
     pub fn get(&self) -> Packet {
         let message = match &self.message {
-            FMessage::Syn { start, end, entries, news, sort } => {
-                // Saved inputs predate rumours: `FProbePacket` builds Syns with them.
-                Message::Syn(syn(start, end, entries, news, *sort, Vec::new()))
+            FMessage::Syn { claims, news } => {
+                // Rumours come with `FProbePacket`'s Syns.
+                Message::Syn(syn(claims, news, Vec::new()))
             }
-            FMessage::SynAck { requests, deltas } => Message::SynAck(SynAck {
+            FMessage::SynAck { claims, requests, deltas } => Message::SynAck(SynAck {
+                ranges: claims.get(),
                 requests: requests.iter().map(FEntry::get).collect(),
                 deltas: deltas.iter().map(FDelta::get).collect(),
-                ..Default::default()
             }),
-            FMessage::Ack { deltas } => Message::Ack(Ack {
+            FMessage::Ack { claims, requests, deltas } => Message::Ack(Ack {
+                ranges: claims.get(),
+                requests: requests.iter().map(FEntry::get).collect(),
                 deltas: deltas.iter().map(FDelta::get).collect(),
-                ..Default::default()
             }),
         };
         Packet {
@@ -520,33 +525,64 @@ fn fuzzed_header(other_cluster: bool, sender: &FName, generation: FNum, incarnat
     }
 }
 
-/// A structured Syn; `sort` sorts and dedups the page's entries and keeps those it covers,
-/// as a sender must.
-fn syn(
-    start: &Option<FName>,
-    end: &Option<FName>,
-    entries: &[FEntry],
-    news: &[FEntry],
-    sort: bool,
-    rumors: Vec<Rumor>,
-) -> Syn {
-    let mut entries: Vec<DigestEntry> = entries.iter().map(FEntry::get).collect();
-    let start = start.as_ref().map(FName::get);
-    let end = end.as_ref().map(FName::get);
-    if sort {
-        entries.sort_by(|a, b| a.name.cmp(&b.name));
-        entries.dedup_by(|a, b| a.name == b.name);
-    }
-    let mut digest = Digest { start, end, entries };
-    if sort {
-        let covered: Vec<DigestEntry> =
-            digest.entries.iter().filter(|e| digest.covers(&e.name)).cloned().collect();
-        digest.entries = covered;
-    }
+/// A structured Syn.
+fn syn(claims: &FClaims, news: &[FEntry], rumors: Vec<Rumor>) -> Syn {
     Syn {
-        digest,
+        ranges: claims.get(),
         news: news.iter().map(FEntry::get).collect(),
         rumors,
+    }
+}
+
+/// A range of the name order: `bits` (up to 64) of `of`'s order hash, or of 0.
+#[derive(Arbitrary, Debug, Clone)]
+pub struct FRange {
+    of: Option<FName>,
+    bits: u8,
+}
+
+impl FRange {
+    fn get(&self) -> NameRange {
+        let bits = self.bits % (NameRange::MAX_BITS + 1);
+        let hash = self.of.as_ref().map_or(0, |name| name.get().order_hash());
+        let prefix = hash.checked_shr(64 - u32::from(bits)).unwrap_or(0);
+        NameRange::new(bits, prefix).unwrap_or(NameRange::ALL)
+    }
+}
+
+/// Range claims: summaries with any fingerprint, and one page; `sort` sorts and dedups the
+/// page's entries and keeps those it covers, as a sender must.
+#[derive(Arbitrary, Debug, Clone)]
+pub struct FClaims {
+    summaries: Vec<(FRange, FNum, u64)>,
+    page: Option<(FRange, Vec<FEntry>, bool)>,
+}
+
+impl FClaims {
+    fn get(&self) -> RangeClaims {
+        let summaries = self
+            .summaries
+            .iter()
+            .map(|(range, count, sum)| RangeSummary {
+                range: range.get(),
+                fingerprint: Fingerprint { count: count.get(), sum: *sum },
+            })
+            .collect();
+        let pages = self
+            .page
+            .iter()
+            .map(|(range, entries, sort)| {
+                let range = range.get();
+                let mut entries: Vec<DigestEntry> = entries.iter().map(FEntry::get).collect();
+                if *sort {
+                    entries.sort_by(|a, b| a.name.cmp(&b.name));
+                    entries.dedup_by(|a, b| a.name == b.name);
+                    entries.retain(|entry| range.contains(&entry.name));
+                }
+                Digest { range, entries }
+            })
+            .collect();
+        RangeClaims { summaries, pages }
     }
 }
 
@@ -610,14 +646,7 @@ pub enum FProbeMessage {
     /// A ProbeRequest for a node at a peer address.
     ProbeRequest { sequence: FNum, name: FName, addr: u8, generation: FNum, rumors: Vec<FRumor> },
     /// A Syn with rumours (see [`FMessage::Syn`]).
-    Syn {
-        start: Option<FName>,
-        end: Option<FName>,
-        entries: Vec<FEntry>,
-        news: Vec<FEntry>,
-        sort: bool,
-        rumors: Vec<FRumor>,
-    },
+    Syn { claims: FClaims, news: Vec<FEntry>, rumors: Vec<FRumor> },
 }
 
 /// A structured packet of failure detection: the `node` target's `op::FD_STRUCTURED`. A
@@ -656,8 +685,8 @@ impl FProbePacket {
                     rumors: rumors(r),
                 })
             }
-            FProbeMessage::Syn { start, end, entries, news, sort, rumors: r } => {
-                Message::Syn(syn(start, end, entries, news, *sort, rumors(r)))
+            FProbeMessage::Syn { claims, news, rumors: r } => {
+                Message::Syn(syn(claims, news, rumors(r)))
             }
         };
         Packet {

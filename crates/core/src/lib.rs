@@ -30,7 +30,10 @@
 //!   (`rings.rs`), probes and checks with a φ-accrual detector per watched peer
 //!   (`monitor.rs`, `failure_detector.rs`), this node's doubt about itself
 //!   (`local_health.rs`), alerts and refutations spread as rumours (`rumors.rs`);
-//! * `digest.rs` — bounded digest pages and reconciliation ("who is behind on what");
+//! * `cluster_state.rs` — every known node, with fingerprints of the digest over ranges
+//!   kept up to date;
+//! * `range_answers.rs` — answering a peer's range fingerprints: split, list or stop;
+//! * `digest.rs` — comparing digest entries (pages, news, requests): who is behind on what;
 //! * `news.rs` — recently changed nodes, advertised beside the pages so changes spread in
 //!   O(log N) rounds;
 //! * `delta.rs` — deltas in scuttle-depth order that fit a byte budget;

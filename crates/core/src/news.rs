@@ -1,12 +1,12 @@
-//! News: nodes whose state changed lately, advertised in every Syn beside the digest page.
+//! News: nodes whose state changed lately, advertised in every Syn beside the digest's
+//! fingerprint.
 //!
-//! A digest page covers a slice of the sorted names; in a cluster of thousands, the slice
-//! that holds a freshly written node comes round only every N / page-size exchanges, so
-//! anti-entropy alone spreads a write in O(N) rounds. News entries make the change itself
+//! Reconciliation finds a difference only once two nodes compare, and a write spread by
+//! pull alone would take about log₂ N + ln N rounds. News entries make the change itself
 //! travel like a rumour: every node that learns it advertises it in its next Syns, for a
 //! number of sends that grows with log N (memberlist's retransmit rule), so it reaches
-//! everyone in O(log N) rounds while the pages remain the backstop that repairs whatever a
-//! rumour missed.
+//! everyone in O(log N) rounds while reconciliation remains the backstop that repairs
+//! whatever a rumour missed.
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
@@ -17,7 +17,8 @@ use leviathan_gossip_wire::NodeName;
 /// sent `mult · ⌈log10(N+1)⌉` times leaves a fraction ≈ N^(−mult·f/ln 10) of nodes
 /// uninformed.
 const RETRANSMIT_MULT: u32 = 4;
-/// Most items queued; beyond it the most-sent ones are dropped (the pages repair them).
+/// Most items queued; beyond it the most-sent ones are dropped (reconciliation repairs
+/// them).
 const MAX_QUEUED: usize = 256;
 
 /// Changed nodes still to be advertised, least-sent (then newest) first.

@@ -37,7 +37,7 @@ use crate::output::{Driver, Output, Transmit, dispatch};
 use crate::own_writes::{InFlight, PreparedWrite, Write};
 use crate::peer_selection::{PeerRoster, Roster, select_targets};
 use crate::quarantine::Quarantine;
-use crate::range_answers::answer_summaries;
+use crate::range_answers::{answer_summaries, explained_by_news};
 use crate::cluster_state::NodeMut;
 use crate::rings::{ObserverCache, Rings};
 use crate::rumors::Rumors;
@@ -701,6 +701,21 @@ impl Node {
         members
     }
 
+    /// This node's digest: how far its knowledge of each node it holds goes, in name
+    /// order — what reconciliation compares (for tests and diagnostics; O(N)).
+    pub fn digest(&self) -> Vec<DigestEntry> {
+        self.state
+            .iter()
+            .map(|(name, node)| node.digest_entry(name))
+            .collect()
+    }
+
+    /// The fingerprint of this node's whole digest: two nodes with equal fingerprints
+    /// have nothing to reconcile. O(1).
+    pub fn digest_fingerprint(&self) -> leviathan_gossip_wire::Fingerprint {
+        self.state.fingerprint(&NameRange::ALL)
+    }
+
     /// How many peers this node lists, and how many it sees as live or unreachable.
     pub fn peer_counts(&self) -> PeerCounts {
         let census = self.membership.health().census();
@@ -852,7 +867,7 @@ impl Node {
     ) -> ReplyLimit {
         let mut allowed = received_len.saturating_mul(AMPLIFICATION_LIMIT);
         if allowed >= self.config.max_packet_size {
-            // No reply is longer: nothing to prove (a Syn carrying a digest page).
+            // No reply is longer: nothing to prove.
             return ReplyLimit::Packet;
         }
         let member_at_from = self
@@ -896,7 +911,7 @@ impl Node {
     fn on_syn(
         &mut self,
         from: SocketAddr,
-        syn: Syn,
+        mut syn: Syn,
         limit: ReplyLimit,
         now: Instant,
         batch: &mut EventBatch,
@@ -912,8 +927,20 @@ impl Node {
             &self.quarantine,
             &syn.news,
         );
-        let pushes = self.news_pushes(&syn, &news.candidates);
-        let mut answer = self.answer(&syn.ranges, news, limit, now, batch);
+        // Ranges whose difference the news explains need no descent; an initiator whose
+        // whole digest equals ours but for its news has our news already.
+        let mut ranges = std::mem::take(&mut syn.ranges);
+        let claimed = ranges.summaries.len();
+        ranges
+            .summaries
+            .retain(|summary| !explained_by_news(&self.state, summary, &syn.news));
+        let in_sync = claimed == 1 && ranges.summaries.is_empty();
+        let pushes = if in_sync {
+            Vec::new()
+        } else {
+            self.news_pushes(&syn, &news.candidates)
+        };
+        let mut answer = self.answer(&ranges, news, limit, now, batch);
         // The pushes share the deltas' count, whose bytes are already paid.
         answer.deltas.extend(build_deltas(
             &self.state,
@@ -1003,7 +1030,8 @@ impl Node {
 
     /// What to say back to a step carrying `ranges`, given what comparing its other
     /// contents found (`found`): requests for what we lack in up to a quarter of the
-    /// budget, answers to the ranges in up to half, deltas in the rest.
+    /// budget, answers to the ranges in up to half (all the rest when no deltas are due),
+    /// deltas in the rest.
     fn answer(
         &mut self,
         ranges: &RangeClaims,
@@ -1032,8 +1060,15 @@ impl Node {
             requests.push(entry);
         }
         debug_assert_eq!(requests_len(&requests), requests_size);
-        let start = self.rng.random_range(0..ranges.summaries.len().max(1));
-        let claims_budget = (budget / 2).min(budget.saturating_sub(requests_size + COUNT_LEN));
+        let start = self.rng.random_range(0..usize::from(u16::MAX));
+        // Half the packet when deltas are due; all that is left when none are (a step
+        // that only narrows ranges down).
+        let room = budget.saturating_sub(requests_size + COUNT_LEN);
+        let claims_budget = if found.candidates.is_empty() {
+            room
+        } else {
+            room.min(budget / 2)
+        };
         let answered = answer_summaries(&self.state, &ranges.summaries, claims_budget, start);
         let deltas_budget = budget.saturating_sub(requests_size + answered.encoded_len());
         let deltas = build_deltas(&self.state, &found.candidates, deltas_budget);

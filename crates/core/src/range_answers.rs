@@ -13,8 +13,11 @@
 //! Each answer is narrower than the claim it answers, or a page, so an exchange ends after
 //! at most 16 splits whatever a peer claims.
 
-use leviathan_gossip_wire::{Digest, NameRange, RangeClaims, RangeSummary};
+use leviathan_gossip_wire::{
+    Digest, DigestEntry, Fingerprint, NameRange, NodeName, RangeClaims, RangeSummary,
+};
 
+use crate::cluster_state::fingerprint_of;
 use crate::state::ClusterState;
 
 /// A range with at most this many nodes on one side is listed rather than split: a page
@@ -22,8 +25,9 @@ use crate::state::ClusterState;
 pub const PAGE_ENTRIES: u64 = 16;
 
 /// Our answer to `summaries` in at most `budget` bytes of encoded claims (counts
-/// included). Summaries are answered from index `start` on, wrapping, so that when the
-/// budget cannot hold every answer, not always the same ranges wait.
+/// included). Summaries are answered from index `start` on, and a split's children from
+/// child `start` on (both modulo their number, wrapping), so that when the budget cannot
+/// hold every answer, not always the same ranges wait: callers pass a random `start`.
 pub fn answer_summaries(
     state: &ClusterState,
     summaries: &[RangeSummary],
@@ -32,12 +36,8 @@ pub fn answer_summaries(
 ) -> RangeClaims {
     let mut answer = RangeClaims::default();
     let mut used = RangeClaims::EMPTY_LEN;
-    let start = if summaries.is_empty() {
-        0
-    } else {
-        start % summaries.len()
-    };
-    let (before, after) = summaries.split_at(start);
+    let first_summary = start % summaries.len().max(1);
+    let (before, after) = summaries.split_at(first_summary);
     for theirs in after.iter().chain(before) {
         let ours = state.fingerprint(&theirs.range);
         if ours == theirs.fingerprint {
@@ -68,9 +68,12 @@ pub fn answer_summaries(
             }
             continue;
         }
-        // As many children as fit: each is a claim of its own, and those left out are
-        // compared in a later round.
-        for range in theirs.range.children() {
+        // As many children as fit, from a varying one on: each is a claim of its own, and
+        // those left out are compared in a later round.
+        let children: Vec<NameRange> = theirs.range.children().collect();
+        let first_child = start % children.len().max(1);
+        let (before, after) = children.split_at(first_child);
+        for &range in after.iter().chain(before) {
             let child = RangeSummary {
                 range,
                 fingerprint: state.fingerprint(&range),
@@ -83,6 +86,35 @@ pub fn answer_summaries(
         }
     }
     answer
+}
+
+/// Whether `theirs` is what our fingerprint over its range would be if our entries for
+/// the nodes `news` names were the peer's: then the news alone explains the difference,
+/// and comparing it (as every news entry is) leaves nothing for ranges to find. A write
+/// in flight makes every digest differ until it has spread; this keeps each exchange
+/// meanwhile from descending to it. Repeated names count once.
+pub fn explained_by_news(state: &ClusterState, theirs: &RangeSummary, news: &[DigestEntry]) -> bool {
+    let mut expected = state.fingerprint(&theirs.range);
+    let mut seen: Vec<&NodeName> = Vec::with_capacity(news.len());
+    for entry in news {
+        if !theirs.range.contains(&entry.name) || seen.contains(&&entry.name) {
+            continue;
+        }
+        seen.push(&entry.name);
+        if let Some(node) = state.get(&entry.name) {
+            expected = expected.remove(fingerprint_of(&entry.name, node));
+        }
+        let claimed = Fingerprint::of_entry(
+            &entry.name,
+            entry.generation,
+            entry.incarnation,
+            entry.max_version,
+            entry.gc_watermark,
+            entry.status,
+        );
+        expected = expected.add(claimed);
+    }
+    expected == theirs.fingerprint
 }
 
 /// Our page of `range`: every node we know there, in name order.
@@ -186,6 +218,47 @@ mod tests {
         let pages = answer_summaries(&a, &answer.summaries, 1_400, 0).pages;
         assert_eq!(pages.len(), 1);
         assert_eq!(pages[0].entries.len(), 1);
+    }
+
+    #[test]
+    fn a_difference_the_news_names_needs_no_descent_but_another_does() {
+        let a = cluster(1_000);
+        let mut b = cluster(1_000);
+        let written = NodeName::new("node-7").unwrap();
+        b.get_mut(&written)
+            .unwrap()
+            .write(Key::new("k").unwrap(), Some(Bytes::from_static(b"v")));
+        let news = [b[&written].digest_entry(&written)];
+        let summary = RangeSummary {
+            range: NameRange::ALL,
+            fingerprint: b.fingerprint(&NameRange::ALL),
+        };
+        assert!(explained_by_news(&a, &summary, &news));
+        let other = NodeName::new("node-8").unwrap();
+        b.get_mut(&other).unwrap().write(Key::new("k").unwrap(), None);
+        let summary = RangeSummary {
+            range: NameRange::ALL,
+            fingerprint: b.fingerprint(&NameRange::ALL),
+        };
+        assert!(!explained_by_news(&a, &summary, &news));
+    }
+
+    #[test]
+    fn a_split_cut_short_by_the_budget_leaves_out_other_children_each_time() {
+        let a = cluster(100);
+        let b = cluster(2_000);
+        let root = [RangeSummary {
+            range: NameRange::ALL,
+            fingerprint: a.fingerprint(&NameRange::ALL),
+        }];
+        let mut answered = std::collections::BTreeSet::new();
+        for start in 0..16 {
+            // Room for about half of the 16 children.
+            let answer = answer_summaries(&b, &root[..], 100, start);
+            assert!(answer.summaries.len() < 16);
+            answered.extend(answer.summaries.iter().map(|s| s.range.prefix()));
+        }
+        assert_eq!(answered.len(), 16, "children never answered: {answered:?}");
     }
 
     #[test]

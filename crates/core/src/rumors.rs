@@ -336,8 +336,8 @@ impl Rumors {
         picked
     }
 
-    /// Adds to `picked` one accusation held against a subject `about` selects (one a Syn's
-    /// digest page or news tells the peer about), if one fits in `budget` bytes, in turn;
+    /// Adds to `picked` one accusation held against a subject `about` selects, if one fits
+    /// in `budget` bytes, in turn;
     /// returns whether it did. A node that missed a rumour's spreading (a newcomer, one cut
     /// off for a while) so learns who stands accused when it hears of them, and does not
     /// keep alive a node that died before it came.

@@ -9,6 +9,7 @@
 //! cargo run --release -p leviathan-gossip-sim -- cost --nodes 100,1000 --writes-per-node-per-sec 0,0.01,0.1
 //! cargo run --release -p leviathan-gossip-sim -- partition --nodes 100,1000 --duration 60
 //! cargo run --release -p leviathan-gossip-sim -- churn --nodes 100 --hours 24
+//! cargo run --release -p leviathan-gossip-sim -- repair --nodes 10000 --differing 1,10,100
 //! ```
 //!
 //! Every run prints its seed, the simulator's speed (simulated node-seconds per wall
@@ -23,7 +24,7 @@ use clap::{Args, Parser, Subcommand};
 use leviathan_gossip_sim::Latency;
 use leviathan_gossip_sim::experiments::{
     ClusterSpec, RunInfo, Table, churn, cost, detection, dissemination, faults, formation,
-    partition,
+    partition, repair,
 };
 use serde::Serialize;
 
@@ -110,6 +111,10 @@ enum Experiment {
         /// Seconds per measurement window.
         #[arg(long, default_value_t = 60)]
         window: u64,
+        /// Seconds after formation before the first window (formation's news is still
+        /// being told for about a minute at N = 1,000).
+        #[arg(long, default_value_t = 20)]
+        warmup: u64,
         /// Bytes per written value.
         #[arg(long, default_value_t = 64)]
         value_size: usize,
@@ -124,6 +129,24 @@ enum Experiment {
         /// Seconds the halves stay apart.
         #[arg(long, default_value_t = 60)]
         duration: u64,
+    },
+    /// Bytes to repair d members two replicas of N disagree on (two nodes alone).
+    Repair {
+        /// Members both replicas hold (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "10000")]
+        nodes: Vec<usize>,
+        /// Members the replicas disagree on (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "1,10,100")]
+        differing: Vec<usize>,
+        /// Keys each member holds.
+        #[arg(long, default_value_t = 3)]
+        keys: usize,
+        /// Chooses the differing members.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Where to write the JSON results (default target/sim/repair.json).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Hours of crashes, restarts, leaves, stalls and writes: memory per node over time.
     Churn {
@@ -362,6 +385,7 @@ fn run(experiment: Experiment) -> Result<()> {
             common,
             writes_per_node_per_sec,
             window,
+            warmup,
             value_size,
             cooldown,
         } => {
@@ -370,10 +394,49 @@ fn run(experiment: Experiment) -> Result<()> {
                 let mut options = cost::Options::new(spec);
                 options.loads = writes_per_node_per_sec.clone();
                 options.window = Duration::from_secs(window);
+                options.warmup = Duration::from_secs(warmup);
                 options.value_size = value_size;
                 options.cooldown = Duration::from_secs(cooldown);
                 cost::run(&options).map(|o| (o.run.clone(), o))
             })
+        }
+        Experiment::Repair {
+            nodes,
+            differing,
+            keys,
+            seed,
+            out,
+        } => {
+            let started = Instant::now();
+            let mut outcomes = Vec::new();
+            for &n in &nodes {
+                for &d in &differing {
+                    let options = repair::Options {
+                        nodes: n,
+                        differing: d,
+                        keys_per_node: keys,
+                        seed,
+                    };
+                    outcomes.push(repair::run(&options)?);
+                }
+            }
+            let table = repair::table(&outcomes);
+            println!("repair (wall {:.1} s)", started.elapsed().as_secs_f64());
+            print!("{table}");
+            let report = Report {
+                experiment: "repair",
+                command: std::env::args().collect::<Vec<_>>().join(" "),
+                wall_s: started.elapsed().as_secs_f64(),
+                table,
+                outcomes,
+            };
+            let out = out.unwrap_or_else(|| PathBuf::from("target/sim/repair.json"));
+            if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::write(&out, serde_json::to_string_pretty(&report)?)?;
+            println!("results written to {}", out.display());
+            Ok(())
         }
         Experiment::Churn {
             common,

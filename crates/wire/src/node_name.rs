@@ -1,6 +1,7 @@
-//! Node names, and the order digest pages walk them in.
+//! Node names, and the order reconciliation divides into ranges.
 //!
-//! Every node keeps its peers sorted by name, and digest pages are ranges of that order. A
+//! Every node keeps its peers sorted by name, and reconciliation compares ranges of that
+//! order (hash prefixes: see `ranges.rs`). A
 //! node of a large cluster looks peers up by name thousands of times a second, and each
 //! step of a search compares two names: with the name's bytes behind a pointer, nearly
 //! every comparison was a cache miss. So names are ordered by a fixed 64-bit hash of their

@@ -22,6 +22,7 @@ pub mod dissemination;
 pub mod faults;
 pub mod formation;
 pub mod partition;
+pub mod repair;
 
 use std::cell::RefCell;
 use std::collections::HashSet;
