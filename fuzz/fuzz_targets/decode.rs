@@ -7,8 +7,16 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(packet) = Packet::decode(data) {
-        assert_eq!(packet.encoded_len(), data.len(), "encoded_len of a decoded packet");
+        assert_eq!(
+            packet.encoded_len(),
+            data.len(),
+            "encoded_len of a decoded packet"
+        );
         let encoded = packet.encode();
-        assert_eq!(&encoded[..], data, "decode accepted a non-canonical encoding");
+        assert_eq!(
+            &encoded[..],
+            data,
+            "decode accepted a non-canonical encoding"
+        );
     }
 });

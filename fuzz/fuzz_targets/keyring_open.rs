@@ -12,8 +12,8 @@
 //!    altered datagram never opens.
 #![no_main]
 
-use leviathan_gossip_fuzz::{keyring, keyring_b, stranger, OTHER_CLUSTER, SEAL_CLUSTER};
-use leviathan_gossip_keyring::{Keyring, ReplayWindow, NONCE_LEN, OVERHEAD};
+use leviathan_gossip_fuzz::{OTHER_CLUSTER, SEAL_CLUSTER, keyring, keyring_b, stranger};
+use leviathan_gossip_keyring::{Keyring, NONCE_LEN, OVERHEAD, ReplayWindow};
 use libfuzzer_sys::fuzz_target;
 use std::sync::LazyLock;
 
@@ -35,18 +35,31 @@ fuzz_target!(|data: &[u8]| {
         let opener: &Keyring = if envelope.key == RING.primary().fingerprint() {
             &RING
         } else {
-            assert_eq!(envelope.key, RING_B.primary().fingerprint(), "opened by an unknown key");
+            assert_eq!(
+                envelope.key,
+                RING_B.primary().fingerprint(),
+                "opened by an unknown key"
+            );
             &RING_B
         };
         let resealed = opener
             .seal(&plaintext, envelope.sent_at, SEAL_CLUSTER, envelope.nonce)
             .expect("seal");
-        assert_eq!(resealed, data, "open accepted something that is not a sealing");
-        assert!(RING.open(data, OTHER_CLUSTER).is_err(), "opened for another cluster");
+        assert_eq!(
+            resealed, data,
+            "open accepted something that is not a sealing"
+        );
+        assert!(
+            RING.open(data, OTHER_CLUSTER).is_err(),
+            "opened for another cluster"
+        );
         let mut window = ReplayWindow::default();
         let now = envelope.sent_at;
         assert!(window.check(envelope.sent_at, envelope.nonce, now).is_ok());
-        assert!(window.check(envelope.sent_at, envelope.nonce, now).is_err(), "replay accepted");
+        assert!(
+            window.check(envelope.sent_at, envelope.nonce, now).is_err(),
+            "replay accepted"
+        );
     }
 
     // 2. Oracle on a fresh sealing.
@@ -58,16 +71,24 @@ fuzz_target!(|data: &[u8]| {
         Some(&[a, b, c]) => (usize::from(u16::from_le_bytes([a, b])), c),
         _ => (0, 1),
     };
-    let sent_at = head
-        .get(NONCE_LEN + 3..HEAD)
-        .map_or(0, |bytes| u64::from_be_bytes(bytes.try_into().expect("8 bytes")));
+    let sent_at = head.get(NONCE_LEN + 3..HEAD).map_or(0, |bytes| {
+        u64::from_be_bytes(bytes.try_into().expect("8 bytes"))
+    });
     let sealed = RING.seal(rest, sent_at, SEAL_CLUSTER, nonce).expect("seal");
-    let opened = RING.open(&sealed, SEAL_CLUSTER).expect("own sealing does not open");
+    let opened = RING
+        .open(&sealed, SEAL_CLUSTER)
+        .expect("own sealing does not open");
     assert_eq!(opened.plaintext, rest);
     assert_eq!(opened.envelope.sent_at, sent_at);
     assert_eq!(opened.envelope.nonce, nonce);
-    assert!(STRANGER.open(&sealed, SEAL_CLUSTER).is_err(), "a stranger's key opened the datagram");
-    assert!(RING.open(&sealed, OTHER_CLUSTER).is_err(), "opened for another cluster");
+    assert!(
+        STRANGER.open(&sealed, SEAL_CLUSTER).is_err(),
+        "a stranger's key opened the datagram"
+    );
+    assert!(
+        RING.open(&sealed, OTHER_CLUSTER).is_err(),
+        "opened for another cluster"
+    );
     let mut altered = sealed.clone();
     if flip == 0 {
         // Cut short at `position`.
@@ -76,5 +97,8 @@ fuzz_target!(|data: &[u8]| {
         let index = position % sealed.len();
         altered[index] ^= flip;
     }
-    assert!(RING.open(&altered, SEAL_CLUSTER).is_err(), "an altered datagram opened");
+    assert!(
+        RING.open(&altered, SEAL_CLUSTER).is_err(),
+        "an altered datagram opened"
+    );
 });

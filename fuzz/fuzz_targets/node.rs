@@ -75,7 +75,9 @@ impl Harness {
         let edits = input.u8().unwrap_or(0);
         let mut bytes = templates[usize::from(which) % templates.len()].clone();
         for _ in 0..edits {
-            let (Some(position), Some(value)) = (input.u16(), input.u8()) else { break };
+            let (Some(position), Some(value)) = (input.u16(), input.u8()) else {
+                break;
+            };
             let index = usize::from(position) % bytes.len();
             bytes[index] = value;
         }
@@ -89,7 +91,10 @@ impl Harness {
         }
         let (destination, sequence) = self.probes[usize::from(which) % self.probes.len()];
         let members = self.node.members(self.now);
-        let Some(member) = members.iter().find(|m| !m.is_local && m.id.address == destination) else {
+        let Some(member) = members
+            .iter()
+            .find(|m| !m.is_local && m.id.address == destination)
+        else {
             return;
         };
         let packet = Packet {
@@ -99,15 +104,24 @@ impl Harness {
                 generation: member.id.generation,
                 incarnation: member.incarnation,
             },
-            message: Message::ProbeAck(ProbeAck { sequence, reached: !nack, rumors: Vec::new() }),
+            message: Message::ProbeAck(ProbeAck {
+                sequence,
+                reached: !nack,
+                rumors: Vec::new(),
+            }),
         };
-        self.node.handle_datagram(destination, &packet.encode(), self.now);
+        self.node
+            .handle_datagram(destination, &packet.encode(), self.now);
     }
 
     fn timeout(&mut self) {
         self.node.handle_timeout(self.now);
         let next = self.node.poll_timeout();
-        assert!(next > self.now, "poll_timeout {next:?} not after handle_timeout's now {:?}", self.now);
+        assert!(
+            next > self.now,
+            "poll_timeout {next:?} not after handle_timeout's now {:?}",
+            self.now
+        );
     }
 
     fn remember_probe(&mut self, destination: SocketAddr, sequence: u64) {
@@ -126,10 +140,17 @@ impl Harness {
             }
             for transmit in &outputs.transmits {
                 let len = transmit.packet.encoded_len();
-                assert!(len <= max_packet, "transmit of {len} bytes over max_packet_size {max_packet}");
+                assert!(
+                    len <= max_packet,
+                    "transmit of {len} bytes over max_packet_size {max_packet}"
+                );
                 let bytes = transmit.packet.encode();
                 assert_eq!(bytes.len(), len, "encoded_len differs from the encoding");
-                assert_eq!(Packet::decode(&bytes).as_ref(), Ok(&transmit.packet), "sent packet does not round-trip");
+                assert_eq!(
+                    Packet::decode(&bytes).as_ref(),
+                    Ok(&transmit.packet),
+                    "sent packet does not round-trip"
+                );
                 if let Message::Probe(probe) = &transmit.packet.message {
                     self.remember_probe(transmit.destination, probe.sequence);
                 } else if let Message::ProbeRequest(request) = &transmit.packet.message {
@@ -145,7 +166,11 @@ impl Harness {
 
         let footprint = self.node.footprint();
         let max_nodes = self.node.config().max_nodes;
-        assert!(footprint.nodes <= max_nodes, "{} nodes held, max_nodes {max_nodes}", footprint.nodes);
+        assert!(
+            footprint.nodes <= max_nodes,
+            "{} nodes held, max_nodes {max_nodes}",
+            footprint.nodes
+        );
 
         let members = self.node.members(self.now);
         let own: Vec<_> = members.iter().filter(|m| m.is_local).collect();
@@ -180,10 +205,21 @@ impl Harness {
 
 fuzz_target!(|data: &[u8]| {
     let now = *BASE;
-    let Ok(node) = Node::new(config(), own_identity(), [peer_addr(0), peer_addr(1)], now, 7) else {
+    let Ok(node) = Node::new(
+        config(),
+        own_identity(),
+        [peer_addr(0), peer_addr(1)],
+        now,
+        7,
+    ) else {
         panic!("valid config refused");
     };
-    let mut h = Harness { node, now, horizons: HashMap::new(), probes: VecDeque::new() };
+    let mut h = Harness {
+        node,
+        now,
+        horizons: HashMap::new(),
+        probes: VecDeque::new(),
+    };
     h.drain_and_check();
     let mut input = Reader(data);
     for _ in 0..MAX_OPS {

@@ -13,8 +13,8 @@ use bytes::Bytes;
 use leviathan_gossip_core::NodeConfig;
 use leviathan_gossip_keyring::{Keyring, SecretKey};
 use leviathan_gossip_wire::{
-    Ack, ClusterId, Digest, DigestEntry, Fingerprint, Generation, Header, Incarnation, Key, Message,
-    NameRange, NodeDelta, NodeId, NodeName, NodeStatus, NodeTag, Packet, Probe, ProbeAck,
+    Ack, ClusterId, Digest, DigestEntry, Fingerprint, Generation, Header, Incarnation, Key,
+    Message, NameRange, NodeDelta, NodeId, NodeName, NodeStatus, NodeTag, Packet, Probe, ProbeAck,
     ProbeRequest, RangeClaims, RangeSummary, Record, Rumor, Syn, SynAck, Version,
 };
 
@@ -32,7 +32,10 @@ pub fn own_addr() -> SocketAddr {
 
 /// Peer address `i % PEER_ADDRS` (never the own address).
 pub fn peer_addr(i: u8) -> SocketAddr {
-    SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2 + i % PEER_ADDRS)), 7000)
+    SocketAddr::new(
+        IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2 + i % PEER_ADDRS)),
+        7000,
+    )
 }
 
 /// The fuzzed node's identity.
@@ -149,7 +152,10 @@ pub fn templates() -> Vec<Packet> {
                 ranges: RangeClaims {
                     summaries: NameRange::ALL
                         .children()
-                        .map(|range| RangeSummary { range, fingerprint: Fingerprint { count: 2, sum: 1 } })
+                        .map(|range| RangeSummary {
+                            range,
+                            fingerprint: Fingerprint { count: 2, sum: 1 },
+                        })
                         .collect(),
                     pages: vec![Digest::full(page)],
                 },
@@ -181,7 +187,13 @@ pub fn templates() -> Vec<Packet> {
             header: header("n2", 9, 11),
             message: Message::Ack(Ack {
                 deltas: vec![
-                    delta("n2", 1, 9, vec![record("k0", 1, Some(b"x")), record("k0", 2, Some(b"y"))], false),
+                    delta(
+                        "n2",
+                        1,
+                        9,
+                        vec![record("k0", 1, Some(b"x")), record("k0", 2, Some(b"y"))],
+                        false,
+                    ),
                     NodeDelta {
                         status: NodeStatus::Left,
                         gc_watermark: Version(5),
@@ -197,7 +209,13 @@ pub fn templates() -> Vec<Packet> {
         Packet {
             header: header("n4", 1, 1),
             message: Message::Ack(Ack {
-                deltas: vec![delta(OWN_NAME, 3, OWN_GENERATION, vec![record("k3", 4, Some(b"forged"))], true)],
+                deltas: vec![delta(
+                    OWN_NAME,
+                    3,
+                    OWN_GENERATION,
+                    vec![record("k3", 4, Some(b"forged"))],
+                    true,
+                )],
                 ..Default::default()
             }),
         },
@@ -394,7 +412,11 @@ impl FEntry {
 }
 
 fn status(left: bool) -> NodeStatus {
-    if left { NodeStatus::Left } else { NodeStatus::Alive }
+    if left {
+        NodeStatus::Left
+    } else {
+        NodeStatus::Alive
+    }
 }
 
 /// A record.
@@ -469,9 +491,17 @@ pub enum FMessage {
     /// A Syn.
     Syn { claims: FClaims, news: Vec<FEntry> },
     /// A SynAck.
-    SynAck { claims: FClaims, requests: Vec<FEntry>, deltas: Vec<FDelta> },
+    SynAck {
+        claims: FClaims,
+        requests: Vec<FEntry>,
+        deltas: Vec<FDelta>,
+    },
     /// An Ack.
-    Ack { claims: FClaims, requests: Vec<FEntry>, deltas: Vec<FDelta> },
+    Ack {
+        claims: FClaims,
+        requests: Vec<FEntry>,
+        deltas: Vec<FDelta>,
+    },
 }
 
 /// A structured packet.
@@ -492,26 +522,44 @@ impl FPacket {
                 // Rumours come with `FProbePacket`'s Syns.
                 Message::Syn(syn(claims, news, Vec::new()))
             }
-            FMessage::SynAck { claims, requests, deltas } => Message::SynAck(SynAck {
+            FMessage::SynAck {
+                claims,
+                requests,
+                deltas,
+            } => Message::SynAck(SynAck {
                 ranges: claims.get(),
                 requests: requests.iter().map(FEntry::get).collect(),
                 deltas: deltas.iter().map(FDelta::get).collect(),
             }),
-            FMessage::Ack { claims, requests, deltas } => Message::Ack(Ack {
+            FMessage::Ack {
+                claims,
+                requests,
+                deltas,
+            } => Message::Ack(Ack {
                 ranges: claims.get(),
                 requests: requests.iter().map(FEntry::get).collect(),
                 deltas: deltas.iter().map(FDelta::get).collect(),
             }),
         };
         Packet {
-            header: fuzzed_header(self.other_cluster, &self.sender, self.generation, self.incarnation),
+            header: fuzzed_header(
+                self.other_cluster,
+                &self.sender,
+                self.generation,
+                self.incarnation,
+            ),
             message,
         }
     }
 }
 
 /// A structured packet's header.
-fn fuzzed_header(other_cluster: bool, sender: &FName, generation: FNum, incarnation: FNum) -> Header {
+fn fuzzed_header(
+    other_cluster: bool,
+    sender: &FName,
+    generation: FNum,
+    incarnation: FNum,
+) -> Header {
     let cluster_id = if other_cluster {
         ClusterId::new("other").unwrap_or_else(|_| unreachable!("valid id"))
     } else {
@@ -565,7 +613,10 @@ impl FClaims {
             .iter()
             .map(|(range, count, sum)| RangeSummary {
                 range: range.get(),
-                fingerprint: Fingerprint { count: count.get(), sum: *sum },
+                fingerprint: Fingerprint {
+                    count: count.get(),
+                    sum: *sum,
+                },
             })
             .collect();
         let pages = self
@@ -640,13 +691,31 @@ fn rumors(rumors: &[FRumor]) -> Vec<Rumor> {
 #[derive(Arbitrary, Debug, Clone)]
 pub enum FProbeMessage {
     /// A Probe.
-    Probe { sequence: FNum, target: FTag, rumors: Vec<FRumor> },
+    Probe {
+        sequence: FNum,
+        target: FTag,
+        rumors: Vec<FRumor>,
+    },
     /// A ProbeAck.
-    ProbeAck { sequence: FNum, reached: bool, rumors: Vec<FRumor> },
+    ProbeAck {
+        sequence: FNum,
+        reached: bool,
+        rumors: Vec<FRumor>,
+    },
     /// A ProbeRequest for a node at a peer address.
-    ProbeRequest { sequence: FNum, name: FName, addr: u8, generation: FNum, rumors: Vec<FRumor> },
+    ProbeRequest {
+        sequence: FNum,
+        name: FName,
+        addr: u8,
+        generation: FNum,
+        rumors: Vec<FRumor>,
+    },
     /// A Syn with rumours (see [`FMessage::Syn`]).
-    Syn { claims: FClaims, news: Vec<FEntry>, rumors: Vec<FRumor> },
+    Syn {
+        claims: FClaims,
+        news: Vec<FEntry>,
+        rumors: Vec<FRumor>,
+    },
 }
 
 /// A structured packet of failure detection: the `node` target's `op::FD_STRUCTURED`. A
@@ -664,33 +733,52 @@ impl FProbePacket {
     /// The packet.
     pub fn get(&self) -> Packet {
         let message = match &self.message {
-            FProbeMessage::Probe { sequence, target, rumors: r } => Message::Probe(Probe {
+            FProbeMessage::Probe {
+                sequence,
+                target,
+                rumors: r,
+            } => Message::Probe(Probe {
                 sequence: sequence.get(),
                 target: target.get(),
                 rumors: rumors(r),
             }),
-            FProbeMessage::ProbeAck { sequence, reached, rumors: r } => Message::ProbeAck(ProbeAck {
+            FProbeMessage::ProbeAck {
+                sequence,
+                reached,
+                rumors: r,
+            } => Message::ProbeAck(ProbeAck {
                 sequence: sequence.get(),
                 reached: *reached,
                 rumors: rumors(r),
             }),
-            FProbeMessage::ProbeRequest { sequence, name, addr, generation, rumors: r } => {
-                Message::ProbeRequest(ProbeRequest {
-                    sequence: sequence.get(),
-                    target: NodeId {
-                        name: name.get(),
-                        address: peer_addr(*addr),
-                        generation: Generation(generation.get()),
-                    },
-                    rumors: rumors(r),
-                })
-            }
-            FProbeMessage::Syn { claims, news, rumors: r } => {
-                Message::Syn(syn(claims, news, rumors(r)))
-            }
+            FProbeMessage::ProbeRequest {
+                sequence,
+                name,
+                addr,
+                generation,
+                rumors: r,
+            } => Message::ProbeRequest(ProbeRequest {
+                sequence: sequence.get(),
+                target: NodeId {
+                    name: name.get(),
+                    address: peer_addr(*addr),
+                    generation: Generation(generation.get()),
+                },
+                rumors: rumors(r),
+            }),
+            FProbeMessage::Syn {
+                claims,
+                news,
+                rumors: r,
+            } => Message::Syn(syn(claims, news, rumors(r))),
         };
         Packet {
-            header: fuzzed_header(self.other_cluster, &self.sender, self.generation, self.incarnation),
+            header: fuzzed_header(
+                self.other_cluster,
+                &self.sender,
+                self.generation,
+                self.incarnation,
+            ),
             message,
         }
     }

@@ -71,7 +71,11 @@ fn node_knowing(state: &ClusterState, start: Instant) -> (Node, Instant) {
         .collect();
     // Setup only: a packet far above the datagram limit, handed over decoded.
     let sender = common::id(1);
-    let introduction = common::packet(&sender, Incarnation(1), Message::Ack(Ack::with_deltas(deltas)));
+    let introduction = common::packet(
+        &sender,
+        Incarnation(1),
+        Message::Ack(Ack::with_deltas(deltas)),
+    );
     node.handle_packet(sender.address, introduction, now);
     node.drain(&mut Outputs::default());
     assert_eq!(node.members(now).len(), state.len());
@@ -143,7 +147,11 @@ impl Writer {
             self.held.insert(delta.node.name.clone(), delta.to_version);
         }
         self.next += deltas.len();
-        common::packet(&self.sender, incarnation, Message::Ack(Ack::with_deltas(deltas)))
+        common::packet(
+            &self.sender,
+            incarnation,
+            Message::Ack(Ack::with_deltas(deltas)),
+        )
     }
 }
 

@@ -27,7 +27,8 @@ pub struct ClusterState {
 impl ClusterState {
     /// Adds or replaces `name`'s state; returns the state replaced.
     pub fn insert(&mut self, name: NodeName, node: NodeState) -> Option<NodeState> {
-        self.index.add(name.order_hash(), fingerprint_of(&name, &node));
+        self.index
+            .add(name.order_hash(), fingerprint_of(&name, &node));
         let previous = self.nodes.insert(name.clone(), node);
         if let Some(previous) = &previous {
             self.index
@@ -60,7 +61,7 @@ impl ClusterState {
         self.index.fingerprint(range).unwrap_or_else(|| {
             self.in_range(range)
                 .map(|(name, node)| fingerprint_of(name, node))
-                .fold(Fingerprint::default(), Fingerprint::add)
+                .sum()
         })
     }
 
@@ -158,11 +159,11 @@ impl FingerprintIndex {
     const LEVEL_BITS: [u8; 3] = [0, 4, 8];
 
     fn add(&mut self, hash: u64, fingerprint: Fingerprint) {
-        self.update(hash, |cell| cell.add(fingerprint));
+        self.update(hash, |cell| cell + fingerprint);
     }
 
     fn remove(&mut self, hash: u64, fingerprint: Fingerprint) {
-        self.update(hash, |cell| cell.remove(fingerprint));
+        self.update(hash, |cell| cell - fingerprint);
     }
 
     fn update(&mut self, hash: u64, change: impl Fn(Fingerprint) -> Fingerprint) {
@@ -190,13 +191,7 @@ impl FingerprintIndex {
         let shift = u32::from(level_bits - range.bits());
         let first = usize::try_from(range.prefix() << shift).ok()?;
         let count = 1usize << shift;
-        Some(
-            cells
-                .get(first..first + count)?
-                .iter()
-                .copied()
-                .fold(Fingerprint::default(), Fingerprint::add),
-        )
+        Some(cells.get(first..first + count)?.iter().copied().sum())
     }
 }
 
@@ -223,7 +218,7 @@ mod tests {
         state
             .in_range(range)
             .map(|(name, node)| fingerprint_of(name, node))
-            .fold(Fingerprint::default(), Fingerprint::add)
+            .sum()
     }
 
     fn ranges_to_check(state: &ClusterState) -> Vec<NameRange> {
@@ -242,7 +237,11 @@ mod tests {
         let mut state: ClusterState = (0..300).map(|i| node(&format!("n{i}"))).collect();
         let check = |state: &ClusterState| {
             for range in ranges_to_check(state) {
-                assert_eq!(state.fingerprint(&range), walked(state, &range), "{range:?}");
+                assert_eq!(
+                    state.fingerprint(&range),
+                    walked(state, &range),
+                    "{range:?}"
+                );
             }
             assert_eq!(state.fingerprint(&NameRange::ALL).count, state.len() as u64);
         };
@@ -266,12 +265,18 @@ mod tests {
     fn equal_digests_have_equal_fingerprints_and_one_change_shows() {
         let a: ClusterState = (0..50).map(|i| node(&format!("n{i}"))).collect();
         let mut b: ClusterState = (0..50).rev().map(|i| node(&format!("n{i}"))).collect();
-        assert_eq!(a.fingerprint(&NameRange::ALL), b.fingerprint(&NameRange::ALL));
+        assert_eq!(
+            a.fingerprint(&NameRange::ALL),
+            b.fingerprint(&NameRange::ALL)
+        );
         let name = NodeName::new("n17").unwrap();
         b.get_mut(&name)
             .unwrap()
             .write(Key::new("k").unwrap(), None);
-        assert_ne!(a.fingerprint(&NameRange::ALL), b.fingerprint(&NameRange::ALL));
+        assert_ne!(
+            a.fingerprint(&NameRange::ALL),
+            b.fingerprint(&NameRange::ALL)
+        );
         let differing: Vec<NameRange> = NameRange::ALL
             .children()
             .filter(|range| a.fingerprint(range) != b.fingerprint(range))

@@ -249,7 +249,11 @@ mod tests {
             .find(|range| state.keys().filter(|name| range.contains(name)).count() < 4)
             .unwrap();
         let inside: Vec<&NodeName> = state.keys().filter(|name| range.contains(name)).collect();
-        let own = state.keys().find(|name| !range.contains(name)).unwrap().clone();
+        let own = state
+            .keys()
+            .find(|name| !range.contains(name))
+            .unwrap()
+            .clone();
         let mut digest = Digest {
             range,
             entries: Vec::new(),

@@ -135,8 +135,8 @@ pub use stats::{KindCounters, Stats};
 pub mod internals {
     pub use crate::delta::{build_deltas, order_candidates};
     pub use crate::digest::{DeltaCandidate, Lag, reconcile_page, requests_len};
-    pub use crate::range_answers::{PAGE_ENTRIES, answer_summaries, page_of};
     pub use crate::failure_detector::{Arrivals, FailureDetector, PhiAccrualDetector};
     pub use crate::quarantine::Quarantine;
+    pub use crate::range_answers::{PAGE_ENTRIES, answer_summaries, page_of};
     pub use crate::state::{ClusterState, NodeState};
 }

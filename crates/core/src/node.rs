@@ -12,12 +12,13 @@ use leviathan_gossip_wire::{
     NodeDelta, NodeId, NodeName, NodeStatus, NodeTag, Packet, Probe, RangeClaims, RangeSummary,
     Syn, SynAck, Version,
 };
-use rand::{Rng, SeedableRng};
 use rand::seq::IndexedRandom;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tracing::{debug, info, trace};
 
 use crate::address_proof::{AMPLIFICATION_LIMIT, AddressProofs};
+use crate::cluster_state::NodeMut;
 use crate::config::{ConfigError, NodeConfig};
 use crate::delta::{build_deltas, order_candidates, worst_case_record_len};
 use crate::digest::{
@@ -38,7 +39,6 @@ use crate::own_writes::{InFlight, PreparedWrite, Write};
 use crate::peer_selection::{PeerRoster, Roster, select_targets};
 use crate::quarantine::Quarantine;
 use crate::range_answers::{answer_summaries, explained_by_news};
-use crate::cluster_state::NodeMut;
 use crate::rings::{ObserverCache, Rings};
 use crate::rumors::Rumors;
 use crate::state::{ClusterState, IncarnationFact, NodeState, Versioned};
@@ -942,11 +942,9 @@ impl Node {
         };
         let mut answer = self.answer(&ranges, news, limit, now, batch);
         // The pushes share the deltas' count, whose bytes are already paid.
-        answer.deltas.extend(build_deltas(
-            &self.state,
-            &pushes,
-            answer.room + COUNT_LEN,
-        ));
+        answer
+            .deltas
+            .extend(build_deltas(&self.state, &pushes, answer.room + COUNT_LEN));
         if answer.is_empty() {
             return;
         }
@@ -1418,7 +1416,8 @@ impl Node {
 
     fn mark_left(&mut self, name: &NodeName, now: Instant, batch: &mut EventBatch) {
         if let Some(mut node) = self.state.get_mut(name) {
-            self.membership.record_departure(name, &mut node, now, batch);
+            self.membership
+                .record_departure(name, &mut node, now, batch);
         }
     }
 

@@ -93,7 +93,11 @@ pub fn answer_summaries(
 /// and comparing it (as every news entry is) leaves nothing for ranges to find. A write
 /// in flight makes every digest differ until it has spread; this keeps each exchange
 /// meanwhile from descending to it. Repeated names count once.
-pub fn explained_by_news(state: &ClusterState, theirs: &RangeSummary, news: &[DigestEntry]) -> bool {
+pub fn explained_by_news(
+    state: &ClusterState,
+    theirs: &RangeSummary,
+    news: &[DigestEntry],
+) -> bool {
     let mut expected = state.fingerprint(&theirs.range);
     let mut seen: Vec<&NodeName> = Vec::with_capacity(news.len());
     for entry in news {
@@ -102,7 +106,7 @@ pub fn explained_by_news(state: &ClusterState, theirs: &RangeSummary, news: &[Di
         }
         seen.push(&entry.name);
         if let Some(node) = state.get(&entry.name) {
-            expected = expected.remove(fingerprint_of(&entry.name, node));
+            expected = expected - fingerprint_of(&entry.name, node);
         }
         let claimed = Fingerprint::of_entry(
             &entry.name,
@@ -112,7 +116,7 @@ pub fn explained_by_news(state: &ClusterState, theirs: &RangeSummary, news: &[Di
             entry.gc_watermark,
             entry.status,
         );
-        expected = expected.add(claimed);
+        expected = expected + claimed;
     }
     expected == theirs.fingerprint
 }
@@ -235,7 +239,9 @@ mod tests {
         };
         assert!(explained_by_news(&a, &summary, &news));
         let other = NodeName::new("node-8").unwrap();
-        b.get_mut(&other).unwrap().write(Key::new("k").unwrap(), None);
+        b.get_mut(&other)
+            .unwrap()
+            .write(Key::new("k").unwrap(), None);
         let summary = RangeSummary {
             range: NameRange::ALL,
             fingerprint: b.fingerprint(&NameRange::ALL),

@@ -27,8 +27,8 @@ use leviathan_gossip_core::internals::answer_summaries;
 use leviathan_gossip_core::internals::{ClusterState, NodeState};
 use leviathan_gossip_core::{Node, NodeConfig, Outputs};
 use leviathan_gossip_wire::{
-    Ack, Digest, Generation, Header, Incarnation, Key, MAX_NAME_LEN, Message, NameRange,
-    NodeDelta, NodeId, NodeName, NodeStatus, Packet, RangeClaims, RangeSummary, Record, Version,
+    Ack, Digest, Generation, Header, Incarnation, Key, MAX_NAME_LEN, Message, NameRange, NodeDelta,
+    NodeId, NodeName, NodeStatus, Packet, RangeClaims, RangeSummary, Record, Version,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -588,7 +588,10 @@ fn descend(a: &ClusterState, b: &ClusterState, budget: usize, start: usize) -> V
         for page in &answer.pages {
             let inside: Vec<&NodeName> = page.entries.iter().map(|e| &e.name).collect();
             assert!(inside.windows(2).all(|w| w[0] < w[1]), "entries sorted");
-            assert!(inside.iter().all(|name| page.covers(name)), "entries in range");
+            assert!(
+                inside.iter().all(|name| page.covers(name)),
+                "entries in range"
+            );
             assert_eq!(
                 page.entries.len(),
                 sides[step % 2].in_range(&page.range).count(),
@@ -634,7 +637,10 @@ fn reconcile_fully(a: &ClusterState, mut b: ClusterState, budget: usize, start: 
                 };
             }
         }
-        assert!(repaired > 0, "exchange {exchange} listed pages but found nothing");
+        assert!(
+            repaired > 0,
+            "exchange {exchange} listed pages but found nothing"
+        );
     }
     unreachable!()
 }

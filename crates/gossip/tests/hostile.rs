@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 #[cfg(feature = "durable")]
 use leviathan_gossip::wire::{
-    ClusterId, DigestEntry, Generation, Header, Incarnation, Message, NodeName, NodeStatus,
-    Packet, RangeClaims, Syn, Version,
+    ClusterId, DigestEntry, Generation, Header, Incarnation, Message, NodeName, NodeStatus, Packet,
+    RangeClaims, Syn, Version,
 };
 use leviathan_gossip::{Config, Gossip, MemberState};
 use tokio::net::UdpSocket;

@@ -37,7 +37,6 @@ fn varint_len(mut value: u64) -> usize {
     len
 }
 
-
 impl Packet {
     /// Exact number of bytes [`Packet::encode`] produces.
     pub fn encoded_len(&self) -> usize {
@@ -365,7 +364,11 @@ impl RangeClaims {
 
     fn decode(reader: &mut Reader<'_>) -> Result<RangeClaims, DecodeError> {
         Ok(RangeClaims {
-            summaries: reader.list("range summaries", RangeSummary::MIN_LEN, RangeSummary::decode)?,
+            summaries: reader.list(
+                "range summaries",
+                RangeSummary::MIN_LEN,
+                RangeSummary::decode,
+            )?,
             pages: reader.list("digest pages", Digest::MIN_LEN, Digest::decode)?,
         })
     }
@@ -640,7 +643,6 @@ fn put_string(buf: &mut BytesMut, value: &str) {
     buf.put_slice(value.as_bytes());
 }
 
-
 fn put_address(buf: &mut BytesMut, address: &SocketAddr) {
     match address.ip() {
         IpAddr::V4(ip) => {
@@ -723,7 +725,6 @@ impl<'a> Reader<'a> {
         make(text).map_err(|reason| DecodeError::InvalidString { field, reason })
     }
 
-    
     fn status(&mut self, field: &'static str) -> Result<NodeStatus, DecodeError> {
         match self.u8(field)? {
             0 => Ok(NodeStatus::Alive),

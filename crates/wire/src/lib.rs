@@ -49,8 +49,8 @@ pub use error::{DecodeError, InvalidName};
 pub use identity::{
     ClusterId, Generation, Incarnation, Key, MAX_NAME_LEN, NodeId, NodeName, Version,
 };
-pub use ranges::{Fingerprint, NameRange, RangeClaims, RangeSummary};
 pub use message::{
     Ack, Digest, DigestEntry, Header, Message, MessageKind, NodeDelta, NodeStatus, NodeTag, Packet,
     Probe, ProbeAck, ProbeRequest, Record, Rumor, Syn, SynAck,
 };
+pub use ranges::{Fingerprint, NameRange, RangeClaims, RangeSummary};

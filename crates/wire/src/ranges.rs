@@ -7,6 +7,9 @@
 //! [`NameRange::SPLIT_BITS`] more bits until they are small enough to list entry by entry
 //! (a [`crate::Digest`] page).
 
+use std::iter::Sum;
+use std::ops::{Add, Sub};
+
 use crate::identity::{Generation, Incarnation, NodeName, Version};
 use crate::message::{Digest, NodeStatus};
 
@@ -137,7 +140,9 @@ impl Fingerprint {
         let mut hash = absorb(0, name.order_hash());
         for chunk in name.as_str().as_bytes().chunks(8) {
             let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
+            for (slot, byte) in word.iter_mut().zip(chunk) {
+                *slot = *byte;
+            }
             hash = absorb(hash, u64::from_le_bytes(word));
         }
         hash = absorb(hash, name.as_str().len() as u64);
@@ -152,24 +157,36 @@ impl Fingerprint {
         }
         hash
     }
+}
 
-    /// The fingerprint of the union of two disjoint ranges (or of a range with an entry
-    /// added).
-    #[must_use]
-    pub fn add(self, other: Fingerprint) -> Fingerprint {
+/// The fingerprint of the union of two disjoint sets of entries (or of a set with an entry
+/// added).
+impl Add for Fingerprint {
+    type Output = Fingerprint;
+
+    fn add(self, other: Fingerprint) -> Fingerprint {
         Fingerprint {
             count: self.count.wrapping_add(other.count),
             sum: self.sum.wrapping_add(other.sum),
         }
     }
+}
 
-    /// The fingerprint with `other`'s entries taken out.
-    #[must_use]
-    pub fn remove(self, other: Fingerprint) -> Fingerprint {
+/// The fingerprint with `other`'s entries taken out.
+impl Sub for Fingerprint {
+    type Output = Fingerprint;
+
+    fn sub(self, other: Fingerprint) -> Fingerprint {
         Fingerprint {
             count: self.count.wrapping_sub(other.count),
             sum: self.sum.wrapping_sub(other.sum),
         }
+    }
+}
+
+impl Sum for Fingerprint {
+    fn sum<I: Iterator<Item = Fingerprint>>(iter: I) -> Fingerprint {
+        iter.fold(Fingerprint::default(), Add::add)
     }
 }
 
@@ -254,11 +271,26 @@ mod tests {
         let base = (Generation(5), Incarnation(1), Version(9), Version(2));
         let hash = |g, i, v, w, s| Fingerprint::entry_hash(&name, g, i, v, w, s);
         let reference = hash(base.0, base.1, base.2, base.3, NodeStatus::Alive);
-        assert_ne!(reference, hash(Generation(6), base.1, base.2, base.3, NodeStatus::Alive));
-        assert_ne!(reference, hash(base.0, Incarnation(2), base.2, base.3, NodeStatus::Alive));
-        assert_ne!(reference, hash(base.0, base.1, Version(10), base.3, NodeStatus::Alive));
-        assert_ne!(reference, hash(base.0, base.1, base.2, Version(3), NodeStatus::Alive));
-        assert_ne!(reference, hash(base.0, base.1, base.2, base.3, NodeStatus::Left));
+        assert_ne!(
+            reference,
+            hash(Generation(6), base.1, base.2, base.3, NodeStatus::Alive)
+        );
+        assert_ne!(
+            reference,
+            hash(base.0, Incarnation(2), base.2, base.3, NodeStatus::Alive)
+        );
+        assert_ne!(
+            reference,
+            hash(base.0, base.1, Version(10), base.3, NodeStatus::Alive)
+        );
+        assert_ne!(
+            reference,
+            hash(base.0, base.1, base.2, Version(3), NodeStatus::Alive)
+        );
+        assert_ne!(
+            reference,
+            hash(base.0, base.1, base.2, base.3, NodeStatus::Left)
+        );
         let other = NodeName::new("node-2").unwrap();
         assert_ne!(
             reference,

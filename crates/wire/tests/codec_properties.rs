@@ -193,16 +193,15 @@ fn digest_entry() -> impl Strategy<Value = DigestEntry> {
 
 /// A range of the name order: any prefix length, any prefix that fits it.
 fn name_range() -> impl Strategy<Value = NameRange> {
-    (0..=64u8, any::<u64>()).prop_map(|(bits, hash)| {
-        let prefix = if bits == 0 { 0 } else { hash >> (64 - u32::from(bits)) };
-        NameRange::new(bits, prefix).unwrap()
+    (0..=64u8, any::<u64>()).prop_filter_map("a prefix within its bits", |(bits, hash)| {
+        let prefix = hash.checked_shr(64 - u32::from(bits)).unwrap_or(0);
+        NameRange::new(bits, prefix)
     })
 }
 
 /// A digest page: any range, up to 8 entries.
 fn digest() -> impl Strategy<Value = Digest> {
-    (name_range(), vec(digest_entry(), 0..8))
-        .prop_map(|(range, entries)| Digest { range, entries })
+    (name_range(), vec(digest_entry(), 0..8)).prop_map(|(range, entries)| Digest { range, entries })
 }
 
 fn range_summary() -> impl Strategy<Value = RangeSummary> {
@@ -244,23 +243,37 @@ fn rumors() -> impl Strategy<Value = Vec<Rumor>> {
 }
 
 fn syn() -> impl Strategy<Value = Syn> {
-    (range_claims(), vec(digest_entry(), 0..4), rumors()).prop_map(|(ranges, news, rumors)| {
-        Syn {
-            ranges,
-            news,
-            rumors,
-        }
+    (range_claims(), vec(digest_entry(), 0..4), rumors()).prop_map(|(ranges, news, rumors)| Syn {
+        ranges,
+        news,
+        rumors,
     })
 }
 
 fn synack(max_value: usize) -> impl Strategy<Value = SynAck> {
-    (range_claims(), vec(digest_entry(), 0..6), vec(node_delta(max_value), 0..4))
-        .prop_map(|(ranges, requests, deltas)| SynAck { ranges, requests, deltas })
+    (
+        range_claims(),
+        vec(digest_entry(), 0..6),
+        vec(node_delta(max_value), 0..4),
+    )
+        .prop_map(|(ranges, requests, deltas)| SynAck {
+            ranges,
+            requests,
+            deltas,
+        })
 }
 
 fn ack(max_value: usize) -> impl Strategy<Value = Ack> {
-    (range_claims(), vec(digest_entry(), 0..6), vec(node_delta(max_value), 0..4))
-        .prop_map(|(ranges, requests, deltas)| Ack { ranges, requests, deltas })
+    (
+        range_claims(),
+        vec(digest_entry(), 0..6),
+        vec(node_delta(max_value), 0..4),
+    )
+        .prop_map(|(ranges, requests, deltas)| Ack {
+            ranges,
+            requests,
+            deltas,
+        })
 }
 
 fn probe() -> impl Strategy<Value = Probe> {

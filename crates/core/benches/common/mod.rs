@@ -120,7 +120,9 @@ pub fn middle_page(state: &ClusterState, header: &Header) -> Digest {
         .step_by(4)
         .filter_map(|bits| NameRange::new(bits, target.order_hash() >> (64 - u32::from(bits))))
         .map(|range| page_of(state, range))
-        .find(|page| page.encoded_len() + RangeClaims::EMPTY_LEN + 2 * COUNT_LEN <= body_budget(header))
+        .find(|page| {
+            page.encoded_len() + RangeClaims::EMPTY_LEN + 2 * COUNT_LEN <= body_budget(header)
+        })
         .unwrap()
 }
 

@@ -20,8 +20,8 @@ use leviathan_gossip_wire::{
     Ack, DigestEntry, Generation, Header, Incarnation, Key, Message, NodeDelta, NodeId, NodeName,
     NodeStatus, Packet, Record, Version,
 };
-use rand::seq::index::sample;
 use rand::SeedableRng;
+use rand::seq::index::sample;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
@@ -91,19 +91,22 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
             .cloned()
             .collect();
         let sender = if own == a_id.name { &b_id } else { &a_id };
-        node.handle_packet(sender.address, packet(sender, Message::Ack(Ack::with_deltas(others))), now);
+        node.handle_packet(
+            sender.address,
+            packet(sender, Message::Ack(Ack::with_deltas(others))),
+            now,
+        );
         node.drain(&mut Outputs::default());
     }
     let interval = NodeConfig::default().gossip_interval;
     let mut now = now;
     // B learns a newer write of `differing` members (never A or B themselves).
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
-    let candidates = options.nodes - 2;
+    let candidates = options.nodes.saturating_sub(2);
     let chosen = sample(&mut rng, candidates, options.differing.min(candidates));
     let mut differing_entry_bytes = 0;
     let mut newer = Vec::new();
-    for index in chosen.iter().map(|i| i + 2) {
-        let mut delta = states[index].clone();
+    for mut delta in chosen.iter().filter_map(|i| states.get(i + 2)).cloned() {
         let next = Version(delta.to_version.0 + 1);
         delta.from_version = delta.to_version;
         delta.records = vec![Record {
@@ -123,8 +126,13 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
         .encoded_len();
         newer.push(delta);
     }
-    let writer = &ids[2.min(options.nodes - 1)];
-    b.handle_packet(writer.address, packet(writer, Message::Ack(Ack::with_deltas(newer))), now);
+    // Any third member carries the news to B.
+    let writer = ids.get(2).unwrap_or(&a_id);
+    b.handle_packet(
+        writer.address,
+        packet(writer, Message::Ack(Ack::with_deltas(newer))),
+        now,
+    );
     b.drain(&mut Outputs::default());
     now = drain(&mut a, &mut b, now, interval);
 
@@ -198,11 +206,10 @@ fn exchange(a: &mut Node, b: &mut Node, now: Instant, outcome: &mut Outcome) {
         let mut outputs = Outputs::default();
         receiver.drain(&mut outputs);
         for transmit in outputs.transmits {
-            let exchange_step = match transmit.packet.message {
-                Message::SynAck(_) | Message::Ack(_) => true,
-                Message::Probe(_) | Message::ProbeAck(_) => true,
-                _ => false,
-            };
+            let exchange_step = matches!(
+                transmit.packet.message,
+                Message::SynAck(_) | Message::Ack(_) | Message::Probe(_) | Message::ProbeAck(_)
+            );
             if transmit.destination == from && exchange_step {
                 in_flight.push((!to_b, transmit.packet));
             }
