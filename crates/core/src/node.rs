@@ -98,6 +98,9 @@ pub struct Node {
     next_collection: Instant,
     /// When a Syn may next repeat an accusation (see `Rumors::add_accusation`).
     next_repeated_accusation: Instant,
+    /// Own writes up to this version were pushed to peers at once (see
+    /// `push_own_writes`); later ones are due.
+    pushed_through: Version,
     /// When this node last re-asserted itself under a new generation.
     last_reassertion: Option<Instant>,
     /// The largest generation believed: claims beyond it are forged or corrupt.
@@ -176,6 +179,7 @@ impl Node {
             next_collection: now + config_grace / 2,
             last_reassertion: None,
             next_repeated_accusation: now,
+            pushed_through: Version(0),
             horizon,
             new_generation: None,
             in_flight: InFlight::default(),
@@ -347,6 +351,9 @@ impl Node {
         }
         if let Some(generation) = self.new_generation.take() {
             return Some(Output::Reasserted(generation));
+        }
+        if self.own_state().max_version() > self.pushed_through {
+            self.push_own_writes();
         }
         if let Some(transmit) = self.transmits.pop_front() {
             return Some(Output::Transmit(transmit));
@@ -588,6 +595,45 @@ impl Node {
         for destination in targets {
             let message = Message::Ack(Ack::with_deltas(vec![announcement.clone()]));
             self.send(destination, message);
+        }
+    }
+
+    /// Pushes this node's writes since the last push to `fanout` random live peers at once,
+    /// an Ack with its delta each, so that a write leaves the node when it is made rather
+    /// than at the next round; the peers then tell it as news. A peer that missed an
+    /// earlier push refuses the gap (§6.2) and reconciliation repairs it. A burst of
+    /// writes between two drains goes out as one delta, cut to the packet.
+    fn push_own_writes(&mut self) {
+        let own = self.own_state();
+        let (from, through) = (
+            self.pushed_through.min(own.max_version()),
+            own.max_version(),
+        );
+        let left = own.status() == NodeStatus::Left;
+        let missing = own.records_after_count(from);
+        self.pushed_through = through;
+        if left {
+            return;
+        }
+        let candidate = DeltaCandidate {
+            name: self.identity.name.clone(),
+            lag: Lag::Behind,
+            from_version: from,
+            missing,
+        };
+        let deltas = build_deltas(&self.state, &[candidate], self.body_budget());
+        if deltas.is_empty() {
+            return;
+        }
+        let peers = PeerRoster {
+            state: &self.state,
+            health: self.membership.health(),
+        };
+        let wanted = self.config.fanout.min(peers.live_count());
+        let ranks = rand::seq::index::sample(&mut self.rng, peers.live_count(), wanted);
+        let (targets, _) = peers.addresses(&ranks.into_vec(), None);
+        for destination in targets {
+            self.send(destination, Message::Ack(Ack::with_deltas(deltas.clone())));
         }
     }
 
