@@ -2,7 +2,7 @@
 
 mod liveness;
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -899,11 +899,10 @@ impl Node {
     }
 
     /// Bytes a reply to `from` may take, for a datagram of `received_len` bytes from
-    /// `sender`: a packet's worth if three times what was received is as much, or if `from`
-    /// is the sender's proven address; else three times what was received, less the probe
-    /// sent to prove a member's address (see `address_proof.rs`). Only small datagrams ask
-    /// for proof: in a cluster of more than a few dozen nodes a Syn carries a full digest
-    /// page, and members need not prove anything.
+    /// `sender`: no limit of its own (a roster stream included) if `from` is the sender's
+    /// proven address; a packet's worth if three times what was received is as much; else
+    /// three times what was received, less the probe sent to prove a member's address (see
+    /// `address_proof.rs`).
     fn reply_limit(
         &mut self,
         from: SocketAddr,
@@ -911,16 +910,16 @@ impl Node {
         received_len: usize,
         now: Instant,
     ) -> ReplyLimit {
-        let mut allowed = received_len.saturating_mul(AMPLIFICATION_LIMIT);
-        if allowed >= self.config.max_packet_size {
-            // No reply is longer: nothing to prove.
-            return ReplyLimit::Packet;
-        }
         let member_at_from = self
             .state
             .get(sender)
             .filter(|node| node.address() == from && node.status() == NodeStatus::Alive);
         if member_at_from.is_some_and(NodeState::is_address_proven) {
+            return ReplyLimit::Proven;
+        }
+        let mut allowed = received_len.saturating_mul(AMPLIFICATION_LIMIT);
+        if allowed >= self.config.max_packet_size {
+            // No single reply is longer: nothing to prove.
             return ReplyLimit::Packet;
         }
         if member_at_from.is_some() {
@@ -945,7 +944,7 @@ impl Node {
     /// Body bytes a reply may take within `limit`.
     fn body_budget_within(&mut self, limit: ReplyLimit) -> usize {
         match limit {
-            ReplyLimit::Packet => self.body_budget(),
+            ReplyLimit::Proven | ReplyLimit::Packet => self.body_budget(),
             ReplyLimit::Bytes(bytes) => {
                 self.stats.unproven_replies += 1;
                 self.body_budget()
@@ -1002,6 +1001,13 @@ impl Node {
                 deltas: answer.deltas,
             }),
         );
+        for deltas in answer.roster {
+            let more = SynAck {
+                deltas,
+                ..SynAck::default()
+            };
+            self.send(from, Message::SynAck(more));
+        }
     }
 
     /// The pull half of the rumour: the responder's own news, which the initiator did not
@@ -1070,6 +1076,17 @@ impl Node {
             })
         };
         self.send(from, message);
+        for deltas in answer.roster {
+            let more = if answer_with_ack {
+                Message::Ack(Ack::with_deltas(deltas))
+            } else {
+                Message::SynAck(SynAck {
+                    deltas,
+                    ..SynAck::default()
+                })
+            };
+            self.send(from, more);
+        }
     }
 
     /// What to say back to a step carrying `ranges`, given what comparing its other
@@ -1117,12 +1134,51 @@ impl Node {
         let deltas_budget = budget.saturating_sub(requests_size + answered.encoded_len());
         let deltas = build_deltas(&self.state, &found.candidates, deltas_budget);
         let used = COUNT_LEN + deltas.iter().map(NodeDelta::encoded_len).sum::<usize>();
+        let roster = if limit == ReplyLimit::Proven {
+            self.roster_stream(&found.candidates, &deltas)
+        } else {
+            Vec::new()
+        };
         Answer {
             ranges: answered,
             requests,
             deltas,
             room: deltas_budget.saturating_sub(used),
+            roster,
         }
+    }
+
+    /// The roster streamed to a peer that never saw more nodes than one answer holds (a
+    /// node joining a large cluster): up to `ROSTER_PACKETS − 1` more packets of the
+    /// never-seen `candidates` that `sent` left out, so it learns the cluster in a bounded
+    /// number of round trips rather than a packet per exchange. Only to a proven address
+    /// (the caller's check): this is the one answer larger than a packet.
+    fn roster_stream(
+        &self,
+        candidates: &[DeltaCandidate],
+        sent: &[NodeDelta],
+    ) -> Vec<Vec<NodeDelta>> {
+        let sent: HashSet<&NodeName> = sent.iter().map(|delta| &delta.node.name).collect();
+        let mut rest: Vec<DeltaCandidate> = candidates
+            .iter()
+            .filter(|candidate| candidate.lag == Lag::NeverSeen && !sent.contains(&candidate.name))
+            .cloned()
+            .collect();
+        // A SynAck or Ack with deltas only: empty claims and requests, then the deltas.
+        let budget = self
+            .body_budget()
+            .saturating_sub(RangeClaims::EMPTY_LEN + COUNT_LEN);
+        let mut stream = Vec::new();
+        while stream.len() + 1 < ROSTER_PACKETS && !rest.is_empty() {
+            let more = build_deltas(&self.state, &rest, budget);
+            if more.is_empty() {
+                break;
+            }
+            let names: HashSet<&NodeName> = more.iter().map(|delta| &delta.node.name).collect();
+            rest.retain(|candidate| !names.contains(&candidate.name));
+            stream.push(more);
+        }
+        stream
     }
 
     fn send(&mut self, destination: SocketAddr, message: Message) {
@@ -1615,7 +1671,11 @@ const REFUTED_ALERTS_MEMORY: u32 = 10;
 /// How much a reply may take (see `address_proof.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ReplyLimit {
-    /// A packet's worth: the destination proved it holds its address.
+    /// The destination proved it holds its address: a packet, or a roster stream of
+    /// several.
+    Proven,
+    /// One packet's worth: three times what was received is as much, or this node chose
+    /// to call the destination.
     Packet,
     /// At most these bytes, header included.
     Bytes(usize),
@@ -1637,6 +1697,8 @@ struct Answer {
     deltas: Vec<NodeDelta>,
     /// Bytes left in the packet after the deltas.
     room: usize,
+    /// Further packets of never-seen nodes, deltas only (see `roster_stream`).
+    roster: Vec<Vec<NodeDelta>>,
 }
 
 impl Answer {
@@ -1644,6 +1706,10 @@ impl Answer {
         self.ranges.is_empty() && self.requests.is_empty() && self.deltas.is_empty()
     }
 }
+
+/// Most packets one answer takes when it streams the roster to a peer that never saw
+/// most of the cluster (see `Node::roster_stream`): 8 × about 35 never-seen nodes.
+const ROSTER_PACKETS: usize = 8;
 
 /// News items a responder pushes unasked in one SynAck.
 const MAX_NEWS_PUSHES: usize = 8;

@@ -4,10 +4,11 @@
 //! ours looks the same, nothing is said. Otherwise the range is answered with what moves
 //! the exchange closest to the differing nodes:
 //!
-//! * our page of the range (every entry), when we hold few nodes there or the range is
-//!   one hash wide: the peer can then tell what each side lacks;
-//! * our own summary of the same range, when the peer holds few there and we do not: the
-//!   peer answers with its page, which costs less than ours;
+//! * our page of the range (every entry), when we hold few nodes there (16, or 48 when
+//!   the peer holds twice as many) or the range is one hash wide: the peer can then tell
+//!   what each side lacks;
+//! * our own summary of the same range, when the peer holds few there by that rule and we
+//!   do not: the peer answers with its page, which costs less than ours;
 //! * else the summaries of the range's 16 children, one level closer.
 //!
 //! Each answer is narrower than the claim it answers, or a page, so an exchange ends after
@@ -23,6 +24,16 @@ use crate::state::ClusterState;
 /// A range with at most this many nodes on one side is listed rather than split: a page
 /// of 16 entries (about 300 bytes) costs about what the 16 children's summaries do.
 pub const PAGE_ENTRIES: u64 = 16;
+
+/// A side with at most this many nodes in a range where the other holds twice as many or
+/// more lists it too (about 1 KB): the other side lacks much there — a joiner does
+/// everywhere — and a page ends the descent at once, with the never-seen nodes in reach.
+pub const OUTNUMBERED_PAGE_ENTRIES: u64 = 48;
+
+/// Whether the side holding `mine` nodes in a range, against `other`'s, lists it.
+fn lists(mine: u64, other: u64) -> bool {
+    mine <= PAGE_ENTRIES || (mine <= OUTNUMBERED_PAGE_ENTRIES && other >= mine.saturating_mul(2))
+}
 
 /// Our answer to `summaries` in at most `budget` bytes of encoded claims (counts
 /// included). Summaries are answered from index `start` on, and a split's children from
@@ -43,7 +54,8 @@ pub fn answer_summaries(
         if ours == theirs.fingerprint {
             continue;
         }
-        let listable = ours.count <= PAGE_ENTRIES || theirs.range.bits() == NameRange::MAX_BITS;
+        let listable = lists(ours.count, theirs.fingerprint.count)
+            || theirs.range.bits() == NameRange::MAX_BITS;
         if listable {
             let page = page_of(state, theirs.range);
             if used + page.encoded_len() <= budget {
@@ -57,7 +69,7 @@ pub fn answer_summaries(
                 continue;
             }
         }
-        if theirs.fingerprint.count <= PAGE_ENTRIES && !listable {
+        if lists(theirs.fingerprint.count, ours.count) && !listable {
             let echo = RangeSummary {
                 range: theirs.range,
                 fingerprint: ours,
