@@ -588,3 +588,48 @@ fn a_member_that_answers_the_probe_to_its_address_gets_full_answers() {
         "a verified member gets the full answer ({full} bytes)"
     );
 }
+
+/// A large datagram earns one packet's worth of answer, never a roster stream: an Ack
+/// padded past a third of the packet limit, listing an empty page of the whole order (as
+/// if its sender knew nobody) from an address that never answered a probe, draws one
+/// datagram, though the node knows far more members than one packet holds.
+#[test]
+fn a_large_datagram_from_an_unproven_address_never_draws_a_roster_stream() {
+    let now = Instant::now();
+    let id = NodeId {
+        name: NodeName::new("local").unwrap(),
+        address: "127.0.0.1:9000".parse().unwrap(),
+        generation: Generation(1),
+    };
+    let mut node = Node::new(NodeConfig::default(), id, [], now, 1).unwrap();
+    let members: Vec<NodeDelta> = (0..400).map(|i| delta_of(&format!("m{i}"), 0)).collect();
+    deliver(&mut node, members, now);
+    node.drain(&mut Outputs::default());
+    let padding = (0..60)
+        .map(|i| leviathan_gossip_wire::DigestEntry {
+            name: NodeName::new(format!("m{i}")).unwrap(),
+            generation: Generation(1),
+            incarnation: Incarnation(0),
+            max_version: Version(0),
+            gc_watermark: Version(0),
+            status: NodeStatus::Alive,
+        })
+        .collect();
+    let ack = Packet {
+        header: header_from(&node, "stranger"),
+        message: Message::Ack(leviathan_gossip_wire::Ack {
+            ranges: leviathan_gossip_wire::RangeClaims {
+                summaries: Vec::new(),
+                pages: vec![leviathan_gossip_wire::Digest::full(Vec::new())],
+            },
+            requests: padding,
+            deltas: Vec::new(),
+        }),
+    };
+    assert!(3 * ack.encoded_len() >= node.config().max_packet_size);
+    let victim: SocketAddr = "10.7.7.7:53".parse().unwrap();
+    node.handle_packet(victim, ack, now);
+    let replies = sent_to(&mut node, victim);
+    assert_eq!(replies.len(), 1, "{} datagrams", replies.len());
+    assert!(replies[0].0 <= node.config().max_packet_size);
+}
