@@ -243,10 +243,12 @@ impl Node {
                 self.warn_if_accused(&packet.header.sender, packet.header.incarnation);
             }
             Message::SynAck(synack) => {
-                let limit = if self.address_proofs.is_solicited(from, now) {
-                    ReplyLimit::Packet
-                } else {
-                    self.reply_limit(from, &packet.header.sender, received_len, now)
+                // A peer this node chose to call gets a packet's worth, proven or not.
+                let limit = match self.reply_limit(from, &packet.header.sender, received_len, now) {
+                    ReplyLimit::Bytes(_) if self.address_proofs.is_solicited(from, now) => {
+                        ReplyLimit::Packet
+                    }
+                    limit => limit,
                 };
                 let step = ExchangeStep {
                     ranges: synack.ranges,
@@ -990,24 +992,7 @@ impl Node {
         answer
             .deltas
             .extend(build_deltas(&self.state, &pushes, answer.room + COUNT_LEN));
-        if answer.is_empty() {
-            return;
-        }
-        self.send(
-            from,
-            Message::SynAck(SynAck {
-                ranges: answer.ranges,
-                requests: answer.requests,
-                deltas: answer.deltas,
-            }),
-        );
-        for deltas in answer.roster {
-            let more = SynAck {
-                deltas,
-                ..SynAck::default()
-            };
-            self.send(from, Message::SynAck(more));
-        }
+        self.send_answer(from, answer, false);
     }
 
     /// The pull half of the rumour: the responder's own news, which the initiator did not
@@ -1059,33 +1044,33 @@ impl Node {
             candidates: reconcile_requests(&self.state, &requests),
         };
         let answer = self.answer(&ranges, served, limit, now, batch);
+        self.send_answer(from, answer, answer_with_ack);
+    }
+
+    /// Sends `answer` (nothing if it is empty) as an Ack or a SynAck, then its roster
+    /// stream, deltas only, in the same kind.
+    fn send_answer(&mut self, to: SocketAddr, answer: Answer, as_ack: bool) {
         if answer.is_empty() {
             return;
         }
-        let message = if answer_with_ack {
-            Message::Ack(Ack {
-                ranges: answer.ranges,
-                requests: answer.requests,
-                deltas: answer.deltas,
-            })
-        } else {
-            Message::SynAck(SynAck {
-                ranges: answer.ranges,
-                requests: answer.requests,
-                deltas: answer.deltas,
-            })
-        };
-        self.send(from, message);
-        for deltas in answer.roster {
-            let more = if answer_with_ack {
-                Message::Ack(Ack::with_deltas(deltas))
+        let step = |ranges, requests, deltas| {
+            if as_ack {
+                Message::Ack(Ack {
+                    ranges,
+                    requests,
+                    deltas,
+                })
             } else {
                 Message::SynAck(SynAck {
+                    ranges,
+                    requests,
                     deltas,
-                    ..SynAck::default()
                 })
-            };
-            self.send(from, more);
+            }
+        };
+        self.send(to, step(answer.ranges, answer.requests, answer.deltas));
+        for deltas in answer.roster {
+            self.send(to, step(RangeClaims::default(), Vec::new(), deltas));
         }
     }
 
