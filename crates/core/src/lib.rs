@@ -34,8 +34,8 @@
 //!   kept up to date;
 //! * `range_answers.rs` — answering a peer's range fingerprints: split, list or stop;
 //! * `digest.rs` — comparing digest entries (pages, news, requests): who is behind on what;
-//! * `news.rs` — recently changed nodes, advertised beside the pages so changes spread in
-//!   O(log N) rounds;
+//! * `news.rs` — recently changed nodes, advertised beside the fingerprint so changes
+//!   spread in O(log N) rounds;
 //! * `delta.rs` — deltas in scuttle-depth order that fit a byte budget;
 //! * `peer_selection.rs` — whom to gossip with each round;
 //! * `quarantine.rs`, `expiry.rs` and `generation_horizon.rs` — removed peers kept out for
