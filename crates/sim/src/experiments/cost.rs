@@ -16,7 +16,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::{ClusterSpec, RunInfo, Table, advance, count_kinds, data_differences, form};
-use crate::{DifferenceKind, MembershipView, SimError, Simulation};
+use crate::{DifferenceKind, MembershipView, NodeIndex, SimError, Simulation};
 
 /// Settings of one cost run.
 #[derive(Debug, Clone)]
@@ -73,6 +73,12 @@ pub struct Phase {
     pub mean_datagram: f64,
     /// Records applied from peers per node per second.
     pub records_applied_per_node_per_s: f64,
+    /// Staleness of the probe writes made during the window: seconds from a write until
+    /// every sampled observer held it, sorted; probes no observer set held by the end of
+    /// the window count in `stale_probes` instead.
+    pub staleness_s: Vec<f64>,
+    /// Probe writes some sampled observer still lacked at the end of the window.
+    pub stale_probes: usize,
 }
 
 /// The outcome of one cost run.
@@ -126,6 +132,69 @@ fn snapshot(sim: &Simulation) -> Snapshot {
     snapshot
 }
 
+/// Seconds between two probe writes, and between two looks at who holds them.
+const PROBE_EVERY: Duration = Duration::from_secs(2);
+const LOOK_EVERY: Duration = Duration::from_millis(250);
+
+/// Runs the simulation to `end` beside the window's load, with a probe write every
+/// [`PROBE_EVERY`] (a unique key, by a random live node) over the first two thirds of the
+/// window, and measures each one's staleness: the time until every sampled observer
+/// (`options.sample_observers`) holds it, looked at every [`LOOK_EVERY`]. Returns the
+/// staleness of the probes held everywhere by `end`, sorted, and how many were not.
+fn run_window_with_probes(
+    sim: &mut Simulation,
+    end: Duration,
+    options: &Options,
+    rng: &mut ChaCha8Rng,
+    label: &str,
+) -> (Vec<f64>, usize) {
+    let start = sim.now();
+    let last_probe = start + (end - start).mul_f64(2.0 / 3.0);
+    let live = sim.live_nodes();
+    let observers: Vec<NodeIndex> = live
+        .iter()
+        .copied()
+        .step_by((live.len() / options.sample_observers.max(1)).max(1))
+        .collect();
+    // (written at, writer, key) of the probes still travelling.
+    let mut pending: Vec<(Duration, NodeIndex, Key)> = Vec::new();
+    let mut staleness = Vec::new();
+    let mut next_probe = start;
+    let mut probes = 0usize;
+    while sim.now() < end {
+        if next_probe <= sim.now() && next_probe <= last_probe {
+            let writer = live.get(rng.random_range(0..live.len().max(1))).copied();
+            if let (Some(writer), Ok(key)) = (writer, Key::new(format!("staleness-probe-{probes}")))
+            {
+                sim.set(sim.now(), writer, key.clone(), Bytes::from_static(b"p"));
+                pending.push((sim.now(), writer, key));
+            }
+            probes += 1;
+            next_probe += PROBE_EVERY;
+        }
+        let until = (sim.now() + LOOK_EVERY).min(end);
+        advance(sim, until, label, &mut |_| {});
+        let now = sim.now();
+        pending.retain(|(written, writer, key)| {
+            let Some(owner) = sim.node(*writer).map(|n| n.identity().name.clone()) else {
+                return false;
+            };
+            let everywhere = observers.iter().all(|observer| {
+                *observer == *writer
+                    || sim
+                        .node(*observer)
+                        .is_none_or(|n| n.get(owner.as_str(), key.as_str()).is_some())
+            });
+            if everywhere {
+                staleness.push((now - *written).as_secs_f64());
+            }
+            !everywhere
+        });
+    }
+    staleness.sort_by(f64::total_cmp);
+    (staleness, pending.len())
+}
+
 /// Runs the experiment.
 pub fn run(options: &Options) -> Result<Outcome, SimError> {
     let spec = &options.cluster;
@@ -161,7 +230,8 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
             }
         }
         let before = snapshot(&sim);
-        advance(&mut sim, end, &label, &mut |_| {});
+        let (staleness_s, stale_probes) =
+            run_window_with_probes(&mut sim, end, options, &mut rng, &label);
         let after = snapshot(&sim);
         let per_node_s =
             |count: u64| count as f64 / spec.nodes as f64 / (after.at - before.at).as_secs_f64();
@@ -178,6 +248,8 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
             },
             mean_datagram: (after.bytes - before.bytes) as f64 / datagrams.max(1) as f64,
             records_applied_per_node_per_s: per_node_s(after.applied - before.applied),
+            staleness_s,
+            stale_probes,
         });
     }
     let stopped = sim.now();
@@ -210,6 +282,25 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
     })
 }
 
+/// "p50 / p99 / max (n)" of sorted staleness figures, and the probes still stale.
+fn staleness_cell(sorted: &[f64], stale: usize) -> String {
+    let at = |q: f64| {
+        let index = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+        sorted.get(index).copied()
+    };
+    let held = match (at(0.5), at(0.99), sorted.last()) {
+        (Some(p50), Some(p99), Some(max)) => {
+            format!("{p50:.2} / {p99:.2} / {max:.2} ({})", sorted.len())
+        }
+        _ => "no probe held everywhere".to_owned(),
+    };
+    if stale > 0 {
+        format!("{held}; {stale} not held everywhere at the window's end")
+    } else {
+        held
+    }
+}
+
 /// The table of several runs.
 pub fn table(outcomes: &[Outcome]) -> Table {
     let mut table = Table::new(&[
@@ -221,6 +312,7 @@ pub fn table(outcomes: &[Outcome]) -> Table {
         "syn/synack/ack per node/s",
         "mean datagram B",
         "records applied/node/s",
+        "staleness p50 / p99 / max s (probes)",
         "max datagram B",
         "data converged s after the last write",
     ]);
@@ -243,6 +335,7 @@ pub fn table(outcomes: &[Outcome]) -> Table {
                 format!("{syn:.2}/{synack:.2}/{ack:.2}"),
                 format!("{:.0}", phase.mean_datagram),
                 format!("{:.1}", phase.records_applied_per_node_per_s),
+                staleness_cell(&phase.staleness_s, phase.stale_probes),
                 format!(
                     "{} (limit {})",
                     outcome.largest_datagram, outcome.max_packet_size
