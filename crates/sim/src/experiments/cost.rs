@@ -230,8 +230,13 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
             }
         }
         let before = snapshot(&sim);
-        let (staleness_s, stale_probes) =
-            run_window_with_probes(&mut sim, end, options, &mut rng, &label);
+        // An idle window stays idle: its cost is measured without probe writes.
+        let (staleness_s, stale_probes) = if load > 0.0 {
+            run_window_with_probes(&mut sim, end, options, &mut rng, &label)
+        } else {
+            advance(&mut sim, end, &label, &mut |_| {});
+            (Vec::new(), 0)
+        };
         let after = snapshot(&sim);
         let per_node_s =
             |count: u64| count as f64 / spec.nodes as f64 / (after.at - before.at).as_secs_f64();
@@ -292,6 +297,7 @@ fn staleness_cell(sorted: &[f64], stale: usize) -> String {
         (Some(p50), Some(p99), Some(max)) => {
             format!("{p50:.2} / {p99:.2} / {max:.2} ({})", sorted.len())
         }
+        _ if stale == 0 => String::new(),
         _ => "no probe held everywhere".to_owned(),
     };
     if stale > 0 {
