@@ -14,6 +14,8 @@
 //! Each answer is narrower than the claim it answers, or a page, so an exchange ends after
 //! at most 16 splits whatever a peer claims.
 
+use std::collections::HashSet;
+
 use leviathan_gossip_wire::{
     Digest, DigestEntry, Fingerprint, NameRange, NodeName, RangeClaims, RangeSummary,
 };
@@ -111,12 +113,12 @@ pub fn explained_by_news(
     news: &[DigestEntry],
 ) -> bool {
     let mut expected = state.fingerprint(&theirs.range);
-    let mut seen: Vec<&NodeName> = Vec::with_capacity(news.len());
+    // A set: a peer's Syn may repeat names on purpose, and each summary walks the news.
+    let mut seen: HashSet<&NodeName> = HashSet::with_capacity(news.len());
     for entry in news {
-        if !theirs.range.contains(&entry.name) || seen.contains(&&entry.name) {
+        if !theirs.range.contains(&entry.name) || !seen.insert(&entry.name) {
             continue;
         }
-        seen.push(&entry.name);
         if let Some(node) = state.get(&entry.name) {
             expected = expected - fingerprint_of(&entry.name, node);
         }
