@@ -8,13 +8,13 @@
 #   leviathan-gossip-health [HOST:PORT]
 #
 # The address is the argument, else $LEVIATHAN_GOSSIP_ADMIN (0.0.0.0 and [::] taken as
-# the loopback address), else 127.0.0.1:7947. The admin token, which every request needs
+# the loopback address), else 127.0.0.1:7581. The admin token, which every request needs
 # when the agent has one, is read as the agent and its client subcommands read it:
 # $LEVIATHAN_GOSSIP_ADMIN_TOKEN_FILE, else $LEVIATHAN_GOSSIP_ADMIN_TOKEN. It goes to the
 # socket through printf, a builtin: it is in no process's arguments.
 set -euo pipefail
 
-address=${1:-${LEVIATHAN_GOSSIP_ADMIN:-127.0.0.1:7947}}
+address=${1:-${LEVIATHAN_GOSSIP_ADMIN:-127.0.0.1:7581}}
 address=${address#http://}
 address=${address%/}
 port=${address##*:}

@@ -350,10 +350,10 @@ else
     printf '#!/bin/sh\necho "${STUB_ADDRESS:-10.1.2.3}   STREAM $2"\n' >"$work/stub/getent"
     chmod +x "$work/stub/leviathan-gossip" "$work/stub/getent"
     entry() { env -i PATH="$work/stub:/usr/bin:/bin" HOSTNAME=gossip1 "$@" sh deploy/entrypoint.sh agent 2>&1; }
-    if [ "$(entry LEVIATHAN_GOSSIP_LISTEN=0.0.0.0:7946)" = "10.1.2.3:7946|agent" ] &&
-        [ "$(entry LEVIATHAN_GOSSIP_LISTEN=0.0.0.0:7946 LEVIATHAN_GOSSIP_ADVERTISE=10.9.9.9:1)" = "10.9.9.9:1|agent" ] &&
-        [ "$(entry LEVIATHAN_GOSSIP_LISTEN=10.0.0.5:7946)" = "|agent" ] &&
-        ! entry LEVIATHAN_GOSSIP_LISTEN=0.0.0.0:7946 STUB_ADDRESS=127.0.1.1 >/dev/null; then
+    if [ "$(entry LEVIATHAN_GOSSIP_LISTEN=0.0.0.0:7580)" = "10.1.2.3:7580|agent" ] &&
+        [ "$(entry LEVIATHAN_GOSSIP_LISTEN=0.0.0.0:7580 LEVIATHAN_GOSSIP_ADVERTISE=10.9.9.9:1)" = "10.9.9.9:1|agent" ] &&
+        [ "$(entry LEVIATHAN_GOSSIP_LISTEN=10.0.0.5:7580)" = "|agent" ] &&
+        ! entry LEVIATHAN_GOSSIP_LISTEN=0.0.0.0:7580 STUB_ADDRESS=127.0.1.1 >/dev/null; then
         ok "entrypoint.sh: advertises the container's address only when listening on 0.0.0.0 without one"
     else
         fail "entrypoint.sh: advertised address"

@@ -17,8 +17,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use leviathan_gossip::Preset;
 
-/// Default address of the admin HTTP API: loopback only, the port after gossip's 7946.
-pub const DEFAULT_ADMIN: &str = "127.0.0.1:7947";
+/// Default address of the admin HTTP API: loopback only, the port after gossip's 7580.
+pub const DEFAULT_ADMIN: &str = "127.0.0.1:7581";
 
 /// Environment variable names, one per agent flag.
 pub mod env {
@@ -67,6 +67,8 @@ pub mod env {
     pub const ACCEPT_PLAINTEXT: &str = "LEVIATHAN_GOSSIP_ACCEPT_PLAINTEXT";
     /// `--admin-token-file`, for the agent and for the client subcommands alike.
     pub const ADMIN_TOKEN_FILE: &str = "LEVIATHAN_GOSSIP_ADMIN_TOKEN_FILE";
+    /// `--admin-ca-file` of the client subcommands.
+    pub const ADMIN_CA_FILE: &str = "LEVIATHAN_GOSSIP_ADMIN_CA_FILE";
     /// `--admin-host`, comma-separated.
     pub const ADMIN_HOSTS: &str = "LEVIATHAN_GOSSIP_ADMIN_HOSTS";
     /// The admin token itself (no flag), for the agent and the client subcommands alike.
@@ -115,7 +117,7 @@ pub struct AgentArgs {
     /// Unique node name [default: the advertised address].
     #[arg(long, env = env::NAME)]
     pub name: Option<String>,
-    /// UDP address to gossip on [default: 127.0.0.1:7946].
+    /// UDP address to gossip on [default: 127.0.0.1:7580].
     #[arg(long, env = env::LISTEN, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
     /// Address peers reach this node at, if not --listen (required with 0.0.0.0).
@@ -131,7 +133,7 @@ pub struct AgentArgs {
     /// is on disk before it is acknowledged [default: none, nothing persisted].
     #[arg(long, env = env::DATA_DIR, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Address of the admin HTTP API [default: 127.0.0.1:7947].
+    /// Address of the admin HTTP API [default: 127.0.0.1:7581].
     #[arg(long, env = env::ADMIN, value_name = "ADDR")]
     pub admin: Option<SocketAddr>,
     /// Timing preset to start from: default (1 s rounds), lan, wan or local [default: default].
@@ -345,9 +347,14 @@ pub enum KeysCommand {
 /// Flags every client subcommand takes.
 #[derive(Debug, Clone, Args)]
 pub struct ClientArgs {
-    /// The agent's admin address (`host:port` or `http://host:port`).
+    /// The agent's admin address: `host:port` or `http://host:port`, or
+    /// `https://host:port` through a TLS-terminating proxy.
     #[arg(long, env = env::ADMIN, default_value = DEFAULT_ADMIN, value_name = "ADDR")]
     pub admin: String,
+    /// PEM file of a certificate authority to trust for an `https://` admin address,
+    /// besides the public ones [default: none].
+    #[arg(long, env = env::ADMIN_CA_FILE, value_name = "FILE")]
+    pub admin_ca_file: Option<PathBuf>,
     /// Print the API's JSON instead of tables and text.
     #[arg(long)]
     pub json: bool,

@@ -1,28 +1,31 @@
-//! A client of the admin API over plain HTTP/1.1 (hyper, one connection per call).
+//! A client of the admin API over HTTP/1.1 or HTTPS (reqwest with rustls), for the CLI's
+//! subcommands and for tests.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), leviathan_gossip_agent::client::ClientError> {
 //! use leviathan_gossip_agent::client::AdminClient;
 //!
-//! let agent = AdminClient::new("127.0.0.1:7947");
+//! let agent = AdminClient::new("127.0.0.1:7581")?;
 //! let written = agent.set("k1", b"v1".to_vec()).await?;
 //! let entry = agent.get(&written.node, "k1").await?;
 //! println!("{entry:?}");
 //! # Ok(()) }
 //! ```
+//!
+//! An agent behind a TLS-terminating proxy is reached at `https://host:port`; a private
+//! certificate authority is added with [`AdminClient::with_ca_certificate`].
 
 use std::fmt;
+use std::pin::Pin;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-pub use hyper::{Method, StatusCode};
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use eventsource_stream::{EventStreamError, Eventsource};
+use futures_util::{Stream, StreamExt};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+pub use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use tokio::net::TcpStream;
 
 use leviathan_gossip::keyring::{Fingerprint, SecretKey};
 
@@ -37,13 +40,24 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a call failed.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum ClientError {
-    /// No connection could be made to the agent.
+    /// The admin address is not `host:port`, `http://host:port` or `https://host:port`.
+    Address {
+        /// The address given.
+        address: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The client could not be set up (a CA certificate that does not parse, no TLS
+    /// backend).
+    Setup(String),
+    /// No connection could be made to the agent (TLS handshakes included).
     Connect {
         /// The admin address tried.
         address: String,
         /// The reason.
-        source: std::io::Error,
+        source: reqwest::Error,
     },
     /// The agent did not answer in time.
     Timeout {
@@ -51,7 +65,7 @@ pub enum ClientError {
         address: String,
     },
     /// The HTTP exchange failed midway.
-    Http(hyper::Error),
+    Http(reqwest::Error),
     /// The agent answered with an error status.
     Api {
         /// The status.
@@ -66,17 +80,34 @@ pub enum ClientError {
 impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            ClientError::Address { address, problem } => {
+                write!(f, "invalid admin address {address:?}: {problem}")
+            }
+            ClientError::Setup(problem) => write!(f, "cannot set up the client: {problem}"),
             ClientError::Connect { address, source } => {
-                write!(f, "cannot reach the agent at {address}: {source}")
+                write!(f, "cannot reach the agent at {address}: {}", chain(source))
             }
             ClientError::Timeout { address } => {
                 write!(f, "the agent at {address} did not answer in time")
             }
-            ClientError::Http(error) => write!(f, "HTTP exchange failed: {error}"),
+            ClientError::Http(error) => write!(f, "HTTP exchange failed: {}", chain(error)),
             ClientError::Api { status, message } => write!(f, "{message} ({status})"),
             ClientError::Decode(problem) => write!(f, "unexpected answer: {problem}"),
         }
     }
+}
+
+/// An error and its sources, `: `-separated (reqwest's own message leaves out why a
+/// connection or handshake failed).
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 impl std::error::Error for ClientError {}
@@ -84,21 +115,60 @@ impl std::error::Error for ClientError {}
 /// The admin API of one agent.
 #[derive(Debug, Clone)]
 pub struct AdminClient {
+    /// `http://host:port` or `https://host:port`, without a trailing `/`.
+    base: String,
+    /// The `host:port` called.
     address: String,
     token: Option<AdminToken>,
+    http: reqwest::Client,
 }
 
 impl AdminClient {
-    /// A client of the agent at `admin` (`host:port`, or `http://host:port`).
-    pub fn new(admin: &str) -> Self {
-        let address = admin
-            .trim()
-            .trim_start_matches("http://")
-            .trim_end_matches('/');
-        AdminClient {
+    /// A client of the agent at `admin`: `host:port` or `http://host:port` (plain HTTP),
+    /// or `https://host:port` (through a TLS-terminating proxy, trusting the web's public
+    /// certificate authorities; see [`AdminClient::with_ca_certificate`]).
+    pub fn new(admin: &str) -> Result<Self, ClientError> {
+        let admin = admin.trim().trim_end_matches('/');
+        let invalid = |problem: &str| ClientError::Address {
+            address: admin.to_string(),
+            problem: problem.to_string(),
+        };
+        let (scheme, address) = match admin.split_once("://") {
+            Some(("http", address)) => ("http", address),
+            Some(("https", address)) => ("https", address),
+            Some((scheme, _)) => {
+                return Err(invalid(&format!("scheme {scheme:?} is not http or https")));
+            }
+            None => ("http", admin),
+        };
+        let port = address
+            .rsplit_once(':')
+            .map(|(host, port)| (host, port.parse::<u16>()));
+        if address.contains(['/', '?', '#', '@'])
+            || !matches!(port, Some((host, Ok(_))) if !host.is_empty())
+        {
+            return Err(invalid("expected host:port, without a path"));
+        }
+        Ok(AdminClient {
+            base: format!("{scheme}://{address}"),
             address: address.to_string(),
             token: None,
+            http: http_client(None)?,
+        })
+    }
+
+    /// Trusts the certificate authority (or authorities) in `pem`, a PEM file's contents,
+    /// besides the public ones: for an agent behind a proxy with a private CA.
+    pub fn with_ca_certificate(mut self, pem: &[u8]) -> Result<Self, ClientError> {
+        let certificates = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|e| ClientError::Setup(format!("CA certificate: {}", chain(&e))))?;
+        if certificates.is_empty() {
+            return Err(ClientError::Setup(
+                "CA certificate: no PEM certificate found".into(),
+            ));
         }
+        self.http = http_client(Some(certificates))?;
+        Ok(self)
     }
 
     /// Sends `token` as `Authorization: Bearer <token>` with every request (none: no
@@ -278,8 +348,7 @@ impl AdminClient {
             return Err(api_error(status, &body));
         }
         Ok(EventStream {
-            body: response.into_body(),
-            buffer: Vec::new(),
+            events: Box::pin(response.bytes_stream().eventsource()),
         })
     }
 
@@ -324,30 +393,13 @@ impl AdminClient {
             })?
     }
 
-    /// Sends one request on a new connection; the answer's body is still to be read.
+    /// Sends one request; the answer's body is still to be read.
     async fn send(
         &self,
         method: Method,
         path: String,
         body: Bytes,
-    ) -> Result<Response<Incoming>, ClientError> {
-        let connect = TcpStream::connect(self.address.as_str());
-        let stream = tokio::time::timeout(TIMEOUT, connect)
-            .await
-            .map_err(|_| ClientError::Timeout {
-                address: self.address.clone(),
-            })?
-            .map_err(|source| ClientError::Connect {
-                address: self.address.clone(),
-                source,
-            })?;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(ClientError::Http)?;
-        // Drives the connection; ends when the answer is read and the sender dropped.
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
+    ) -> Result<reqwest::Response, ClientError> {
         // JSON on every POST (the agent refuses the content types a web page may send
         // unasked), the raw value on `PUT /v1/kv/…`, JSON on the other PUTs.
         let content_type = match method {
@@ -358,24 +410,48 @@ impl AdminClient {
         };
         // `Host` is the address as given: an IP literal, `localhost` or a name the agent
         // lists in its `admin_hosts`.
-        let mut request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(hyper::header::HOST, self.address.as_str());
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .body(body);
         if let Some(content_type) = content_type {
-            request = request.header(hyper::header::CONTENT_TYPE, content_type);
+            request = request.header(reqwest::header::CONTENT_TYPE, content_type);
         }
         if let Some(token) = &self.token {
-            request = request.header(hyper::header::AUTHORIZATION, token.header_value());
+            request = request.header(reqwest::header::AUTHORIZATION, token.header_value());
         }
-        let request = request
-            .body(Full::new(body))
-            .map_err(|error| ClientError::Decode(format!("bad request: {error}")))?;
-        sender
-            .send_request(request)
-            .await
-            .map_err(ClientError::Http)
+        request.send().await.map_err(|error| self.failure(error))
     }
+
+    fn failure(&self, error: reqwest::Error) -> ClientError {
+        if error.is_timeout() {
+            ClientError::Timeout {
+                address: self.address.clone(),
+            }
+        } else if error.is_connect() {
+            ClientError::Connect {
+                address: self.address.clone(),
+                source: error,
+            }
+        } else {
+            ClientError::Http(error)
+        }
+    }
+}
+
+/// A reqwest client with rustls, trusting the public authorities and `extra_roots`.
+fn http_client(
+    extra_roots: Option<Vec<reqwest::Certificate>>,
+) -> Result<reqwest::Client, ClientError> {
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(TIMEOUT)
+        .use_rustls_tls()
+        // The agent is called directly: a proxy set for the web must not see its token.
+        .no_proxy();
+    for root in extra_roots.into_iter().flatten() {
+        builder = builder.add_root_certificate(root);
+    }
+    builder.build().map_err(|e| ClientError::Setup(chain(&e)))
 }
 
 /// A key named for [`AdminClient::use_key`]: the key itself, or its fingerprint.
@@ -388,69 +464,56 @@ pub enum KeyName<'a> {
 }
 
 /// The server-sent events of `GET /v1/events`, each the event's JSON object.
-#[derive(Debug)]
 pub struct EventStream {
-    body: Incoming,
-    buffer: Vec<u8>,
+    events: Pin<
+        Box<
+            dyn Stream<Item = Result<eventsource_stream::Event, EventStreamError<reqwest::Error>>>
+                + Send,
+        >,
+    >,
+}
+
+impl fmt::Debug for EventStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventStream").finish_non_exhaustive()
+    }
 }
 
 impl EventStream {
     /// The next event; `None` when the agent closed the stream (it left or stopped).
     pub async fn next(&mut self) -> Result<Option<Value>, ClientError> {
-        loop {
-            if let Some(event) = self.take_event()? {
-                return Ok(Some(event));
-            }
-            let Some(frame) = self.body.frame().await else {
-                return Ok(None);
-            };
-            if let Ok(data) = frame.map_err(ClientError::Http)?.into_data() {
-                self.buffer.extend_from_slice(&data);
-            }
-        }
-    }
-
-    /// Takes the first complete event out of the buffer (skipping keep-alive comments).
-    fn take_event(&mut self) -> Result<Option<Value>, ClientError> {
-        while let Some(end) = find(&self.buffer, b"\n\n") {
-            let block: Vec<u8> = self.buffer.drain(..end + 2).collect();
-            let text = String::from_utf8_lossy(&block);
-            let data: Vec<&str> = text
-                .lines()
-                .filter_map(|line| line.strip_prefix("data:"))
-                .map(|data| data.strip_prefix(' ').unwrap_or(data))
-                .collect();
-            if data.is_empty() {
+        while let Some(event) = self.events.next().await {
+            let event = event.map_err(|error| match error {
+                EventStreamError::Transport(error) => ClientError::Http(error),
+                other => ClientError::Decode(format!("event stream: {other}")),
+            })?;
+            // Keep-alive comments and events without data carry nothing.
+            if event.data.is_empty() {
                 continue;
             }
-            let event = serde_json::from_str(&data.join("\n"))
+            let value = serde_json::from_str(&event.data)
                 .map_err(|e| ClientError::Decode(format!("event: {e}")))?;
-            return Ok(Some(event));
+            return Ok(Some(value));
         }
         Ok(None)
     }
 }
 
+/// What [`encode_segment`] escapes: everything but `A-Z a-z 0-9 - . _ ~` (RFC 3986's
+/// unreserved characters).
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// Percent-encodes one path or query segment: everything but `A-Z a-z 0-9 - . _ ~`.
 pub fn encode_segment(text: &str) -> String {
-    let mut encoded = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            encoded.push(char::from(byte));
-        } else {
-            encoded.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    encoded
+    utf8_percent_encode(text, SEGMENT).to_string()
 }
 
-async fn collect(response: Response<Incoming>) -> Result<Bytes, ClientError> {
-    Ok(response
-        .into_body()
-        .collect()
-        .await
-        .map_err(ClientError::Http)?
-        .to_bytes())
+async fn collect(response: reqwest::Response) -> Result<Bytes, ClientError> {
+    response.bytes().await.map_err(ClientError::Http)
 }
 
 fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ClientError> {
@@ -475,12 +538,6 @@ fn not_found_as_none<T>(result: Result<T, ClientError>) -> Result<Option<T>, Cli
     }
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack
-        .windows(needle.len())
-        .position(|window| window == needle)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -494,10 +551,34 @@ mod tests {
 
     #[test]
     fn admin_addresses_may_carry_a_scheme() {
-        assert_eq!(
-            AdminClient::new("http://127.0.0.1:7947/").address(),
-            "127.0.0.1:7947"
-        );
+        let plain = AdminClient::new("http://127.0.0.1:7581/").unwrap();
+        assert_eq!(plain.address(), "127.0.0.1:7581");
+        assert_eq!(plain.base, "http://127.0.0.1:7581");
+        let bare = AdminClient::new("127.0.0.1:7581").unwrap();
+        assert_eq!(bare.base, "http://127.0.0.1:7581");
+        let tls = AdminClient::new("https://admin.example:443").unwrap();
+        assert_eq!(tls.base, "https://admin.example:443");
+        for bad in [
+            "ftp://127.0.0.1:1",
+            "http://",
+            "127.0.0.1:1/v1",
+            "user@host:1",
+        ] {
+            let error = AdminClient::new(bad).unwrap_err();
+            assert!(
+                matches!(error, ClientError::Address { .. }),
+                "{bad}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_ca_file_without_a_certificate_is_refused() {
+        let client = AdminClient::new("https://127.0.0.1:1").unwrap();
+        let error = client
+            .with_ca_certificate(b"not a certificate")
+            .unwrap_err();
+        assert!(matches!(error, ClientError::Setup(_)), "{error}");
     }
 
     #[test]

@@ -280,27 +280,18 @@ fn one_key(text: &str) -> Result<SecretKey, String> {
     Ok(keyring.primary().clone())
 }
 
-/// A new key from the operating system's random generator.
-#[cfg(unix)]
+/// A new key from the operating system's random generator (`getrandom`).
 fn random_key() -> Result<SecretKey, Failure> {
-    use std::io::Read;
     let mut bytes = [0u8; leviathan_gossip::keyring::KEY_LEN];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut random| random.read_exact(&mut bytes))
-        .map_err(|e| Failure::runtime(format!("cannot read /dev/urandom: {e}")))?;
+    getrandom::fill(&mut bytes).map_err(|e| {
+        Failure::runtime(format!(
+            "the operating system's random generator failed: {e}"
+        ))
+    })?;
     let key = SecretKey::from_bytes(bytes);
     bytes.fill(0);
     std::hint::black_box(&bytes);
     Ok(key)
-}
-
-/// A new key: not on this platform, which has no `/dev/urandom`.
-#[cfg(not(unix))]
-fn random_key() -> Result<SecretKey, Failure> {
-    Err(Failure::runtime(
-        "no /dev/urandom here: make a key from 32 random bytes in base64, e.g. \
-         `openssl rand -base64 32`",
-    ))
 }
 
 /// Prints events until the agent closes the stream (or Ctrl-C).
@@ -357,7 +348,23 @@ fn client(args: &ClientArgs) -> Result<AdminClient, Failure> {
                 }
             },
         };
-    Ok(AdminClient::new(&args.admin).with_token(token))
+    let client = AdminClient::new(&args.admin)
+        .map_err(|e| Failure::usage(format!("invalid --admin: {e}")))?;
+    let client = match &args.admin_ca_file {
+        None => client,
+        Some(path) => {
+            let pem = std::fs::read(path).map_err(|e| {
+                Failure::usage(format!(
+                    "cannot read --admin-ca-file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            client
+                .with_ca_certificate(&pem)
+                .map_err(|e| Failure::usage(format!("invalid --admin-ca-file: {e}")))?
+        }
+    };
+    Ok(client.with_token(token))
 }
 
 fn failed(error: ClientError) -> Failure {

@@ -3,6 +3,7 @@
 //!
 //! | metric                                         | type    | labels   |
 //! |------------------------------------------------|---------|----------|
+//! | `leviathan_gossip_build_info`                  | gauge   | `version`, `wire_version` |
 //! | `leviathan_gossip_up`                          | gauge   |          |
 //! | `leviathan_gossip_generation`                  | gauge   |          |
 //! | `leviathan_gossip_local_health`                | gauge   |          |
@@ -10,6 +11,7 @@
 //! | `leviathan_gossip_phi`                         | gauge   | `peer`   |
 //! | `leviathan_gossip_keys`                        | gauge   |          |
 //! | `leviathan_gossip_records_held`                | gauge   |          |
+//! | `leviathan_gossip_remote_state_bytes`          | gauge   |          |
 //! | `leviathan_gossip_own_tombstones`              | gauge   |          |
 //! | `leviathan_gossip_expiring_keys`               | gauge   |          |
 //! | `leviathan_gossip_quarantined`                 | gauge   |          |
@@ -29,6 +31,7 @@
 //! | `leviathan_gossip_tombstones_collected_total`  | counter |          |
 //! | `leviathan_gossip_peers_removed_total`         | counter |          |
 //! | `leviathan_gossip_reassertions_total`          | counter |          |
+//! | `leviathan_gossip_duplicate_names_total`       | counter |          |
 //! | `leviathan_gossip_local_pauses_total`          | counter |          |
 //! | `leviathan_gossip_gossip_rounds_total`         | counter |          |
 //! | `leviathan_gossip_alerts_raised_total`         | counter |          |
@@ -36,7 +39,7 @@
 //! | `leviathan_gossip_unproven_replies_total`      | counter |          |
 //! | `leviathan_gossip_seed_resolution_failures_total` | counter |       |
 //! | `leviathan_gossip_seed_names_unresolved`       | gauge   |          |
-//! | `leviathan_gossip_round_duration_seconds_total`| counter |          |
+//! | `leviathan_gossip_round_duration_seconds`      | histogram |        |
 //! | `leviathan_gossip_round_duration_max_seconds`  | gauge   |          |
 //!
 //! `kind` is `syn`, `synack` or `ack`; `state` is `live`, `suspect`, `dead` or `left` (the
@@ -46,19 +49,23 @@
 //! already accepted, or one sealed more than the 30 s replay window from this node's
 //! clock), `malformed`, `foreign_cluster`, `from_self`, `gap_delta`,
 //! `unordered_delta`, `below_watermark`, `unroutable_address` (new incarnations advertising
-//! an unspecified, multicast or broadcast address, or port 0) or `over_limit` (deltas
-//! beyond the core's
-//! `max_nodes` or `max_keys_per_node`); ignored `reason` is
+//! an unspecified, multicast or broadcast address, or port 0), `over_limit` (deltas
+//! beyond the core's `max_nodes` or `max_keys_per_node`), `over_budget` (deltas that would
+//! take the state of other nodes beyond `max_remote_bytes`, which
+//! `leviathan_gossip_remote_state_bytes` approaches) or `introduction_limit` (never-seen
+//! nodes beyond what one sender may introduce unasked per gossip interval,
+//! `max_introductions_per_sender`); ignored `reason` is
 //! `stale_generation`, `claim_about_self`, `implausible_generation` (more than a year ahead
 //! of the clock) or `quarantined`. Counters restart from zero when
 //! the node restarts.
 
 use std::fmt;
+use std::time::Duration;
 
-use leviathan_gossip::MemberState;
 use leviathan_gossip::core::KindCounters;
+use leviathan_gossip::{MemberState, ROUND_BUCKETS};
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
@@ -100,6 +107,18 @@ struct NodeCollector {
 impl Collector for NodeCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
         let node = self.slot.current();
+        let wire_version = leviathan_gossip::wire::WIRE_VERSION.to_string();
+        let labels = [
+            ("version", env!("CARGO_PKG_VERSION")),
+            ("wire_version", wire_version.as_str()),
+        ];
+        let mut info = encoder.encode_descriptor(
+            "build_info",
+            "Always 1: the agent's version and the wire version it speaks, as labels",
+            None,
+            MetricType::Gauge,
+        )?;
+        ConstGauge::new(1).encode(info.encode_family(&labels)?)?;
         gauge(
             &mut encoder,
             "up",
@@ -175,6 +194,12 @@ impl Collector for NodeCollector {
                 "records_held",
                 "Records held for every known node, tombstones included",
                 footprint.records,
+            ),
+            (
+                "remote_state_bytes",
+                "Bytes the state of other nodes is accounted at (names, keys, values and \
+                 the structures holding them), held to max_remote_bytes",
+                footprint.remote_bytes,
             ),
             (
                 "own_tombstones",
@@ -264,6 +289,8 @@ impl Collector for NodeCollector {
             ("below_watermark", stats.dropped_below_watermark),
             ("over_limit", stats.dropped_over_limit),
             ("unroutable_address", stats.dropped_unroutable_address),
+            ("over_budget", stats.dropped_over_budget),
+            ("introduction_limit", stats.refused_introductions),
         ];
         family(
             &mut encoder,
@@ -271,7 +298,8 @@ impl Collector for NodeCollector {
             "Input dropped: datagrams no installed key authenticates, plaintext while \
              encryption is required, replayed or stale sealed datagrams, undecodable \
              datagrams, other clusters, own name, bad deltas, deltas older than a \
-             garbage-collection watermark, deltas beyond the node or key limits",
+             garbage-collection watermark, deltas beyond the node or key limits or the \
+             remote state's byte budget, introductions beyond a sender's allowance",
             MetricType::Counter,
             "reason",
             &dropped,
@@ -326,6 +354,12 @@ impl Collector for NodeCollector {
                 stats.reassertions,
             ),
             (
+                "duplicate_names",
+                "Times another live process answered under this node's name (reported, \
+                 not fought over)",
+                stats.duplicate_names,
+            ),
+            (
                 "local_pauses",
                 "Stalls of this node forgiven to its peers",
                 stats.local_pauses,
@@ -369,16 +403,25 @@ impl Collector for NodeCollector {
             counter.encode(metric)?;
         }
 
-        // Mean round time: rate(round_duration_seconds_total) / rate(gossip_rounds_total).
         let timing = node.round_timing();
-        let total = ConstCounter::new(timing.total.as_secs_f64());
-        let metric = encoder.encode_descriptor(
+        let buckets: Vec<(f64, u64)> = ROUND_BUCKETS
+            .iter()
+            .map(Duration::as_secs_f64)
+            .chain([f64::INFINITY])
+            .zip(timing.buckets)
+            .collect();
+        let mut metric = encoder.encode_descriptor(
             "round_duration_seconds",
-            "Time spent in gossip rounds (building the round's messages and sending them)",
+            "Gossip rounds by duration (building the round's messages and sending them)",
             None,
-            total.metric_type(),
+            MetricType::Histogram,
         )?;
-        total.encode(metric)?;
+        metric.encode_histogram::<NoLabelSet>(
+            timing.total.as_secs_f64(),
+            timing.rounds,
+            &buckets,
+            None,
+        )?;
         let max = ConstGauge::new(timing.max.as_secs_f64());
         let metric = encoder.encode_descriptor(
             "round_duration_max_seconds",
@@ -491,7 +534,14 @@ mod tests {
             "leviathan_gossip_accept_plaintext 1",
             "leviathan_gossip_ignored_total{reason=\"stale_generation\"} 0",
             "leviathan_gossip_gossip_rounds_total ",
-            "leviathan_gossip_round_duration_seconds_total ",
+            "# TYPE leviathan_gossip_round_duration_seconds histogram",
+            "leviathan_gossip_round_duration_seconds_count ",
+            "leviathan_gossip_round_duration_seconds_bucket{le=\"0.001\"} ",
+            "leviathan_gossip_round_duration_seconds_bucket{le=\"+Inf\"} ",
+            "leviathan_gossip_build_info{version=\"",
+            "leviathan_gossip_remote_state_bytes ",
+            "leviathan_gossip_packets_dropped_total{reason=\"over_budget\"} 0",
+            "leviathan_gossip_packets_dropped_total{reason=\"introduction_limit\"} 0",
             "leviathan_gossip_round_duration_max_seconds ",
             "# TYPE leviathan_gossip_phi gauge",
         ] {

@@ -205,7 +205,7 @@ mod tests {
     fn host_names_lose_their_port() {
         assert_eq!(host_name("a.example:80"), Some("a.example"));
         assert_eq!(host_name("a.example"), Some("a.example"));
-        assert_eq!(host_name("[::1]:7947"), Some("[::1]"));
+        assert_eq!(host_name("[::1]:7581"), Some("[::1]"));
         assert_eq!(host_name("[::1]"), Some("[::1]"));
         assert_eq!(host_name("[::1]x"), None);
         assert_eq!(host_name("::1"), None);
@@ -219,13 +219,13 @@ mod tests {
         let hosts = AllowedHosts::new(["Admin.Example"]);
         for host in [
             "127.0.0.1",
-            "10.1.2.3:7947",
-            "[::1]:7947",
+            "10.1.2.3:7581",
+            "[::1]:7581",
             "[fe80::1]",
             "localhost",
             "LOCALHOST:1",
             "admin.example",
-            "ADMIN.example:7947",
+            "ADMIN.example:7581",
         ] {
             assert!(hosts.accepts(host), "{host}");
         }

@@ -52,6 +52,11 @@ pub fn event_lines(event: &Value) -> Vec<String> {
             field("key"),
             number("version")
         )],
+        "duplicate_name" => vec![format!(
+            "finds another process under its name at {} (generation {}): stop one of the two",
+            field("address"),
+            number("generation")
+        )],
         "lagged" => vec![format!("missed {} events (too slow)", number("missed"))],
         other => vec![format!("{other}: {event}")],
     }

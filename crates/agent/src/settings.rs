@@ -649,7 +649,7 @@ fn env_text(
 }
 
 /// The library `Config` fields, as named in files.
-const CONFIG_FIELDS: [&str; 34] = [
+const CONFIG_FIELDS: [&str; 36] = [
     "name",
     "cluster_id",
     "listen",
@@ -681,6 +681,8 @@ const CONFIG_FIELDS: [&str; 34] = [
     "max_datagrams_per_source",
     "max_nodes",
     "max_keys_per_node",
+    "max_remote_bytes",
+    "max_introductions_per_sender",
     "keyring_file",
     "encrypt_outgoing",
     "accept_plaintext",

@@ -485,8 +485,10 @@ async fn the_admin_token_guards_every_endpoint_and_bad_keys_are_not_repeated() {
     let agent = agent_with_token(&files, token);
     agent.ready().await;
     let address = agent.admin.to_string();
-    let bare = AdminClient::new(&address);
-    let wrong = AdminClient::new(&address).with_token(Some(AdminToken::parse("guess").unwrap()));
+    let bare = AdminClient::new(&address).unwrap();
+    let wrong = AdminClient::new(&address)
+        .unwrap()
+        .with_token(Some(AdminToken::parse("guess").unwrap()));
     let good = agent.client();
 
     let probes: [(Method, &str, &str); 8] = [

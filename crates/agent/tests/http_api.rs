@@ -270,7 +270,7 @@ async fn metrics_parse_and_have_the_expected_families() {
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix("# TYPE ") {
             let (name, kind) = rest.split_once(' ').unwrap();
-            assert!(["gauge", "counter"].contains(&kind), "{line}");
+            assert!(["gauge", "counter", "histogram"].contains(&kind), "{line}");
             families.insert(name.to_string());
         } else if line.starts_with("# HELP ") || line == "# EOF" {
         } else {
@@ -298,6 +298,9 @@ async fn metrics_parse_and_have_the_expected_families() {
         "leviathan_gossip_packets_dropped",
         "leviathan_gossip_records_applied",
         "leviathan_gossip_gossip_rounds",
+        "leviathan_gossip_round_duration_seconds",
+        "leviathan_gossip_build_info",
+        "leviathan_gossip_remote_state_bytes",
     ] {
         assert!(families.contains(family), "no {family} in\n{text}");
     }
@@ -316,4 +319,12 @@ async fn metrics_parse_and_have_the_expected_families() {
     // SynAck is sent only while something differs, so its series exists but may be 0.
     assert!(sample("leviathan_gossip_bytes_received_total{kind=\"synack\"}") >= 0.0);
     assert!(sample("leviathan_gossip_records_applied_total") >= 1.0);
+    // Every round falls in a bucket: the +Inf bucket counts them all.
+    let rounds = sample("leviathan_gossip_round_duration_seconds_count");
+    assert!(rounds >= 1.0);
+    assert_eq!(
+        sample("leviathan_gossip_round_duration_seconds_bucket{le=\"+Inf\"}"),
+        rounds
+    );
+    assert!(sample("leviathan_gossip_remote_state_bytes") > 0.0);
 }

@@ -22,6 +22,8 @@ use crate::state::NodeState;
 pub struct ClusterState {
     nodes: BTreeMap<NodeName, NodeState>,
     index: FingerprintIndex,
+    /// [`entry_bytes`] of every node, kept with the fingerprints.
+    bytes: usize,
 }
 
 impl ClusterState {
@@ -29,10 +31,12 @@ impl ClusterState {
     pub fn insert(&mut self, name: NodeName, node: NodeState) -> Option<NodeState> {
         self.index
             .add(name.order_hash(), fingerprint_of(&name, &node));
+        self.bytes = self.bytes.saturating_add(entry_bytes(&name, &node));
         let previous = self.nodes.insert(name.clone(), node);
         if let Some(previous) = &previous {
             self.index
                 .remove(name.order_hash(), fingerprint_of(&name, previous));
+            self.bytes = self.bytes.saturating_sub(entry_bytes(&name, previous));
         }
         previous
     }
@@ -42,6 +46,7 @@ impl ClusterState {
         let removed = self.nodes.remove(name)?;
         self.index
             .remove(name.order_hash(), fingerprint_of(name, &removed));
+        self.bytes = self.bytes.saturating_sub(entry_bytes(name, &removed));
         Some(removed)
     }
 
@@ -50,10 +55,17 @@ impl ClusterState {
         let node = self.nodes.get_mut(name)?;
         Some(NodeMut {
             before: fingerprint_of(name, node),
+            bytes_before: node.held_bytes(),
             name: name.clone(),
             node,
             index: &mut self.index,
+            bytes: &mut self.bytes,
         })
+    }
+
+    /// Bytes every node's entry is accounted at ([`entry_bytes`]), this node's included.
+    pub fn held_bytes(&self) -> usize {
+        self.bytes
     }
 
     /// The digest's fingerprint over `range`.
@@ -99,8 +111,10 @@ impl FromIterator<(NodeName, NodeState)> for ClusterState {
 pub struct NodeMut<'a> {
     name: NodeName,
     before: Fingerprint,
+    bytes_before: usize,
     node: &'a mut NodeState,
     index: &'a mut FingerprintIndex,
+    bytes: &'a mut usize,
 }
 
 impl Deref for NodeMut<'_> {
@@ -125,7 +139,21 @@ impl Drop for NodeMut<'_> {
             self.index.remove(hash, self.before);
             self.index.add(hash, after);
         }
+        let bytes_after = self.node.held_bytes();
+        if bytes_after != self.bytes_before {
+            *self.bytes = self
+                .bytes
+                .saturating_sub(self.bytes_before)
+                .saturating_add(bytes_after);
+        }
     }
+}
+
+/// Bytes `name`'s entry is accounted at: its name and [`NodeState::held_bytes`].
+pub fn entry_bytes(name: &NodeName, node: &NodeState) -> usize {
+    node.held_bytes()
+        .saturating_add(std::mem::size_of::<NodeName>())
+        .saturating_add(name.as_str().len())
 }
 
 /// The fingerprint of `name`'s digest entry.
@@ -244,6 +272,8 @@ mod tests {
                 );
             }
             assert_eq!(state.fingerprint(&NameRange::ALL).count, state.len() as u64);
+            let walked_bytes: usize = state.iter().map(|(n, node)| entry_bytes(n, node)).sum();
+            assert_eq!(state.held_bytes(), walked_bytes);
         };
         check(&state);
         for i in (0..300).step_by(7) {

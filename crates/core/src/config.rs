@@ -18,6 +18,9 @@ pub const MIN_PACKET_SIZE: usize = 1024;
 /// Largest accepted `max_packet_size`: the largest UDP payload over IPv4.
 pub const MAX_PACKET_SIZE: usize = 65_507;
 
+/// Smallest accepted `max_remote_bytes`: 64 KiB, the largest packet's worth of one peer.
+pub const MIN_REMOTE_BYTES: usize = 64 << 10;
+
 /// Most observers per node: each one costs every node a probe per interval.
 pub const MAX_OBSERVERS: usize = 16;
 /// Most relays asked per check.
@@ -106,6 +109,18 @@ pub struct NodeConfig {
     /// key beyond it are refused ([`crate::WriteError::TooManyKeys`]); a peer's delta that
     /// would take one of its nodes beyond it is dropped and counted.
     pub max_keys_per_node: usize,
+    /// Most bytes the state of other nodes may be accounted at (names, keys, values and
+    /// the fixed size of the structures holding them; see [`crate::Footprint::remote_bytes`]).
+    /// Default 256 MiB. The count limits alone allow far more (65,536 nodes of 10,000 keys
+    /// with values of a packet each); a delta that would take the state beyond the budget is
+    /// dropped and counted (`Stats::dropped_over_budget`), whatever it replaces kept.
+    pub max_remote_bytes: usize,
+    /// Never-seen nodes one sender address may introduce unasked per gossip interval
+    /// (a token bucket with this burst). Default 64. Deltas in an answer to a Syn this node
+    /// sent are asked for and exempt, so joining and formation are not slowed; the rest
+    /// (pushes, Acks of exchanges others started) beyond it are dropped and counted
+    /// (`Stats::refused_introductions`), to be learnt later through this node's own exchanges.
+    pub max_introductions_per_sender: usize,
     /// A timer that fires later than this is taken as a stall of this node (GC pause, CPU
     /// starvation, a suspended VM): the stall is forgiven to every peer instead of counted
     /// as their silence. Default 500 ms.
@@ -130,6 +145,8 @@ impl Default for NodeConfig {
             dead_after: Duration::from_secs(30),
             max_nodes: 65_536,
             max_keys_per_node: 10_000,
+            max_remote_bytes: 256 << 20,
+            max_introductions_per_sender: 64,
             tombstone_grace: Duration::from_secs(5 * 60),
             remove_after: Duration::from_secs(10 * 60),
             quarantine: Duration::from_secs(15 * 60),
@@ -189,6 +206,21 @@ impl NodeConfig {
         }
         if self.max_keys_per_node == 0 {
             return Err(ConfigError::new("max_keys_per_node", "must be at least 1"));
+        }
+        if self.max_remote_bytes < MIN_REMOTE_BYTES {
+            return Err(ConfigError::new(
+                "max_remote_bytes",
+                format!(
+                    "{} is below {MIN_REMOTE_BYTES}: not even one peer's full packet would fit",
+                    self.max_remote_bytes
+                ),
+            ));
+        }
+        if self.max_introductions_per_sender == 0 {
+            return Err(ConfigError::new(
+                "max_introductions_per_sender",
+                "must be at least 1: a new node introduces itself",
+            ));
         }
         if !(1..=MAX_OBSERVERS).contains(&self.observers) {
             return Err(ConfigError::new(

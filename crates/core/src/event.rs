@@ -31,6 +31,17 @@ pub enum Event {
     },
     /// Newer values of peers' keys (`updates`).
     Updates(Vec<Update>),
+    /// Another live process answered under this node's name (at `address`, under
+    /// `generation`): two nodes share a name, a misconfiguration, or a process rescheduled
+    /// while the old one still runs. Peers follow the newer generation; this node does not
+    /// fight it for the name. Stop one of the two. Repeated at most once a minute while both
+    /// run.
+    DuplicateName {
+        /// Where the other process answered.
+        address: std::net::SocketAddr,
+        /// Its generation.
+        generation: Generation,
+    },
     /// A peer deleted one of its keys (`delete`).
     Deleted {
         /// The owner of the key.
@@ -55,6 +66,7 @@ impl Event {
             Event::PeerRestarted { .. } => "peer_restarted",
             Event::Updates(_) => "updates",
             Event::Deleted { .. } => "delete",
+            Event::DuplicateName { .. } => "duplicate_name",
         }
     }
 }

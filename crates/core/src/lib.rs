@@ -86,6 +86,7 @@ mod cluster_state;
 mod config;
 mod delta;
 mod digest;
+mod duplicates;
 mod error;
 mod event;
 mod expiry;
@@ -93,6 +94,7 @@ mod failure_detector;
 mod generation_horizon;
 mod health_check;
 mod health_table;
+mod introductions;
 mod local_health;
 mod member;
 mod membership;
@@ -111,8 +113,8 @@ mod stats;
 mod timers;
 
 pub use config::{
-    ConfigError, MAX_INDIRECT_PROBES, MAX_OBSERVERS, MAX_PACKET_SIZE, MIN_PACKET_SIZE, NodeConfig,
-    QUARANTINE_MARGIN,
+    ConfigError, MAX_INDIRECT_PROBES, MAX_OBSERVERS, MAX_PACKET_SIZE, MIN_PACKET_SIZE,
+    MIN_REMOTE_BYTES, NodeConfig, QUARANTINE_MARGIN,
 };
 pub use error::{RestoreError, WriteError};
 pub use event::{Event, Update};

@@ -20,7 +20,7 @@ use crate::health_table::{HealthSlot, HealthTable};
 use crate::member::{Health, MemberState};
 use crate::news::NewsQueue;
 use crate::rumors::Rumors;
-use crate::state::{IncarnationFact, InvalidDelta, NodeState};
+use crate::state::{IncarnationFact, InvalidDelta, NodeState, RecordLimits};
 use crate::stats::Stats;
 
 /// This node's judgement of every peer's liveness, and the membership events it raises.
@@ -328,7 +328,7 @@ impl Observer<'_> {
         name: &NodeName,
         node: &mut NodeState,
         delta: &NodeDelta,
-        max_keys: usize,
+        limits: RecordLimits,
         now: Instant,
         batch: &mut EventBatch,
     ) {
@@ -337,7 +337,7 @@ impl Observer<'_> {
         let incarnation_grew = node.observe_incarnation(delta.incarnation);
         let left = node.observe_status(delta.status);
         let watermark_before = node.gc_watermark();
-        let applied = match node.merge_records(delta, max_keys, self.stats) {
+        let applied = match node.merge_records(delta, limits, self.stats) {
             Ok(applied) => applied,
             Err(InvalidDelta::Gap) => {
                 self.stats.dropped_gap_deltas += 1;

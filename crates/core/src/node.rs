@@ -9,27 +9,29 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use leviathan_gossip_wire::{
     Ack, COUNT_LEN, Digest, DigestEntry, Generation, Header, Incarnation, Key, Message, NameRange,
-    NodeDelta, NodeId, NodeName, NodeStatus, NodeTag, Packet, Probe, RangeClaims, RangeSummary,
-    Syn, SynAck, Version,
+    NodeDelta, NodeId, NodeName, NodeStatus, NodeTag, Packet, Probe, ProbeAck, RangeClaims,
+    RangeSummary, Syn, SynAck, Version,
 };
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use tracing::{debug, info, trace};
+use tracing::{debug, info, trace, warn};
 
 use crate::address_proof::{AMPLIFICATION_LIMIT, AddressProofs};
-use crate::cluster_state::NodeMut;
+use crate::cluster_state::{NodeMut, entry_bytes};
 use crate::config::{ConfigError, NodeConfig};
 use crate::delta::{build_deltas, order_candidates, worst_case_record_len};
 use crate::digest::{
     DeltaCandidate, Lag, Reconciliation, reconcile_news, reconcile_page, reconcile_requests,
     requests_len,
 };
+use crate::duplicates::{Duplicate, Duplicates, Verdict};
 use crate::error::{RestoreError, WriteError};
 use crate::event::{Event, EventBatch};
 use crate::expiry::{Expired, Expiries};
 use crate::failure_detector::PhiAccrualDetector;
 use crate::generation_horizon::GenerationHorizon;
+use crate::introductions::Introductions;
 use crate::member::{Member, MemberState, PeerCounts};
 use crate::membership::{Membership, Observer, report_applied};
 use crate::monitor::{MAX_LEARNT_INTERVALS, Monitor, MonitorConfig};
@@ -41,7 +43,7 @@ use crate::quarantine::Quarantine;
 use crate::range_answers::{answer_summaries, explained_by_news};
 use crate::rings::{ObserverCache, Rings};
 use crate::rumors::Rumors;
-use crate::state::{ClusterState, IncarnationFact, NodeState, Versioned};
+use crate::state::{ClusterState, IncarnationFact, NodeState, RecordLimits, Versioned};
 use crate::stats::Stats;
 use crate::timers::{Timer, Timers};
 
@@ -81,6 +83,10 @@ pub struct Node {
     rumors: Rumors,
     /// Probes awaiting answers that prove a member holds its address.
     address_proofs: AddressProofs,
+    /// How many never-seen nodes each sender may still introduce unasked.
+    introductions: Introductions,
+    /// Another live process under this node's name: the check under way, the last found.
+    duplicates: Duplicates,
     news: NewsQueue,
     /// Versions and times of this node's own tombstones, oldest first, until collected.
     own_tombstones: VecDeque<(Version, Instant)>,
@@ -163,6 +169,11 @@ impl Node {
                 config.corroboration,
             ),
             address_proofs: AddressProofs::default(),
+            duplicates: Duplicates::default(),
+            introductions: Introductions::new(
+                config.max_introductions_per_sender,
+                config.gossip_interval,
+            ),
             timers: Timers::new(now, &config),
             state: [(identity.name.clone(), own_state)].into_iter().collect(),
             config,
@@ -223,6 +234,9 @@ impl Node {
             return;
         }
         if packet.header.sender == self.identity.name {
+            if from != self.identity.address {
+                self.on_datagram_under_own_name(from, &packet, now);
+            }
             self.stats.dropped_from_self += 1;
             return;
         }
@@ -250,11 +264,18 @@ impl Node {
                     }
                     limit => limit,
                 };
+                // Nodes in an answer to this node's own Syn were asked for: a roster.
+                let teller = if self.address_proofs.is_solicited(from, now) {
+                    Teller::Asked
+                } else {
+                    Teller::Unasked(from)
+                };
                 let step = ExchangeStep {
                     ranges: synack.ranges,
                     requests: synack.requests,
                     deltas: synack.deltas,
                     answer_with_ack: true,
+                    teller,
                 };
                 self.on_exchange_step(from, step, limit, now, &mut batch);
             }
@@ -270,6 +291,7 @@ impl Node {
                     requests: ack.requests,
                     deltas: ack.deltas,
                     answer_with_ack: false,
+                    teller: Teller::Unasked(from),
                 };
                 self.on_exchange_step(from, step, limit, now, &mut batch);
             }
@@ -793,6 +815,7 @@ impl Node {
         Footprint {
             nodes: self.state.len(),
             records: self.state.values().map(NodeState::held_record_count).sum(),
+            remote_bytes: self.remote_bytes(),
             quarantined: self.quarantine.len(),
             own_tombstones: self.own_tombstones.len(),
             expiries: self.expiries.len(),
@@ -1031,8 +1054,9 @@ impl Node {
             requests,
             deltas,
             answer_with_ack,
+            teller,
         } = step;
-        self.apply_deltas(&deltas, now, batch);
+        self.apply_deltas(&deltas, teller, now, batch);
         if ranges.is_empty() && requests.is_empty() {
             return;
         }
@@ -1205,6 +1229,7 @@ impl Node {
                 max_version: entry.max_version,
                 gc_watermark: entry.gc_watermark,
                 status: entry.status,
+                address: None,
             };
             self.check_claim_about_self(&claim, now);
             return;
@@ -1241,13 +1266,25 @@ impl Node {
         }
     }
 
-    fn apply_deltas(&mut self, deltas: &[NodeDelta], now: Instant, batch: &mut EventBatch) {
+    fn apply_deltas(
+        &mut self,
+        deltas: &[NodeDelta],
+        teller: Teller,
+        now: Instant,
+        batch: &mut EventBatch,
+    ) {
         for delta in deltas {
-            self.apply_delta(delta, now, batch);
+            self.apply_delta(delta, teller, now, batch);
         }
     }
 
-    fn apply_delta(&mut self, delta: &NodeDelta, now: Instant, batch: &mut EventBatch) {
+    fn apply_delta(
+        &mut self,
+        delta: &NodeDelta,
+        teller: Teller,
+        now: Instant,
+        batch: &mut EventBatch,
+    ) {
         let name = &delta.node.name;
         if *name == self.identity.name {
             let claim = Claim {
@@ -1256,6 +1293,7 @@ impl Node {
                 max_version: delta.to_version,
                 gc_watermark: delta.gc_watermark,
                 status: delta.status,
+                address: Some(delta.node.address),
             };
             self.check_claim_about_self(&claim, now);
             return;
@@ -1271,16 +1309,19 @@ impl Node {
         self.quarantine.lift(name);
         // One lookup for the common case, a delta of an incarnation we know.
         let Some(known) = self.state.get(name).map(NodeState::generation) else {
-            return self.adopt_incarnation(delta, false, now, batch);
+            return self.adopt_incarnation(delta, Some(teller), now, batch);
         };
         if delta.node.generation > known {
-            return self.adopt_incarnation(delta, true, now, batch);
+            return self.adopt_incarnation(delta, None, now, batch);
         }
         if delta.node.generation < known {
             self.stats.stale_generation += 1;
             return;
         }
-        let max_keys = self.config.max_keys_per_node;
+        let limits = RecordLimits {
+            max_keys: self.config.max_keys_per_node,
+            bytes_left: self.remote_bytes_left(),
+        };
         let Some(mut node) = self.state.get_mut(name) else {
             return;
         };
@@ -1290,17 +1331,32 @@ impl Node {
             rumors: &mut self.rumors,
             stats: &mut self.stats,
         };
-        observer.merge_same_generation(name, &mut node, delta, max_keys, now, batch);
+        observer.merge_same_generation(name, &mut node, delta, limits, now, batch);
     }
 
-    /// Starts tracking a node seen for the first time or restarted with a new generation.
+    /// Bytes the state of other nodes may still grow by under `max_remote_bytes`.
+    fn remote_bytes_left(&self) -> usize {
+        self.config
+            .max_remote_bytes
+            .saturating_sub(self.remote_bytes())
+    }
+
+    /// Bytes the state of other nodes is accounted at.
+    fn remote_bytes(&self) -> usize {
+        let own = entry_bytes(&self.identity.name, self.own_state());
+        self.state.held_bytes().saturating_sub(own)
+    }
+
+    /// Starts tracking a node seen for the first time (`introduced_by` who told of it) or
+    /// restarted with a new generation (`None`).
     fn adopt_incarnation(
         &mut self,
         delta: &NodeDelta,
-        restarted: bool,
+        introduced_by: Option<Teller>,
         now: Instant,
         batch: &mut EventBatch,
     ) {
+        let restarted = introduced_by.is_none();
         if !self.horizon.admits(delta.node.generation, now) {
             self.stats.ignored_implausible_generations += 1;
             return;
@@ -1325,6 +1381,23 @@ impl Node {
         }
         let name = delta.node.name.clone();
         let mut node = NodeState::new(delta.node.clone(), delta.incarnation);
+        let replaced = self
+            .state
+            .get(&name)
+            .map_or(0, |old| entry_bytes(&name, old));
+        let cost = entry_bytes(&name, &node)
+            .saturating_add(node.growth_in_bytes(delta))
+            .saturating_sub(replaced);
+        if cost > self.remote_bytes_left() {
+            self.stats.dropped_over_budget += 1;
+            return;
+        }
+        if let Some(Teller::Unasked(from)) = introduced_by
+            && !self.introductions.admit(from, now)
+        {
+            self.stats.refused_introductions += 1;
+            return;
+        }
         node.observe_status(delta.status);
         // Nothing held, nothing to drop: a delta from version 0 is a reset already.
         node.begin_reset(delta.gc_watermark);
@@ -1394,6 +1467,24 @@ impl Node {
             return;
         }
         self.stats.ignored_claims_about_self += 1;
+        if claim.generation > generation {
+            // Before refuting, make sure no live process under this name answers where the
+            // claim puts it (see `duplicates.rs`).
+            let own_address = self.identity.address;
+            let elsewhere = claim
+                .address
+                .filter(|address| *address != own_address && is_routable(*address));
+            match self.duplicates.judge(elsewhere, claim.generation, now) {
+                Verdict::Wait => return,
+                Verdict::Probe => {
+                    if let Some(address) = elsewhere {
+                        self.check_for_duplicate(address, now);
+                    }
+                    return;
+                }
+                Verdict::Refute => {}
+            }
+        }
         let interval = self.config.gossip_interval * REASSERT_INTERVAL;
         if self
             .last_reassertion
@@ -1408,6 +1499,70 @@ impl Node {
         let next = Generation(next);
         self.last_reassertion = Some(now);
         self.become_generation(next);
+    }
+
+    /// Probes `address`, where a claim puts a newer generation of this node's name, as
+    /// this node: a process under the same name there will answer.
+    fn check_for_duplicate(&mut self, address: SocketAddr, now: Instant) {
+        let sequence = self.rng_sequence();
+        let probe = Probe {
+            sequence,
+            target: NodeTag::of(&self.identity.name),
+            rumors: Vec::new(),
+        };
+        self.duplicates
+            .probing(address, sequence, self.config.probe_timeout, now);
+        self.send(address, Message::Probe(probe));
+    }
+
+    /// A datagram under this node's name from another address: a duplicate check's probe
+    /// (answered, and the prober reported) or its answer (the duplicate confirmed and
+    /// reported); anything else is dropped by the caller.
+    fn on_datagram_under_own_name(&mut self, from: SocketAddr, packet: &Packet, now: Instant) {
+        let other = Duplicate {
+            address: from,
+            generation: packet.header.generation,
+        };
+        match &packet.message {
+            Message::Probe(probe) if probe.target == NodeTag::of(&self.identity.name) => {
+                // A bare ack: smaller than the probe, so no reflection.
+                let ack = ProbeAck {
+                    sequence: probe.sequence,
+                    reached: true,
+                    rumors: Vec::new(),
+                };
+                self.send(from, Message::ProbeAck(ack));
+                self.report_duplicate(other, now);
+            }
+            Message::ProbeAck(ack) if ack.reached => {
+                let valid_for = self.config.gossip_interval * REASSERT_INTERVAL;
+                if let Some(duplicate) =
+                    self.duplicates
+                        .answered(ack.sequence, from, other.generation, valid_for, now)
+                {
+                    self.report_duplicate(duplicate, now);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Reports another live process under this node's name, at most once a minute.
+    fn report_duplicate(&mut self, duplicate: Duplicate, now: Instant) {
+        if !self.duplicates.report(now) {
+            return;
+        }
+        warn!(
+            node = %self.identity.name,
+            other = %duplicate.address,
+            generation = duplicate.generation.0,
+            "another process answers under this node's name: stop one of the two"
+        );
+        self.stats.duplicate_names += 1;
+        self.events.push_back(Event::DuplicateName {
+            address: duplicate.address,
+            generation: duplicate.generation,
+        });
     }
 
     /// Moves this node to `generation`, keeping its records (versions, tombstones and
@@ -1611,6 +1766,8 @@ struct Claim {
     max_version: Version,
     gc_watermark: Version,
     status: NodeStatus,
+    /// Where the claim puts this node, if it says (deltas do, digest entries do not).
+    address: Option<SocketAddr>,
 }
 
 /// Counts of what a node holds, from [`Node::footprint`].
@@ -1620,6 +1777,9 @@ pub struct Footprint {
     pub nodes: usize,
     /// Records held for all of them, tombstones and a pending reset's old view included.
     pub records: usize,
+    /// Bytes the state of the other nodes is accounted at, held to `max_remote_bytes`:
+    /// their names, keys and values and the fixed size of the structures holding them.
+    pub remote_bytes: usize,
     /// Removed incarnations in quarantine.
     pub quarantined: usize,
     /// Own tombstones awaiting garbage collection.
@@ -1673,6 +1833,17 @@ struct ExchangeStep {
     deltas: Vec<NodeDelta>,
     /// Answered with an Ack (this node opened the exchange), else with a SynAck.
     answer_with_ack: bool,
+    /// Whether its never-seen nodes were asked for.
+    teller: Teller,
+}
+
+/// Who tells this node of the nodes in the deltas it applies.
+#[derive(Debug, Clone, Copy)]
+enum Teller {
+    /// The answer to a Syn this node sent: a roster it asked for.
+    Asked,
+    /// Anything else: the sender address's introductions are limited.
+    Unasked(SocketAddr),
 }
 
 /// What a node says back in one step of an exchange.

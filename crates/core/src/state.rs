@@ -145,6 +145,45 @@ impl NodeState {
         let records = self.records.as_deref()?;
         Some(records.before_reset.as_ref().unwrap_or(&records.by_key))
     }
+    /// Bytes this incarnation's entry is accounted at: its fixed size, and the keys and
+    /// values it holds with the structures that index them (see [`record_bytes`]),
+    /// tombstones and a pending reset's old view included. Not the entry's name, which
+    /// the map holding it keys it by.
+    pub fn held_bytes(&self) -> usize {
+        let records = self.records.as_deref().map_or(0, |records| {
+            std::mem::size_of::<Records>().saturating_add(records.bytes)
+        });
+        std::mem::size_of::<NodeState>().saturating_add(records)
+    }
+
+    /// The most [`NodeState::held_bytes`] would grow by if `delta` were merged: every
+    /// record newer than what is held, counted at its full size when it starts a reset
+    /// (the old view stays until the reset completes), else at what it adds over the
+    /// record it replaces. Never less than the true growth.
+    pub fn growth_in_bytes(&self, delta: &NodeDelta) -> usize {
+        let resets = delta.from_version == Version(0) && delta.gc_watermark > self.gc_watermark();
+        let newer = delta
+            .records
+            .iter()
+            .filter(|record| resets || record.version > self.max_version);
+        let mut growth = if self.records.is_none() {
+            std::mem::size_of::<Records>()
+        } else {
+            0
+        };
+        for record in newer {
+            let size = record_bytes(&record.key, record.value.as_ref());
+            let replaced = if resets {
+                0
+            } else {
+                self.record_held(record.key.as_str())
+                    .map_or(0, |held| record_bytes(&record.key, held.value.as_ref()))
+            };
+            growth = growth.saturating_add(size.saturating_sub(replaced));
+        }
+        growth
+    }
+
     /// Number of live keys.
     pub fn live_key_count(&self) -> usize {
         self.live_records().count()
@@ -186,7 +225,11 @@ impl NodeState {
             .collect();
         for (version, key) in &collected {
             records.by_version.remove(version);
-            records.by_key.remove(key);
+            if let Some(removed) = records.by_key.remove(key) {
+                records.bytes = records
+                    .bytes
+                    .saturating_sub(record_bytes(key, removed.value.as_ref()));
+            }
         }
         collected.into_iter().map(|(_, key)| key).collect()
     }
@@ -205,6 +248,8 @@ impl NodeState {
         let old = std::mem::take(&mut records.by_key);
         if records.before_reset.is_none() && !old.is_empty() {
             records.before_reset = Some(old);
+        } else {
+            records.bytes = records.bytes.saturating_sub(map_bytes(&old));
         }
         records.by_version.clear();
     }
@@ -221,6 +266,7 @@ impl NodeState {
         let watermark = self.gc_watermark;
         let records = self.records.as_deref_mut()?;
         let old = records.before_reset.take()?;
+        records.bytes = records.bytes.saturating_sub(map_bytes(&old));
         let mut changes: Vec<Record> = Vec::new();
         for (key, versioned) in &records.by_key {
             let unchanged = old.get(key).is_some_and(|o| o.version == versioned.version);
@@ -432,7 +478,7 @@ impl NodeState {
     pub(crate) fn merge_records(
         &mut self,
         delta: &NodeDelta,
-        max_keys: usize,
+        limits: RecordLimits,
         stats: &mut Stats,
     ) -> Result<Vec<Record>, InvalidDelta> {
         let node = self;
@@ -440,12 +486,16 @@ impl NodeState {
         // A reset replaces what is held, so only its own records count against the limit.
         let resets = delta.from_version == Version(0) && delta.gc_watermark > node.gc_watermark();
         let over_limit = if resets {
-            delta.records.len() > max_keys
+            delta.records.len() > limits.max_keys
         } else {
-            node.would_exceed_keys(delta, max_keys)
+            node.would_exceed_keys(delta, limits.max_keys)
         };
         if over_limit {
             stats.dropped_over_limit += 1;
+            return Ok(Vec::new());
+        }
+        if node.growth_in_bytes(delta) > limits.bytes_left {
+            stats.dropped_over_budget += 1;
             return Ok(Vec::new());
         }
         let ours = node.gc_watermark();
@@ -481,11 +531,27 @@ impl NodeState {
     fn insert(&mut self, key: Key, versioned: Versioned) {
         let version = versioned.version;
         let records = self.records.get_or_insert_with(Box::default);
+        records.bytes = records
+            .bytes
+            .saturating_add(record_bytes(&key, versioned.value.as_ref()));
         if let Some(old) = records.by_key.insert(key.clone(), versioned) {
             records.by_version.remove(&old.version);
+            records.bytes = records
+                .bytes
+                .saturating_sub(record_bytes(&key, old.value.as_ref()));
         }
         records.by_version.insert(version, key);
     }
+}
+
+/// The limits a peer's delta is held to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RecordLimits {
+    /// Most keys one node may hold (`max_keys_per_node`).
+    pub(crate) max_keys: usize,
+    /// Bytes the state of other nodes may still grow by (`max_remote_bytes` less what
+    /// it holds).
+    pub(crate) bytes_left: usize,
 }
 
 /// What a digest entry or a packet header tells about a peer's incarnation.
@@ -518,6 +584,26 @@ struct Records {
     by_version: BTreeMap<Version, Key>,
     /// During a reset, the records the application saw before it, until it completes.
     before_reset: Option<HashMap<Key, Versioned>>,
+    /// [`record_bytes`] of every record in `by_key` and `before_reset`, kept up to date
+    /// by every change so the remote state's byte budget is checked in O(1).
+    bytes: usize,
+}
+
+/// Bytes a record is accounted at: its key and value, plus the fixed size of its entries
+/// in the by-key and by-version indexes (allocator slack and hash-table spare capacity
+/// not counted).
+pub fn record_bytes(key: &Key, value: Option<&Bytes>) -> usize {
+    let fixed = std::mem::size_of::<(Key, Versioned)>() + std::mem::size_of::<(Version, Key)>();
+    fixed
+        .saturating_add(key.as_str().len())
+        .saturating_add(value.map_or(0, Bytes::len))
+}
+
+fn map_bytes(records: &HashMap<Key, Versioned>) -> usize {
+    records
+        .iter()
+        .map(|(key, versioned)| record_bytes(key, versioned.value.as_ref()))
+        .fold(0, usize::saturating_add)
 }
 
 /// Checks that a delta's versions strictly increase from its `from_version` and end at or
@@ -702,5 +788,105 @@ mod tests {
         assert_eq!(replica.max_version(), Version(6));
         assert_eq!(replica.live_key_count(), 3);
         assert_eq!(replica.finish_reset(), None, "reported once");
+    }
+}
+
+#[cfg(test)]
+mod byte_accounting {
+    use super::*;
+    use leviathan_gossip_wire::Generation;
+    use proptest::prelude::*;
+
+    /// What the records are accounted at, counted afresh.
+    fn recounted(node: &NodeState) -> usize {
+        let records = node.records.as_deref().map_or(0, |records| {
+            let old = records.before_reset.as_ref().map_or(0, map_bytes);
+            std::mem::size_of::<Records>() + map_bytes(&records.by_key) + old
+        });
+        std::mem::size_of::<NodeState>() + records
+    }
+
+    fn delta(from: u64, watermark: u64, records: &[(u8, u64, Option<usize>)]) -> NodeDelta {
+        let mut version = from;
+        let records: Vec<Record> = records
+            .iter()
+            .map(|(key, step, len)| {
+                version += step.max(&1);
+                Record {
+                    key: Key::new(format!("k{key}")).unwrap(),
+                    version: Version(version),
+                    value: len.map(|len| Bytes::from(vec![b'v'; len])),
+                }
+            })
+            .collect();
+        NodeDelta {
+            node: NodeId {
+                name: NodeName::new("n").unwrap(),
+                address: "127.0.0.1:1".parse().unwrap(),
+                generation: Generation(1),
+            },
+            incarnation: Incarnation(0),
+            status: NodeStatus::Alive,
+            gc_watermark: Version(watermark),
+            from_version: Version(from),
+            to_version: Version(version),
+            complete: true,
+            records,
+        }
+    }
+
+    proptest! {
+        /// The byte count kept through writes, merges, resets and collection equals a
+        /// fresh count, and a merge never grows it by more than `growth_in_bytes` said.
+        #[test]
+        fn the_kept_byte_count_equals_a_fresh_one(
+            steps in proptest::collection::vec(
+                (0..5u8, proptest::collection::vec((0..6u8, 1..3u64, proptest::option::of(0..300usize)), 0..6)),
+                1..40,
+            ),
+        ) {
+            let mut node = NodeState::new(
+                NodeId {
+                    name: NodeName::new("n").unwrap(),
+                    address: "127.0.0.1:1".parse().unwrap(),
+                    generation: Generation(1),
+                },
+                Incarnation(0),
+            );
+            let limits = RecordLimits { max_keys: 100, bytes_left: usize::MAX };
+            let mut stats = Stats::default();
+            for (kind, records) in steps {
+                let before = node.held_bytes();
+                match kind {
+                    0 => {
+                        let delta = delta(node.max_version().0, node.gc_watermark().0, &records);
+                        let bound = node.growth_in_bytes(&delta);
+                        let _ = node.merge_records(&delta, limits, &mut stats);
+                        prop_assert!(node.held_bytes() <= before + bound);
+                    }
+                    1 => {
+                        // A reset from a peer with a newer watermark.
+                        let watermark = node.horizon().0 + 2;
+                        let delta = delta(0, watermark, &records);
+                        let bound = node.growth_in_bytes(&delta);
+                        let _ = node.merge_records(&delta, limits, &mut stats);
+                        prop_assert!(node.held_bytes() <= before + bound);
+                    }
+                    2 => {
+                        node.collect_tombstones(node.max_version());
+                    }
+                    3 => {
+                        for (key, _, len) in &records {
+                            let value = len.map(|len| Bytes::from(vec![b'w'; len]));
+                            node.write(Key::new(format!("k{key}")).unwrap(), value);
+                        }
+                    }
+                    _ => {
+                        let _ = node.finish_reset();
+                    }
+                }
+                prop_assert_eq!(node.held_bytes(), recounted(&node));
+            }
+        }
     }
 }

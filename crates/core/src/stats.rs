@@ -103,6 +103,15 @@ pub struct Stats {
     /// Deltas dropped because they would take the state beyond `max_nodes` nodes or a node
     /// beyond `max_keys_per_node` keys.
     pub dropped_over_limit: u64,
+    /// Deltas dropped because they would take the state of other nodes beyond
+    /// `max_remote_bytes`.
+    pub dropped_over_budget: u64,
+    /// Never-seen nodes refused because their sender had introduced
+    /// `max_introductions_per_sender` unasked within the last gossip interval.
+    pub refused_introductions: u64,
+    /// Times another live process was found under this node's name (each also an
+    /// [`crate::Event::DuplicateName`], at most one a minute).
+    pub duplicate_names: u64,
     /// New incarnations refused because they advertise an address gossip cannot be sent
     /// to: unspecified, multicast, the IPv4 broadcast address, or port 0.
     pub dropped_unroutable_address: u64,

@@ -9,10 +9,10 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::Bytes;
-use leviathan_gossip_core::{Node, NodeConfig, Outputs, WriteError};
+use leviathan_gossip_core::{MIN_REMOTE_BYTES, Node, NodeConfig, Outputs, WriteError};
 use leviathan_gossip_wire::{
     Ack, Generation, Header, Incarnation, Key, Message, NodeDelta, NodeId, NodeName, NodeStatus,
-    Packet, Record, Version,
+    Packet, Record, SynAck, Version,
 };
 
 fn config() -> NodeConfig {
@@ -57,6 +57,11 @@ fn delta_of(name: &str, keys: usize) -> NodeDelta {
 }
 
 fn deliver(node: &mut Node, deltas: Vec<NodeDelta>, now: Instant) {
+    deliver_from(node, "127.0.0.1:9200".parse().unwrap(), deltas, now);
+}
+
+/// An Ack nobody asked for (deltas only), from `from`.
+fn deliver_from(node: &mut Node, from: SocketAddr, deltas: Vec<NodeDelta>, now: Instant) {
     let packet = Packet {
         header: Header {
             cluster_id: node.config().cluster_id.clone(),
@@ -66,7 +71,6 @@ fn deliver(node: &mut Node, deltas: Vec<NodeDelta>, now: Instant) {
         },
         message: Message::Ack(Ack::with_deltas(deltas)),
     };
-    let from: SocketAddr = "127.0.0.1:9200".parse().unwrap();
     node.handle_packet(from, packet, now);
 }
 
@@ -115,6 +119,179 @@ fn a_node_with_too_many_keys_is_refused_whole() {
     let entries = node.entries("fits");
     assert_eq!(entries.len(), 5);
     assert!(entries.iter().all(|(_, _, value)| value.as_ref() == b"w"));
+}
+
+/// Found in review: the count limits allow 65,536 nodes of 10,000 keys, each value up to a
+/// packet: far more memory than any host has. The state of other nodes is now held to a
+/// byte budget; what it holds stays, and changes that do not grow it are still taken.
+#[test]
+fn remote_state_stops_at_its_byte_budget_and_keeps_taking_changes_that_fit() {
+    let now = Instant::now();
+    let config = NodeConfig {
+        max_nodes: 1_000,
+        max_keys_per_node: 100,
+        max_remote_bytes: MIN_REMOTE_BYTES,
+        ..NodeConfig::default()
+    };
+    let mut node = Node::new(config, node_id("local", 9000), [], now, 1).unwrap();
+    // Twenty nodes of ten 1,000-byte values (≈ 200 KB) offered to a 64 KiB budget, each by
+    // a sender of its own (no introduction limit in the way).
+    for i in 0..20u16 {
+        let mut delta = delta_of(&format!("heavy-{i}"), 10);
+        for record in &mut delta.records {
+            record.value = Some(Bytes::from(vec![b'v'; 1_000]));
+        }
+        let from = SocketAddr::from(([127, 0, 0, 2], 10_000 + i));
+        deliver_from(&mut node, from, vec![delta], now);
+        assert!(node.footprint().remote_bytes <= MIN_REMOTE_BYTES);
+    }
+    let held = node.footprint();
+    assert!(node.stats().dropped_over_budget > 0);
+    assert!(
+        held.remote_bytes > MIN_REMOTE_BYTES / 2,
+        "the budget is used, not refused early: {} bytes held",
+        held.remote_bytes
+    );
+    let kept: Vec<String> = node
+        .members(now)
+        .iter()
+        .map(|m| m.id.name.as_str().to_owned())
+        .filter(|name| name != "local")
+        .collect();
+    assert!(!kept.is_empty() && kept.len() < 20, "kept {kept:?}");
+    // A held node's growth beyond the budget is dropped; its records stay as they were.
+    let first = &kept[0];
+    let mut growth = delta_of(first, 11);
+    growth.records.drain(..10);
+    growth.records[0].value = Some(Bytes::from(vec![b'g'; MIN_REMOTE_BYTES]));
+    growth.from_version = Version(10);
+    let dropped_before = node.stats().dropped_over_budget;
+    deliver(&mut node, vec![growth], now);
+    assert_eq!(node.stats().dropped_over_budget, dropped_before + 1);
+    assert_eq!(node.entries(first).len(), 10);
+    assert!(node.footprint().remote_bytes <= MIN_REMOTE_BYTES);
+    // An overwrite with a smaller value shrinks the state: taken even at the budget.
+    let mut shrink = delta_of(first, 1);
+    shrink.records[0].version = Version(11);
+    shrink.records[0].value = Some(Bytes::from_static(b"s"));
+    shrink.from_version = Version(10);
+    shrink.to_version = Version(11);
+    let before = node.footprint().remote_bytes;
+    deliver(&mut node, vec![shrink], now);
+    assert!(node.footprint().remote_bytes < before);
+    assert!(
+        node.entries(first)
+            .iter()
+            .any(|(key, _, value)| key.as_str() == "k0" && value.as_ref() == b"s")
+    );
+}
+
+/// Found in review: one datagram of invented nodes was adopted whole, up to `max_nodes`;
+/// the inventions then crowd real peers out of gossip targets until they are removed. A
+/// sender may now introduce `max_introductions_per_sender` never-seen nodes unasked per
+/// gossip interval.
+#[test]
+fn one_sender_introduces_at_most_its_allowance_of_nodes_unasked() {
+    let now = Instant::now();
+    let config = NodeConfig {
+        max_nodes: 1_000,
+        max_introductions_per_sender: 8,
+        ..NodeConfig::default()
+    };
+    let interval = config.gossip_interval;
+    let mut node = Node::new(config, node_id("local", 9000), [], now, 1).unwrap();
+    let invented = |range: std::ops::Range<usize>| -> Vec<NodeDelta> {
+        range
+            .map(|i| delta_of(&format!("invented-{i}"), 1))
+            .collect()
+    };
+    let flooder: SocketAddr = "127.0.0.1:9200".parse().unwrap();
+    deliver_from(&mut node, flooder, invented(0..50), now);
+    assert_eq!(node.footprint().nodes, 1 + 8);
+    assert_eq!(node.stats().refused_introductions, 42);
+    // Another sender has its own allowance; the flooder's refills with time.
+    deliver_from(
+        &mut node,
+        "127.0.0.1:9201".parse().unwrap(),
+        invented(50..60),
+        now,
+    );
+    assert_eq!(node.footprint().nodes, 1 + 8 + 8);
+    deliver_from(&mut node, flooder, invented(60..70), now + interval / 2);
+    assert_eq!(node.footprint().nodes, 1 + 8 + 8 + 4);
+    // Known nodes' news is not an introduction: never limited.
+    let mut update = delta_of("invented-0", 2);
+    update.records.remove(0);
+    update.from_version = Version(1);
+    deliver_from(&mut node, flooder, vec![update], now + interval / 2);
+    assert_eq!(node.entries("invented-0").len(), 2);
+}
+
+/// The limit must not slow a joiner: the roster in an answer to its own Syn was asked for.
+#[test]
+fn nodes_in_an_answer_to_this_nodes_syn_are_not_limited() {
+    let now = Instant::now();
+    let config = NodeConfig {
+        max_nodes: 1_000,
+        max_introductions_per_sender: 8,
+        ..NodeConfig::default()
+    };
+    let seed: SocketAddr = "127.0.0.1:9300".parse().unwrap();
+    let mut node = Node::new(config, node_id("local", 9000), [seed], now, 1).unwrap();
+    node.handle_timeout(now);
+    assert!(
+        sent_to(&mut node, seed)
+            .iter()
+            .any(|(_, message)| matches!(message, Message::Syn(_)))
+    );
+    let roster: Vec<NodeDelta> = (0..50)
+        .map(|i| delta_of(&format!("member-{i}"), 1))
+        .collect();
+    let answer = Packet {
+        header: header_from(&node, "seed"),
+        message: Message::SynAck(SynAck {
+            ranges: Default::default(),
+            requests: Vec::new(),
+            deltas: roster,
+        }),
+    };
+    node.handle_packet(seed, answer, now);
+    assert_eq!(node.footprint().nodes, 1 + 50);
+    assert_eq!(node.stats().refused_introductions, 0);
+    // The same roster from an address this node did not call is limited.
+    let mut other = Node::new(
+        NodeConfig {
+            max_nodes: 1_000,
+            max_introductions_per_sender: 8,
+            ..NodeConfig::default()
+        },
+        node_id("other", 9001),
+        [],
+        now,
+        2,
+    )
+    .unwrap();
+    let roster: Vec<NodeDelta> = (0..50)
+        .map(|i| delta_of(&format!("member-{i}"), 1))
+        .collect();
+    let unasked = Packet {
+        header: header_from(&other, "seed"),
+        message: Message::SynAck(SynAck {
+            ranges: Default::default(),
+            requests: Vec::new(),
+            deltas: roster,
+        }),
+    };
+    other.handle_packet(seed, unasked, now);
+    assert_eq!(other.footprint().nodes, 1 + 8);
+}
+
+fn node_id(name: &str, port: u16) -> NodeId {
+    NodeId {
+        name: NodeName::new(name).unwrap(),
+        address: SocketAddr::from(([127, 0, 0, 1], port)),
+        generation: Generation(1),
+    }
 }
 
 #[test]

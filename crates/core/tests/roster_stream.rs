@@ -23,9 +23,14 @@ fn id(name: &str, port: u16) -> NodeId {
     }
 }
 
-/// A member of a cluster of `MEMBERS` nodes that knows them all.
+/// A member of a cluster of `MEMBERS` nodes that knows them all (told by one of them,
+/// allowed to introduce them all at once).
 fn member(now: Instant) -> Node {
-    let mut node = Node::new(NodeConfig::default(), id("member", 9000), [], now, 3).unwrap();
+    let config = NodeConfig {
+        max_introductions_per_sender: usize::from(MEMBERS),
+        ..NodeConfig::default()
+    };
+    let mut node = Node::new(config, id("member", 9000), [], now, 3).unwrap();
     let deltas: Vec<NodeDelta> = (1..=MEMBERS)
         .map(|i| NodeDelta {
             node: id(&format!("n{i}"), 10_000 + i),
@@ -54,24 +59,26 @@ fn member(now: Instant) -> Node {
 }
 
 /// One round of the joiner: its first Syn of the round goes to the member (whichever
-/// member it was meant for: every member here answers like this one), and every datagram
-/// between the two until both are quiet. Returns the largest datagram and how many the
-/// member sent.
+/// member it was meant for: every member here answers like this one, from the address
+/// the Syn went to), and every datagram between the two until both are quiet. Returns the
+/// largest datagram and how many the member sent.
 fn round(joiner: &mut Node, member: &mut Node, now: Instant) -> (usize, usize) {
-    let (j, m) = (joiner.identity().address, member.identity().address);
+    let j = joiner.identity().address;
     joiner.handle_timeout(now);
     let mut largest = 0;
     let mut from_member = 0;
     let mut to_member: Vec<Packet> = Vec::new();
     let mut outputs = Outputs::default();
     joiner.drain(&mut outputs);
-    to_member.extend(
-        outputs
-            .transmits
-            .into_iter()
-            .find(|t| matches!(t.packet.message, Message::Syn(_)))
-            .map(|t| t.packet),
-    );
+    let Some(syn) = outputs
+        .transmits
+        .into_iter()
+        .find(|t| matches!(t.packet.message, Message::Syn(_)))
+    else {
+        return (0, 0);
+    };
+    let m = syn.destination;
+    to_member.push(syn.packet);
     while !to_member.is_empty() {
         let mut to_joiner = Vec::new();
         for packet in to_member.drain(..) {

@@ -31,13 +31,13 @@ use serde::{Deserialize, Serialize};
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Unique node name (the original's `alias`). Default: empty, meaning the advertised
-    /// address (`"127.0.0.1:7946"`).
+    /// address (`"127.0.0.1:7580"`).
     #[serde(alias = "alias")]
     pub name: String,
     /// Cluster identifier; nodes only talk to nodes with the same one. Default
     /// `"leviathan"`.
     pub cluster_id: String,
-    /// UDP address to bind. Default `127.0.0.1:7946`; port 0 picks a free port.
+    /// UDP address to bind. Default `127.0.0.1:7580`; port 0 picks a free port.
     pub listen: SocketAddr,
     /// Address peers reach this node at, if not `listen` (behind NAT, or when listening on
     /// `0.0.0.0`, where it is required). Default: none.
@@ -145,6 +145,14 @@ pub struct Config {
     /// refused (`WriteError::TooManyKeys`), peers' deltas beyond it dropped and counted.
     /// Default 10,000.
     pub max_keys_per_node: usize,
+    /// Most bytes the state of other nodes may be accounted at (names, keys, values and
+    /// the structures holding them; `Footprint::remote_bytes`); deltas beyond it are
+    /// dropped and counted. Default 256 MiB; at least 64 KiB.
+    pub max_remote_bytes: usize,
+    /// Never-seen nodes one sender address may introduce unasked per gossip interval;
+    /// answers to this node's own Syns are exempt. Beyond it they are dropped, counted and
+    /// learnt later through this node's own exchanges. Default 64.
+    pub max_introductions_per_sender: usize,
     /// File holding the keyring that encrypts every datagram: one base64 key (32 bytes)
     /// per line, the first the primary, `#` comments allowed (see
     /// [`leviathan_gossip_keyring`]). Read at start; a missing or malformed file stops the
@@ -173,7 +181,7 @@ impl Default for Config {
         Config {
             name: String::new(),
             cluster_id: node.cluster_id.to_string(),
-            listen: SocketAddr::from(([127, 0, 0, 1], 7946)),
+            listen: SocketAddr::from(([127, 0, 0, 1], 7580)),
             advertise: None,
             seeds: Vec::new(),
             seed_refresh_interval: Duration::from_secs(60),
@@ -203,6 +211,8 @@ impl Default for Config {
             max_datagrams_per_source: 1000,
             max_nodes: node.max_nodes,
             max_keys_per_node: node.max_keys_per_node,
+            max_remote_bytes: node.max_remote_bytes,
+            max_introductions_per_sender: node.max_introductions_per_sender,
             #[cfg(feature = "encryption")]
             keyring_file: None,
             #[cfg(feature = "encryption")]
@@ -384,6 +394,8 @@ impl Config {
             quarantine: self.quarantine,
             max_nodes: self.max_nodes,
             max_keys_per_node: self.max_keys_per_node,
+            max_remote_bytes: self.max_remote_bytes,
+            max_introductions_per_sender: self.max_introductions_per_sender,
         };
         config.validate()?;
         Ok(config)
@@ -417,8 +429,8 @@ mod tests {
     fn bad_fields_are_named() {
         let cases: [(&str, &str); 13] = [
             ("seed_refresh_interval = \"0s\"", "seed_refresh_interval"),
-            ("advertise = \"224.0.0.1:7946\"", "advertise"),
-            ("advertise = \"255.255.255.255:7946\"", "advertise"),
+            ("advertise = \"224.0.0.1:7580\"", "advertise"),
+            ("advertise = \"255.255.255.255:7580\"", "advertise"),
             ("fanout = 0", "fanout"),
             ("max_packet_size = 10", "max_packet_size"),
             ("listen = \"0.0.0.0:1\"", "advertise"),

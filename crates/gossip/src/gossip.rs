@@ -85,6 +85,7 @@ struct Shared {
 /// How long this node's gossip rounds took: building the round's messages in the core
 /// and handing them to the socket, measured by the runtime.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RoundTiming {
     /// Rounds measured.
     pub rounds: u64,
@@ -92,6 +93,37 @@ pub struct RoundTiming {
     pub total: Duration,
     /// The longest one.
     pub max: Duration,
+    /// Rounds by duration: `buckets[i]` counts those that took more than
+    /// `ROUND_BUCKETS[i - 1]` and at most `ROUND_BUCKETS[i]`; the last, longer ones.
+    pub buckets: [u64; ROUND_BUCKETS.len() + 1],
+}
+
+/// Upper bounds of [`RoundTiming::buckets`]: from 50 µs (a round of a small idle
+/// cluster) to 1 s (the default gossip interval: a round that long starves the next).
+pub const ROUND_BUCKETS: [Duration; 10] = [
+    Duration::from_micros(50),
+    Duration::from_micros(100),
+    Duration::from_micros(250),
+    Duration::from_micros(500),
+    Duration::from_millis(1),
+    Duration::from_millis(5),
+    Duration::from_millis(25),
+    Duration::from_millis(100),
+    Duration::from_millis(250),
+    Duration::from_secs(1),
+];
+
+impl RoundTiming {
+    /// Counts one round that took `took`.
+    pub fn record(&mut self, took: Duration) {
+        self.rounds += 1;
+        self.total += took;
+        self.max = self.max.max(took);
+        let bucket = ROUND_BUCKETS.partition_point(|bound| *bound < took);
+        if let Some(count) = self.buckets.get_mut(bucket) {
+            *count += 1;
+        }
+    }
 }
 
 impl Gossip {
@@ -539,9 +571,7 @@ impl Shared {
 
     fn record_round(&self, took: Duration) {
         let mut timing = self.rounds.lock().unwrap_or_else(PoisonError::into_inner);
-        timing.rounds += 1;
-        timing.total += took;
-        timing.max = timing.max.max(took);
+        timing.record(took);
     }
 
     /// Whether `source` is within its allowance of datagrams (counted when not).

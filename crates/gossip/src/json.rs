@@ -7,6 +7,7 @@
 //! {"event":"updates","deltas":[{"node":"node2","key":"k2","value":"v2","version":3}]}
 //! {"event":"delete","node":"node2","key":"k2","version":4}
 //! {"event":"peer_restarted","node":"node2","generation":1732560000000}
+//! {"event":"duplicate_name","address":"10.0.0.7:7580","generation":1732560000000}
 //! ```
 //!
 //! Values that are UTF-8 text appear as JSON strings; any other bytes as
@@ -48,6 +49,12 @@ pub fn event(event: &Event) -> Value {
         }
         Event::Deleted { node, key, version } => {
             json!({ "event": name, "node": node.as_str(), "key": key.as_str(), "version": version.0 })
+        }
+        Event::DuplicateName {
+            address,
+            generation,
+        } => {
+            json!({ "event": name, "address": address.to_string(), "generation": generation.0 })
         }
         // An event a newer core adds: named, so a consumer can at least see it.
         _ => json!({ "event": name }),

@@ -143,7 +143,7 @@ pub use config::{Config, Preset};
 #[cfg(feature = "encryption")]
 pub use encryption::EncryptionStatus;
 pub use error::{Error, RecvError, StartError};
-pub use gossip::{Gossip, RoundTiming};
+pub use gossip::{Gossip, ROUND_BUCKETS, RoundTiming};
 #[cfg(feature = "encryption")]
 pub use leviathan_gossip_keyring as keyring;
 pub use seeds::SeedStats;

@@ -27,7 +27,7 @@ declare namespace Gossip {
     seeds?: string[];
     /** The IP address peers reach this node at; bound too unless `bind` is set. Default "127.0.0.1". */
     addr?: string;
-    /** The UDP port. Default 7946; 0 picks a free one (see `address`). */
+    /** The UDP port. Default 7580; 0 picks a free one (see `address`). */
     port?: number;
     /** Gossip period, ms. Default 1000. */
     gossip_val?: number;

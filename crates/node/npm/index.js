@@ -86,7 +86,7 @@ class Gossip extends EventEmitter {
   /// "addr:port".
   get id() {
     if (this._node !== null) return this._node.id;
-    return this._config.alias ?? `${this._config.addr ?? '127.0.0.1'}:${this._config.port ?? 7946}`;
+    return this._config.alias ?? `${this._config.addr ?? '127.0.0.1'}:${this._config.port ?? 7580}`;
   }
 
   /// This node's advertised address, "addr:port" (known once running: port 0 picks one).

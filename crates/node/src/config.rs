@@ -29,7 +29,7 @@ pub struct NativeConfig {
     pub seeds: Vec<String>,
     /// The address peers reach this node at (an IP address). Default `127.0.0.1`.
     pub addr: Option<String>,
-    /// The UDP port. Default 7946; 0 picks a free port.
+    /// The UDP port. Default 7580; 0 picks a free port.
     pub port: Option<f64>,
     /// The IP address to bind, if not `addr` (`0.0.0.0` behind NAT). Extension.
     pub bind: Option<String>,
@@ -78,7 +78,7 @@ impl NativeConfig {
         };
         let port = match self.port {
             Some(port) => integer("port", port, 0, u64::from(u16::MAX))?,
-            None => 7946,
+            None => 7580,
         };
         let port = u16::try_from(port).map_err(|_| BindingError::config("port", "out of range"))?;
         match &self.bind {

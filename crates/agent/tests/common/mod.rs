@@ -127,7 +127,9 @@ impl Agent {
             .token
             .as_deref()
             .map(|token| AdminToken::parse(token).unwrap());
-        AdminClient::new(&self.admin.to_string()).with_token(token)
+        AdminClient::new(&self.admin.to_string())
+            .unwrap()
+            .with_token(token)
     }
 
     /// Waits until its admin API answers `/v1/health` with `ok`.

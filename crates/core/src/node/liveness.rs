@@ -308,6 +308,7 @@ impl Node {
                 max_version: own.max_version(),
                 gc_watermark: own.gc_watermark(),
                 status: own.status(),
+                address: None,
             };
             return self.check_claim_about_self(&claim, now);
         }

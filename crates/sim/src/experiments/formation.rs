@@ -30,6 +30,9 @@ pub struct Outcome {
     pub known_at_end: (f64, usize),
     /// Suspicions raised during the run (every node is alive: all are false).
     pub suspicions: u64,
+    /// Never-seen nodes refused over their sender's introduction allowance, per node: what
+    /// the limit on unasked introductions cost formation.
+    pub refused_introductions_per_node: f64,
     /// Bytes sent per node per second during the run.
     pub bytes_per_node_per_s: f64,
     /// Largest datagram, bytes.
@@ -81,6 +84,11 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
         known_counts.iter().sum::<usize>() as f64 / known_counts.len().max(1) as f64,
         known_counts.iter().copied().min().unwrap_or(0),
     );
+    let refused: u64 = everyone
+        .iter()
+        .filter_map(|i| sim.node(*i))
+        .map(|node| node.stats().refused_introductions)
+        .sum();
     let traffic = sim.total_traffic();
     let elapsed = sim.now().as_secs_f64().max(1e-9);
     let formation = Formation {
@@ -94,6 +102,7 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
         live_s: seconds(live),
         known_at_end,
         suspicions,
+        refused_introductions_per_node: refused as f64 / nodes.max(1) as f64,
         bytes_per_node_per_s: traffic.bytes_sent as f64 / nodes as f64 / elapsed,
         largest_datagram: traffic.largest_datagram,
     })
@@ -113,6 +122,7 @@ pub fn table(outcomes: &[Outcome]) -> Table {
         "100% rounds",
         "peers known at end: mean / min",
         "suspicions",
+        "refused intros/node",
         "B/node/s",
         "max datagram",
     ]);
@@ -131,6 +141,7 @@ pub fn table(outcomes: &[Outcome]) -> Table {
         let (mean, min) = outcome.known_at_end;
         row.push(format!("{mean:.0} / {min}"));
         row.push(outcome.suspicions.to_string());
+        row.push(format!("{:.1}", outcome.refused_introductions_per_node));
         row.push(format!("{:.0}", outcome.bytes_per_node_per_s));
         row.push(outcome.largest_datagram.to_string());
         table.row(row);
