@@ -1,12 +1,13 @@
 //! `leviathan-gossip agent`: one gossip node as a process.
 //!
 //! Starts the node, prints every event as one JSON line on stdout (the shape of
-//! [`leviathan_gossip::json::event`]), serves the admin API, and on SIGINT, SIGTERM or
+//! [`leviathan_gossip::json::EventRecord`]), serves the admin API, and on SIGINT, SIGTERM or
 //! `POST /v1/leave` announces a graceful leave and exits 0.
 
 use std::sync::Arc;
 
-use leviathan_gossip::{Events, Gossip, RecvError, StartError, json};
+use leviathan_gossip::json::EventRecord;
+use leviathan_gossip::{Events, Gossip, RecvError, StartError};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
@@ -120,7 +121,7 @@ async fn print_events(mut events: Events) {
     let mut stdout = tokio::io::stdout();
     loop {
         let line = match events.recv().await {
-            Ok(event) => json::event(&event).to_string(),
+            Ok(event) => EventRecord::from(&event).to_line(),
             Err(RecvError::Lagged(missed)) => {
                 warn!(missed, "stdout is too slow: events missed");
                 continue;

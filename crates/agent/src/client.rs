@@ -27,6 +27,7 @@ pub use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use leviathan_gossip::json::EventRecord;
 use leviathan_gossip::keyring::{Fingerprint, SecretKey};
 
 use crate::api::{
@@ -463,7 +464,7 @@ pub enum KeyName<'a> {
     Fingerprint(Fingerprint),
 }
 
-/// The server-sent events of `GET /v1/events`, each the event's JSON object.
+/// The server-sent events of `GET /v1/events`, each read as an [`EventRecord`].
 pub struct EventStream {
     events: Pin<
         Box<
@@ -480,8 +481,9 @@ impl fmt::Debug for EventStream {
 }
 
 impl EventStream {
-    /// The next event; `None` when the agent closed the stream (it left or stopped).
-    pub async fn next(&mut self) -> Result<Option<Value>, ClientError> {
+    /// The next event; `None` when the agent closed the stream (it left or stopped). An
+    /// event kind a newer agent added is [`EventRecord::Unknown`].
+    pub async fn next(&mut self) -> Result<Option<EventRecord>, ClientError> {
         while let Some(event) = self.events.next().await {
             let event = event.map_err(|error| match error {
                 EventStreamError::Transport(error) => ClientError::Http(error),

@@ -312,7 +312,7 @@ async fn watch(args: &ClientArgs) -> Result<(), Failure> {
             return Ok(());
         };
         let text = if args.json {
-            format!("{event}\n")
+            format!("{}\n", event.to_line())
         } else {
             render::event_lines(&event)
                 .iter()

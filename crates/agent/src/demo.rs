@@ -17,7 +17,8 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use leviathan_gossip::{Config, Gossip, MemberState, Preset, RecvError, json};
+use leviathan_gossip::json::EventRecord;
+use leviathan_gossip::{Config, Gossip, MemberState, Preset, RecvError};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -466,7 +467,7 @@ async fn print_events(name: String, gossip: Arc<Gossip>, clock: Clock) {
     loop {
         match events.recv().await {
             Ok(event) => {
-                for line in render::event_lines(&json::event(&event)) {
+                for line in render::event_lines(&EventRecord::from(&event)) {
                     clock.event(&name, &line);
                 }
             }

@@ -68,6 +68,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete as delete_route, get, post, put};
 use axum::{Json, Router};
 use futures_util::Stream;
+use leviathan_gossip::json::EventRecord;
 use leviathan_gossip::keyring::{Fingerprint, KeyRef, KeyringError, SecretKey};
 use leviathan_gossip::{Error as GossipError, Gossip, MemberState, RecvError, WriteError, json};
 use serde::Deserialize;
@@ -583,10 +584,10 @@ async fn events(
                 received = subscription.recv() => match received {
                     Ok(event) => SseEvent::default()
                         .event(event.name())
-                        .data(json::event(&event).to_string()),
+                        .data(EventRecord::from(&event).to_line()),
                     Err(RecvError::Lagged(missed)) => SseEvent::default()
                         .event("lagged")
-                        .data(json!({ "event": "lagged", "missed": missed }).to_string()),
+                        .data(EventRecord::Lagged { missed }.to_line()),
                     Err(RecvError::Closed) => return None,
                 },
             };

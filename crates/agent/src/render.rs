@@ -1,9 +1,10 @@
 //! Human-readable output: events as sentences, values shortened, aligned tables.
 //!
-//! Works on the JSON shapes ([`leviathan_gossip::json::event`], [`crate::api`]), so the
-//! demo (which holds [`leviathan_gossip::Event`]s) and `watch` (which reads JSON) print
-//! alike.
+//! Works on the typed JSON records ([`leviathan_gossip::json::EventRecord`], [`crate::api`]),
+//! so the demo (which holds [`leviathan_gossip::Event`]s) and `watch` (which reads JSON)
+//! print alike.
 
+use leviathan_gossip::json::{EventRecord, UpdateRecord, ValueRecord};
 use serde_json::Value;
 
 use crate::api::{EntryView, KeysResponse, MemberView};
@@ -13,63 +14,48 @@ const VALUE_WIDTH: usize = 48;
 
 /// One line per thing an event says, e.g. `discovered node2, node3` or
 /// `update node1/k1 = "v1" (v1)`.
-pub fn event_lines(event: &Value) -> Vec<String> {
-    let field = |name: &str| event.get(name).and_then(Value::as_str).unwrap_or("?");
-    let number = |name: &str| event.get(name).and_then(Value::as_u64).unwrap_or(0);
-    let peers = || {
-        event
-            .get("peers")
-            .and_then(Value::as_array)
-            .map(|peers| {
-                peers
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
-            .unwrap_or_default()
-    };
-    match field("event") {
-        "peers_discover" => vec![format!("discovered {}", peers())],
-        "peers_suspend" => vec![format!("suspects {}", peers())],
-        "peers_recover" => vec![format!("sees {} recovered", peers())],
-        "peers_dead" => vec![format!("declares {} dead", peers())],
-        "peers_left" => vec![format!("sees {} leave", peers())],
-        "peers_removed" => vec![format!("forgets {} (removed)", peers())],
-        "peer_restarted" => vec![format!(
-            "sees {} restarted (generation {})",
-            field("node"),
-            number("generation")
+pub fn event_lines(event: &EventRecord) -> Vec<String> {
+    match event {
+        EventRecord::PeersDiscover { peers } => vec![format!("discovered {}", peers.join(", "))],
+        EventRecord::PeersSuspend { peers } => vec![format!("suspects {}", peers.join(", "))],
+        EventRecord::PeersRecover { peers } => {
+            vec![format!("sees {} recovered", peers.join(", "))]
+        }
+        EventRecord::PeersDead { peers } => vec![format!("declares {} dead", peers.join(", "))],
+        EventRecord::PeersLeft { peers } => vec![format!("sees {} leave", peers.join(", "))],
+        EventRecord::PeersRemoved { peers } => {
+            vec![format!("forgets {} (removed)", peers.join(", "))]
+        }
+        EventRecord::PeerRestarted { node, generation } => {
+            vec![format!("sees {node} restarted (generation {generation})")]
+        }
+        EventRecord::Updates { deltas } => deltas.iter().map(update_line).collect(),
+        EventRecord::Delete { node, key, version } => {
+            vec![format!("delete {node}/{key} (v{version})")]
+        }
+        EventRecord::DuplicateName {
+            address,
+            generation,
+        } => vec![format!(
+            "finds another process under its name at {address} (generation {generation}): \
+             stop one of the two"
         )],
-        "updates" => event
-            .get("deltas")
-            .and_then(Value::as_array)
-            .map(|deltas| deltas.iter().map(update_line).collect())
-            .unwrap_or_default(),
-        "delete" => vec![format!(
-            "delete {}/{} (v{})",
-            field("node"),
-            field("key"),
-            number("version")
-        )],
-        "duplicate_name" => vec![format!(
-            "finds another process under its name at {} (generation {}): stop one of the two",
-            field("address"),
-            number("generation")
-        )],
-        "lagged" => vec![format!("missed {} events (too slow)", number("missed"))],
-        other => vec![format!("{other}: {event}")],
+        EventRecord::Lagged { missed } => vec![format!("missed {missed} events (too slow)")],
+        _ => vec!["an event this version does not know".to_string()],
     }
 }
 
-fn update_line(delta: &Value) -> String {
-    let text = |name: &str| delta.get(name).and_then(Value::as_str).unwrap_or("?");
-    let version = delta.get("version").and_then(Value::as_u64).unwrap_or(0);
-    let value = delta.get("value").map_or_else(|| "?".into(), value);
+fn update_line(update: &UpdateRecord) -> String {
+    let shown = match &update.value {
+        ValueRecord::Text(text) => format!("{text:?}"),
+        ValueRecord::Bytes { base64 } => format!("base64:{base64}"),
+    };
     format!(
-        "update {}/{} = {value} (v{version})",
-        text("node"),
-        text("key")
+        "update {}/{} = {} (v{})",
+        update.node,
+        update.key,
+        shorten(&shown, VALUE_WIDTH),
+        update.version
     )
 }
 
@@ -235,14 +221,20 @@ mod tests {
                 json!({"event":"delete","node":"node1","key":"k1","version":4}),
                 "delete node1/k1 (v4)",
             ),
+            (
+                json!({"event":"lagged","missed":3}),
+                "missed 3 events (too slow)",
+            ),
         ];
         for (event, line) in cases {
-            assert_eq!(event_lines(&event), [line]);
+            let record: EventRecord = serde_json::from_value(event).unwrap();
+            assert_eq!(event_lines(&record), [line]);
         }
         let updates = json!({"event":"updates","deltas":[
             {"node":"node1","key":"k1","value":"v1","version":1},
             {"node":"node1","key":"bin","value":{"base64":"/wA="},"version":2},
         ]});
+        let updates: EventRecord = serde_json::from_value(updates).unwrap();
         assert_eq!(
             event_lines(&updates),
             [

@@ -3,6 +3,7 @@
 
 mod common;
 
+use leviathan_gossip::json::{EventRecord, ValueRecord};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -71,13 +72,15 @@ async fn writes_and_deletes_on_one_agent_reach_the_others() {
             .expect("timed out waiting for a3's events to show k1's update and delete")
             .unwrap()
             .expect("a3 closed its event stream");
-        update |= event["event"] == "updates"
-            && event["deltas"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|d| d["node"] == "a1" && d["key"] == "k1" && d["value"] == "hello");
-        delete |= event["event"] == "delete" && event["node"] == "a1" && event["key"] == "k1";
+        match event {
+            EventRecord::Updates { deltas } => {
+                update |= deltas.iter().any(|d| {
+                    d.node == "a1" && d.key == "k1" && d.value == ValueRecord::Text("hello".into())
+                });
+            }
+            EventRecord::Delete { node, key, .. } => delete |= node == "a1" && key == "k1",
+            _ => {}
+        }
     }
 }
 
