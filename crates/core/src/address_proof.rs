@@ -16,6 +16,13 @@
 //! A SynAck from an address this node just sent a Syn to was asked for: the Ack it draws
 //! goes to a peer (or seed) of this node's own choosing, as much as a round sends anyway,
 //! so it is not held to the limit.
+//!
+//! A roster owed: an answer to an unproven address that left out never-seen nodes (a
+//! joiner meeting this node for the first time, the common case while a large cluster
+//! forms) asks for proof and keeps their names with the pending probe; the proof's answer
+//! releases them as a roster stream, one round trip later. The answer may come before
+//! the prover's entry does (its own delta is still on its way): the proof is then kept,
+//! with what is owed, until the entry arrives.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -37,18 +44,41 @@ const WAIT_TIMEOUTS: u32 = 4;
 /// Syn destinations remembered, at most: a few rounds' fanout.
 const MAX_SOLICITED: usize = 64;
 
+/// Names of never-seen nodes owed to a peer once its address is proven, at most.
+pub(crate) const MAX_OWED: usize = 512;
+
+/// Never-seen nodes a SynAck to an unproven address left out, to stream once it is
+/// proven.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OwedRoster {
+    /// The nodes, at most [`MAX_OWED`].
+    pub(crate) names: Vec<NodeName>,
+}
+
 #[derive(Debug, Clone)]
 struct Pending {
     sequence: u64,
     name: NodeName,
     address: SocketAddr,
     until: Instant,
+    owed: Option<OwedRoster>,
+}
+
+/// A proof whose answer came before the prover's entry: applied when the entry arrives.
+#[derive(Debug, Clone)]
+struct Early {
+    name: NodeName,
+    address: SocketAddr,
+    until: Instant,
+    owed: Option<OwedRoster>,
 }
 
 /// The proof probes this node awaits answers to, and the addresses it sent Syns to lately.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct AddressProofs {
     pending: VecDeque<Pending>,
+    /// Proofs answered before their prover's entry arrived; at most [`MAX_PENDING`].
+    early: VecDeque<Early>,
     /// Syn destinations, and until when their SynAcks count as asked for; oldest first.
     solicited: VecDeque<(SocketAddr, Instant)>,
 }
@@ -78,24 +108,82 @@ impl AddressProofs {
             name: name.clone(),
             address,
             until: now + probe_timeout * WAIT_TIMEOUTS,
+            owed: None,
         });
         true
     }
 
-    /// An answer with `sequence` came from `from`: the member whose address it proves, if
-    /// it answers a proof probe sent to that address that is still awaited.
+    /// Whether a proof of `address` is awaited.
+    pub(crate) fn is_pending(&self, address: SocketAddr, now: Instant) -> bool {
+        self.pending
+            .iter()
+            .any(|pending| pending.address == address && pending.until > now)
+    }
+
+    /// Keeps `owed` with the proof awaited for `address` (replacing what was owed), to be
+    /// streamed once it is proven. Nothing is kept without a proof awaited.
+    pub(crate) fn owe(&mut self, address: SocketAddr, mut owed: OwedRoster) {
+        owed.names.truncate(MAX_OWED);
+        if let Some(pending) = self
+            .pending
+            .iter_mut()
+            .find(|pending| pending.address == address)
+        {
+            pending.owed = Some(owed);
+        }
+    }
+
+    /// An answer with `sequence` came from `from`: the member whose address it proves and
+    /// what is owed to it, if it answers a proof probe sent to that address that is still
+    /// awaited.
     pub(crate) fn answered(
         &mut self,
         sequence: u64,
         from: SocketAddr,
         now: Instant,
-    ) -> Option<NodeName> {
+    ) -> Option<(NodeName, Option<OwedRoster>)> {
         let at = self
             .pending
             .iter()
             .position(|pending| pending.sequence == sequence)?;
         let pending = self.pending.remove(at)?;
-        (pending.address == from && pending.until > now).then_some(pending.name)
+        (pending.address == from && pending.until > now).then_some((pending.name, pending.owed))
+    }
+
+    /// A proof of `name` at `address` answered before `name`'s entry at that address
+    /// arrived: kept (with what is owed) for a few probe timeouts.
+    pub(crate) fn proven_early(
+        &mut self,
+        name: NodeName,
+        address: SocketAddr,
+        owed: Option<OwedRoster>,
+        probe_timeout: Duration,
+        now: Instant,
+    ) {
+        self.early
+            .retain(|early| early.until > now && early.address != address);
+        if self.early.len() >= MAX_PENDING {
+            self.early.pop_front();
+        }
+        self.early.push_back(Early {
+            name,
+            address,
+            until: now + probe_timeout * WAIT_TIMEOUTS,
+            owed,
+        });
+    }
+
+    /// The early proof of `name` at `address`, if one is kept: taken, with what is owed.
+    pub(crate) fn take_early(
+        &mut self,
+        name: &NodeName,
+        address: SocketAddr,
+        now: Instant,
+    ) -> Option<Option<OwedRoster>> {
+        let at = self.early.iter().position(|early| {
+            early.name == *name && early.address == address && early.until > now
+        })?;
+        self.early.remove(at).map(|early| early.owed)
     }
 
     /// A Syn went to `address`: its SynAck is asked for until `until`.
@@ -151,7 +239,7 @@ mod tests {
         let late = now + TIMEOUT * WAIT_TIMEOUTS;
         assert_eq!(proofs.answered(10, a, late), None, "too late");
         assert!(proofs.ask(&name("m"), a, 11, TIMEOUT, now));
-        assert_eq!(proofs.answered(11, a, now), Some(name("m")));
+        assert_eq!(proofs.answered(11, a, now), Some((name("m"), None)));
     }
 
     #[test]
@@ -191,5 +279,36 @@ mod tests {
             TIMEOUT,
             now + TIMEOUT * WAIT_TIMEOUTS
         ));
+    }
+
+    #[test]
+    fn what_is_owed_follows_the_proof_and_an_early_proof_waits_for_its_entry() {
+        let now = Instant::now();
+        let a: SocketAddr = "10.0.0.1:1".parse().unwrap();
+        let mut proofs = AddressProofs::default();
+        let owed = OwedRoster {
+            names: (0..MAX_OWED + 10).map(|i| name(&format!("n{i}"))).collect(),
+        };
+        // Nothing is owed without a proof awaited.
+        proofs.owe(a, owed.clone());
+        assert!(proofs.ask(&name("m"), a, 7, TIMEOUT, now));
+        assert!(proofs.is_pending(a, now));
+        proofs.owe(a, owed);
+        let (prover, owed) = proofs.answered(7, a, now).unwrap();
+        let owed = owed.unwrap();
+        assert_eq!(owed.names.len(), MAX_OWED, "bounded");
+        assert!(!proofs.is_pending(a, now));
+        // The prover's entry is not there yet: the proof waits for it, at that address only.
+        proofs.proven_early(prover.clone(), a, Some(owed.clone()), TIMEOUT, now);
+        let b: SocketAddr = "10.0.0.2:1".parse().unwrap();
+        assert_eq!(proofs.take_early(&prover, b, now), None);
+        assert_eq!(proofs.take_early(&prover, a, now), Some(Some(owed)));
+        assert_eq!(proofs.take_early(&prover, a, now), None, "taken once");
+        proofs.proven_early(prover.clone(), a, None, TIMEOUT, now);
+        assert_eq!(
+            proofs.take_early(&prover, a, now + TIMEOUT * WAIT_TIMEOUTS),
+            None,
+            "lapsed"
+        );
     }
 }

@@ -17,7 +17,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tracing::{debug, info, trace, warn};
 
-use crate::address_proof::{AMPLIFICATION_LIMIT, AddressProofs};
+use crate::address_proof::{AMPLIFICATION_LIMIT, AddressProofs, MAX_OWED, OwedRoster};
 use crate::cluster_state::{NodeMut, entry_bytes};
 use crate::config::{ConfigError, NodeConfig};
 use crate::delta::{build_deltas, order_candidates, worst_case_record_len};
@@ -249,23 +249,25 @@ impl Node {
             .add(kind, packet.encoded_len() as u64);
         trace!(%from, sender = %packet.header.sender, kind = kind.name(), "received");
         let received_len = packet.encoded_len();
+        let sent_before = self.stats.bytes_sent.total();
         let mut batch = EventBatch::default();
         match packet.message {
             Message::Syn(syn) => {
                 let limit = self.reply_limit(from, &packet.header.sender, received_len, now);
-                self.on_syn(from, syn, limit, now, &mut batch);
+                let owed = self.on_syn(from, syn, limit, now, &mut batch);
+                let room = self.amplification_room(received_len, sent_before);
+                self.owe_roster(from, &packet.header.sender, owed, room, now);
                 self.warn_if_accused(&packet.header.sender, packet.header.incarnation);
             }
             Message::SynAck(synack) => {
                 // A peer this node chose to call gets a packet's worth, proven or not.
+                let solicited = self.address_proofs.is_solicited(from, now);
                 let limit = match self.reply_limit(from, &packet.header.sender, received_len, now) {
-                    ReplyLimit::Bytes(_) if self.address_proofs.is_solicited(from, now) => {
-                        ReplyLimit::Packet
-                    }
+                    ReplyLimit::Bytes(_) if solicited => ReplyLimit::Packet,
                     limit => limit,
                 };
                 // Nodes in an answer to this node's own Syn were asked for: a roster.
-                let teller = if self.address_proofs.is_solicited(from, now) {
+                let teller = if solicited {
                     Teller::Asked
                 } else {
                     Teller::Unasked(from)
@@ -277,7 +279,13 @@ impl Node {
                     answer_with_ack: true,
                     teller,
                 };
-                self.on_exchange_step(from, step, limit, now, &mut batch);
+                let owed = self.on_exchange_step(from, step, limit, now, &mut batch);
+                let room = if solicited {
+                    self.config.max_packet_size
+                } else {
+                    self.amplification_room(received_len, sent_before)
+                };
+                self.owe_roster(from, &packet.header.sender, owed, room, now);
             }
             Message::Ack(ack) => {
                 let limit = if ack.ranges.is_empty() && ack.requests.is_empty() {
@@ -293,7 +301,9 @@ impl Node {
                     answer_with_ack: false,
                     teller: Teller::Unasked(from),
                 };
-                self.on_exchange_step(from, step, limit, now, &mut batch);
+                let owed = self.on_exchange_step(from, step, limit, now, &mut batch);
+                let room = self.amplification_room(received_len, sent_before);
+                self.owe_roster(from, &packet.header.sender, owed, room, now);
             }
             Message::Probe(probe) => {
                 let prober = &packet.header.sender;
@@ -938,8 +948,9 @@ impl Node {
         let member_at_from = self
             .state
             .get(sender)
-            .filter(|node| node.address() == from && node.status() == NodeStatus::Alive);
-        if member_at_from.is_some_and(NodeState::is_address_proven) {
+            .filter(|node| node.address() == from && node.status() == NodeStatus::Alive)
+            .map(NodeState::is_address_proven);
+        if member_at_from == Some(true) {
             return ReplyLimit::Proven;
         }
         let mut allowed = received_len.saturating_mul(AMPLIFICATION_LIMIT);
@@ -947,19 +958,23 @@ impl Node {
             // No single reply is longer: nothing to prove.
             return ReplyLimit::Packet;
         }
+        let probe = Probe {
+            sequence: self.rng_sequence(),
+            target: NodeTag::of(sender),
+            rumors: Vec::new(),
+        };
+        // Room for the probe is kept unless it would take a third of the reply: a stranger is
+        // probed only if the answer leaves out nodes it never saw (see `owe_roster`).
+        let probe_len = self.packet_len(&Message::Probe(probe.clone()));
+        if member_at_from.is_some() || probe_len <= allowed / 3 {
+            allowed = allowed.saturating_sub(probe_len);
+        }
         if member_at_from.is_some() {
-            let sequence = self.rng_sequence();
             let timeout = self.config.probe_timeout;
             if self
                 .address_proofs
-                .ask(sender, from, sequence, timeout, now)
+                .ask(sender, from, probe.sequence, timeout, now)
             {
-                let probe = Probe {
-                    sequence,
-                    target: NodeTag::of(sender),
-                    rumors: Vec::new(),
-                };
-                allowed = allowed.saturating_sub(self.packet_len(&Message::Probe(probe.clone())));
                 self.send(from, Message::Probe(probe));
             }
         }
@@ -978,6 +993,7 @@ impl Node {
         }
     }
 
+    /// Answers a Syn; returns what the answer owes `from` once proven.
     fn on_syn(
         &mut self,
         from: SocketAddr,
@@ -985,7 +1001,7 @@ impl Node {
         limit: ReplyLimit,
         now: Instant,
         batch: &mut EventBatch,
-    ) {
+    ) -> OwedRoster {
         self.take_rumors(&syn.rumors, now, batch);
         for entry in &syn.news {
             self.observe_digest_entry(entry, now, batch);
@@ -1015,7 +1031,7 @@ impl Node {
         answer
             .deltas
             .extend(build_deltas(&self.state, &pushes, answer.room + COUNT_LEN));
-        self.send_answer(from, answer, false);
+        self.send_answer(from, answer, false)
     }
 
     /// The pull half of the rumour: the responder's own news, which the initiator did not
@@ -1041,6 +1057,7 @@ impl Node {
 
     /// A later step of an exchange (a SynAck to the initiator, an Ack to the responder):
     /// takes its deltas, serves its requests, answers its ranges with the other kind.
+    /// Returns what the answer owes `from` once proven.
     fn on_exchange_step(
         &mut self,
         from: SocketAddr,
@@ -1048,7 +1065,7 @@ impl Node {
         limit: ReplyLimit,
         now: Instant,
         batch: &mut EventBatch,
-    ) {
+    ) -> OwedRoster {
         let ExchangeStep {
             ranges,
             requests,
@@ -1058,7 +1075,7 @@ impl Node {
         } = step;
         self.apply_deltas(&deltas, teller, now, batch);
         if ranges.is_empty() && requests.is_empty() {
-            return;
+            return OwedRoster { names: Vec::new() };
         }
         for entry in &requests {
             self.observe_digest_entry(entry, now, batch);
@@ -1068,14 +1085,20 @@ impl Node {
             candidates: reconcile_requests(&self.state, &requests),
         };
         let answer = self.answer(&ranges, served, limit, now, batch);
-        self.send_answer(from, answer, answer_with_ack);
+        self.send_answer(from, answer, answer_with_ack)
     }
 
     /// Sends `answer` (nothing if it is empty) as an Ack or a SynAck, then its roster
-    /// stream, deltas only, in the same kind.
-    fn send_answer(&mut self, to: SocketAddr, answer: Answer, as_ack: bool) {
-        if answer.is_empty() {
-            return;
+    /// stream, deltas only, in the same kind. Returns what it owes `to` once proven: only
+    /// a SynAck owes, its initiator having asked by its Syn (Acks streamed to a responder
+    /// would arrive unasked, beyond its introduction limit).
+    fn send_answer(&mut self, to: SocketAddr, answer: Answer, as_ack: bool) -> OwedRoster {
+        let empty = answer.is_empty();
+        let owed = OwedRoster {
+            names: if as_ack { Vec::new() } else { answer.owed },
+        };
+        if empty {
+            return owed;
         }
         let step = |ranges, requests, deltas| {
             if as_ack {
@@ -1096,6 +1119,16 @@ impl Node {
         for deltas in answer.roster {
             self.send(to, step(RangeClaims::default(), Vec::new(), deltas));
         }
+        owed
+    }
+
+    /// Bytes a reply to a datagram of `received_len` bytes may still take under the
+    /// three-times rule, `sent_before` being the bytes sent before it was handled.
+    fn amplification_room(&self, received_len: usize, sent_before: u64) -> usize {
+        let sent = self.stats.bytes_sent.total().saturating_sub(sent_before);
+        received_len
+            .saturating_mul(AMPLIFICATION_LIMIT)
+            .saturating_sub(usize::try_from(sent).unwrap_or(usize::MAX))
     }
 
     /// What to say back to a step carrying `ranges`, given what comparing its other
@@ -1143,10 +1176,17 @@ impl Node {
         let deltas_budget = budget.saturating_sub(requests_size + answered.encoded_len());
         let deltas = build_deltas(&self.state, &found.candidates, deltas_budget);
         let used = COUNT_LEN + deltas.iter().map(NodeDelta::encoded_len).sum::<usize>();
-        let roster = if limit == ReplyLimit::Proven {
-            self.roster_stream(&found.candidates, &deltas)
+        let (roster, owed) = if limit == ReplyLimit::Proven {
+            (
+                self.roster_stream(never_seen(&found.candidates, &deltas)),
+                Vec::new(),
+            )
         } else {
-            Vec::new()
+            let owed = never_seen(&found.candidates, &deltas)
+                .take(MAX_OWED)
+                .map(|candidate| candidate.name)
+                .collect();
+            (Vec::new(), owed)
         };
         Answer {
             ranges: answered,
@@ -1154,25 +1194,17 @@ impl Node {
             deltas,
             room: deltas_budget.saturating_sub(used),
             roster,
+            owed,
         }
     }
 
     /// The roster streamed to a peer that never saw more nodes than one answer holds (a
     /// node joining a large cluster): up to `ROSTER_PACKETS − 1` more packets of the
-    /// never-seen `candidates` that `sent` left out, so it learns the cluster in a bounded
-    /// number of round trips rather than a packet per exchange. Only to a proven address
-    /// (the caller's check): this is the one answer larger than a packet.
-    fn roster_stream(
-        &self,
-        candidates: &[DeltaCandidate],
-        sent: &[NodeDelta],
-    ) -> Vec<Vec<NodeDelta>> {
-        let sent: HashSet<&NodeName> = sent.iter().map(|delta| &delta.node.name).collect();
-        let mut rest: Vec<DeltaCandidate> = candidates
-            .iter()
-            .filter(|candidate| candidate.lag == Lag::NeverSeen && !sent.contains(&candidate.name))
-            .cloned()
-            .collect();
+    /// never-seen nodes the first packet left out (`rest`), so it learns the cluster in a
+    /// bounded number of round trips rather than a packet per exchange. Only to a proven
+    /// address (the caller's check): this is the one answer larger than a packet.
+    fn roster_stream(&self, rest: impl Iterator<Item = DeltaCandidate>) -> Vec<Vec<NodeDelta>> {
+        let mut rest: Vec<DeltaCandidate> = rest.collect();
         // A SynAck or Ack with deltas only: empty claims and requests, then the deltas.
         let budget = self
             .body_budget()
@@ -1188,6 +1220,78 @@ impl Node {
             stream.push(more);
         }
         stream
+    }
+
+    /// After a SynAck to the unproven `from` left out never-seen nodes (`owed`): asks
+    /// `from` to prove that it is `sender` — unless a proof is awaited already, or the
+    /// probe would take the reply beyond three times what `from` sent (`room` is what is
+    /// left) — and keeps what is owed with the proof, to stream once it is proven.
+    fn owe_roster(
+        &mut self,
+        from: SocketAddr,
+        sender: &NodeName,
+        owed: OwedRoster,
+        room: usize,
+        now: Instant,
+    ) {
+        if owed.names.is_empty() {
+            return;
+        }
+        if !self.address_proofs.is_pending(from, now) {
+            let sequence = self.rng_sequence();
+            let probe = Probe {
+                sequence,
+                target: NodeTag::of(sender),
+                rumors: Vec::new(),
+            };
+            let timeout = self.config.probe_timeout;
+            if self.packet_len(&Message::Probe(probe.clone())) > room
+                || !self
+                    .address_proofs
+                    .ask(sender, from, sequence, timeout, now)
+            {
+                return;
+            }
+            self.send(from, Message::Probe(probe));
+        }
+        self.address_proofs.owe(from, owed);
+    }
+
+    /// `name` proved that it holds `address`: its replies are no longer held to what it
+    /// sends, and what was owed to it streams now.
+    pub(super) fn proven(
+        &mut self,
+        name: &NodeName,
+        address: SocketAddr,
+        owed: Option<OwedRoster>,
+    ) {
+        let Some(mut node) = self.state.get_mut(name) else {
+            return;
+        };
+        if node.address() != address {
+            return;
+        }
+        node.prove_address();
+        drop(node);
+        let Some(owed) = owed else {
+            return;
+        };
+        let rest = owed.names.into_iter().filter_map(|name| {
+            self.state.contains_key(&name).then_some(DeltaCandidate {
+                name,
+                lag: Lag::NeverSeen,
+                from_version: Version(0),
+                missing: 0,
+            })
+        });
+        let stream = self.roster_stream(rest);
+        for deltas in stream {
+            let message = Message::SynAck(SynAck {
+                deltas,
+                ..SynAck::default()
+            });
+            self.send(address, message);
+        }
     }
 
     fn send(&mut self, destination: SocketAddr, message: Message) {
@@ -1420,6 +1524,12 @@ impl Node {
         }
         self.state.insert(name.clone(), node);
         self.news.changed(&name);
+        if let Some(owed) = self
+            .address_proofs
+            .take_early(&name, delta.node.address, now)
+        {
+            self.proven(&name, delta.node.address, owed);
+        }
         if restarted {
             info!(node = %self.identity.name, peer = %delta.node, "peer restarted");
             batch.restarted(name.clone(), delta.node.generation);
@@ -1791,6 +1901,18 @@ pub struct Footprint {
     pub health_slots: usize,
 }
 
+/// The never-seen `candidates` that `sent` left out.
+fn never_seen<'a>(
+    candidates: &'a [DeltaCandidate],
+    sent: &[NodeDelta],
+) -> impl Iterator<Item = DeltaCandidate> + 'a {
+    let sent: HashSet<NodeName> = sent.iter().map(|delta| delta.node.name.clone()).collect();
+    candidates
+        .iter()
+        .filter(move |candidate| candidate.lag == Lag::NeverSeen && !sent.contains(&candidate.name))
+        .cloned()
+}
+
 /// Whether gossip can be addressed to `address`: a port, and an IP address that names one
 /// host (not unspecified, multicast or the IPv4 broadcast address).
 fn is_routable(address: SocketAddr) -> bool {
@@ -1855,6 +1977,9 @@ struct Answer {
     room: usize,
     /// Further packets of never-seen nodes, deltas only (see `roster_stream`).
     roster: Vec<Vec<NodeDelta>>,
+    /// Never-seen nodes left out of an answer to an unproven address: owed to it once
+    /// proven (see `owe_roster`).
+    owed: Vec<NodeName>,
 }
 
 impl Answer {

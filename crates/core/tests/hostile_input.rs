@@ -237,51 +237,30 @@ fn nodes_in_an_answer_to_this_nodes_syn_are_not_limited() {
         ..NodeConfig::default()
     };
     let seed: SocketAddr = "127.0.0.1:9300".parse().unwrap();
-    let mut node = Node::new(config, node_id("local", 9000), [seed], now, 1).unwrap();
+    // A SynAck from the seed with 50 members `node` never saw.
+    let roster_from_seed = |node: &Node| Packet {
+        header: header_from(node, "seed"),
+        message: Message::SynAck(SynAck {
+            deltas: (0..50)
+                .map(|i| delta_of(&format!("member-{i}"), 1))
+                .collect(),
+            ..SynAck::default()
+        }),
+    };
+    let mut node = Node::new(config.clone(), node_id("local", 9000), [seed], now, 1).unwrap();
     node.handle_timeout(now);
     assert!(
         sent_to(&mut node, seed)
             .iter()
             .any(|(_, message)| matches!(message, Message::Syn(_)))
     );
-    let roster: Vec<NodeDelta> = (0..50)
-        .map(|i| delta_of(&format!("member-{i}"), 1))
-        .collect();
-    let answer = Packet {
-        header: header_from(&node, "seed"),
-        message: Message::SynAck(SynAck {
-            ranges: Default::default(),
-            requests: Vec::new(),
-            deltas: roster,
-        }),
-    };
+    let answer = roster_from_seed(&node);
     node.handle_packet(seed, answer, now);
     assert_eq!(node.footprint().nodes, 1 + 50);
     assert_eq!(node.stats().refused_introductions, 0);
     // The same roster from an address this node did not call is limited.
-    let mut other = Node::new(
-        NodeConfig {
-            max_nodes: 1_000,
-            max_introductions_per_sender: 8,
-            ..NodeConfig::default()
-        },
-        node_id("other", 9001),
-        [],
-        now,
-        2,
-    )
-    .unwrap();
-    let roster: Vec<NodeDelta> = (0..50)
-        .map(|i| delta_of(&format!("member-{i}"), 1))
-        .collect();
-    let unasked = Packet {
-        header: header_from(&other, "seed"),
-        message: Message::SynAck(SynAck {
-            ranges: Default::default(),
-            requests: Vec::new(),
-            deltas: roster,
-        }),
-    };
+    let mut other = Node::new(config, node_id("other", 9001), [], now, 2).unwrap();
+    let unasked = roster_from_seed(&other);
     other.handle_packet(seed, unasked, now);
     assert_eq!(other.footprint().nodes, 1 + 8);
 }

@@ -83,12 +83,21 @@ impl Node {
     ) {
         self.take_rumors(&ack.rumors, now, batch);
         if self.address_proofs.awaits(ack.sequence) {
-            let proven = self.address_proofs.answered(ack.sequence, from, now);
-            if let Some(mut node) = proven.and_then(|name| self.state.get_mut(&name))
+            if let Some((name, owed)) = self.address_proofs.answered(ack.sequence, from, now)
                 && ack.reached
-                && node.address() == from
             {
-                node.prove_address();
+                let known_there = self
+                    .state
+                    .get(&name)
+                    .is_some_and(|node| node.address() == from);
+                if known_there {
+                    self.proven(&name, from, owed);
+                } else {
+                    // Its entry is on its way (its own delta answers this node's request).
+                    let timeout = self.config.probe_timeout;
+                    self.address_proofs
+                        .proven_early(name, from, owed, timeout, now);
+                }
             }
             return;
         }
