@@ -94,6 +94,7 @@ mod failure_detector;
 mod generation_horizon;
 mod health_check;
 mod health_table;
+mod informed_peers;
 mod introductions;
 mod local_health;
 mod member;

@@ -31,6 +31,7 @@ use crate::event::{Event, EventBatch};
 use crate::expiry::{Expired, Expiries};
 use crate::failure_detector::PhiAccrualDetector;
 use crate::generation_horizon::GenerationHorizon;
+use crate::informed_peers::{InformedPeers, KEEP_INTERVALS};
 use crate::introductions::Introductions;
 use crate::member::{Member, MemberState, PeerCounts};
 use crate::membership::{Membership, Observer, report_applied};
@@ -87,6 +88,8 @@ pub struct Node {
     introductions: Introductions,
     /// Another live process under this node's name: the check under way, the last found.
     duplicates: Duplicates,
+    /// The members that know the most nodes, for this node to call while it knows fewer.
+    informed: InformedPeers,
     news: NewsQueue,
     /// Versions and times of this node's own tombstones, oldest first, until collected.
     own_tombstones: VecDeque<(Version, Instant)>,
@@ -170,6 +173,7 @@ impl Node {
             ),
             address_proofs: AddressProofs::default(),
             duplicates: Duplicates::default(),
+            informed: InformedPeers::default(),
             introductions: Introductions::new(
                 config.max_introductions_per_sender,
                 config.gossip_interval,
@@ -253,6 +257,7 @@ impl Node {
         let mut batch = EventBatch::default();
         match packet.message {
             Message::Syn(syn) => {
+                self.hear_digest_size(from, &packet.header.sender, &syn, now);
                 let limit = self.reply_limit(from, &packet.header.sender, received_len, now);
                 let owed = self.on_syn(from, syn, limit, now, &mut batch);
                 let room = self.amplification_room(received_len, sent_before);
@@ -870,9 +875,38 @@ impl Node {
             state: &self.state,
             health: self.membership.health(),
         };
-        let targets = select_targets(&peers, &self.seeds, self.config.fanout, &mut self.rng);
+        let mut targets = select_targets(&peers, &self.seeds, self.config.fanout, &mut self.rng);
+        // Behind a peer that knows far more: call it too (see `informed_peers.rs`).
+        if let Some(informed) = self
+            .informed
+            .to_call(self.state.len(), self.clock, &mut self.rng)
+            && !targets.contains(&informed)
+        {
+            targets.push(informed);
+        }
         for destination in targets {
             self.send_syn(destination);
+        }
+    }
+
+    /// Remembers how many nodes the sender of `syn` knows, if it is a live member speaking
+    /// from its advertised address (see `informed_peers.rs`).
+    fn hear_digest_size(&mut self, from: SocketAddr, sender: &NodeName, syn: &Syn, now: Instant) {
+        let member_at_from = self
+            .state
+            .get(sender)
+            .is_some_and(|node| node.address() == from && node.status() == NodeStatus::Alive);
+        let whole = syn
+            .ranges
+            .summaries
+            .iter()
+            .find(|summary| summary.range == NameRange::ALL);
+        if let Some(whole) = whole
+            && member_at_from
+        {
+            let keep = self.config.gossip_interval * KEEP_INTERVALS;
+            self.informed
+                .heard(from, whole.fingerprint.count, keep, now);
         }
     }
 
