@@ -48,7 +48,7 @@ impl InformedPeers {
             count,
             until: now + keep,
         });
-        self.peers.sort_by(|a, b| b.count.cmp(&a.count));
+        self.peers.sort_by_key(|peer| std::cmp::Reverse(peer.count));
         self.peers.truncate(KEPT);
     }
 
