@@ -12,6 +12,7 @@
 //! | `leviathan_gossip_keys`                        | gauge   |          |
 //! | `leviathan_gossip_records_held`                | gauge   |          |
 //! | `leviathan_gossip_remote_state_bytes`          | gauge   |          |
+//! | `leviathan_gossip_older_wire_peers`            | gauge   |          |
 //! | `leviathan_gossip_own_tombstones`              | gauge   |          |
 //! | `leviathan_gossip_expiring_keys`               | gauge   |          |
 //! | `leviathan_gossip_quarantined`                 | gauge   |          |
@@ -200,6 +201,11 @@ impl Collector for NodeCollector {
                 "Bytes the state of other nodes is accounted at (names, keys, values and \
                  the structures holding them), held to max_remote_bytes",
                 footprint.remote_bytes,
+            ),
+            (
+                "older_wire_peers",
+                "Peers whose Syns come in an older wire version (not yet upgraded)",
+                footprint.older_wire_peers,
             ),
             (
                 "own_tombstones",

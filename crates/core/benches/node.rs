@@ -207,7 +207,7 @@ fn node(c: &mut Criterion) {
             b.iter(|| {
                 node.handle_datagram(from.address, black_box(&datagram), now);
                 match node.poll() {
-                    Some(Output::Transmit(transmit)) => Some(transmit.packet.encode()),
+                    Some(Output::Transmit(transmit)) => Some(transmit.encode()),
                     _ => None,
                 }
             });

@@ -112,6 +112,7 @@ mod rumors;
 mod state;
 mod stats;
 mod timers;
+mod wire_versions;
 
 pub use config::{
     ConfigError, MAX_INDIRECT_PROBES, MAX_OBSERVERS, MAX_PACKET_SIZE, MIN_PACKET_SIZE,

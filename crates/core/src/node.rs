@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use leviathan_gossip_wire::{
-    Ack, COUNT_LEN, Digest, DigestEntry, Generation, Header, Incarnation, Key, Message, NameRange,
-    NodeDelta, NodeId, NodeName, NodeStatus, NodeTag, Packet, Probe, ProbeAck, RangeClaims,
-    RangeSummary, Syn, SynAck, Version,
+    Ack, COUNT_LEN, Digest, DigestEntry, Generation, Header, Incarnation, Key, MAX_NAME_LEN,
+    Message, NameRange, NodeDelta, NodeId, NodeName, NodeStatus, NodeTag, Packet, Probe, ProbeAck,
+    RangeClaims, RangeSummary, Syn, SynAck, Version, WireVersion, entries_len,
 };
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
@@ -47,6 +47,7 @@ use crate::rumors::Rumors;
 use crate::state::{ClusterState, IncarnationFact, NodeState, RecordLimits, Versioned};
 use crate::stats::Stats;
 use crate::timers::{Timer, Timers};
+use crate::wire_versions::WireVersions;
 
 /// One cluster member as a deterministic state machine: no sockets, no clock, no entropy.
 ///
@@ -90,6 +91,8 @@ pub struct Node {
     duplicates: Duplicates,
     /// The members that know the most nodes, for this node to call while it knows fewer.
     informed: InformedPeers,
+    /// Which wire version each peer reads.
+    wire_versions: WireVersions,
     news: NewsQueue,
     /// Versions and times of this node's own tombstones, oldest first, until collected.
     own_tombstones: VecDeque<(Version, Instant)>,
@@ -174,6 +177,7 @@ impl Node {
             address_proofs: AddressProofs::default(),
             duplicates: Duplicates::default(),
             informed: InformedPeers::default(),
+            wire_versions: WireVersions::new(config.max_nodes),
             introductions: Introductions::new(
                 config.max_introductions_per_sender,
                 config.gossip_interval,
@@ -208,10 +212,11 @@ impl Node {
 
     // ----- inputs -----
 
-    /// Decodes and handles a datagram from `from`. Malformed bytes are counted and dropped.
+    /// Decodes and handles a datagram from `from`, in any wire version this build speaks.
+    /// Malformed bytes are counted and dropped.
     pub fn handle_datagram(&mut self, from: SocketAddr, bytes: &[u8], now: Instant) {
-        match Packet::decode(bytes) {
-            Ok(packet) => self.handle_packet(from, packet, now),
+        match Packet::decode_versioned(bytes) {
+            Ok((packet, version)) => self.handle_packet_in(from, packet, version, now),
             Err(error) => {
                 self.stats.dropped_malformed = self.stats.dropped_malformed.saturating_add(1);
                 trace!(%from, %error, "dropped malformed datagram");
@@ -223,6 +228,18 @@ impl Node {
     /// than `local_pause_threshold` (it was stalled), runs them first, as
     /// [`Node::handle_timeout`] would.
     pub fn handle_packet(&mut self, from: SocketAddr, packet: Packet, now: Instant) {
+        self.handle_packet_in(from, packet, WireVersion::CURRENT, now);
+    }
+
+    /// Handles a packet decoded from wire version `version`, as [`Node::handle_packet`]
+    /// does; the version of a Syn says which its sender speaks (`docs/PROTOCOL.md` §3.1).
+    pub fn handle_packet_in(
+        &mut self,
+        from: SocketAddr,
+        packet: Packet,
+        version: WireVersion,
+        now: Instant,
+    ) {
         self.clock = self.clock.max(now);
         // A node waking from a stall may be handed datagrams before its overdue timers.
         // Notice the stall first, so it is forgiven to peers before a fresh probe answer is
@@ -247,12 +264,13 @@ impl Node {
         // First-hand: a removed peer that talks to us, from its address, is alive after all.
         self.quarantine.lift_if_from(&packet.header.sender, from);
         let kind = packet.message.kind();
+        let received_len = packet.encoded_len_as(version);
         self.stats.messages_received.add(kind, 1);
-        self.stats
-            .bytes_received
-            .add(kind, packet.encoded_len() as u64);
-        trace!(%from, sender = %packet.header.sender, kind = kind.name(), "received");
-        let received_len = packet.encoded_len();
+        self.stats.bytes_received.add(kind, received_len as u64);
+        trace!(%from, sender = %packet.header.sender, kind = kind.name(), %version, "received");
+        let seed = self.seeds.binary_search(&from).is_ok();
+        self.wire_versions.heard(from, kind, version, seed);
+
         let sent_before = self.stats.bytes_sent.total();
         let mut batch = EventBatch::default();
         match packet.message {
@@ -835,6 +853,7 @@ impl Node {
             own_tombstones: self.own_tombstones.len(),
             expiries: self.expiries.len(),
             health_slots: self.membership.health().slots(),
+            older_wire_peers: self.wire_versions.older_peers(),
         }
     }
 
@@ -912,10 +931,58 @@ impl Node {
 
     /// Opens a handshake with `destination`, whose SynAck is then asked for.
     fn send_syn(&mut self, destination: SocketAddr) {
-        let syn = self.next_syn();
+        let seed = self.seeds.binary_search(&destination).is_ok();
+        let version = self.wire_versions.for_syn(destination, seed);
+        let mut syn = self.next_syn();
+        if version < WireVersion::CURRENT {
+            self.page_for_oldest(&mut syn);
+        }
         let until = self.clock + self.config.gossip_interval * 2;
         self.address_proofs.syn_sent(destination, until);
-        self.send(destination, Message::Syn(syn));
+        self.send_as(destination, Message::Syn(syn), version);
+    }
+
+    /// Replaces `syn`'s fingerprint, which the oldest wire version cannot carry, with a
+    /// page of a random range of the name order that fits the packet in that version (a
+    /// version-4 Syn carries one page bounded by names; see `wire::WireVersion`).
+    fn page_for_oldest(&mut self, syn: &mut Syn) {
+        syn.ranges = RangeClaims::default();
+        let empty = self.packet_len_as(&Message::Syn(syn.clone()), WireVersion::OLDEST);
+        // The empty page is bounded by the sender's name twice; a page's bounds are two
+        // names of at most `MAX_NAME_LEN` bytes.
+        let own_bounds = 2 * (2 + self.identity.name.as_str().len());
+        let room = (self.config.max_packet_size + own_bounds)
+            .saturating_sub(empty + 2 * (2 + MAX_NAME_LEN));
+        let mut range = NameRange::ALL;
+        loop {
+            let count = self.state.fingerprint(&range).count;
+            let entries_fit = usize::try_from(count)
+                .is_ok_and(|count| count.saturating_mul(DigestEntry::MIN_LEN) <= room);
+            if entries_fit {
+                let entries: Vec<DigestEntry> = self
+                    .state
+                    .in_range(&range)
+                    .map(|(name, node)| node.digest_entry(name))
+                    .collect();
+                if entries_len(&entries) <= room + COUNT_LEN {
+                    syn.ranges.pages.push(Digest { range, entries });
+                    break;
+                }
+            }
+            let children: Vec<NameRange> = range
+                .children()
+                .filter(|child| self.state.fingerprint(child).count > 0)
+                .collect();
+            match children.choose(&mut self.rng) {
+                Some(child) => range = *child,
+                None => break,
+            }
+        }
+        let fits = self.packet_len_as(&Message::Syn(syn.clone()), WireVersion::OLDEST)
+            <= self.config.max_packet_size;
+        if !fits {
+            syn.ranges = RangeClaims::default();
+        }
     }
 
     /// A Syn: the fingerprint of this node's whole digest, its own entry and the
@@ -1328,24 +1395,49 @@ impl Node {
         }
     }
 
+    /// Sends `message` in the oldest wire version if that says all of it (every node reads
+    /// it), else in the current one: only range claims need the current version, and they
+    /// answer range claims, which only a node of the current version sends. Syns choose
+    /// their version in `send_syn`.
     fn send(&mut self, destination: SocketAddr, message: Message) {
+        let version = if message.fits_version(WireVersion::OLDEST) {
+            WireVersion::OLDEST
+        } else {
+            WireVersion::CURRENT
+        };
+        self.send_as(destination, message, version);
+    }
+
+    fn send_as(&mut self, destination: SocketAddr, message: Message, wire_version: WireVersion) {
         let packet = Packet {
             header: self.header.clone(),
             message,
         };
         let kind = packet.message.kind();
+        let len = packet.encoded_len_as(wire_version);
         self.stats.messages_sent.add(kind, 1);
-        self.stats.bytes_sent.add(kind, packet.encoded_len() as u64);
-        trace!(%destination, kind = kind.name(), len = packet.encoded_len(), "send");
+        self.stats.bytes_sent.add(kind, len as u64);
+        trace!(%destination, kind = kind.name(), len, %wire_version, "send");
         self.transmits.push_back(Transmit {
             destination,
             packet,
+            wire_version,
         });
     }
 
-    /// Encoded bytes of `message` sent by this node.
+    /// Encoded bytes of `message` sent by this node in the current version, an upper bound
+    /// for every version but a Syn's.
     fn packet_len(&self, message: &Message) -> usize {
         self.header.encoded_len() + 1 + message.body_len()
+    }
+
+    /// Encoded bytes of `message` sent by this node in `version`.
+    fn packet_len_as(&self, message: &Message, version: WireVersion) -> usize {
+        Packet {
+            header: self.header.clone(),
+            message: message.clone(),
+        }
+        .encoded_len_as(version)
     }
 
     /// Bytes available for a message body: the packet minus header and kind byte.
@@ -1933,6 +2025,9 @@ pub struct Footprint {
     /// Slots of the health table, in use or free for reuse: the most peers tracked at
     /// once so far.
     pub health_slots: usize,
+    /// Addresses whose Syns come in an older wire version than this node's: nodes not yet
+    /// upgraded, during a rolling upgrade (`docs/OPERATIONS.md`, "Upgrades").
+    pub older_wire_peers: usize,
 }
 
 /// The never-seen `candidates` that `sent` left out.

@@ -8,7 +8,8 @@
 
 use std::net::SocketAddr;
 
-use leviathan_gossip_wire::{Generation, Key, Packet};
+use bytes::Bytes;
+use leviathan_gossip_wire::{Generation, Key, Packet, WireVersion};
 
 use crate::event::Event;
 use crate::expiry::Expired;
@@ -18,8 +19,23 @@ use crate::expiry::Expired;
 pub struct Transmit {
     /// Where to send it.
     pub destination: SocketAddr,
-    /// What to send; its encoding fits the node's `max_packet_size`.
+    /// What to send; its encoding in `wire_version` fits the node's `max_packet_size`.
     pub packet: Packet,
+    /// The version to encode it in: the one the destination is known or expected to read
+    /// (`docs/PROTOCOL.md` §3.1).
+    pub wire_version: WireVersion,
+}
+
+impl Transmit {
+    /// The datagram's bytes.
+    pub fn encode(&self) -> Bytes {
+        self.packet.encode_as(self.wire_version)
+    }
+
+    /// The datagram's length in bytes.
+    pub fn encoded_len(&self) -> usize {
+        self.packet.encoded_len_as(self.wire_version)
+    }
 }
 
 /// One thing the node asks its driver to do. [`Node::poll`](crate::Node::poll) hands them

@@ -595,7 +595,7 @@ impl Shared {
 
     async fn send_all(&self, transmits: Vec<Transmit>) {
         for transmit in transmits {
-            let packet = transmit.packet.encode();
+            let packet = transmit.encode();
             let bytes = self.encryption().outgoing(&packet, &self.transport);
             if let Err(error) = self.socket.send_to(&bytes, transmit.destination).await {
                 debug!(destination = %transmit.destination, %error, "send failed");

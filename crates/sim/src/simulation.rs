@@ -35,7 +35,7 @@ use leviathan_gossip_core::{
     ConfigError, Event, Node, NodeConfig, Outputs, PreparedWrite, Store, Transmit,
     Write as OwnWrite, write_ahead,
 };
-use leviathan_gossip_wire::{Generation, Key, NodeId, NodeName, Packet};
+use leviathan_gossip_wire::{Generation, Key, NodeId, NodeName, Packet, WireVersion};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -1139,8 +1139,9 @@ impl Simulation {
         let Transmit {
             destination,
             mut packet,
+            wire_version,
         } = transmit;
-        let len = packet.encoded_len();
+        let len = packet.encoded_len_as(wire_version);
         self.network.tap(now, from, &packet);
         let Some(slot) = self.slots.get_mut(from.0) else {
             return;
@@ -1150,8 +1151,10 @@ impl Simulation {
         slot.traffic.largest_datagram = slot.traffic.largest_datagram.max(len);
         let from_incarnation = slot.incarnation;
         self.checker.check_datagram(now, from, len, max_size);
-        if self.encode_packets {
-            match self.round_trip(from, &packet, len) {
+        // What an older version cannot say is lost on the way, as on a real network (every
+        // node here speaks the current version too, so the answer is in that).
+        if !packet.message.fits_version(wire_version) || self.encode_packets {
+            match self.round_trip(from, &packet, wire_version, len) {
                 Some(decoded) => packet = decoded,
                 None => return,
             }
@@ -1195,11 +1198,25 @@ impl Simulation {
             .push(now + delay, Item::Deliver(Box::new(flight)));
     }
 
-    /// Encodes and decodes `packet`; `None` (and a violation) if that changes it.
-    fn round_trip(&mut self, from: NodeIndex, packet: &Packet, len: usize) -> Option<Packet> {
-        let bytes = packet.encode();
-        let problem = match Packet::decode(&bytes) {
-            Ok(decoded) if decoded == *packet && bytes.len() == len => return Some(decoded),
+    /// Encodes `packet` in `version` and decodes it; `None` (and a violation) if that
+    /// changes more than the version leaves out.
+    fn round_trip(
+        &mut self,
+        from: NodeIndex,
+        packet: &Packet,
+        version: WireVersion,
+        len: usize,
+    ) -> Option<Packet> {
+        let bytes = packet.encode_as(version);
+        let lossless = packet.message.fits_version(version);
+        let problem = match Packet::decode_versioned(&bytes) {
+            Ok((decoded, decoded_version))
+                if (!lossless || decoded == *packet)
+                    && decoded_version == version
+                    && bytes.len() == len =>
+            {
+                return Some(decoded);
+            }
             Ok(_) if bytes.len() != len => {
                 format!("encoded {} bytes, encoded_len() said {len}", bytes.len())
             }

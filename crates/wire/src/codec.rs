@@ -15,11 +15,15 @@ use crate::message::{
     Probe, ProbeAck, ProbeRequest, Record, Rumor, Syn, SynAck, address_len,
 };
 use crate::ranges::{Fingerprint, NameRange, RangeClaims, RangeSummary};
+use crate::version::WireVersion;
+
+mod v4;
 
 /// First two bytes of every packet: ASCII "LG".
 pub const MAGIC: [u8; 2] = *b"LG";
-/// Wire format version this build speaks.
-pub const WIRE_VERSION: u8 = 5;
+/// Wire format version this build sends unless a peer needs an older one
+/// ([`WireVersion::CURRENT`]).
+pub const WIRE_VERSION: u8 = WireVersion::CURRENT.byte();
 /// Encoded size of every element count (`u16`).
 pub const COUNT_LEN: usize = 2;
 
@@ -40,22 +44,45 @@ fn varint_len(mut value: u64) -> usize {
 impl Packet {
     /// Exact number of bytes [`Packet::encode`] produces.
     pub fn encoded_len(&self) -> usize {
-        self.header.encoded_len() + 1 + self.message.body_len()
+        self.encoded_len_as(WireVersion::CURRENT)
     }
 
-    /// Encodes the packet. Lists longer than 65 535 elements cannot be represented; packets
-    /// within the 65 507-byte UDP limit never hold that many, since every element takes at
-    /// least 4 bytes.
+    /// Exact number of bytes [`Packet::encode_as`] produces for `version`.
+    pub fn encoded_len_as(&self, version: WireVersion) -> usize {
+        let body = match version {
+            WireVersion::V4 => v4::body_len(&self.header, &self.message),
+            WireVersion::V5 => self.message.body_len(),
+        };
+        self.header.encoded_len() + 1 + body
+    }
+
+    /// Encodes the packet in the current wire version. Lists longer than 65 535 elements
+    /// cannot be represented; packets within the 65 507-byte UDP limit never hold that
+    /// many, since every element takes at least 4 bytes.
     pub fn encode(&self) -> Bytes {
-        let mut buf = BytesMut::with_capacity(self.encoded_len());
-        self.encode_into(&mut buf);
+        self.encode_as(WireVersion::CURRENT)
+    }
+
+    /// Encodes the packet in `version`, for a peer that speaks no newer one. What the older
+    /// version cannot say is left out, as [`WireVersion`] documents.
+    pub fn encode_as(&self, version: WireVersion) -> Bytes {
+        let mut buf = BytesMut::with_capacity(self.encoded_len_as(version));
+        self.encode_into_as(&mut buf, version);
         buf.freeze()
     }
 
-    /// Appends the packet to `buf`.
+    /// Appends the packet, in the current wire version, to `buf`.
     pub fn encode_into(&self, buf: &mut BytesMut) {
-        self.header.encode(buf);
+        self.encode_into_as(buf, WireVersion::CURRENT);
+    }
+
+    /// Appends the packet, in `version`, to `buf`.
+    pub fn encode_into_as(&self, buf: &mut BytesMut, version: WireVersion) {
+        self.header.encode(buf, version);
         buf.put_u8(self.message.kind() as u8);
+        if version == WireVersion::V4 && v4::encode_body(&self.header, &self.message, buf) {
+            return;
+        }
         match &self.message {
             Message::Syn(syn) => {
                 syn.ranges.encode(buf);
@@ -90,58 +117,74 @@ impl Packet {
         }
     }
 
-    /// Decodes one packet; the whole input must be consumed.
+    /// Decodes one packet of any version this build speaks; the whole input must be
+    /// consumed. An older version's packet comes out as the current version says the same.
     pub fn decode(bytes: &[u8]) -> Result<Packet, DecodeError> {
+        Packet::decode_versioned(bytes).map(|(packet, _)| packet)
+    }
+
+    /// Decodes one packet as [`Packet::decode`] does, and says which version it was in
+    /// (the version to answer it in).
+    pub fn decode_versioned(bytes: &[u8]) -> Result<(Packet, WireVersion), DecodeError> {
         let mut reader = Reader { rest: bytes };
-        let header = Header::decode(&mut reader)?;
+        let (header, version) = Header::decode(&mut reader)?;
         let kind = reader.u8("message kind")?;
-        let message = match kind {
-            k if k == MessageKind::Syn as u8 => Message::Syn(Syn {
-                ranges: RangeClaims::decode(&mut reader)?,
-                news: reader.list("news", DigestEntry::MIN_LEN, DigestEntry::decode)?,
-                rumors: reader.rumors()?,
-            }),
-            k if k == MessageKind::SynAck as u8 => Message::SynAck(SynAck {
-                ranges: RangeClaims::decode(&mut reader)?,
-                requests: reader.list("requests", DigestEntry::MIN_LEN, DigestEntry::decode)?,
-                deltas: reader.list("deltas", NodeDelta::MIN_LEN, NodeDelta::decode)?,
-            }),
-            k if k == MessageKind::Ack as u8 => Message::Ack(Ack {
-                ranges: RangeClaims::decode(&mut reader)?,
-                requests: reader.list("requests", DigestEntry::MIN_LEN, DigestEntry::decode)?,
-                deltas: reader.list("deltas", NodeDelta::MIN_LEN, NodeDelta::decode)?,
-            }),
-            k if k == MessageKind::Probe as u8 => Message::Probe(Probe {
-                sequence: reader.varint("probe sequence")?,
-                target: NodeTag(u32::from_be_bytes(reader.array::<4>("probe target")?)),
-                rumors: reader.rumors()?,
-            }),
-            k if k == MessageKind::ProbeAck as u8 => Message::ProbeAck(ProbeAck {
-                sequence: reader.varint("probe ack sequence")?,
-                reached: match reader.u8("probe ack reached")? {
-                    0 => false,
-                    1 => true,
-                    value => {
-                        return Err(DecodeError::InvalidTag {
-                            field: "probe ack reached",
-                            value,
-                        });
-                    }
-                },
-                rumors: reader.rumors()?,
-            }),
-            k if k == MessageKind::ProbeRequest as u8 => Message::ProbeRequest(ProbeRequest {
-                sequence: reader.varint("probe request sequence")?,
-                target: reader.node_id("probe request target")?,
-                rumors: reader.rumors()?,
-            }),
-            other => return Err(DecodeError::UnknownMessageKind(other)),
+        let message = match v4::decode_body(version, kind, &mut reader)? {
+            Some(message) => message,
+            None => decode_body(kind, &mut reader)?,
         };
         if !reader.rest.is_empty() {
             return Err(DecodeError::TrailingBytes(reader.rest.len()));
         }
-        Ok(Packet { header, message })
+        Ok((Packet { header, message }, version))
     }
+}
+
+/// The body of a message of `kind` in the current version (and of the kinds version 4
+/// encodes alike).
+fn decode_body(kind: u8, reader: &mut Reader<'_>) -> Result<Message, DecodeError> {
+    Ok(match kind {
+        k if k == MessageKind::Syn as u8 => Message::Syn(Syn {
+            ranges: RangeClaims::decode(reader)?,
+            news: reader.list("news", DigestEntry::MIN_LEN, DigestEntry::decode)?,
+            rumors: reader.rumors()?,
+        }),
+        k if k == MessageKind::SynAck as u8 => Message::SynAck(SynAck {
+            ranges: RangeClaims::decode(reader)?,
+            requests: reader.list("requests", DigestEntry::MIN_LEN, DigestEntry::decode)?,
+            deltas: reader.list("deltas", NodeDelta::MIN_LEN, NodeDelta::decode)?,
+        }),
+        k if k == MessageKind::Ack as u8 => Message::Ack(Ack {
+            ranges: RangeClaims::decode(reader)?,
+            requests: reader.list("requests", DigestEntry::MIN_LEN, DigestEntry::decode)?,
+            deltas: reader.list("deltas", NodeDelta::MIN_LEN, NodeDelta::decode)?,
+        }),
+        k if k == MessageKind::Probe as u8 => Message::Probe(Probe {
+            sequence: reader.varint("probe sequence")?,
+            target: NodeTag(u32::from_be_bytes(reader.array::<4>("probe target")?)),
+            rumors: reader.rumors()?,
+        }),
+        k if k == MessageKind::ProbeAck as u8 => Message::ProbeAck(ProbeAck {
+            sequence: reader.varint("probe ack sequence")?,
+            reached: match reader.u8("probe ack reached")? {
+                0 => false,
+                1 => true,
+                value => {
+                    return Err(DecodeError::InvalidTag {
+                        field: "probe ack reached",
+                        value,
+                    });
+                }
+            },
+            rumors: reader.rumors()?,
+        }),
+        k if k == MessageKind::ProbeRequest as u8 => Message::ProbeRequest(ProbeRequest {
+            sequence: reader.varint("probe request sequence")?,
+            target: reader.node_id("probe request target")?,
+            rumors: reader.rumors()?,
+        }),
+        other => return Err(DecodeError::UnknownMessageKind(other)),
+    })
 }
 
 impl Header {
@@ -155,29 +198,28 @@ impl Header {
             + varint_len(self.incarnation.0)
     }
 
-    fn encode(&self, buf: &mut BytesMut) {
+    fn encode(&self, buf: &mut BytesMut, version: WireVersion) {
         buf.put_slice(&MAGIC);
-        buf.put_u8(WIRE_VERSION);
+        buf.put_u8(version.byte());
         put_string(buf, self.cluster_id.as_str());
         put_string(buf, self.sender.as_str());
         put_varint(buf, self.generation.0);
         put_varint(buf, self.incarnation.0);
     }
 
-    fn decode(reader: &mut Reader<'_>) -> Result<Header, DecodeError> {
+    fn decode(reader: &mut Reader<'_>) -> Result<(Header, WireVersion), DecodeError> {
         if reader.bytes(MAGIC.len(), "magic")? != MAGIC {
             return Err(DecodeError::BadMagic);
         }
-        let version = reader.u8("wire version")?;
-        if version != WIRE_VERSION {
-            return Err(DecodeError::UnsupportedVersion(version));
-        }
-        Ok(Header {
+        let byte = reader.u8("wire version")?;
+        let version = WireVersion::from_byte(byte).ok_or(DecodeError::UnsupportedVersion(byte))?;
+        let header = Header {
             cluster_id: reader.string("cluster id", |s| ClusterId::new(s))?,
             sender: reader.string("sender", |s| NodeName::new(s))?,
             generation: Generation(reader.varint("sender generation")?),
             incarnation: Incarnation(reader.varint("sender incarnation")?),
-        })
+        };
+        Ok((header, version))
     }
 }
 
@@ -415,7 +457,7 @@ fn put_entries(buf: &mut BytesMut, entries: &[DigestEntry]) {
 
 impl DigestEntry {
     /// Smallest possible encoded entry.
-    const MIN_LEN: usize = 2 + 4 + 1;
+    pub const MIN_LEN: usize = 2 + 4 + 1;
 
     /// Exact encoded size.
     pub fn encoded_len(&self) -> usize {

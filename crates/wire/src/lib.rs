@@ -43,6 +43,7 @@ mod identity;
 mod message;
 mod node_name;
 mod ranges;
+mod version;
 
 pub use codec::{COUNT_LEN, MAGIC, WIRE_VERSION, entries_len, rumors_len, string_len};
 pub use error::{DecodeError, InvalidName};
@@ -54,3 +55,4 @@ pub use message::{
     Probe, ProbeAck, ProbeRequest, Record, Rumor, Syn, SynAck,
 };
 pub use ranges::{Fingerprint, NameRange, RangeClaims, RangeSummary};
+pub use version::WireVersion;

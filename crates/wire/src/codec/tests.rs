@@ -207,7 +207,7 @@ fn foreign_bytes_are_rejected_with_a_reason() {
 #[test]
 fn forged_counts_do_not_allocate() {
     let mut bytes = BytesMut::new();
-    header().encode(&mut bytes);
+    header().encode(&mut bytes, WireVersion::CURRENT);
     bytes.put_u8(MessageKind::Ack as u8);
     bytes.put_u16(u16::MAX);
     assert_eq!(
@@ -222,7 +222,7 @@ fn forged_counts_do_not_allocate() {
 fn unknown_message_kinds_are_rejected() {
     for kind in [0, 7, u8::MAX] {
         let mut bytes = BytesMut::new();
-        header().encode(&mut bytes);
+        header().encode(&mut bytes, WireVersion::CURRENT);
         bytes.put_u8(kind);
         assert_eq!(
             Packet::decode(&bytes),
@@ -477,7 +477,7 @@ fn forged_alerter_counts_do_not_allocate() {
 fn a_range_longer_than_the_hash_or_wider_than_its_bits_is_refused() {
     for (bits, prefix) in [(65u8, 0u64), (4, 16), (0, 1)] {
         let mut buf = BytesMut::new();
-        header().encode(&mut buf);
+        header().encode(&mut buf, WireVersion::CURRENT);
         buf.put_u8(MessageKind::Syn as u8);
         put_count(&mut buf, 1);
         buf.put_u8(bits);
