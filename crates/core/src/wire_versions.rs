@@ -6,8 +6,9 @@
 //! nodes of the current version); a Syn, whose current form an older node cannot read,
 //! goes in the current version unless the destination's own Syns came in an older one (then every
 //! [`TRY_CURRENT_EVERY`]th Syn still tries the current version, to notice an upgrade), or
-//! the destination is a seed that never answered in the current version (then Syns
-//! alternate, so a new node joins a cluster of older nodes).
+//! the destination is a seed that never answered in the current version (then, after
+//! [`SEED_SYNS_BEFORE_OLDEST`] such Syns, they alternate, so a new node joins a cluster of
+//! older nodes).
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -16,6 +17,10 @@ use leviathan_gossip_wire::{MessageKind, WireVersion};
 
 /// One Syn in this many to a peer heard in an older version goes in the current version.
 pub const TRY_CURRENT_EVERY: u8 = 4;
+
+/// Syns to seeds that never answered in the current version before every other one goes
+/// in the oldest: a seed not started yet is the common case, an older seed the rare one.
+pub const SEED_SYNS_BEFORE_OLDEST: u64 = 4;
 
 /// What this node knows of the versions its peers speak. Bounded: beyond `capacity`
 /// addresses it learns nothing more, and speaks the current version to the rest.
@@ -76,7 +81,7 @@ impl WireVersions {
         }
         if seed && !self.current_seeds.contains(&to) {
             self.seed_syns += 1;
-            if self.seed_syns.is_multiple_of(2) {
+            if self.seed_syns > SEED_SYNS_BEFORE_OLDEST && self.seed_syns.is_multiple_of(2) {
                 return WireVersion::OLDEST;
             }
         }
@@ -115,11 +120,17 @@ mod tests {
     }
 
     #[test]
-    fn a_seed_gets_both_versions_until_it_answers_in_the_current_one() {
+    fn a_seed_silent_to_the_current_version_gets_both_versions_until_it_answers_in_it() {
         let mut versions = WireVersions::new(16);
         let seed = address(2);
-        let sent: Vec<WireVersion> = (0..4).map(|_| versions.for_syn(seed, true)).collect();
-        assert!(sent.contains(&WireVersion::OLDEST) && sent.contains(&WireVersion::CURRENT));
+        let sent: Vec<WireVersion> = (0..8).map(|_| versions.for_syn(seed, true)).collect();
+        assert!(
+            sent[..4].iter().all(|v| *v == WireVersion::CURRENT),
+            "{sent:?}"
+        );
+        assert!(
+            sent[4..].contains(&WireVersion::OLDEST) && sent[4..].contains(&WireVersion::CURRENT)
+        );
         versions.heard(seed, MessageKind::SynAck, WireVersion::CURRENT, true);
         assert!((0..4).all(|_| versions.for_syn(seed, true) == WireVersion::CURRENT));
     }

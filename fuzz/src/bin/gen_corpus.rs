@@ -4,6 +4,8 @@
 use std::fs;
 use std::path::PathBuf;
 
+use leviathan_gossip_wire::WireVersion;
+
 use leviathan_gossip_fuzz::{
     SEAL_CLUSTER, SEAL_SENT_AT, fd_templates, keyring, keyring_b, op, templates,
 };
@@ -18,6 +20,11 @@ fn main() -> std::io::Result<()> {
         fs::create_dir_all(root.join(dir))?;
     }
     let packets: Vec<Vec<u8>> = templates().iter().map(|p| p.encode().to_vec()).collect();
+    // The same packets in the oldest wire version a node still reads.
+    for (i, packet) in templates().iter().enumerate() {
+        let bytes = packet.encode_as(WireVersion::OLDEST);
+        fs::write(root.join("decode").join(format!("oldest-{i}")), bytes)?;
+    }
     for (i, bytes) in packets.iter().enumerate() {
         fs::write(root.join("decode").join(format!("template-{i}")), bytes)?;
         // The node target: the datagram from peer i, then a timer, a write and a timer.
