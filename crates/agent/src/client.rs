@@ -484,6 +484,12 @@ impl EventStream {
     /// The next event; `None` when the agent closed the stream (it left or stopped). An
     /// event kind a newer agent added is [`EventRecord::Unknown`].
     pub async fn next(&mut self) -> Result<Option<EventRecord>, ClientError> {
+        Ok(self.next_line().await?.map(|(record, _)| record))
+    }
+
+    /// The next event and its JSON as the agent sent it, which keeps the fields of an event
+    /// kind this client does not know (for `watch --json`).
+    pub async fn next_line(&mut self) -> Result<Option<(EventRecord, String)>, ClientError> {
         while let Some(event) = self.events.next().await {
             let event = event.map_err(|error| match error {
                 EventStreamError::Transport(error) => ClientError::Http(error),
@@ -495,7 +501,7 @@ impl EventStream {
             }
             let value = serde_json::from_str(&event.data)
                 .map_err(|e| ClientError::Decode(format!("event: {e}")))?;
-            return Ok(Some(value));
+            return Ok(Some((value, event.data)));
         }
         Ok(None)
     }
@@ -581,6 +587,38 @@ mod tests {
             .with_ca_certificate(b"not a certificate")
             .unwrap_err();
         assert!(matches!(error, ClientError::Setup(_)), "{error}");
+    }
+
+    #[tokio::test]
+    async fn an_event_of_a_kind_this_client_does_not_know_keeps_its_line() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let newer = r#"{"event":"from_a_newer_agent","detail":7}"#;
+        let known = r#"{"event":"peers_discover","peers":["n2"]}"#;
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = vec![0; 4096];
+            let _ = socket.read(&mut request).await.unwrap();
+            let body = format!("data: {newer}\n\n: keep-alive\n\ndata: {known}\n\n");
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            socket.write_all(response.as_bytes()).await.unwrap();
+        });
+        let client = AdminClient::new(&address.to_string()).unwrap();
+        let mut stream = client.watch().await.unwrap();
+        let (record, line) = stream.next_line().await.unwrap().unwrap();
+        assert_eq!(record, EventRecord::Unknown);
+        assert_eq!(
+            line, newer,
+            "the line as the agent sent it, fields included"
+        );
+        let record = stream.next().await.unwrap().unwrap();
+        assert_eq!(record.to_line(), known);
+        assert!(stream.next().await.unwrap().is_none(), "the stream ended");
+        server.await.unwrap();
     }
 
     #[test]

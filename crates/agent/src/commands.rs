@@ -302,17 +302,18 @@ async fn watch(args: &ClientArgs) -> Result<(), Failure> {
     }
     loop {
         let next = tokio::select! {
-            next = stream.next() => next.map_err(failed)?,
+            next = stream.next_line() => next.map_err(failed)?,
             _ = tokio::signal::ctrl_c() => return Ok(()),
         };
-        let Some(event) = next else {
+        let Some((event, line)) = next else {
             if !args.json {
                 eprintln!("the agent closed the stream");
             }
             return Ok(());
         };
+        // As the agent sent it: an event kind this client does not know keeps its fields.
         let text = if args.json {
-            format!("{}\n", event.to_line())
+            format!("{line}\n")
         } else {
             render::event_lines(&event)
                 .iter()

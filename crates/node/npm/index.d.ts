@@ -101,6 +101,7 @@ declare class Gossip extends EventEmitter {
   on(event: 'updates', listener: (deltas: Gossip.Delta[]) => void): this;
   on(event: 'delete', listener: (deletions: Gossip.Deletion[]) => void): this;
   on(event: 'peer_restarted', listener: (peer: Gossip.PeerId, generation: number) => void): this;
+  on(event: 'duplicate_name', listener: (address: string, generation: number) => void): this;
   on(event: 'events_lost', listener: (missed: number) => void): this;
   on(event: 'error', listener: (error: Error) => void): this;
   on(event: string | symbol, listener: (...args: any[]) => void): this;

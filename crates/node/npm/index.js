@@ -214,6 +214,9 @@ class Gossip extends EventEmitter {
       case 'peer_restarted':
         this._emitSafely('peer_restarted', event.node, event.generation);
         break;
+      case 'duplicate_name':
+        this._emitSafely('duplicate_name', event.address, event.generation);
+        break;
       case 'events_lost':
         this._emitSafely('events_lost', event.missed);
         break;

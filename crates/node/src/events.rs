@@ -101,7 +101,8 @@ fn pass_on(received: Result<Event, RecvError>, queue: &mpsc::UnboundedSender<Ite
 #[napi(object)]
 pub struct NativeEvent {
     /// `peers_discover`, `peers_suspend`, `peers_recover`, `peers_dead`, `peers_left`,
-    /// `peers_removed`, `peer_restarted`, `updates`, `delete`, or `events_lost`.
+    /// `peers_removed`, `peer_restarted`, `duplicate_name`, `updates`, `delete`, or
+    /// `events_lost`.
     pub kind: String,
     /// The peers' names (the `peers_*` events).
     pub peers: Option<Vec<String>>,
@@ -113,9 +114,11 @@ pub struct NativeEvent {
     pub key: Option<String>,
     /// The deletion's version (`delete`).
     pub version: Option<f64>,
-    /// The peer's new generation (`peer_restarted`), milliseconds since the Unix epoch
-    /// unless configured otherwise.
+    /// The peer's new generation (`peer_restarted`), or the other process's
+    /// (`duplicate_name`): milliseconds since the Unix epoch unless configured otherwise.
     pub generation: Option<f64>,
+    /// Where another live process answered under this node's name (`duplicate_name`).
+    pub address: Option<String>,
     /// How many events were missed (`events_lost`).
     pub missed: Option<f64>,
 }
@@ -146,6 +149,7 @@ impl NativeEvent {
             key: None,
             version: None,
             generation: None,
+            address: None,
             missed: None,
         }
     }
@@ -186,6 +190,14 @@ impl From<Item> for NativeEvent {
                 node: Some(node.to_string()),
                 key: Some(key.to_string()),
                 version: Some(as_number(version.0)),
+                ..NativeEvent::new(kind)
+            },
+            Event::DuplicateName {
+                address,
+                generation,
+            } => NativeEvent {
+                address: Some(address.to_string()),
+                generation: Some(as_number(generation.0)),
                 ..NativeEvent::new(kind)
             },
             // An event kind newer than this binding: passed on by name, without details.
@@ -266,6 +278,16 @@ mod tests {
         }));
         assert_eq!(deleted.kind, "delete");
         assert_eq!(deleted.version, Some(8.0));
+
+        let duplicate = NativeEvent::from(Item::Event(Event::DuplicateName {
+            address: std::net::SocketAddr::from(([127, 0, 0, 1], 7580)),
+            generation: leviathan_gossip::Generation(9),
+        }));
+        assert_eq!(duplicate.kind, "duplicate_name");
+        assert_eq!(
+            (duplicate.address.as_deref(), duplicate.generation),
+            (Some("127.0.0.1:7580"), Some(9.0))
+        );
 
         let lost = NativeEvent::from(Item::Lost(3));
         assert_eq!(
