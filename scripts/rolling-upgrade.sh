@@ -24,7 +24,7 @@ work=$(mktemp -d)
 declare -a pids=(0 0 0 0)
 cleanup() {
     for pid in "${pids[@]}"; do
-        if [ "$pid" != 0 ]; then kill -KILL "$pid" 2>/dev/null || true; fi
+        if [ "$pid" != 0 ]; then { kill -KILL "$pid" && wait "$pid"; } 2>/dev/null || true; fi
     done
     if [ -d "$work/old-src" ]; then git -C "$root" worktree remove --force "$work/old-src" 2>/dev/null || true; fi
     rm -rf "$work"

@@ -79,6 +79,75 @@ pub struct Phase {
     pub staleness_s: Vec<f64>,
     /// Probe writes some sampled observer still lacked at the end of the window.
     pub stale_probes: usize,
+    /// How far the sampled observers lag behind each writer at the end of a loaded
+    /// window: whether overload is shared fairly, and what it costs in memory.
+    pub backlog: Option<Backlog>,
+}
+
+/// The sampled observers' lag behind every writer, at one moment.
+#[derive(Debug, Clone, Serialize)]
+pub struct Backlog {
+    /// Writers: the live nodes.
+    pub writers: usize,
+    /// Versions a sampled observer lacks of a writer's, averaged over observers, then
+    /// over writers.
+    pub mean_versions: f64,
+    /// The most behind writer's figure.
+    pub max_versions: f64,
+    /// Jain's fairness index of the writers' figures: 1 when every writer is equally far
+    /// behind (or none is), 1/writers when one writer carries all the lag.
+    pub jain: f64,
+    /// Records held per running node (tombstones and pending resets included).
+    pub records_per_node: f64,
+    /// Bytes of other nodes' state per running node (`Footprint::remote_bytes`).
+    pub remote_bytes_per_node: f64,
+}
+
+/// The lag of `observers` behind each live writer, and the memory held, now.
+fn backlog(sim: &Simulation, observers: &[NodeIndex]) -> Backlog {
+    let views: Vec<std::collections::HashMap<String, u64>> = observers
+        .iter()
+        .filter_map(|o| sim.node(*o))
+        .map(|node| {
+            node.digest()
+                .into_iter()
+                .map(|entry| (entry.name.as_str().to_owned(), entry.max_version.0))
+                .collect()
+        })
+        .collect();
+    let mut lags = Vec::new();
+    for writer in sim.live_nodes() {
+        let Some(node) = sim.node(writer) else {
+            continue;
+        };
+        let name = node.identity().name.as_str();
+        let own = node
+            .digest()
+            .into_iter()
+            .find(|entry| entry.name.as_str() == name)
+            .map_or(0, |entry| entry.max_version.0);
+        let lag: u64 = views
+            .iter()
+            .map(|view| own.saturating_sub(view.get(name).copied().unwrap_or(0)))
+            .sum();
+        lags.push(lag as f64 / views.len().max(1) as f64);
+    }
+    let sum: f64 = lags.iter().sum();
+    let squares: f64 = lags.iter().map(|lag| lag * lag).sum();
+    let running: Vec<_> = sim.indices().filter_map(|i| sim.node(i)).collect();
+    let per_node = |total: usize| total as f64 / running.len().max(1) as f64;
+    Backlog {
+        writers: lags.len(),
+        mean_versions: sum / lags.len().max(1) as f64,
+        max_versions: lags.iter().copied().fold(0.0, f64::max),
+        jain: if squares == 0.0 {
+            1.0
+        } else {
+            sum * sum / (lags.len() as f64 * squares)
+        },
+        records_per_node: per_node(running.iter().map(|n| n.footprint().records).sum()),
+        remote_bytes_per_node: per_node(running.iter().map(|n| n.footprint().remote_bytes).sum()),
+    }
 }
 
 /// The outcome of one cost run.
@@ -136,6 +205,15 @@ fn snapshot(sim: &Simulation) -> Snapshot {
 const PROBE_EVERY: Duration = Duration::from_secs(2);
 const LOOK_EVERY: Duration = Duration::from_millis(250);
 
+/// The sampled observers: `options.sample_observers` live nodes spread over the indices.
+fn sample(sim: &Simulation, options: &Options) -> Vec<NodeIndex> {
+    let live = sim.live_nodes();
+    live.iter()
+        .copied()
+        .step_by((live.len() / options.sample_observers.max(1)).max(1))
+        .collect()
+}
+
 /// Runs the simulation to `end` beside the window's load, with a probe write every
 /// [`PROBE_EVERY`] (a unique key, by a random live node) over the first two thirds of the
 /// window, and measures each one's staleness: the time until every sampled observer
@@ -151,11 +229,7 @@ fn run_window_with_probes(
     let start = sim.now();
     let last_probe = start + (end - start).mul_f64(2.0 / 3.0);
     let live = sim.live_nodes();
-    let observers: Vec<NodeIndex> = live
-        .iter()
-        .copied()
-        .step_by((live.len() / options.sample_observers.max(1)).max(1))
-        .collect();
+    let observers = sample(sim, options);
     // (written at, writer, key) of the probes still travelling.
     let mut pending: Vec<(Duration, NodeIndex, Key)> = Vec::new();
     let mut staleness = Vec::new();
@@ -237,6 +311,7 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
             advance(&mut sim, end, &label, &mut |_| {});
             (Vec::new(), 0)
         };
+        let backlog = (load > 0.0).then(|| backlog(&sim, &sample(&sim, options)));
         let after = snapshot(&sim);
         let per_node_s =
             |count: u64| count as f64 / spec.nodes as f64 / (after.at - before.at).as_secs_f64();
@@ -255,6 +330,7 @@ pub fn run(options: &Options) -> Result<Outcome, SimError> {
             records_applied_per_node_per_s: per_node_s(after.applied - before.applied),
             staleness_s,
             stale_probes,
+            backlog,
         });
     }
     let stopped = sim.now();
@@ -319,6 +395,8 @@ pub fn table(outcomes: &[Outcome]) -> Table {
         "mean datagram B",
         "records applied/node/s",
         "staleness p50 / p99 / max s (probes)",
+        "backlog per writer: mean / max versions, Jain",
+        "records / remote KB per node",
         "max datagram B",
         "data converged s after the last write",
     ]);
@@ -342,6 +420,12 @@ pub fn table(outcomes: &[Outcome]) -> Table {
                 format!("{:.0}", phase.mean_datagram),
                 format!("{:.1}", phase.records_applied_per_node_per_s),
                 staleness_cell(&phase.staleness_s, phase.stale_probes),
+                phase.backlog.as_ref().map_or(String::new(), |b| {
+                    format!("{:.1} / {:.1}, {:.2}", b.mean_versions, b.max_versions, b.jain)
+                }),
+                phase.backlog.as_ref().map_or(String::new(), |b| {
+                    format!("{:.0} / {:.0}", b.records_per_node, b.remote_bytes_per_node / 1024.0)
+                }),
                 format!(
                     "{} (limit {})",
                     outcome.largest_datagram, outcome.max_packet_size
