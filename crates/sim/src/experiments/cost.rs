@@ -421,10 +421,17 @@ pub fn table(outcomes: &[Outcome]) -> Table {
                 format!("{:.1}", phase.records_applied_per_node_per_s),
                 staleness_cell(&phase.staleness_s, phase.stale_probes),
                 phase.backlog.as_ref().map_or(String::new(), |b| {
-                    format!("{:.1} / {:.1}, {:.2}", b.mean_versions, b.max_versions, b.jain)
+                    format!(
+                        "{:.1} / {:.1}, {:.2}",
+                        b.mean_versions, b.max_versions, b.jain
+                    )
                 }),
                 phase.backlog.as_ref().map_or(String::new(), |b| {
-                    format!("{:.0} / {:.0}", b.records_per_node, b.remote_bytes_per_node / 1024.0)
+                    format!(
+                        "{:.0} / {:.0}",
+                        b.records_per_node,
+                        b.remote_bytes_per_node / 1024.0
+                    )
                 }),
                 format!(
                     "{} (limit {})",
