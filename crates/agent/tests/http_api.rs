@@ -266,7 +266,18 @@ async fn metrics_parse_and_have_the_expected_families() {
         client.get("a2", "k").await.unwrap()
     })
     .await;
-    let text = agents[0].client().metrics().await.unwrap();
+    // a1 may have learnt everything from its own Syn before a2's first round (100 ms) has
+    // come: wait for a Syn from a2 too, so the counters of both directions have moved.
+    let text = eventually("a1 to receive a Syn from a2", || async move {
+        let text = client.metrics().await.unwrap();
+        let received = text.lines().any(|line| {
+            line.strip_prefix("leviathan_gossip_bytes_received_total{kind=\"syn\"} ")
+                .and_then(|value| value.parse::<f64>().ok())
+                .is_some_and(|value| value > 0.0)
+        });
+        received.then_some(text)
+    })
+    .await;
 
     let mut families = BTreeSet::new();
     let mut samples = Vec::new();
