@@ -57,7 +57,9 @@
 //! nodes beyond what one sender may introduce unasked per gossip interval,
 //! `max_introductions_per_sender`); ignored `reason` is
 //! `stale_generation`, `claim_about_self`, `implausible_generation` (more than a year ahead
-//! of the clock) or `quarantined`. Counters restart from zero when
+//! of the clock), `quarantined`, `unconfirmed_restart` (a newer generation of a live member,
+//! held until the member's own answer confirms it) or `refuted_restart` (one the member's
+//! answer refuted). Counters restart from zero when
 //! the node restarts.
 
 use std::fmt;
@@ -319,12 +321,15 @@ impl Collector for NodeCollector {
                 stats.ignored_implausible_generations,
             ),
             ("quarantined", stats.ignored_quarantined),
+            ("unconfirmed_restart", stats.unconfirmed_restarts),
+            ("refuted_restart", stats.refuted_restarts),
         ];
         family(
             &mut encoder,
             "ignored",
             "Remote state ignored: older generations, claims about this node, generations \
-             more than a year ahead of the clock, news of removed peers in quarantine",
+             more than a year ahead of the clock, news of removed peers in quarantine, \
+             restarts of live members until the member confirms them, and those it refuted",
             MetricType::Counter,
             "reason",
             &ignored,

@@ -107,6 +107,7 @@ mod own_writes;
 mod peer_selection;
 mod quarantine;
 mod range_answers;
+mod restart_claims;
 mod rings;
 mod rumors;
 mod state;

@@ -42,6 +42,7 @@ use crate::own_writes::{InFlight, PreparedWrite, Write};
 use crate::peer_selection::{PeerRoster, Roster, select_targets};
 use crate::quarantine::Quarantine;
 use crate::range_answers::{answer_summaries, explained_by_news};
+use crate::restart_claims::{Confirmation, RestartClaims};
 use crate::rings::{ObserverCache, Rings};
 use crate::rumors::Rumors;
 use crate::state::{ClusterState, IncarnationFact, NodeState, RecordLimits, Versioned};
@@ -89,6 +90,8 @@ pub struct Node {
     introductions: Introductions,
     /// Another live process under this node's name: the check under way, the last found.
     duplicates: Duplicates,
+    /// Newer generations of live members awaiting the member's own word.
+    restart_claims: RestartClaims,
     /// The members that know the most nodes, for this node to call while it knows fewer.
     informed: InformedPeers,
     /// Which wire version each peer reads.
@@ -176,6 +179,7 @@ impl Node {
             ),
             address_proofs: AddressProofs::default(),
             duplicates: Duplicates::default(),
+            restart_claims: RestartClaims::default(),
             informed: InformedPeers::default(),
             wire_versions: WireVersions::new(config.max_nodes),
             introductions: Introductions::new(
@@ -332,7 +336,9 @@ impl Node {
                 let prober = &packet.header.sender;
                 self.on_probe(from, prober, probe, received_len, now, &mut batch);
             }
-            Message::ProbeAck(ack) => self.on_probe_ack(from, ack, now, &mut batch),
+            Message::ProbeAck(ack) => {
+                self.on_probe_ack(from, &packet.header, ack, now, &mut batch);
+            }
             Message::ProbeRequest(request) => {
                 self.on_probe_request(from, request, received_len, now, &mut batch);
             }
@@ -1105,7 +1111,7 @@ impl Node {
     ) -> OwedRoster {
         self.take_rumors(&syn.rumors, now, batch);
         for entry in &syn.news {
-            self.observe_digest_entry(entry, now, batch);
+            self.observe_digest_entry(entry, Teller::Unasked(from), now, batch);
         }
         // News first: its requests are for fresh changes, and take precedence.
         let news = reconcile_news(
@@ -1127,7 +1133,8 @@ impl Node {
         } else {
             self.news_pushes(&syn, &news.candidates)
         };
-        let mut answer = self.answer(&ranges, news, limit, now, batch);
+        let teller = Teller::Unasked(from);
+        let mut answer = self.answer(&ranges, news, teller, limit, now, batch);
         // The pushes share the deltas' count, whose bytes are already paid.
         answer
             .deltas
@@ -1179,13 +1186,13 @@ impl Node {
             return OwedRoster { names: Vec::new() };
         }
         for entry in &requests {
-            self.observe_digest_entry(entry, now, batch);
+            self.observe_digest_entry(entry, teller, now, batch);
         }
         let served = Reconciliation {
             requests: Vec::new(),
             candidates: reconcile_requests(&self.state, &requests),
         };
-        let answer = self.answer(&ranges, served, limit, now, batch);
+        let answer = self.answer(&ranges, served, teller, limit, now, batch);
         self.send_answer(from, answer, answer_with_ack)
     }
 
@@ -1240,12 +1247,13 @@ impl Node {
         &mut self,
         ranges: &RangeClaims,
         mut found: Reconciliation,
+        teller: Teller,
         limit: ReplyLimit,
         now: Instant,
         batch: &mut EventBatch,
     ) -> Answer {
         for page in &ranges.pages {
-            self.observe_page(page, now, batch);
+            self.observe_page(page, teller, now, batch);
             let own = &self.identity.name;
             let compared = reconcile_page(&self.state, own, &self.quarantine, page);
             found.requests.extend(compared.requests);
@@ -1451,7 +1459,13 @@ impl Node {
 
     /// A digest entry is a fact about (node, generation): its incarnation and status. Newer
     /// generations and records arrive only in deltas, which carry the node's address.
-    fn observe_digest_entry(&mut self, entry: &DigestEntry, now: Instant, batch: &mut EventBatch) {
+    fn observe_digest_entry(
+        &mut self,
+        entry: &DigestEntry,
+        teller: Teller,
+        now: Instant,
+        batch: &mut EventBatch,
+    ) {
         if entry.name == self.identity.name {
             let claim = Claim {
                 generation: entry.generation,
@@ -1460,6 +1474,7 @@ impl Node {
                 gc_watermark: entry.gc_watermark,
                 status: entry.status,
                 address: None,
+                asked: teller == Teller::Asked,
             };
             self.check_claim_about_self(&claim, now);
             return;
@@ -1490,9 +1505,15 @@ impl Node {
     }
 
     /// Observes a digest page's entries (their incarnations and statuses).
-    fn observe_page(&mut self, digest: &Digest, now: Instant, batch: &mut EventBatch) {
+    fn observe_page(
+        &mut self,
+        digest: &Digest,
+        teller: Teller,
+        now: Instant,
+        batch: &mut EventBatch,
+    ) {
         for entry in &digest.entries {
-            self.observe_digest_entry(entry, now, batch);
+            self.observe_digest_entry(entry, teller, now, batch);
         }
     }
 
@@ -1524,6 +1545,7 @@ impl Node {
                 gc_watermark: delta.gc_watermark,
                 status: delta.status,
                 address: Some(delta.node.address),
+                asked: teller == Teller::Asked,
             };
             self.check_claim_about_self(&claim, now);
             return;
@@ -1542,7 +1564,7 @@ impl Node {
             return self.adopt_incarnation(delta, Some(teller), now, batch);
         };
         if delta.node.generation > known {
-            return self.adopt_incarnation(delta, None, now, batch);
+            return self.adopt_restart(delta, now, batch);
         }
         if delta.node.generation < known {
             self.stats.stale_generation += 1;
@@ -1575,6 +1597,67 @@ impl Node {
     fn remote_bytes(&self) -> usize {
         let own = entry_bytes(&self.identity.name, self.own_state());
         self.state.held_bytes().saturating_sub(own)
+    }
+
+    /// A newer generation of a known node: a restart, believed at once unless the node is
+    /// held for live, whose own word is asked for first (see `restart_claims.rs`).
+    fn adopt_restart(&mut self, delta: &NodeDelta, now: Instant, batch: &mut EventBatch) {
+        let name = &delta.node.name;
+        let live = self
+            .state
+            .get(name)
+            .and_then(NodeState::health_slot)
+            .and_then(|slot| self.membership.health().state(slot))
+            == Some(MemberState::Live);
+        // What adoption would refuse anyway is refused (and counted) there, unprobed.
+        let adoptable = self.horizon.admits(delta.node.generation, now)
+            && is_routable(delta.node.address)
+            && delta.from_version == Version(0);
+        if !live || !adoptable {
+            return self.adopt_incarnation(delta, None, now, batch);
+        }
+        self.stats.unconfirmed_restarts += 1;
+        let sequence = self.rng_sequence();
+        let timeout = self.config.probe_timeout;
+        if self.restart_claims.ask(delta, sequence, timeout, now) {
+            let probe = Probe {
+                sequence,
+                target: NodeTag::of(name),
+                rumors: Vec::new(),
+            };
+            self.send(delta.node.address, Message::Probe(probe));
+        }
+    }
+
+    /// The answer to a probe sent to confirm a live member's restart: adopts the new
+    /// generation if the member runs it.
+    fn on_restart_confirmation(
+        &mut self,
+        from: SocketAddr,
+        header: &Header,
+        sequence: u64,
+        now: Instant,
+        batch: &mut EventBatch,
+    ) {
+        let answer =
+            self.restart_claims
+                .answered(sequence, from, &header.sender, header.generation, now);
+        match answer {
+            Some(Confirmation::Confirmed(delta)) => {
+                let still_newer = self
+                    .state
+                    .get(&delta.node.name)
+                    .is_some_and(|known| delta.node.generation > known.generation());
+                if still_newer {
+                    self.adopt_incarnation(&delta, None, now, batch);
+                }
+            }
+            Some(Confirmation::Refuted) => {
+                info!(node = %self.identity.name, peer = %header.sender, "false claim of a peer's restart: refuted by the peer");
+                self.stats.refuted_restarts += 1;
+            }
+            Some(Confirmation::Outdated) | None => {}
+        }
     }
 
     /// Starts tracking a node seen for the first time (`introduced_by` who told of it) or
@@ -1703,6 +1786,13 @@ impl Node {
             return;
         }
         self.stats.ignored_claims_about_self += 1;
+        if claim.generation > generation && !claim.asked {
+            // Peers take a newer generation of a live member only on its own word (see
+            // `restart_claims.rs`): told unasked, the claim may be a forger's alone, and
+            // refuting it would be the restart the forger wants peers to see. Refuted
+            // when a peer this node calls holds it.
+            return;
+        }
         if claim.generation > generation {
             // Before refuting, make sure no live process under this name answers where the
             // claim puts it (see `duplicates.rs`).
@@ -2004,6 +2094,8 @@ struct Claim {
     status: NodeStatus,
     /// Where the claim puts this node, if it says (deltas do, digest entries do not).
     address: Option<SocketAddr>,
+    /// Whether it came in an answer to a Syn this node sent: what a peer it called holds.
+    asked: bool,
 }
 
 /// Counts of what a node holds, from [`Node::footprint`].
@@ -2089,7 +2181,7 @@ struct ExchangeStep {
 }
 
 /// Who tells this node of the nodes in the deltas it applies.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Teller {
     /// The answer to a Syn this node sent: a roster it asked for.
     Asked,

@@ -85,7 +85,16 @@ pub struct Stats {
     /// incarnation, version or watermark of itself), ignored.
     pub ignored_claims_about_self: u64,
     /// Times this node took a new generation to re-assert its true state over such claims.
+    /// A newer generation of itself is refuted only when a peer this node called holds it
+    /// (peers believe no such claim the node itself does not confirm, so one only a
+    /// forger tells is left alone).
     pub reassertions: u64,
+    /// Newer generations of members held for live, held until the member confirms them
+    /// (a probe to the address claimed; see `restart_claims.rs`), not believed at once.
+    pub unconfirmed_restarts: u64,
+    /// Newer generations of live members that the member's own answer refuted: it runs an
+    /// older one. Forged, or a bug.
+    pub refuted_restarts: u64,
     /// Generations claimed more than
     /// [`MAX_GENERATION_AHEAD`](crate::MAX_GENERATION_AHEAD) ahead of this node's clock, for
     /// itself or for a peer's new incarnation, refused: forged or corrupt.

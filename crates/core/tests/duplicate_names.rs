@@ -1,7 +1,8 @@
-//! Two live processes under one name are reported, not fought over; a process that
-//! comes back under its name at a new address after the old one died (a rescheduled pod)
-//! is a restart, not a duplicate. Nodes here talk over an instant, lossless network
-//! driven by hand.
+//! Newer generations of a live name: two live processes under one name are reported, not
+//! fought over; a process that comes back under its name at a new address after the old
+//! one died (a rescheduled pod) is a restart, not a duplicate; a forger's claims of a
+//! restart the node never made are believed by nobody and cause no churn. Nodes here talk
+//! over an instant, lossless network driven by hand.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -9,7 +10,10 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use leviathan_gossip_core::{Event, Node, NodeConfig, Outputs};
-use leviathan_gossip_wire::{Generation, NodeId, NodeName};
+use leviathan_gossip_wire::{
+    Ack, Generation, Header, Incarnation, Message, NodeDelta, NodeId, NodeName, NodeStatus, Packet,
+    Version,
+};
 
 /// A generation in milliseconds since the epoch, as a start time would give.
 const EPOCH_MS: u64 = 1_795_000_000_000;
@@ -202,4 +206,93 @@ fn a_process_back_under_its_name_at_a_new_address_after_the_old_died_is_a_restar
         vec![Some(Generation(EPOCH_MS + 5_000)); 3]
     );
     assert!(net.restarts_of("twin") >= 3, "every peer saw the restart");
+}
+
+/// Found in review: anyone whose datagrams are accepted could claim a newer generation of a
+/// live node every 10 s; peers took each claim for a restart, the node re-asserted itself
+/// above it, and peers reported one more restart: endless churn of a healthy node. Now
+/// peers ask the node first (it answers with the generation it runs), and the node leaves
+/// a claim that no peer it calls holds alone.
+#[test]
+fn claims_of_a_restart_the_node_never_made_are_believed_by_nobody() {
+    let mut net = cluster(Instant::now());
+    let twin = net.nodes[3].identity().clone();
+    let forger: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 9666));
+    let claim_at = |address: SocketAddr, generation: u64| NodeDelta {
+        node: NodeId {
+            address,
+            generation: Generation(generation),
+            ..twin.clone()
+        },
+        incarnation: Incarnation(0),
+        status: NodeStatus::Alive,
+        gc_watermark: Version(0),
+        from_version: Version(0),
+        to_version: Version(0),
+        complete: true,
+        records: Vec::new(),
+    };
+    for round in 1..=9u64 {
+        let at = Duration::from_secs(10 + 10 * round);
+        net.run_until(at);
+        // Each round, to every node, the twin itself included: the twin restarted, at its
+        // own address and at the forger's.
+        let generation = twin.generation.0 + 1_000 * round;
+        let deltas = vec![claim_at(twin.address, generation)];
+        let elsewhere = vec![claim_at(forger, generation + 1)];
+        let now = net.now;
+        for node in &mut net.nodes {
+            for deltas in [deltas.clone(), elsewhere.clone()] {
+                let packet = Packet {
+                    header: Header {
+                        cluster_id: node.config().cluster_id.clone(),
+                        sender: NodeName::new("p1").unwrap(),
+                        generation: Generation(EPOCH_MS),
+                        incarnation: Incarnation(0),
+                    },
+                    message: Message::Ack(Ack::with_deltas(deltas)),
+                };
+                node.handle_packet(forger, packet, now);
+            }
+        }
+    }
+    net.run_until(Duration::from_secs(110));
+    assert_eq!(net.restarts_of("twin"), 0, "peers reported restarts");
+    assert_eq!(net.nodes[3].stats().reassertions, 0);
+    assert_eq!(net.nodes[3].identity().generation, twin.generation);
+    assert_eq!(
+        net.generations_seen("twin"),
+        vec![Some(twin.generation); 3],
+        "every peer still holds the twin's true generation"
+    );
+    let refuted: u64 = net.nodes.iter().map(|n| n.stats().refuted_restarts).sum();
+    assert!(
+        refuted >= 9,
+        "the twin's answers refuted the claims: {refuted}"
+    );
+}
+
+/// A live member that restarts at its address (a quick restart, before anyone noticed it
+/// was gone) is confirmed by its own answer and taken by every peer.
+#[test]
+fn a_quick_restart_of_a_live_member_is_confirmed_and_taken() {
+    let mut net = cluster(Instant::now());
+    net.remove(3);
+    let restarted = net.add("twin", 9100, EPOCH_MS + 5_000);
+    net.run_until(Duration::from_secs(20));
+    assert_eq!(
+        net.generations_seen("twin"),
+        vec![Some(Generation(EPOCH_MS + 5_000)); 3]
+    );
+    assert!(net.restarts_of("twin") >= 3, "every peer saw the restart");
+    assert_eq!(net.nodes[restarted].stats().reassertions, 0);
+    let held: u64 = net
+        .nodes
+        .iter()
+        .map(|n| n.stats().unconfirmed_restarts)
+        .sum();
+    assert!(
+        held >= 1,
+        "the restart of a live member was confirmed first"
+    );
 }

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 #[cfg(feature = "durable")]
 use leviathan_gossip::wire::{
-    ClusterId, DigestEntry, Generation, Header, Incarnation, Message, NodeName, NodeStatus, Packet,
-    RangeClaims, Syn, Version,
+    ClusterId, DigestEntry, Generation, Header, Incarnation, Message, NodeDelta, NodeId, NodeName,
+    NodeStatus, Packet, RangeClaims, Syn, SynAck, Version,
 };
 use leviathan_gossip::{Config, Gossip, MemberState};
 use tokio::net::UdpSocket;
@@ -84,6 +84,43 @@ fn forged_claim(cluster_id: &str, victim: &str, generation: Generation) -> Vec<u
     .to_vec()
 }
 
+/// A SynAck from a non-member holding `victim` at `generation`, at `address`.
+#[cfg(feature = "durable")]
+fn forged_answer(
+    cluster_id: &str,
+    victim: &str,
+    address: SocketAddr,
+    generation: Generation,
+) -> Vec<u8> {
+    Packet {
+        header: Header {
+            cluster_id: ClusterId::new(cluster_id).unwrap(),
+            sender: NodeName::new("attacker").unwrap(),
+            generation: Generation(1),
+            incarnation: Incarnation(1),
+        },
+        message: Message::SynAck(SynAck {
+            deltas: vec![NodeDelta {
+                node: NodeId {
+                    name: NodeName::new(victim).unwrap(),
+                    address,
+                    generation,
+                },
+                incarnation: Incarnation(1),
+                status: NodeStatus::Alive,
+                gc_watermark: Version(0),
+                from_version: Version(0),
+                to_version: Version(0),
+                complete: true,
+                records: Vec::new(),
+            }],
+            ..SynAck::default()
+        }),
+    }
+    .encode()
+    .to_vec()
+}
+
 #[cfg(feature = "durable")]
 async fn until(what: &str, mut condition: impl FnMut() -> bool) {
     let start = Instant::now();
@@ -101,14 +138,17 @@ async fn until(what: &str, mut condition: impl FnMut() -> bool) {
 async fn a_forged_generation_claim_cannot_stop_a_durable_node_from_restarting() {
     const DAY_MS: u64 = 24 * 3600 * 1000;
     let dir = tempfile::tempdir().unwrap();
+    // The attacker is the victim's seed: what it answers to the victim's Syns is what a
+    // peer the victim called holds, the only claims of a newer generation it refutes.
+    let attacker = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let seed = attacker.local_addr().unwrap();
     let durable = || Config {
         data_dir: Some(dir.path().to_path_buf()),
-        ..config("victim", &[])
+        ..config("victim", &[seed])
     };
     let victim = Gossip::start(durable()).await.unwrap();
     let address = victim.local_addr().unwrap();
     let first = victim.identity().generation;
-    let attacker = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let cluster_id = durable().cluster_id;
 
     // The largest generation there is: refused, not adopted (it used to be adopted and
@@ -124,7 +164,10 @@ async fn a_forged_generation_claim_cannot_stop_a_durable_node_from_restarting() 
     // A day ahead is plausible (a peer's clock may be wrong): refuted in memory by a
     // generation above it, which is not saved.
     let ahead = Generation(first.0 + DAY_MS);
-    let forged = forged_claim(&cluster_id, "victim", ahead);
+    let mut syn = vec![0; 2048];
+    let (_, from) = attacker.recv_from(&mut syn).await.unwrap();
+    assert_eq!(from, address);
+    let forged = forged_answer(&cluster_id, "victim", address, ahead);
     attacker.send_to(&forged, address).await.unwrap();
     until("the plausible claim to be refuted", || {
         victim.stats().reassertions == 1

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use leviathan_gossip_wire::{
-    Incarnation, Message, NodeId, NodeName, NodeTag, Probe, ProbeAck, ProbeRequest, Rumor,
+    Header, Incarnation, Message, NodeId, NodeName, NodeTag, Probe, ProbeAck, ProbeRequest, Rumor,
 };
 use tracing::{debug, info};
 
@@ -77,11 +77,18 @@ impl Node {
     pub(super) fn on_probe_ack(
         &mut self,
         from: SocketAddr,
+        header: &Header,
         ack: ProbeAck,
         now: Instant,
         batch: &mut EventBatch,
     ) {
         self.take_rumors(&ack.rumors, now, batch);
+        if self.restart_claims.awaits(ack.sequence) {
+            if ack.reached {
+                self.on_restart_confirmation(from, header, ack.sequence, now, batch);
+            }
+            return;
+        }
         if self.address_proofs.awaits(ack.sequence) {
             if let Some((name, owed)) = self.address_proofs.answered(ack.sequence, from, now)
                 && ack.reached
@@ -318,6 +325,8 @@ impl Node {
                 gc_watermark: own.gc_watermark(),
                 status: own.status(),
                 address: None,
+                // Rumours travel on anyone's probes; this claim is of this generation.
+                asked: false,
             };
             return self.check_claim_about_self(&claim, now);
         }
