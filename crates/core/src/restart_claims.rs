@@ -14,9 +14,11 @@
 //! member that is suspect, dead or gone gets no probe: its restart is believed at once,
 //! as before, since a node that crashed and came back is the common case there.
 //!
-//! Held claims are few and short-lived: at most [`MAX_PENDING`], one per member, each
-//! for a few probe timeouts. A claim about a member already awaited is dropped; gossip
-//! brings it again if it is true.
+//! Held claims are few and short-lived: at most [`MAX_PENDING`], one per member and
+//! address, each for a few probe timeouts. A claim about a member already awaited at that
+//! address is dropped; gossip brings it again if it is true. One per address, not per
+//! member: a forger's claims at an address where nothing answers cannot keep the slot that
+//! the member's true restart needs.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -57,7 +59,8 @@ pub(crate) struct RestartClaims {
 
 impl RestartClaims {
     /// Whether a confirmation probe with `sequence` should go to the address `delta`
-    /// gives: not when one for that member is awaited, nor when [`MAX_PENDING`] are.
+    /// gives: not when one for that member at that address is awaited, nor when
+    /// [`MAX_PENDING`] are.
     /// Holds the delta if so.
     pub(crate) fn ask(
         &mut self,
@@ -68,10 +71,10 @@ impl RestartClaims {
     ) -> bool {
         self.pending.retain(|pending| pending.until > now);
         if self.pending.len() >= MAX_PENDING
-            || self
-                .pending
-                .iter()
-                .any(|pending| pending.delta.node.name == delta.node.name)
+            || self.pending.iter().any(|pending| {
+                pending.delta.node.name == delta.node.name
+                    && pending.delta.node.address == delta.node.address
+            })
         {
             return false;
         }
@@ -155,8 +158,11 @@ mod tests {
         assert!(claims.ask(&claim("m", 5), 7, TIMEOUT, now));
         assert!(
             !claims.ask(&claim("m", 6), 8, TIMEOUT, now),
-            "one per member"
+            "one per member and address"
         );
+        let mut moved = claim("m", 6);
+        moved.node.address = elsewhere;
+        assert!(claims.ask(&moved, 20, TIMEOUT, now), "another address");
         assert!(claims.awaits(7));
         assert_eq!(claims.answered(9, there, &m, Generation(5), now), None);
         assert_eq!(
@@ -185,7 +191,7 @@ mod tests {
                 Some(expected)
             );
         }
-        assert!(claims.pending.is_empty());
+        assert_eq!(claims.pending.len(), 1, "the other address's claim waits");
     }
 
     #[test]
