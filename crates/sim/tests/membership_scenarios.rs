@@ -667,6 +667,91 @@ fn a_forged_leave_of_a_live_node_is_refuted_by_the_node() {
     assert_safe(&sim);
 }
 
+/// A forger that, every 10 s from 11 s on, slips into the next packet reaching each node —
+/// the victim included — a claim that the victim restarted (a newer generation at its own
+/// address), on links losing 10 % of datagrams. Peers ask the victim before believing a
+/// live member restarted, and the victim refutes no claim that no peer it calls holds:
+/// nobody reports a restart, the victim keeps its generation, and its writes still
+/// spread. (Before, every claim was a restart at every peer, and one more when the victim
+/// re-asserted itself above it.)
+#[test]
+fn a_forger_claiming_a_live_node_restarted_every_10_s_causes_no_restart() {
+    let victim = NodeIndex(2);
+    let nodes = 5;
+    let forged = Rc::new(Cell::new(0u32));
+    let count = forged.clone();
+    let last_tick = Rc::new(std::cell::RefCell::new(vec![0u64; nodes]));
+    let network = NetworkModel::new(common::link(0.1)).with_tamper(
+        move |delivery: &Delivery, packet: &mut Packet| {
+            if delivery.at < secs(11) {
+                return;
+            }
+            let tick = (delivery.at.as_secs() - 1) / 10;
+            let mut last = last_tick.borrow_mut();
+            let Some(seen) = last.get_mut(delivery.to.0) else {
+                return;
+            };
+            if *seen == tick {
+                return;
+            }
+            *seen = tick;
+            let claim = NodeDelta {
+                node: leviathan_gossip_wire::NodeId {
+                    name: victim.name().as_str().try_into().unwrap(),
+                    address: victim.address(),
+                    generation: Generation(1 + 1_000 * tick),
+                },
+                incarnation: Incarnation(0),
+                status: NodeStatus::Alive,
+                gc_watermark: Version(0),
+                from_version: Version(0),
+                records: Vec::new(),
+                to_version: Version(0),
+                complete: true,
+            };
+            packet.message = Message::Ack(leviathan_gossip_wire::Ack::with_deltas(vec![claim]));
+            count.set(count.get() + 1);
+        },
+    );
+    let mut sim = cluster(0xf07e, nodes).network(network).build().unwrap();
+    let seed = sim.seed();
+    sim.set(secs(100), victim, key("a"), "after");
+    sim.run_until(secs(121));
+    assert!(
+        forged.get() >= 10 * nodes as u32,
+        "seed {seed}: only {} forged claims were delivered",
+        forged.get()
+    );
+    let restarts = sim
+        .events()
+        .iter()
+        .filter(|logged| {
+            matches!(&logged.event, Event::PeerRestarted { node, .. }
+                if node.as_str() == victim.name())
+        })
+        .count();
+    assert_eq!(restarts, 0, "seed {seed}: peers reported restarts");
+    let node = sim.node(victim).unwrap();
+    assert_eq!(node.stats().reassertions, 0, "seed {seed}");
+    assert_eq!(node.identity().generation, Generation(1), "seed {seed}");
+    let refuted: u64 = (0..nodes)
+        .filter_map(|i| sim.node(NodeIndex(i)))
+        .map(|n| n.stats().refuted_restarts)
+        .sum();
+    assert!(
+        refuted > 0,
+        "seed {seed}: no claim was refuted by the victim"
+    );
+    for observer in (0..nodes).filter(|&o| o != victim.0) {
+        assert_eq!(
+            value_at(&sim, observer, victim.0, "a").as_deref(),
+            Some("after"),
+            "seed {seed}: node {observer} lacks the victim's write"
+        );
+    }
+    assert_safe(&sim);
+}
+
 /// A network that, once, after 11 s, slips into a packet reaching `target` a delta about
 /// `victim`'s generation 1 with `status` and `gc_watermark` (and no records), in place of
 /// any true one; the flag says whether it did.
