@@ -1,6 +1,7 @@
 //! The node state machine: one cluster member, driven by its caller.
 
 mod liveness;
+mod restarts;
 
 use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
@@ -42,7 +43,7 @@ use crate::own_writes::{InFlight, PreparedWrite, Write};
 use crate::peer_selection::{PeerRoster, Roster, select_targets};
 use crate::quarantine::Quarantine;
 use crate::range_answers::{answer_summaries, explained_by_news};
-use crate::restart_claims::{Confirmation, RestartClaims};
+use crate::restart_claims::RestartClaims;
 use crate::rings::{ObserverCache, Rings};
 use crate::rumors::Rumors;
 use crate::state::{ClusterState, IncarnationFact, NodeState, RecordLimits, Versioned};
@@ -1597,67 +1598,6 @@ impl Node {
     fn remote_bytes(&self) -> usize {
         let own = entry_bytes(&self.identity.name, self.own_state());
         self.state.held_bytes().saturating_sub(own)
-    }
-
-    /// A newer generation of a known node: a restart, believed at once unless the node is
-    /// held for live, whose own word is asked for first (see `restart_claims.rs`).
-    fn adopt_restart(&mut self, delta: &NodeDelta, now: Instant, batch: &mut EventBatch) {
-        let name = &delta.node.name;
-        let live = self
-            .state
-            .get(name)
-            .and_then(NodeState::health_slot)
-            .and_then(|slot| self.membership.health().state(slot))
-            == Some(MemberState::Live);
-        // What adoption would refuse anyway is refused (and counted) there, unprobed.
-        let adoptable = self.horizon.admits(delta.node.generation, now)
-            && is_routable(delta.node.address)
-            && delta.from_version == Version(0);
-        if !live || !adoptable {
-            return self.adopt_incarnation(delta, None, now, batch);
-        }
-        self.stats.unconfirmed_restarts += 1;
-        let sequence = self.rng_sequence();
-        let timeout = self.config.probe_timeout;
-        if self.restart_claims.ask(delta, sequence, timeout, now) {
-            let probe = Probe {
-                sequence,
-                target: NodeTag::of(name),
-                rumors: Vec::new(),
-            };
-            self.send(delta.node.address, Message::Probe(probe));
-        }
-    }
-
-    /// The answer to a probe sent to confirm a live member's restart: adopts the new
-    /// generation if the member runs it.
-    fn on_restart_confirmation(
-        &mut self,
-        from: SocketAddr,
-        header: &Header,
-        sequence: u64,
-        now: Instant,
-        batch: &mut EventBatch,
-    ) {
-        let answer =
-            self.restart_claims
-                .answered(sequence, from, &header.sender, header.generation, now);
-        match answer {
-            Some(Confirmation::Confirmed(delta)) => {
-                let still_newer = self
-                    .state
-                    .get(&delta.node.name)
-                    .is_some_and(|known| delta.node.generation > known.generation());
-                if still_newer {
-                    self.adopt_incarnation(&delta, None, now, batch);
-                }
-            }
-            Some(Confirmation::Refuted) => {
-                info!(node = %self.identity.name, peer = %header.sender, "false claim of a peer's restart: refuted by the peer");
-                self.stats.refuted_restarts += 1;
-            }
-            Some(Confirmation::Outdated) | None => {}
-        }
     }
 
     /// Starts tracking a node seen for the first time (`introduced_by` who told of it) or
