@@ -35,20 +35,66 @@ pub fn scratch_dir(label: &str) -> PathBuf {
     dir
 }
 
-/// A free UDP address on 127.0.0.1 (free when asked; the OS rarely reuses it at once).
+/// A free UDP address on 127.0.0.1, for an agent to bind (see [`unused_port`]).
 pub fn free_udp() -> SocketAddr {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
+    unused_port(
+        |address| UdpSocket::bind(address).is_ok(),
+        || {
+            UdpSocket::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+        },
+    )
 }
 
-/// A free TCP address on 127.0.0.1.
+/// A free TCP address on 127.0.0.1, for an agent to bind (see [`unused_port`]).
 pub fn free_tcp() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
+    unused_port(
+        |address| TcpListener::bind(address).is_ok(),
+        || {
+            TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+        },
+    )
+}
+
+/// A port on 127.0.0.1 that `bindable` can bind now, below the OS's ephemeral range.
+///
+/// A port the OS hands out for `bind(0)` and that is then released can be handed out
+/// again — to another test's socket, or as the local port of an outgoing connection —
+/// before the agent binds it, and the agent then fails to start (seen on CI as an agent
+/// that never served `/v1/health`). Ports below the ephemeral range are never handed
+/// out by the OS, and a counter keeps this process's tests (the threads of one test
+/// binary; cargo runs binaries one after another) from picking one twice. Where the range
+/// leaves no room below it, `any` asks the OS.
+fn unused_port(bindable: impl Fn(SocketAddr) -> bool, any: impl Fn() -> SocketAddr) -> SocketAddr {
+    use std::sync::atomic::AtomicU16;
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    const LOWEST: u16 = 10_000;
+    if ephemeral_start <= LOWEST + 1_000 {
+        return any();
+    }
+    let span = ephemeral_start - LOWEST;
+    // Each process starts elsewhere in the span, so that agents of an earlier test
+    // binary, if any outlived it, are not in the way.
+    let start = (std::process::id() % u32::from(span)) as u16;
+    NEXT.compare_exchange(0, start.max(1), Ordering::Relaxed, Ordering::Relaxed)
+        .ok();
+    for _ in 0..span {
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed) % span;
+        let address = SocketAddr::from(([127, 0, 0, 1], LOWEST + offset));
+        if bindable(address) {
+            return address;
+        }
+    }
+    panic!("no free port on 127.0.0.1 below {ephemeral_start}");
 }
 
 /// An agent process, killed (SIGKILL) on drop.
@@ -135,11 +181,22 @@ impl Agent {
     /// Waits until its admin API answers `/v1/health` with `ok`.
     pub async fn ready(&self) {
         let client = &self.client();
-        eventually(
-            &format!("{} to serve /v1/health", self.name),
-            || async move { client.health().await.ok().filter(|h| h.status == "ok") },
-        )
-        .await;
+        let deadline = Instant::now() + PATIENCE;
+        while client
+            .health()
+            .await
+            .ok()
+            .filter(|h| h.status == "ok")
+            .is_none()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {PATIENCE:?} waiting for {} to serve /v1/health; its stderr:\n{}",
+                self.name,
+                self.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// What it printed on stdout so far (events as JSON lines).
